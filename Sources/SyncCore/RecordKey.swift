@@ -1,0 +1,57 @@
+/// The identity of a synced record: a collection and an id within it.
+public struct RecordKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The collection, e.g. `reports`.
+    public var collection: String
+    /// The record's id within its collection.
+    public var id: String
+
+    /// Makes a key without checking it; call ``validate()`` on anything that came from outside.
+    public init(collection: String, id: String) {
+        self.collection = collection
+        self.id = id
+    }
+
+    /// Checks the collection name (`[a-z][a-z0-9_]*`, at most 64) and the id (1–128 UTF-8 bytes, no control characters).
+    public func validate() throws(SyncCoreError) {
+        try Self.validateName(collection, kind: "collection", firstAllowsUpper: false)
+        let bytes = id.utf8
+        guard !bytes.isEmpty, bytes.count <= SyncLimits.maxIDBytes,
+            !id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
+            throw SyncCoreError(
+                .invalidName,
+                "record id '\(id.prefix(40))' in \(collection) must be 1–\(SyncLimits.maxIDBytes) bytes without control characters"
+            )
+        }
+    }
+
+    /// Checks a field name: `[A-Za-z_][A-Za-z0-9_]*`, at most 64 characters, so it can be a SQL column name.
+    public static func validateFieldName(_ name: String) throws(SyncCoreError) {
+        try validateName(name, kind: "field", firstAllowsUpper: true)
+    }
+
+    private static func validateName(_ name: String, kind: String, firstAllowsUpper: Bool) throws(SyncCoreError) {
+        let scalars = Array(name.unicodeScalars)
+        let isValid =
+            !scalars.isEmpty && scalars.count <= SyncLimits.maxNameLength
+            && scalars.enumerated().allSatisfy { index, scalar in
+                switch scalar {
+                case "a"..."z": true
+                case "_": firstAllowsUpper || index > 0
+                case "A"..."Z": firstAllowsUpper
+                case "0"..."9": index > 0
+                default: false
+                }
+            }
+        guard isValid else {
+            let pattern = firstAllowsUpper ? "[A-Za-z_][A-Za-z0-9_]*" : "[a-z][a-z0-9_]*"
+            throw SyncCoreError(.invalidName, "\(kind) name '\(name.prefix(80))' must match \(pattern), at most \(SyncLimits.maxNameLength) characters")
+        }
+    }
+
+    public static func < (lhs: RecordKey, rhs: RecordKey) -> Bool {
+        (lhs.collection, lhs.id) < (rhs.collection, rhs.id)
+    }
+
+    public var description: String { "\(collection)/\(id)" }
+}
