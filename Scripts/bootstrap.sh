@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what SchoolSync needs that a fresh machine of this kind may lack. Idempotent: it only
+# installs what is missing. Run as root (CI does); otherwise it says what to install.
+set -euo pipefail
+
+need_apt=()
+command -v swift >/dev/null || { echo "error: swift is not on PATH (Swift 6.1 or newer is required)" >&2; exit 1; }
+dpkg -s libsqlite3-dev >/dev/null 2>&1 || need_apt+=(libsqlite3-dev)
+dpkg -s zlib1g-dev >/dev/null 2>&1 || need_apt+=(zlib1g-dev)
+command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
+
+if ((${#need_apt[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "error: missing Debian packages: ${need_apt[*]} — run: sudo apt-get install ${need_apt[*]}" >&2
+        exit 1
+    fi
+    echo "bootstrap: installing ${need_apt[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
+    echo "bootstrap: installing openapi-spec-validator (PyPI)"
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore openapi-spec-validator
+fi
