@@ -1,0 +1,79 @@
+import Hummingbird
+import SyncCore
+
+/// An error answered as PROTOCOL.md §8's `{error, message, details}` with its status code.
+///
+/// Every failure a client can cause ends here, never in a bare 500: `ErrorMiddleware` turns
+/// Hummingbird's own errors and decoding errors into one of these too.
+public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    /// The stable code from PROTOCOL.md §8.
+    public var code: String
+    /// What happened and what to do.
+    public var message: String
+    /// Facts a program may act on.
+    public var details: [String: String]?
+    /// Extra headers, such as `Retry-After`.
+    public var headers: HTTPFields = [:]
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, details: [String: String]? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = try JSONResponse.make(ErrorBody(error: code, message: message, details: details), status: status, for: request)
+        response.headers.append(contentsOf: headers)
+        return response
+    }
+
+    public var description: String { "\(status.code) \(code): \(message)" }
+
+    static func invalidJSON(_ message: String, path: String? = nil) -> APIError {
+        APIError(.badRequest, "invalid_json", message, details: path.map { ["path": $0] })
+    }
+
+    static func invalidParameter(_ name: String, _ message: String) -> APIError {
+        APIError(.badRequest, "invalid_parameter", message, details: ["parameter": name])
+    }
+
+    static let unauthorized = APIError(
+        .unauthorized,
+        "unauthorized",
+        "A valid token is required: send 'Authorization: Bearer <token>'. Ask the bureau for a new device token if yours was revoked."
+    )
+
+    static func forbidden(_ message: String) -> APIError { APIError(.forbidden, "forbidden", message) }
+
+    static func bodyTooLarge(limit: Int) -> APIError {
+        APIError(
+            .contentTooLarge,
+            "body_too_large",
+            "The request body is larger than \(limit) bytes; send fewer records per push.",
+            details: ["limit": String(limit)]
+        )
+    }
+
+    static func epochChanged(_ epoch: Epoch) -> APIError {
+        APIError(
+            .conflict,
+            "epoch_changed",
+            "The server's database was restored or replaced. Pull from the beginning and push all local records again.",
+            details: ["epoch": epoch.description]
+        )
+    }
+
+    static func replicaStale(_ replica: ReplicaID, expected: PushReceipt?) -> APIError {
+        var details = ["replica": replica.description]
+        if let expected { details["expected"] = expected.description }
+        return APIError(
+            .conflict,
+            "replica_stale",
+            "This database has forgotten a push the server already accepted (it was restored from a backup or copied). "
+                + "Make a new replica id, re-apply unsent edits under it, and pull from the beginning.",
+            details: details
+        )
+    }
+}

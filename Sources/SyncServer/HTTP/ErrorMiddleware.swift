@@ -1,0 +1,78 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import SyncCore
+
+/// Gives every failure the protocol's error body, so no client mistake ever reaches a bare 500,
+/// and logs the server faults that remain.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            throw error
+        } catch let error as HTTPError {
+            throw Self.translate(error)
+        } catch let error as DecodingError {
+            throw APIError.describing(error)
+        } catch let error as StoreError {
+            switch error.code {
+            case .alreadyExists: throw APIError(.conflict, "already_exists", error.message)
+            case .notFound: throw APIError(.notFound, "not_found", error.message)
+            case .invalid: throw APIError(.badRequest, "invalid_parameter", error.message)
+            }
+        } catch let error as SyncCoreError {
+            throw APIError(.badRequest, "invalid_parameter", error.message)
+        } catch {
+            context.logger.error("request failed", metadata: ["sync.error": "\(String(reflecting: error))"])
+            throw APIError(.internalServerError, "internal", "The server failed to handle this request; it has been logged. Try again later.")
+        }
+    }
+
+    static func translate(_ error: HTTPError) -> APIError {
+        let message = error.body ?? error.status.reasonPhrase
+        switch error.status {
+        case .notFound: return APIError(.notFound, "not_found", "No such endpoint or resource.")
+        case .methodNotAllowed: return APIError(.methodNotAllowed, "method_not_allowed", message)
+        case .unauthorized: return .unauthorized
+        case .forbidden: return .forbidden(message)
+        case .contentTooLarge: return APIError(.contentTooLarge, "body_too_large", "The request body is too large.")
+        case .badRequest: return APIError(.badRequest, "invalid_json", message)
+        case .unsupportedMediaType: return APIError(.unsupportedMediaType, "unsupported_media_type", message)
+        default:
+            return APIError(error.status, error.status.code >= 500 ? "internal" : "bad_request", message)
+        }
+    }
+}
+
+/// Gives each request an id (the client's `X-Request-ID` when well formed) in the response and in
+/// every log line the request writes.
+struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let requestID: String
+        if let offered = request.headers[.xRequestID], Self.isAcceptable(offered) {
+            requestID = offered
+            context.logger[metadataKey: "sync.request_id"] = .string(offered)
+        } else {
+            requestID = context.id
+        }
+        do {
+            var response = try await next(request, context)
+            response.headers[.xRequestID] = requestID
+            return response
+        } catch let error as APIError {
+            var error = error
+            error.headers[.xRequestID] = requestID
+            throw error
+        }
+    }
+
+    static func isAcceptable(_ id: String) -> Bool {
+        (1...64).contains(id.utf8.count) && id.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || $0 == "-" || $0 == "_" || ("A"..."Z").contains($0) || ("a"..."z").contains($0) }
+    }
+}
+
+extension HTTPField.Name {
+    static let xRequestID = HTTPField.Name("X-Request-ID")!
+}

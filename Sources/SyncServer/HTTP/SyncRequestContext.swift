@@ -1,0 +1,26 @@
+import Hummingbird
+import HummingbirdAuth
+
+/// The per-request context: Hummingbird's core storage plus the authenticated principal.
+public struct SyncRequestContext: AuthRequestContext, RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var identity: Principal?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+        identity = nil
+    }
+
+    /// The principal, or 401 in the protocol's error shape.
+    func requirePrincipal() throws -> Principal {
+        guard let identity else { throw APIError.unauthorized }
+        return identity
+    }
+
+    /// The principal if it is an administrator, else 401/403.
+    func requireAdmin() throws -> Principal {
+        let principal = try requirePrincipal()
+        guard principal.kind == .admin else { throw APIError.forbidden("Only administrators may do this.") }
+        return principal
+    }
+}

@@ -1,0 +1,124 @@
+import Hummingbird
+import Logging
+import NIOCore
+import SyncCore
+
+import Foundation
+
+/// `/v1/admin/…`: schools, device enrolment, users and revocation, for administrators only.
+struct AdminRoutes {
+    let store: any SyncStore
+    let bodyReader: RequestBodyReader
+
+    func register(on router: Router<SyncRequestContext>) {
+        let admin = router.group("v1/admin")
+        admin.get("schools", use: listSchools)
+        admin.post("schools", use: createSchool)
+        admin.post("devices", use: createDevice)
+        admin.post("users", use: createUser)
+        admin.post("principals/:id/revoke", use: revoke)
+    }
+
+    struct NewSchool: Decodable {
+        let id: String
+        let name: String
+    }
+
+    struct NewDevice: Decodable {
+        let school: String
+        let name: String
+    }
+
+    struct NewUser: Decodable {
+        let name: String
+        let role: String
+    }
+
+    /// A new principal with its token, which the server shows this once.
+    struct Issued: Encodable {
+        let id: Int64
+        let kind: Principal.Kind
+        let name: String
+        let school: String?
+        let token: String
+    }
+
+    func listSchools(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        _ = try context.requireAdmin()
+        struct Body: Encodable { let schools: [SchoolInfo] }
+        return try JSONResponse.make(Body(schools: try await store.schools()), for: request)
+    }
+
+    func createSchool(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        _ = try context.requireAdmin()
+        let body = try await bodyReader.decode(NewSchool.self, from: request)
+        let school = try await store.createSchool(id: body.id, name: body.name, at: Date())
+        context.logger.info("school created", metadata: ["sync.school": "\(school.id)"])
+        return try JSONResponse.make(school, status: .created, for: request)
+    }
+
+    func createDevice(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        _ = try context.requireAdmin()
+        let body = try await bodyReader.decode(NewDevice.self, from: request)
+        return try await issue(.device, name: body.name, school: body.school, request: request, context: context)
+    }
+
+    func createUser(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        _ = try context.requireAdmin()
+        let body = try await bodyReader.decode(NewUser.self, from: request)
+        guard let kind = Principal.Kind(rawValue: body.role), kind != .device else {
+            throw APIError.invalidParameter("role", "'role' must be 'bureau' or 'admin'; enrol devices with POST /v1/admin/devices.")
+        }
+        return try await issue(kind, name: body.name, school: nil, request: request, context: context)
+    }
+
+    private func issue(_ kind: Principal.Kind, name: String, school: String?, request: Request, context: SyncRequestContext) async throws -> Response {
+        let (principal, token) = try await store.createPrincipal(kind: kind, name: name, schoolID: school, at: Date())
+        context.logger.info("principal created", metadata: ["sync.principal": "\(kind.rawValue):\(principal.id)"])
+        let body = Issued(id: principal.id, kind: kind, name: principal.name, school: principal.schoolID, token: token)
+        return try JSONResponse.make(body, status: .created, for: request)
+    }
+
+    func revoke(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        _ = try context.requireAdmin()
+        guard let id = context.parameters.get("id", as: Int64.self) else {
+            throw APIError.invalidParameter("id", "The principal id must be a number.")
+        }
+        guard try await store.revokePrincipal(id: id, at: Date()) else {
+            throw APIError(.notFound, "not_found", "No principal with id \(id).")
+        }
+        struct Body: Encodable { let id: Int64; let revoked: Bool }
+        return try JSONResponse.make(Body(id: id, revoked: true), for: request)
+    }
+}
+
+/// `/healthz` and `/metrics`, which need no token.
+struct OperationsRoutes {
+    let store: any SyncStore
+    let metrics: SyncMetrics
+
+    func register(on router: Router<SyncRequestContext>) {
+        router.get("healthz", use: health)
+        router.get("metrics", use: renderMetrics)
+    }
+
+    func health(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        struct Body: Encodable { let status: String }
+        do {
+            _ = try await store.headSequence()
+        } catch {
+            context.logger.error("health check failed", metadata: ["sync.error": "\(error)"])
+            throw APIError(.serviceUnavailable, "unavailable", "The store does not answer.")
+        }
+        return try JSONResponse.make(Body(status: "ok"), for: request)
+    }
+
+    func renderMetrics(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        metrics.recordOpenConflicts(try await store.openConflictCount())
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render()))
+        )
+    }
+}

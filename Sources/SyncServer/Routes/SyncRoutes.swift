@@ -1,0 +1,183 @@
+import Hummingbird
+import Logging
+import SyncCore
+
+import Foundation
+
+/// `/v1/session`, `/v1/push`, `/v1/pull` and `/v1/devices` (PROTOCOL.md §5–§7).
+struct SyncRoutes {
+    let store: any SyncStore
+    let configuration: SyncServerConfiguration
+    let metrics: SyncMetrics
+    let notifier: ChangeNotifier
+    let bodyReader: RequestBodyReader
+
+    func register(on router: Router<SyncRequestContext>) {
+        let v1 = router.group("v1")
+        v1.get("session", use: session)
+        v1.post("push", use: push)
+        v1.get("pull", use: pull)
+        v1.get("devices", use: devices)
+    }
+
+    struct Session: Encodable {
+        struct Who: Encodable {
+            let kind: Principal.Kind
+            let name: String
+            let school: String?
+        }
+        struct Limits: Encodable {
+            let maxBatchRecords: Int
+            let maxBodyBytes: Int
+            let maxPullLimit: Int
+        }
+        let epoch: Epoch
+        let principal: Who
+        let readScopes: [String]
+        let writeScopes: [String]
+        let limits: Limits
+    }
+
+    func session(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let own = principal.readableScopes?.map(\.rawValue)
+        let body = Session(
+            epoch: store.epoch,
+            principal: .init(kind: principal.kind, name: principal.name, school: principal.schoolID),
+            readScopes: own ?? ["*"],
+            writeScopes: own.map { $0.filter { $0 != Scope.catalog.rawValue } } ?? ["*"],
+            limits: .init(maxBatchRecords: configuration.maxBatchRecords, maxBodyBytes: configuration.maxBodyBytes, maxPullLimit: configuration.maxPullLimit)
+        )
+        return try JSONResponse.make(body, for: request)
+    }
+
+    func push(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let push = try await bodyReader.decode(PushRequest.self, from: request)
+        guard push.records.count <= configuration.maxBatchRecords else {
+            throw APIError(
+                .contentTooLarge,
+                "batch_too_large",
+                "A push may carry at most \(configuration.maxBatchRecords) records; this one has \(push.records.count). Split it.",
+                details: ["limit": String(configuration.maxBatchRecords)]
+            )
+        }
+        var keys = Set<RecordKey>()
+        for record in push.records where !keys.insert(record.key).inserted {
+            throw APIError.invalidJSON("\(record.key) appears twice in one push; send each record once.", path: ".records")
+        }
+        if let client = push.client, client.count > 64 {
+            throw APIError.invalidJSON("'client' may be at most 64 characters.", path: ".client")
+        }
+        var logger = context.logger
+        logger[metadataKey: "sync.replica"] = "\(push.replica)"
+        logger[metadataKey: "sync.principal"] = "\(principal.kind.rawValue):\(principal.id)"
+        logger[metadataKey: "sync.batch"] = "\(push.batch)"
+        switch try await store.push(push, by: principal, rules: configuration.collections, at: Date()) {
+        case .accepted(let response, let changed):
+            if changed > 0 { await notifier.announce() }
+            let rejected = response.results.count { $0.status == .rejected }
+            let conflicts = response.results.count { $0.status == .conflict }
+            metrics.recordPush(records: push.records.count, rejected: rejected)
+            logger.info(
+                "push accepted",
+                metadata: [
+                    "sync.records": "\(push.records.count)", "sync.changed": "\(changed)",
+                    "sync.conflicts": "\(conflicts)", "sync.rejected": "\(rejected)", "sync.receipt": "\(response.receipt)",
+                ]
+            )
+            try await store.recordActivity(DeviceActivity(principal: principal, kind: .push(push.batch), client: push.client, time: Date()))
+            return try JSONResponse.make(response, for: request)
+        case .replayed(let response):
+            logger.info("push replayed", metadata: ["sync.receipt": "\(response.receipt)"])
+            return try JSONResponse.make(response, for: request)
+        case .replicaStale(let expected):
+            logger.warning("push from a stale replica refused", metadata: ["sync.receipt": "\(push.receipt.map(\.description) ?? "none")"])
+            throw APIError.replicaStale(push.replica, expected: expected)
+        case .epochChanged(let epoch):
+            throw APIError.epochChanged(epoch)
+        }
+    }
+
+    func pull(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let query = request.uri.queryParameters
+        let epoch = store.epoch
+        var since: UInt64 = 0
+        if let text = query["since"].map(String.init), text != "0" {
+            let cursor: Cursor
+            do {
+                cursor = try Cursor(parsing: text)
+            } catch {
+                throw APIError(.badRequest, "invalid_cursor", "\(error.message). Omit 'since' to pull from the beginning.")
+            }
+            guard cursor.epoch == epoch else { throw APIError.epochChanged(epoch) }
+            since = cursor.seq
+        }
+        let limit = try integer(query["limit"], name: "limit", default: configuration.defaultPullLimit, range: 1...configuration.maxPullLimit)
+        let wait = try integer(query["wait"], name: "wait", default: 0, range: 0...configuration.maxWaitSeconds)
+        var logger = context.logger
+        logger[metadataKey: "sync.principal"] = "\(principal.kind.rawValue):\(principal.id)"
+        try await verifyReplica(query["replica"].map(String.init), receipt: query["receipt"].map(String.init), logger: &logger)
+
+        var page = try await store.pull(after: since, limit: limit, scopes: principal.readableScopes)
+        guard since <= page.head else {
+            throw APIError(.badRequest, "invalid_cursor", "The cursor is beyond the end of the change log. Pull from the beginning.")
+        }
+        if page.records.isEmpty, wait > 0 {
+            let deadline = ContinuousClock.now + .seconds(wait)
+            while page.records.isEmpty, ContinuousClock.now < deadline, !Task.isCancelled {
+                await notifier.wait(atMost: min(.seconds(1), deadline - ContinuousClock.now))
+                page = try await store.pull(after: since, limit: limit, scopes: principal.readableScopes)
+            }
+        }
+        let next = Cursor(epoch: epoch, seq: page.next)
+        metrics.recordPull(records: page.records.count)
+        logger.debug("pull served", metadata: ["sync.records": "\(page.records.count)", "sync.next": "\(next)", "sync.more": "\(page.more)"])
+        try await store.recordActivity(DeviceActivity(principal: principal, kind: .pull(next), client: nil, time: Date()))
+        return try JSONResponse.make(PullResponse(epoch: epoch, records: page.records, next: next, more: page.more), for: request)
+    }
+
+    /// Stops a stale replica before it joins anything (PROTOCOL.md §6.3, §7.1).
+    private func verifyReplica(_ replicaText: String?, receipt receiptText: String?, logger: inout Logger) async throws {
+        guard let replicaText else {
+            if receiptText != nil { throw APIError.invalidParameter("receipt", "'receipt' needs 'replica' beside it.") }
+            return
+        }
+        let replica: ReplicaID
+        do {
+            replica = try ReplicaID(parsing: replicaText)
+        } catch {
+            throw APIError.invalidParameter("replica", error.message)
+        }
+        logger[metadataKey: "sync.replica"] = "\(replica)"
+        var receipt: PushReceipt?
+        if let receiptText {
+            do {
+                receipt = try PushReceipt(parsing: receiptText)
+            } catch {
+                throw APIError(.badRequest, "invalid_cursor", error.message)
+            }
+        }
+        switch try await store.verifyReceipt(receipt, of: replica) {
+        case .valid: return
+        case .replicaStale(let expected): throw APIError.replicaStale(replica, expected: expected)
+        case .epochChanged(let epoch): throw APIError.epochChanged(epoch)
+        }
+    }
+
+    private func integer(_ text: Substring?, name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw APIError.invalidParameter(name, "'\(name)' must be a whole number from \(range.lowerBound) to \(range.upperBound).")
+        }
+        return number
+    }
+
+    func devices(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        guard principal.kind != .device else { throw APIError.forbidden("Only bureau and admin users may list devices.") }
+        struct Body: Encodable { let devices: [DeviceInfo] }
+        return try JSONResponse.make(Body(devices: try await store.devices()), for: request)
+    }
+}

@@ -1,0 +1,87 @@
+import GRDB
+import SyncCore
+
+import Foundation
+
+extension SQLiteStore {
+    public func principal(forTokenHash hash: Data) async throws -> Principal? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: "SELECT id, kind, name, school_id FROM principals WHERE token_hash = ? AND revoked_at IS NULL",
+                arguments: [hash]
+            ).flatMap(Self.principal(from:))
+        }
+    }
+
+    public func createSchool(id: String, name: String, at time: Date) async throws -> SchoolInfo {
+        _ = try Scope.school(id)  // the id must make a valid scope
+        let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty, name.count <= 200 else { throw StoreError(.invalid, "a school needs a name of 1–200 characters") }
+        return try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM schools WHERE id = ?", arguments: [id]) == nil else {
+                throw StoreError(.alreadyExists, "a school with id '\(id)' already exists")
+            }
+            try db.execute(sql: "INSERT INTO schools (id, name, created_at) VALUES (?, ?, ?)", arguments: [id, name, time])
+            return SchoolInfo(id: id, name: name)
+        }
+    }
+
+    public func schools() async throws -> [SchoolInfo] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, name FROM schools ORDER BY id").map { SchoolInfo(id: $0["id"], name: $0["name"]) }
+        }
+    }
+
+    public func createPrincipal(kind: Principal.Kind, name: String, schoolID: String?, at time: Date) async throws -> (Principal, token: String) {
+        let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty, name.count <= 200 else { throw StoreError(.invalid, "a \(kind.rawValue) needs a name of 1–200 characters") }
+        guard (kind == .device) == (schoolID != nil) else {
+            throw StoreError(.invalid, kind == .device ? "a device belongs to a school: give its school id" : "only devices belong to a school")
+        }
+        let token = Token.generate()
+        let id = try await pool.write { db in
+            if let schoolID, try Bool.fetchOne(db, sql: "SELECT 1 FROM schools WHERE id = ?", arguments: [schoolID]) == nil {
+                throw StoreError(.notFound, "no school with id '\(schoolID)'; create it first")
+            }
+            try db.execute(
+                sql: "INSERT INTO principals (kind, name, school_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [kind.rawValue, name, schoolID, Token.hash(token), time]
+            )
+            return db.lastInsertedRowID
+        }
+        return (Principal(id: id, kind: kind, name: name, schoolID: schoolID), token)
+    }
+
+    public func revokePrincipal(id: Int64, at time: Date) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE principals SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", arguments: [time, id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func devices() async throws -> [DeviceInfo] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT p.id, p.name, p.school_id, p.revoked_at, d.last_pull_cursor, d.last_pull_at, d.last_push_at,
+                           d.last_push_batch, d.last_seen_at, d.client
+                    FROM principals p LEFT JOIN device_sync d ON d.principal_id = p.id
+                    WHERE p.kind = 'device' ORDER BY p.school_id, p.id
+                    """
+            ).map { row in
+                DeviceInfo(
+                    id: row["id"], name: row["name"], school: row["school_id"], lastPullCursor: row["last_pull_cursor"],
+                    lastPullAt: row["last_pull_at"], lastPushAt: row["last_push_at"], lastPushBatch: row["last_push_batch"],
+                    lastSeenAt: row["last_seen_at"], client: row["client"], revoked: (row["revoked_at"] as Date?) != nil
+                )
+            }
+        }
+    }
+
+    static func principal(from row: Row) -> Principal? {
+        guard let kind = Principal.Kind(rawValue: row["kind"]) else { return nil }
+        return Principal(id: row["id"], kind: kind, name: row["name"], schoolID: row["school_id"])
+    }
+}

@@ -1,0 +1,163 @@
+import GRDB
+import SyncCore
+
+import Foundation
+
+extension SQLiteStore {
+    public func push(_ request: PushRequest, by principal: Principal, rules: CollectionRules, at time: Date) async throws -> PushOutcome {
+        let epoch = self.epoch
+        return try await pool.write { db in
+            let stored = try Self.replicaRecord(request.replica, db)
+            switch PushRules.checkReceipt(request.receipt, batch: request.batch, stored: stored, epoch: epoch) {
+            case .epochChanged:
+                return .epochChanged(current: epoch)
+            case .stale(let expected):
+                return .replicaStale(expected: expected)
+            case .replay:
+                let text = try String.fetchOne(db, sql: "SELECT last_response FROM replicas WHERE replica = ?", arguments: [request.replica.description])
+                return .replayed(try CanonicalJSON.decode(PushResponse.self, from: Data((text ?? "").utf8)))
+            case .proceed(let nextSequence):
+                var results: [PushResult] = []
+                results.reserveCapacity(request.records.count)
+                var changed = 0
+                for record in request.records {
+                    let storedRecord = try Self.storedRecord(record.key, db)
+                    switch PushRules.decide(record, stored: storedRecord, principal: principal, rules: rules) {
+                    case .reject(let reason):
+                        results.append(PushResult(key: record.key, status: .rejected, reason: reason))
+                    case .unchanged(let state):
+                        results.append(PushRules.result(for: record.key, state: state, changed: false))
+                    case .store(let state):
+                        try Self.store(state, for: record.key, in: record.scope, db)
+                        changed += 1
+                        results.append(PushRules.result(for: record.key, state: state, changed: true))
+                    }
+                }
+                let response = PushResponse(batch: request.batch, receipt: PushReceipt(epoch: epoch, sequence: nextSequence), results: results)
+                try db.execute(
+                    sql: """
+                        INSERT INTO replicas (replica, sequence, last_batch, last_response, principal_id, last_seen)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (replica) DO UPDATE SET
+                            sequence = excluded.sequence, last_batch = excluded.last_batch,
+                            last_response = excluded.last_response, principal_id = excluded.principal_id,
+                            last_seen = excluded.last_seen
+                        """,
+                    arguments: [
+                        request.replica.description, Int64(nextSequence), request.batch.rawValue,
+                        String(decoding: try CanonicalJSON.encode(response), as: UTF8.self), principal.id, time,
+                    ]
+                )
+                return .accepted(response, changed: changed)
+            }
+        }
+    }
+
+    public func verifyReceipt(_ receipt: PushReceipt?, of replica: ReplicaID) async throws -> ReceiptVerdict {
+        let epoch = self.epoch
+        let stored = try await pool.read { db in try Self.replicaRecord(replica, db) }
+        switch PushRules.checkReceipt(receipt, batch: nil, stored: stored, epoch: epoch) {
+        case .proceed, .replay: return .valid
+        case .stale(let expected): return .replicaStale(expected: expected)
+        case .epochChanged: return .epochChanged(current: epoch)
+        }
+    }
+
+    public func pull(after seq: UInt64, limit: Int, scopes: [Scope]?) async throws -> PullPage {
+        try await pool.read { db in
+            // Read the head first: in this snapshot every sequence number up to it is committed.
+            let head = try Self.head(db)
+            var sql = "SELECT collection, id, scope, state, seq FROM records WHERE seq > ?"
+            var arguments: StatementArguments = [Int64(seq)]
+            if let scopes {
+                sql += " AND scope IN (\(databaseQuestionMarks(count: scopes.count)))"
+                arguments += StatementArguments(scopes.map(\.rawValue))
+            }
+            sql += " ORDER BY seq LIMIT ?"
+            arguments += [limit + 1]
+            let rows = try Row.fetchAll(db, sql: sql, arguments: arguments)
+            let page = rows.prefix(limit)
+            let records = try page.map { row in
+                SyncRecord(
+                    key: RecordKey(collection: row["collection"], id: row["id"]),
+                    scope: try Scope(parsing: row["scope"]),
+                    state: try CanonicalJSON.decode(RecordState.self, from: Data((row["state"] as String).utf8))
+                )
+            }
+            if rows.count > limit, let last = page.last {
+                return PullPage(records: records, next: UInt64(last["seq"] as Int64), more: true, head: head)
+            }
+            return PullPage(records: records, next: max(head, seq), more: false, head: head)
+        }
+    }
+
+    public func recordActivity(_ activity: DeviceActivity) async throws {
+        guard activity.principal.kind == .device else { return }
+        try await pool.write { db in
+            let client = activity.client.map { String($0.prefix(64)) }
+            switch activity.kind {
+            case .pull(let cursor):
+                try db.execute(
+                    sql: """
+                        INSERT INTO device_sync (principal_id, last_pull_cursor, last_pull_at, last_seen_at, client) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (principal_id) DO UPDATE SET last_pull_cursor = excluded.last_pull_cursor,
+                            last_pull_at = excluded.last_pull_at, last_seen_at = excluded.last_seen_at,
+                            client = COALESCE(excluded.client, client)
+                        """,
+                    arguments: [activity.principal.id, cursor.description, activity.time, activity.time, client]
+                )
+            case .push(let batch):
+                try db.execute(
+                    sql: """
+                        INSERT INTO device_sync (principal_id, last_push_at, last_push_batch, last_seen_at, client) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (principal_id) DO UPDATE SET last_push_at = excluded.last_push_at,
+                            last_push_batch = excluded.last_push_batch, last_seen_at = excluded.last_seen_at,
+                            client = COALESCE(excluded.client, client)
+                        """,
+                    arguments: [activity.principal.id, activity.time, batch.rawValue, activity.time, client]
+                )
+            }
+        }
+    }
+
+    // MARK: Rows
+
+    static func replicaRecord(_ replica: ReplicaID, _ db: Database) throws -> PushRules.ReplicaRecord? {
+        try Row.fetchOne(db, sql: "SELECT sequence, last_batch FROM replicas WHERE replica = ?", arguments: [replica.description]).map {
+            PushRules.ReplicaRecord(sequence: UInt64($0["sequence"] as Int64), lastBatch: $0["last_batch"])
+        }
+    }
+
+    static func storedRecord(_ key: RecordKey, _ db: Database) throws -> (scope: Scope, state: RecordState)? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT scope, state FROM records WHERE collection = ? AND id = ?", arguments: [key.collection, key.id])
+        else { return nil }
+        return (try Scope(parsing: row["scope"]), try CanonicalJSON.decode(RecordState.self, from: Data((row["state"] as String).utf8)))
+    }
+
+    /// Writes a record's new state, appends its change-log entry and keeps the conflicts index in step.
+    static func store(_ state: RecordState, for key: RecordKey, in scope: Scope, _ db: Database) throws {
+        try db.execute(sql: "INSERT INTO change_log (collection, id, scope) VALUES (?, ?, ?)", arguments: [key.collection, key.id, scope.rawValue])
+        let seq = db.lastInsertedRowID
+        try db.execute(
+            sql: """
+                INSERT INTO records (collection, id, scope, state, seq, conflicted) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (collection, id) DO UPDATE SET state = excluded.state, seq = excluded.seq, conflicted = excluded.conflicted
+                """,
+            arguments: [
+                key.collection, key.id, scope.rawValue, String(decoding: try CanonicalJSON.encode(state), as: UTF8.self), seq,
+                state.isConflicted,
+            ]
+        )
+        if state.isConflicted {
+            try db.execute(
+                sql: """
+                    INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, delete_conflict = excluded.delete_conflict
+                    """,
+                arguments: [key.collection, key.id, scope.rawValue, state.conflictingFields.joined(separator: ","), state.isDeleteConflict, seq]
+            )
+        } else {
+            try db.execute(sql: "DELETE FROM conflicts WHERE collection = ? AND id = ?", arguments: [key.collection, key.id])
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import GRDB
+import SyncCore
+
+import Foundation
+
+/// The embedded store: one SQLite file in WAL mode, opened through a GRDB `DatabasePool`.
+///
+/// Writes are IMMEDIATE transactions with a busy timeout, so several server processes may share
+/// one file: SQLite serialises their writers, and each push's read-join-write runs inside one.
+/// Because writers are serialised, change-log sequence numbers commit in order and a reader's
+/// snapshot never has a hole below its highest sequence number (PROTOCOL.md §7.2).
+public final class SQLiteStore: SyncStore {
+    public let epoch: Epoch
+    let pool: DatabasePool
+
+    /// Opens (or creates and migrates) the store at `path`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.label = "SchoolSync.SQLiteStore"
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+        epoch = try pool.write { db in
+            if let text = try String.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'epoch'") {
+                return try Epoch(parsing: text)
+            }
+            let fresh = Epoch.random()
+            try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES ('epoch', ?)", arguments: [fresh.description])
+            return fresh
+        }
+    }
+
+    // Shipped migrations are never edited; a change is a new migration (GRDB's rule).
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: records, change log, receipts, principals") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE store_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE records (
+                        collection TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        scope TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        conflicted INTEGER NOT NULL CHECK (conflicted IN (0, 1)),
+                        PRIMARY KEY (collection, id)
+                    );
+                    CREATE INDEX records_by_seq ON records (seq);
+                    CREATE INDEX records_by_scope_seq ON records (scope, seq);
+                    CREATE TABLE change_log (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        collection TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        scope TEXT NOT NULL
+                    );
+                    CREATE TABLE conflicts (
+                        collection TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        scope TEXT NOT NULL,
+                        fields TEXT NOT NULL,
+                        delete_conflict INTEGER NOT NULL,
+                        since_seq INTEGER NOT NULL,
+                        PRIMARY KEY (collection, id)
+                    );
+                    CREATE INDEX conflicts_by_scope ON conflicts (scope, since_seq);
+                    CREATE TABLE schools (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        name TEXT NOT NULL,
+                        created_at TEXT NOT NULL
+                    );
+                    CREATE TABLE principals (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        kind TEXT NOT NULL CHECK (kind IN ('device', 'bureau', 'admin')),
+                        name TEXT NOT NULL,
+                        school_id TEXT REFERENCES schools (id),
+                        token_hash BLOB NOT NULL UNIQUE,
+                        created_at TEXT NOT NULL,
+                        revoked_at TEXT,
+                        CHECK ((kind = 'device') = (school_id IS NOT NULL))
+                    );
+                    CREATE TABLE replicas (
+                        replica TEXT PRIMARY KEY NOT NULL,
+                        sequence INTEGER NOT NULL,
+                        last_batch TEXT NOT NULL,
+                        last_response TEXT NOT NULL,
+                        principal_id INTEGER NOT NULL REFERENCES principals (id),
+                        last_seen TEXT NOT NULL
+                    );
+                    CREATE TABLE device_sync (
+                        principal_id INTEGER PRIMARY KEY NOT NULL REFERENCES principals (id),
+                        last_pull_cursor TEXT,
+                        last_pull_at TEXT,
+                        last_push_at TEXT,
+                        last_push_batch TEXT,
+                        last_seen_at TEXT,
+                        client TEXT
+                    );
+                    """
+            )
+        }
+        return migrator
+    }
+
+    public func headSequence() async throws -> UInt64 {
+        try await pool.read { db in try Self.head(db) }
+    }
+
+    static func head(_ db: Database) throws -> UInt64 {
+        UInt64(try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'change_log'") ?? 0)
+    }
+
+    public func openConflictCount() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM conflicts") ?? 0 }
+    }
+}

@@ -1,0 +1,143 @@
+import SyncCore
+
+import Foundation
+
+/// Where the server keeps records, the change log, receipts, principals and device sync state.
+///
+/// Every method is one transaction. Implementations must make each push's read-join-write atomic
+/// against every other writer, including other processes on the same database (DESIGN §4
+/// invariant 4), and must keep PROTOCOL.md §7.2's cursor guarantee. The interface speaks only in
+/// protocol terms, so SQLite and PostgreSQL implementations fit it alike.
+public protocol SyncStore: Sendable {
+    /// The store's current epoch.
+    var epoch: Epoch { get }
+
+    /// Joins a push into the store (PROTOCOL.md §6.2), answering a replay or a stale replica instead when §6.3 says so.
+    func push(_ request: PushRequest, by principal: Principal, rules: CollectionRules, at time: Date) async throws -> PushOutcome
+
+    /// Checks a pulling replica's receipt (PROTOCOL.md §6.3) without changing anything.
+    func verifyReceipt(_ receipt: PushReceipt?, of replica: ReplicaID) async throws -> ReceiptVerdict
+
+    /// Current states of records changed after `seq` in the given scopes (`nil`: every scope).
+    func pull(after seq: UInt64, limit: Int, scopes: [Scope]?) async throws -> PullPage
+
+    /// The highest sequence number in the change log (0 when empty).
+    func headSequence() async throws -> UInt64
+
+    /// Notes that a device pulled or pushed, for `GET /v1/devices`.
+    func recordActivity(_ activity: DeviceActivity) async throws
+
+    /// The principal a token hash belongs to, unless revoked.
+    func principal(forTokenHash hash: Data) async throws -> Principal?
+
+    /// Creates a school that devices can be enrolled in.
+    func createSchool(id: String, name: String, at time: Date) async throws -> SchoolInfo
+
+    /// Lists schools.
+    func schools() async throws -> [SchoolInfo]
+
+    /// Creates a device or user and returns it with its token, which is never stored in clear.
+    func createPrincipal(kind: Principal.Kind, name: String, schoolID: String?, at time: Date) async throws -> (Principal, token: String)
+
+    /// Revokes a principal's token; returns whether it existed.
+    func revokePrincipal(id: Int64, at time: Date) async throws -> Bool
+
+    /// Devices and their last sync activity.
+    func devices() async throws -> [DeviceInfo]
+
+    /// How many records are in conflict now.
+    func openConflictCount() async throws -> Int
+}
+
+/// What a push came to.
+public enum PushOutcome: Sendable {
+    /// Joined and committed with a new receipt; `changed` records got change-log entries.
+    case accepted(PushResponse, changed: Int)
+    /// The same batch was accepted before; here is its stored answer again.
+    case replayed(PushResponse)
+    /// The replica forgot an acknowledged push (PROTOCOL.md §6.3).
+    case replicaStale(expected: PushReceipt?)
+    /// The receipt belongs to another epoch.
+    case epochChanged(current: Epoch)
+}
+
+/// The answer to a receipt check on pull.
+public enum ReceiptVerdict: Sendable, Equatable {
+    case valid
+    case replicaStale(expected: PushReceipt?)
+    case epochChanged(current: Epoch)
+}
+
+/// One page of changed records.
+public struct PullPage: Sendable {
+    /// Whole records, each once, in change-log order.
+    public var records: [SyncRecord]
+    /// The sequence number to resume after.
+    public var next: UInt64
+    /// Whether readable changes wait after `next`.
+    public var more: Bool
+    /// The highest sequence number in the log when the page was read.
+    public var head: UInt64
+
+    public init(records: [SyncRecord], next: UInt64, more: Bool, head: UInt64) {
+        self.records = records
+        self.next = next
+        self.more = more
+        self.head = head
+    }
+}
+
+/// A device's push or pull, as the device list shows it.
+public struct DeviceActivity: Sendable {
+    public enum Kind: Sendable { case pull(Cursor), push(BatchID) }
+    public var principal: Principal
+    public var kind: Kind
+    public var client: String?
+    public var time: Date
+
+    public init(principal: Principal, kind: Kind, client: String?, time: Date) {
+        self.principal = principal
+        self.kind = kind
+        self.client = client
+        self.time = time
+    }
+}
+
+/// A school known to the server's enrolment.
+public struct SchoolInfo: Sendable, Codable, Hashable {
+    public var id: String
+    public var name: String
+}
+
+/// A device and its last sync activity (`GET /v1/devices`).
+public struct DeviceInfo: Sendable, Codable, Hashable {
+    public var id: Int64
+    public var name: String
+    public var school: String?
+    public var lastPullCursor: String?
+    public var lastPullAt: Date?
+    public var lastPushAt: Date?
+    public var lastPushBatch: String?
+    public var lastSeenAt: Date?
+    public var client: String?
+    public var revoked: Bool
+}
+
+/// A store could not do what was asked for a reason the caller should show (not a fault).
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case alreadyExists = "already_exists"
+        case notFound = "not_found"
+        case invalid = "invalid_parameter"
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}

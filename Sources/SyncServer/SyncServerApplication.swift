@@ -1,0 +1,46 @@
+import Hummingbird
+import Logging
+import NIOCore
+import SyncCore
+
+/// Builds the SchoolSync server: routes, middleware and the given store.
+///
+/// For example:
+/// ```swift
+/// let store = try SQLiteStore(path: "schoolsync.sqlite")
+/// let app = makeSyncServer(configuration: SyncServerConfiguration(), store: store, logger: logger)
+/// try await app.runService()   // SIGTERM / SIGINT shut it down gracefully
+/// ```
+///
+/// - Parameter onServerRunning: called with the bound port once the server listens (useful with port 0).
+public func makeSyncServer(
+    configuration: SyncServerConfiguration,
+    store: any SyncStore,
+    logger: Logger,
+    metrics: SyncMetrics = SyncMetrics(),
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = makeSyncRouter(configuration: configuration, store: store, metrics: metrics)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "SchoolSync"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger
+    )
+}
+
+/// The router alone, for in-process tests.
+public func makeSyncRouter(configuration: SyncServerConfiguration, store: any SyncStore, metrics: SyncMetrics) -> Router<SyncRequestContext> {
+    let router = Router(context: SyncRequestContext.self)
+    // Outermost first: the request id must reach error responses, metrics must see final statuses.
+    router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: MetricsMiddleware(metrics: metrics))
+    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: TokenAuthenticator(store: store))
+    let bodyReader = RequestBodyReader(maxBodyBytes: configuration.maxBodyBytes)
+    SyncRoutes(store: store, configuration: configuration, metrics: metrics, notifier: ChangeNotifier(), bodyReader: bodyReader)
+        .register(on: router)
+    AdminRoutes(store: store, bodyReader: bodyReader).register(on: router)
+    OperationsRoutes(store: store, metrics: metrics).register(on: router)
+    return router
+}

@@ -1,0 +1,25 @@
+/// Everything the server can be told, with the defaults PROTOCOL.md §10 states.
+///
+/// The executable fills it from flags and environment variables; tests build it in code. The
+/// library never reads the environment itself.
+public struct SyncServerConfiguration: Sendable {
+    /// The address to listen on; loopback by default, so nothing is exposed by accident.
+    public var host = "127.0.0.1"
+    /// The port; 0 picks a free one (the start-up line and `onServerRunning` say which).
+    public var port = 8080
+    /// The most records one push may carry (413 `batch_too_large` above).
+    public var maxBatchRecords = 500
+    /// The largest decoded request body in bytes (413 `body_too_large` above).
+    public var maxBodyBytes = 8 * 1024 * 1024
+    /// The most records one pull page may hold.
+    public var maxPullLimit = 1000
+    /// The page size when a pull names none.
+    public var defaultPullLimit = 200
+    /// The longest long-poll `wait`, in seconds.
+    public var maxWaitSeconds = 60
+    /// Which collections exist and which kind of scope each lives in.
+    public var collections = CollectionRules.schoolSync
+
+    /// The defaults.
+    public init() {}
+}
