@@ -57,6 +57,11 @@ struct Fixture: Sendable {
         return try await body(fixture)
     }
 
+    /// The principal a fixture token belongs to.
+    func principal(_ token: String) async throws -> Principal {
+        try #require(try await store.principal(forTokenHash: Token.hash(token)))
+    }
+
     var application: some ApplicationProtocol {
         makeSyncServer(configuration: configuration, store: store, logger: Logger(label: "test"), metrics: metrics)
     }

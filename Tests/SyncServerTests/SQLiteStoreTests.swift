@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+import SyncCore
+@testable import SyncServer
+import Testing
+
+/// The embedded store itself: atomic joins across processes, a change log without holes, epochs.
+struct SQLiteStoreTests {
+    /// DESIGN §4 invariant 4: two server processes on one database file push concurrent edits of the
+    /// same records; every edit survives because each read-join-write is one IMMEDIATE transaction.
+    @Test func twoStoresOnOneFileLoseNoConcurrentEdits() async throws {
+        try await Fixture.with { fixture in
+            let second = try SQLiteStore(path: fixture.databasePath)  // a second "server process"
+            #expect(second.epoch == fixture.store.epoch)
+            let principal = try await fixture.principal(fixture.deviceA)
+            let writers = (0..<8).map { ReplicaID(high: 0xf00, low: UInt64($0)) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, writer) in writers.enumerated() {
+                    let store = index.isMultiple(of: 2) ? fixture.store : second
+                    group.addTask {
+                        var receipt: PushReceipt?
+                        for round in 0..<10 {
+                            // Every writer edits its own field of the same five records, never having seen the others.
+                            let records = try (0..<5).map { id in
+                                try Make.report("shared-\(id)", values: ["w\(index)": .int(Int64(round))], by: writer, on: Self.priorState(writer: writer, field: "w\(index)", rounds: round))
+                            }
+                            guard case .accepted(let response, _) = try await store.push(
+                                try Make.push(records, replica: writer, receipt: receipt), by: principal, rules: .schoolSync, at: Date()
+                            ) else {
+                                Issue.record("push refused")
+                                return
+                            }
+                            receipt = response.receipt
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let page = try await fixture.store.pull(after: 0, limit: 100, scopes: nil)
+            #expect(page.records.count == 5)
+            for record in page.records {
+                let values = try #require(record.state.currentValues)
+                #expect(values.count == writers.count, "\(record.key) lost a writer's field: \(values.keys.sorted())")
+                #expect(values.values.allSatisfy { $0 == .int(9) })
+            }
+            try Self.expectNoHoles(in: fixture.store)
+        }
+    }
+
+    /// A writer's own history of one field: each round's write on top of the previous ones.
+    static func priorState(writer: ReplicaID, field: String, rounds: Int) throws -> RecordState {
+        var state = RecordState()
+        for round in 0..<rounds { try state.write([field: .int(Int64(round))], by: writer) }
+        return state
+    }
+
+    static func expectNoHoles(in store: SQLiteStore) throws {
+        let sequences = try store.pool.read { db in try Int64.fetchAll(db, sql: "SELECT seq FROM change_log ORDER BY seq") }
+        #expect(sequences == Array(1...Int64(sequences.count)))
+        let latest = try store.pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM records r WHERE r.seq != (SELECT MAX(seq) FROM change_log c WHERE c.collection = r.collection AND c.id = r.id)")
+        }
+        #expect(latest == 0)
+    }
+
+    @Test func theEpochSurvivesReopeningAndDiffersBetweenStores() async throws {
+        try await Fixture.with { fixture in
+            let reopened = try SQLiteStore(path: fixture.databasePath)
+            #expect(reopened.epoch == fixture.store.epoch)
+            let other = try SQLiteStore(path: fixture.directory.appendingPathComponent("other.sqlite").path)
+            #expect(other.epoch != fixture.store.epoch)
+        }
+    }
+
+    @Test func aRejectedBatchStillAdvancesTheReceiptAndStoresNothing() async throws {
+        try await Fixture.with { fixture in
+            let replica = ReplicaID(high: 1, low: 2)
+            let foreign = try Make.report("f", school: Fixture.schoolB, values: ["x": .int(1)], by: replica)
+            guard case .accepted(let response, let changed) = try await fixture.store.push(
+                try Make.push([foreign], replica: replica), by: try await fixture.principal(fixture.deviceA), rules: .schoolSync, at: Date()
+            ) else {
+                Issue.record("push not accepted")
+                return
+            }
+            #expect(changed == 0)
+            #expect(response.results.first?.status == .rejected)
+            #expect(try await fixture.store.headSequence() == 0)
+        }
+    }
+
+    @Test func theConflictIndexFollowsEveryJoin() async throws {
+        try await Fixture.with { fixture in
+            let a = ReplicaID(high: 1, low: 1)
+            let b = ReplicaID(high: 2, low: 2)
+            let admin = ReplicaID(high: 9, low: 9)
+            let base = try Make.report("r", values: ["status": .string("in_progress")], by: a)
+            var left = base
+            try left.state.write(["status": .string("done")], by: a)
+            var right = base
+            try right.state.write(["status": .string("at_risk")], by: b)
+            let bureau = try await fixture.principal(fixture.bureau)
+            _ = try await fixture.store.push(try Make.push([left], replica: a), by: bureau, rules: .schoolSync, at: Date())
+            _ = try await fixture.store.push(try Make.push([right], replica: b), by: bureau, rules: .schoolSync, at: Date())
+            #expect(try await fixture.store.openConflictCount() == 1)
+            var resolved = try left.state.joined(with: right.state)
+            try resolved.resolve(.write(["status": .string("done")]), by: admin)
+            _ = try await fixture.store.push(
+                try Make.push([SyncRecord(key: left.key, scope: left.scope, state: resolved)], replica: admin), by: bureau, rules: .schoolSync, at: Date()
+            )
+            #expect(try await fixture.store.openConflictCount() == 0)
+        }
+    }
+}
