@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command: checks the protocol documents, then builds and runs every test.
-# Usage: Scripts/test.sh [extra swift test arguments, e.g. --filter PropertyTests]
+# The test command: checks the protocol documents, builds, checks the server against openapi.yaml,
+# then runs every Swift test. Usage: Scripts/test.sh [extra swift test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,12 @@ Scripts/bootstrap.sh
 echo "== protocol: conformance vectors up to date, openapi.yaml valid"
 python3 Scripts/make-vectors.py --check
 python3 -m openapi_spec_validator Protocol/openapi.yaml
+
+echo "== swift build"
+swift build --build-tests
+
+echo "== the real server answers as openapi.yaml says"
+python3 Scripts/check-openapi.py "$(swift build --show-bin-path)/schoolsync-server"
 
 echo "== swift test"
 swift test "$@"
