@@ -12,7 +12,10 @@ let package = Package(
     products: [
         .library(name: "SyncCore", targets: ["SyncCore"]),
         .library(name: "SyncServer", targets: ["SyncServer"]),
+        .library(name: "SyncClient", targets: ["SyncClient"]),
+        .library(name: "Reporting", targets: ["Reporting"]),
         .executable(name: "schoolsync-server", targets: ["schoolsync-server"]),
+        .executable(name: "schoolsync", targets: ["schoolsync"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -30,11 +33,26 @@ let package = Package(
     targets: [
         // Pure sync engine: no I/O, no dependency but Foundation.
         .target(name: "SyncCore", swiftSettings: swiftSettings),
+        // The domain: the plan catalog, assignments, reports, validation and aggregation. No I/O.
+        .target(name: "Reporting", dependencies: ["SyncCore"], swiftSettings: swiftSettings),
+        // The client library a school application embeds: the local SQLite replica and push/pull/sync.
+        .target(
+            name: "SyncClient",
+            dependencies: [
+                "SyncCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The central server: Hummingbird routes, auth, the Store protocol and its SQLite store.
         .target(
             name: "SyncServer",
             dependencies: [
                 "SyncCore",
+                "Reporting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -53,6 +71,18 @@ let package = Package(
                 "SyncServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "schoolsync",
+            dependencies: [
+                "SyncClient",
+                "Reporting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,24 +1,18 @@
+import Reporting
 import SyncCore
 
 /// Which collections the server accepts and which kind of scope each belongs to.
 public struct CollectionRules: Sendable {
-    /// The kind of scope a collection's records live in.
-    public enum ScopeKind: String, Sendable {
-        case catalog
-        case school
+    /// Collection name → the kind of scope its records live in.
+    public var kinds: [String: CollectionSchema.ScopeKind]
+
+    /// Rules from collection schemas.
+    public init(schemas: [CollectionSchema]) {
+        kinds = Dictionary(uniqueKeysWithValues: schemas.map { ($0.name, $0.scopeKind) })
     }
 
-    /// Collection name → scope kind.
-    public var kinds: [String: ScopeKind]
-
-    /// Makes rules from a table.
-    public init(_ kinds: [String: ScopeKind]) { self.kinds = kinds }
-
-    /// SchoolSync's collections (PROTOCOL.md §2.1).
-    public static let schoolSync = CollectionRules([
-        "plans": .catalog, "measures": .catalog, "indicators": .catalog, "schools": .catalog, "periods": .catalog,
-        "assignments": .school, "reports": .school,
-    ])
+    /// SchoolSync's collections (PROTOCOL.md §2.1), from the domain schema.
+    public static let schoolSync = CollectionRules(schemas: DomainSchema.all)
 
     /// Why a record may not live where it claims, or `nil` when it may.
     func rejection(for record: SyncRecord) -> RejectReason? {
@@ -28,8 +22,7 @@ public struct CollectionRules: Sendable {
                 message: "this server has no collection '\(record.key.collection)'; known: \(kinds.keys.sorted().joined(separator: ", "))"
             )
         }
-        let isCatalog = record.scope == .catalog
-        guard isCatalog == (kind == .catalog) else {
+        guard (record.scope == .catalog) == (kind == .catalog) else {
             return RejectReason(
                 code: "wrong_scope_kind",
                 message: "\(record.key.collection) records live in \(kind == .catalog ? "the catalog scope" : "a school: scope"), not in \(record.scope)"

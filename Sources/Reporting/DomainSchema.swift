@@ -1,0 +1,78 @@
+import SyncCore
+
+/// SchoolSync's collections and the columns each shows in a replica's SQL tables.
+///
+/// Catalog collections (plans, measures, indicators, schools, periods) are published by the
+/// bureau; school collections (assignments, reports, indicator values) live in each school's scope.
+/// Values that only make sense together are one JSON field (DESIGN §4 invariant 7): an indicator
+/// value keeps numerator and denominator in `value`; a report's evidence list keeps each file's
+/// name with its SHA-256.
+public enum DomainSchema {
+    public static let plans = CollectionSchema(
+        "plans",
+        scope: .catalog,
+        columns: [
+            .init("title", .text), .init("issuer", .text), .init("region", .text),
+            .init("period_start", .integer), .init("period_end", .integer), .init("document", .text),
+        ]
+    )
+
+    public static let measures = CollectionSchema(
+        "measures",
+        scope: .catalog,
+        columns: [
+            .init("plan_id", .text), .init("area", .text), .init("code", .text), .init("title", .text),
+            .init("summary", .text), .init("lead_unit", .text), .init("cooperating_units", .json),
+        ]
+    )
+
+    public static let indicators = CollectionSchema(
+        "indicators",
+        scope: .catalog,
+        columns: [
+            .init("plan_id", .text), .init("measure_id", .text), .init("name", .text), .init("unit", .text),
+            .init("kind", .text), .init("target", .text), .init("comparison", .text), .init("deadline", .text),
+            .init("level", .text), .init("source_text", .text),
+        ]
+    )
+
+    public static let schools = CollectionSchema(
+        "schools",
+        scope: .catalog,
+        columns: [.init("name", .text), .init("type", .text), .init("township", .text), .init("rural", .bool)]
+    )
+
+    public static let periods = CollectionSchema(
+        "periods",
+        scope: .catalog,
+        columns: [.init("kind", .text), .init("starts", .text), .init("ends", .text), .init("due", .text)]
+    )
+
+    public static let assignments = CollectionSchema(
+        "assignments",
+        scope: .school,
+        columns: [.init("school_id", .text), .init("measure_id", .text), .init("note", .text)]
+    )
+
+    public static let reports = CollectionSchema(
+        "reports",
+        scope: .school,
+        columns: [
+            .init("school_id", .text), .init("measure_id", .text), .init("period", .text), .init("status", .text),
+            .init("narrative", .text), .init("evidence", .json), .init("workflow", .text),
+            .init("submitted_at", .text), .init("author", .text),
+        ]
+    )
+
+    public static let indicatorValues = CollectionSchema(
+        "indicator_values",
+        scope: .school,
+        columns: [
+            .init("school_id", .text), .init("indicator_id", .text), .init("measure_id", .text), .init("period", .text),
+            .init("value", .json), .init("note", .text),
+        ]
+    )
+
+    /// Every collection, in the order a replica creates their tables.
+    public static let all: [CollectionSchema] = [plans, measures, indicators, schools, periods, assignments, reports, indicatorValues]
+}

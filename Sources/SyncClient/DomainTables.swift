@@ -1,0 +1,150 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// The ordinary SQL tables that show records to people and other programs, and the triggers that
+/// catch their edits.
+enum DomainTables {
+    /// Creates the table (adding columns a newer schema has), and re-creates its triggers.
+    static func install(_ schema: CollectionSchema, in db: Database) throws {
+        let table = schema.name.quotedDatabaseIdentifier
+        let columns = schema.columns.map { "\($0.name.quotedDatabaseIdentifier) \(sqlType($0.type))" }
+        try db.execute(sql: "CREATE TABLE IF NOT EXISTS \(table) (id TEXT PRIMARY KEY NOT NULL\(columns.map { ", " + $0 }.joined()))")
+        let existing = Set(try db.columns(in: schema.name).map(\.name))
+        for column in schema.columns where !existing.contains(column.name) {
+            try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN \(column.name.quotedDatabaseIdentifier) \(sqlType(column.type))")
+        }
+        let name = schema.name
+        let literal = "'\(name)'"
+        let notApplying = "(SELECT applying FROM sync_control WHERE id = 1) = 0"
+        for suffix in ["insert", "update", "delete", "guard_update", "guard_delete"] {
+            try db.execute(sql: "DROP TRIGGER IF EXISTS \("sync_\(name)_\(suffix)".quotedDatabaseIdentifier)")
+        }
+        try db.execute(
+            sql: """
+                CREATE TRIGGER \("sync_\(name)_insert".quotedDatabaseIdentifier) AFTER INSERT ON \(table) WHEN \(notApplying)
+                BEGIN INSERT INTO sync_captured (collection, id) VALUES (\(literal), NEW.id) ON CONFLICT DO NOTHING; END;
+                CREATE TRIGGER \("sync_\(name)_update".quotedDatabaseIdentifier) AFTER UPDATE ON \(table) WHEN \(notApplying)
+                BEGIN
+                    INSERT INTO sync_captured (collection, id) VALUES (\(literal), OLD.id) ON CONFLICT DO NOTHING;
+                    INSERT INTO sync_captured (collection, id) VALUES (\(literal), NEW.id) ON CONFLICT DO NOTHING;
+                END;
+                CREATE TRIGGER \("sync_\(name)_delete".quotedDatabaseIdentifier) AFTER DELETE ON \(table) WHEN \(notApplying)
+                BEGIN INSERT INTO sync_captured (collection, id) VALUES (\(literal), OLD.id) ON CONFLICT DO NOTHING; END;
+                """
+        )
+        // A conflicted column never takes a plain edit, and a record in edit-vs-delete conflict takes none at all.
+        let deleteConflict = "EXISTS (SELECT 1 FROM sync_conflicts WHERE collection = \(literal) AND id = OLD.id AND delete_conflict = 1)"
+        var guards = [
+            "SELECT RAISE(ABORT, 'this \(name) record was deleted on one device and edited on another; an administrator must resolve it first') WHERE \(deleteConflict);"
+        ]
+        for column in schema.columns {
+            let field = column.name.quotedDatabaseIdentifier
+            guards.append(
+                """
+                SELECT RAISE(ABORT, '\(column.name) of this \(name) record holds conflicting values; resolve the conflict instead of editing it')
+                WHERE NEW.\(field) IS NOT OLD.\(field)
+                AND EXISTS (SELECT 1 FROM sync_conflict_fields WHERE collection = \(literal) AND id = OLD.id AND field = '\(column.name)');
+                """
+            )
+        }
+        try db.execute(
+            sql: """
+                CREATE TRIGGER \("sync_\(name)_guard_update".quotedDatabaseIdentifier) BEFORE UPDATE ON \(table) WHEN \(notApplying)
+                BEGIN \(guards.joined(separator: "\n")) END;
+                CREATE TRIGGER \("sync_\(name)_guard_delete".quotedDatabaseIdentifier) BEFORE DELETE ON \(table) WHEN \(notApplying)
+                BEGIN
+                    SELECT RAISE(ABORT, 'this \(name) record is in conflict; resolve the conflict instead of deleting it')
+                    WHERE EXISTS (SELECT 1 FROM sync_conflicts WHERE collection = \(literal) AND id = OLD.id);
+                END;
+                """
+        )
+    }
+
+    static func sqlType(_ type: CollectionSchema.ColumnType) -> String {
+        switch type {
+        case .text, .json: "TEXT"
+        case .integer, .bool: "INTEGER"
+        case .real: "REAL"
+        }
+    }
+
+    /// Shows a record's merged state in its table: settled values in their columns, conflicted
+    /// columns NULL (never one value as if settled), deleted records removed.
+    static func show(_ state: RecordState, for key: RecordKey, schema: CollectionSchema, in db: Database) throws {
+        try db.execute(sql: "UPDATE sync_control SET applying = 1 WHERE id = 1")
+        let table = schema.name.quotedDatabaseIdentifier
+        if state.isEmpty || state.isDeleted {
+            try db.execute(sql: "DELETE FROM \(table) WHERE id = ?", arguments: [key.id])
+        } else {
+            let names = schema.columns.map(\.name.quotedDatabaseIdentifier)
+            let values: [(any DatabaseValueConvertible)?] = schema.columns.map { column in
+                state.fields[column.name]?.settledValue.flatMap { databaseValue($0, as: column.type) }
+            }
+            let assignments = names.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+            try db.execute(
+                sql: """
+                    INSERT INTO \(table) (id\(names.map { ", " + $0 }.joined())) VALUES (?\(String(repeating: ", ?", count: names.count)))
+                    ON CONFLICT (id) DO UPDATE SET \(assignments.isEmpty ? "id = excluded.id" : assignments)
+                    """,
+                arguments: StatementArguments([key.id] + values)
+            )
+        }
+        try db.execute(sql: "DELETE FROM sync_conflict_fields WHERE collection = ? AND id = ?", arguments: [key.collection, key.id])
+        if state.isConflicted {
+            let fields = state.conflictingFields
+            try db.execute(
+                sql: """
+                    INSERT INTO sync_conflicts (collection, id, fields, delete_conflict) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, delete_conflict = excluded.delete_conflict
+                    """,
+                arguments: [key.collection, key.id, fields.joined(separator: ","), state.isDeleteConflict]
+            )
+            for field in fields {
+                try db.execute(sql: "INSERT INTO sync_conflict_fields (collection, id, field) VALUES (?, ?, ?)", arguments: [key.collection, key.id, field])
+            }
+        } else {
+            try db.execute(sql: "DELETE FROM sync_conflicts WHERE collection = ? AND id = ?", arguments: [key.collection, key.id])
+        }
+        try db.execute(sql: "UPDATE sync_control SET applying = 0 WHERE id = 1")
+    }
+
+    /// The row as field values, or `nil` if the row does not exist.
+    static func row(for key: RecordKey, schema: CollectionSchema, in db: Database) throws -> [String: Value]? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM \(schema.name.quotedDatabaseIdentifier) WHERE id = ?", arguments: [key.id]) else {
+            return nil
+        }
+        var values: [String: Value] = [:]
+        for column in schema.columns {
+            values[column.name] = value(row[column.name] as DatabaseValue, as: column.type)
+        }
+        return values
+    }
+
+    static func databaseValue(_ value: Value, as type: CollectionSchema.ColumnType) -> (any DatabaseValueConvertible)? {
+        switch value {
+        case .null: nil
+        case .string(let text): text
+        case .int(let number): type == .bool ? (number != 0) : number
+        case .double(let number): number
+        case .bool(let flag): flag
+        }
+    }
+
+    /// Converts what plain SQL stored back into a value, keeping its storage class so nothing is
+    /// silently coerced: a wrong type reaches the server, which rejects it with a reason.
+    static func value(_ stored: DatabaseValue, as type: CollectionSchema.ColumnType) -> Value {
+        switch stored.storage {
+        case .null: return .null
+        case .int64(let number):
+            switch type {
+            case .bool: return .bool(number != 0)
+            case .real: return .double(Double(number))
+            default: return .int(number)
+            }
+        case .double(let number): return (try? Value.number(number)) ?? .null
+        case .string(let text): return .string(text)
+        case .blob(let data): return .string(data.base64EncodedString())
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import AsyncHTTPClient
+import CompressNIO
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import SyncCore
+
+/// The protocol over HTTP with AsyncHTTPClient: gzip both ways, a timeout and a size cap on every call.
+///
+/// The caller owns the `HTTPClient` (the CLI uses `HTTPClient.withHTTPClient { }`), so its
+/// lifetime is structured.
+public struct HTTPSyncTransport: SyncTransport {
+    public let http: HTTPClient
+    public let baseURL: String
+    let token: String
+    /// How long one request may take (a long poll gets its wait on top).
+    public var timeout: Duration
+    public var maxResponseBytes: Int
+    public var logger: Logger
+
+    /// Makes a transport; `baseURL` is e.g. `http://127.0.0.1:8080`.
+    public init(
+        http: HTTPClient,
+        baseURL: String,
+        token: String,
+        timeout: Duration = .seconds(30),
+        maxResponseBytes: Int = 64 * 1024 * 1024,
+        logger: Logger = Logger(label: "SyncClient.HTTP")
+    ) {
+        self.http = http
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.token = token
+        self.timeout = timeout
+        self.maxResponseBytes = maxResponseBytes
+        self.logger = logger
+    }
+
+    public func session() async throws(SyncClientError) -> SessionInfo {
+        try await send(HTTPClientRequest(url: baseURL + "/v1/session"), as: SessionInfo.self)
+    }
+
+    public func push(_ request: PushRequest) async throws(SyncClientError) -> PushResponse {
+        var http = HTTPClientRequest(url: baseURL + "/v1/push")
+        http.method = .POST
+        http.headers.add(name: "Content-Type", value: "application/json")
+        http.headers.add(name: "Content-Encoding", value: "gzip")
+        do {
+            var body = ByteBuffer(bytes: try CanonicalJSON.encode(request))
+            http.body = .bytes(try body.compress(with: .gzip()))
+        } catch {
+            throw SyncClientError(.usage, "could not encode the push: \(error)", cause: error)
+        }
+        return try await send(http, as: PushResponse.self)
+    }
+
+    public func pull(_ request: PullRequest) async throws(SyncClientError) -> PullResponse {
+        // Long polls hold the request open on purpose: give them their wait on top of the timeout.
+        try await send(HTTPClientRequest(url: baseURL + "/v1/pull?" + request.query), as: PullResponse.self, extra: .seconds(request.wait))
+    }
+
+    private func send<T: Decodable>(_ request: HTTPClientRequest, as type: T.Type, extra: Duration = .zero) async throws(SyncClientError) -> T {
+        var request = request
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Accept-Encoding", value: "gzip")
+        request.headers.add(name: "User-Agent", value: "schoolsync-client/\(SyncClientVersion.current)")
+        let status: HTTPResponseStatus
+        var body: ByteBuffer
+        let encoding: String?
+        do {
+            let limit = timeout + extra
+            let response = try await http.execute(
+                request,
+                timeout: .nanoseconds(limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000),
+                logger: logger
+            )
+            status = response.status
+            encoding = response.headers.first(name: "Content-Encoding")
+            body = try await response.body.collect(upTo: maxResponseBytes)
+        } catch {
+            throw SyncClientError(
+                .unreachable,
+                "cannot reach the server at \(baseURL) (\(Self.describe(error))); changes are kept locally — run sync again when online",
+                cause: error
+            )
+        }
+        if encoding?.lowercased() == "gzip" {
+            do {
+                body = try body.decompress(with: .gzip(), maxSize: maxResponseBytes)
+            } catch {
+                throw SyncClientError(.invalidResponse, "the server sent a corrupt gzip body", status: Int(status.code), cause: error)
+            }
+        }
+        let data = Data(body.readableBytesView)
+        guard status == .ok || status == .created else {
+            throw Self.failure(status: status, body: try? CanonicalJSON.decode(ErrorBody.self, from: data))
+        }
+        do {
+            return try CanonicalJSON.decode(type, from: data)
+        } catch {
+            throw SyncClientError(.invalidResponse, "the server's answer could not be read: \(error)", status: Int(status.code), cause: error)
+        }
+    }
+
+    static func failure(status: HTTPResponseStatus, body: ErrorBody?) -> SyncClientError {
+        let said = body?.message ?? status.reasonPhrase
+        let code: SyncClientError.Code
+        let message: String
+        switch status.code {
+        case 401:
+            code = .unauthorized
+            message = "the server refused this device's token (\(said)). Ask the bureau for a new device token and run 'schoolsync init' again."
+        case 403:
+            code = .forbidden
+            message = "this token may not do that: \(said)"
+        case 409 where body?.error == "replica_stale":
+            code = .replicaStale
+            message = said
+        case 409 where body?.error == "epoch_changed":
+            code = .epochChanged
+            message = said
+        case 413:
+            code = .tooLarge
+            message = said
+        case 500...:
+            code = .server
+            message = "the server failed (\(status.code)): \(said); changes are kept locally — sync again later"
+        default:
+            code = .badRequest
+            message = "the server refused the request (\(status.code) \(body?.error ?? "")): \(said)"
+        }
+        return SyncClientError(code, message, status: Int(status.code), body: body)
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError {
+            return error.shortDescription
+        }
+        return String(describing: error)
+    }
+}
+
+/// The client library's version, sent as `client` with pushes and in `User-Agent`.
+public enum SyncClientVersion {
+    public static let current = "0.1.0"
+}

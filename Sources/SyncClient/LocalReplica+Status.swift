@@ -1,0 +1,88 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// Everything `schoolsync status` shows: what is pending, stuck or conflicted, and how the last sync went.
+public struct ReplicaStatus: Sendable, Codable {
+    public struct Rejected: Sendable, Codable {
+        public var collection: String
+        public var id: String
+        public var code: String
+        public var message: String
+        public var since: String?
+    }
+
+    public struct Conflict: Sendable, Codable {
+        public var collection: String
+        public var id: String
+        /// The conflicting fields with every value side by side.
+        public var fields: [String: [String]]
+        public var deleteConflict: Bool
+    }
+
+    public var server: String?
+    public var replica: String?
+    public var device: String?
+    public var school: String?
+    public var cursor: String?
+    /// Records with changes the server has not acknowledged (including rejected ones).
+    public var pending: Int
+    public var unansweredPush: String?
+    public var rejected: [Rejected]
+    public var conflicts: [Conflict]
+    public var lastSyncAt: String?
+    public var lastAttemptAt: String?
+    public var lastError: String?
+    /// Whether the server answered the last attempt; `nil` before the first.
+    public var serverReachable: Bool?
+}
+
+extension LocalReplica {
+    /// The replica's status.
+    public func status() async throws -> ReplicaStatus {
+        try await pool.write { db in
+            try self.captureEdits(db)
+            let settings = try Self.settings(db)
+            let rejected = try Row.fetchAll(
+                db,
+                sql: "SELECT collection, id, rejected_code, rejected_message, rejected_at FROM sync_records WHERE rejected_code IS NOT NULL ORDER BY collection, id"
+            ).map { row in
+                ReplicaStatus.Rejected(collection: row["collection"], id: row["id"], code: row["rejected_code"], message: row["rejected_message"] ?? "", since: row["rejected_at"])
+            }
+            let pendingPush = try Meta.get("pending_push", db).flatMap { try? CanonicalJSON.decode(PendingPush.self, from: Data($0.utf8)) }
+            return ReplicaStatus(
+                server: settings?.serverURL,
+                replica: settings?.replica.description,
+                device: settings?.deviceName,
+                school: settings?.schoolID,
+                cursor: settings?.cursor?.description,
+                pending: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sync_records WHERE dirty = 1") ?? 0,
+                unansweredPush: pendingPush.map { "\($0.request.batch) (\($0.request.records.count) records; retried on the next push)" },
+                rejected: rejected,
+                conflicts: try self.conflicts(db),
+                lastSyncAt: try Meta.get("last_sync_at", db),
+                lastAttemptAt: try Meta.get("last_attempt_at", db),
+                lastError: try Meta.get("last_error", db),
+                serverReachable: try Meta.get("reachable", db).map { $0 == "yes" }
+            )
+        }
+    }
+
+    /// The records in conflict here, with each conflicting field's values.
+    public func conflicts() async throws -> [ReplicaStatus.Conflict] {
+        try await pool.read { db in try self.conflicts(db) }
+    }
+
+    private func conflicts(_ db: Database) throws -> [ReplicaStatus.Conflict] {
+        try Row.fetchAll(db, sql: "SELECT collection, id FROM sync_conflicts ORDER BY collection, id").compactMap { row in
+            let key = RecordKey(collection: row["collection"], id: row["id"])
+            guard let record = try StoredRecord.load(key, db), let conflict = record.state.conflict else { return nil }
+            return ReplicaStatus.Conflict(
+                collection: key.collection,
+                id: key.id,
+                fields: conflict.fields.mapValues { $0.map { "\($0.value)" } },
+                deleteConflict: conflict.isDeleteConflict
+            )
+        }
+    }
+}

@@ -1,0 +1,232 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// A push that was built and may have been sent: it is retried with the same batch id until the
+/// server answers (PROTOCOL.md §6.1).
+struct PendingPush: Codable, Sendable {
+    var request: PushRequest
+    /// Each record's edit counter when the push was built; a record edited since stays dirty.
+    var editSeqs: [String: Int64]
+
+    static func key(_ key: RecordKey) -> String { "\(key.collection)/\(key.id)" }
+}
+
+/// What one push round did.
+public struct PushSummary: Sendable, Hashable {
+    public var sent = 0
+    public var applied = 0
+    public var conflicts = 0
+    public var rejected = 0
+}
+
+/// What one pulled page did.
+public struct PullSummary: Sendable, Hashable {
+    public var received = 0
+    public var changed = 0
+    public var conflicts = 0
+}
+
+extension LocalReplica {
+    // MARK: Push
+
+    /// The push to send next: the one still unanswered, or a new batch of dirty records (skipping
+    /// records rejected since their last edit). `nil` when nothing waits.
+    func nextPush(maxRecords: Int) async throws -> PendingPush? {
+        try await pool.write { db in
+            try self.captureEdits(db)
+            if let text = try Meta.get("pending_push", db) {
+                return try CanonicalJSON.decode(PendingPush.self, from: Data(text.utf8))
+            }
+            let settings = try Self.requireSettings(db)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM sync_records WHERE dirty = 1 AND (rejected_edit_seq IS NULL OR rejected_edit_seq != edit_seq)
+                    ORDER BY collection, id LIMIT ?
+                    """,
+                arguments: [maxRecords]
+            )
+            guard !rows.isEmpty else { return nil }
+            let records = try rows.map(StoredRecord.init(row:))
+            let pending = PendingPush(
+                request: PushRequest(
+                    batch: .random(),
+                    replica: settings.replica,
+                    receipt: settings.receipt,
+                    client: "schoolsync/\(SyncClientVersion.current)",
+                    records: records.map { SyncRecord(key: $0.key, scope: $0.scope, state: $0.state) }
+                ),
+                editSeqs: Dictionary(uniqueKeysWithValues: records.map { (PendingPush.key($0.key), $0.editSeq) })
+            )
+            // Persisted before it is sent, so a crash or a lost answer retries the same batch.
+            try Meta.set("pending_push", String(decoding: try CanonicalJSON.encode(pending), as: UTF8.self), db)
+            return pending
+        }
+    }
+
+    /// Applies the server's answer to a push in one transaction: acknowledged records remember
+    /// the state the server now holds and lose their dirty mark unless edited meanwhile; rejected
+    /// records keep their edits and the reason.
+    func complete(_ pending: PendingPush, with response: PushResponse) async throws -> PushSummary {
+        try await pool.write { db in
+            var summary = PushSummary(sent: pending.request.records.count)
+            let pushed = Dictionary(uniqueKeysWithValues: pending.request.records.map { ($0.key, $0.state) })
+            for result in response.results {
+                guard var record = try StoredRecord.load(result.key, db), let state = pushed[result.key] else { continue }
+                let editSeq = pending.editSeqs[PendingPush.key(result.key)]
+                switch result.status {
+                case .applied, .unchanged, .conflict:
+                    record.serverState = try (record.serverState ?? RecordState()).joined(with: state)
+                    if record.editSeq == editSeq { record.dirty = false }
+                    record.rejection = nil
+                    record.rejectedEditSeq = nil
+                    if result.status == .conflict { summary.conflicts += 1 } else { summary.applied += 1 }
+                case .rejected:
+                    record.rejection = result.reason ?? RejectReason(code: "rejected", message: "the server rejected this record")
+                    record.rejectedEditSeq = editSeq
+                    summary.rejected += 1
+                }
+                try record.save(db)
+            }
+            try Meta.set("receipt", response.receipt.description, db)
+            try Meta.set("pending_push", nil, db)
+            try Meta.set("last_push_at", Self.now(), db)
+            return summary
+        }
+    }
+
+    /// Forgets an unanswered push that can never succeed as it is (413): its records stay dirty.
+    func dropPendingPush() async throws {
+        try await pool.write { db in try Meta.set("pending_push", nil, db) }
+    }
+
+    /// Marks one record as too large to ever be accepted, so the next pushes skip it until it changes.
+    func markTooLarge(_ key: RecordKey, message: String) async throws {
+        try await pool.write { db in
+            guard var record = try StoredRecord.load(key, db) else { return }
+            record.rejection = RejectReason(code: "too_large", message: message)
+            record.rejectedEditSeq = record.editSeq
+            try record.save(db)
+        }
+    }
+
+    // MARK: Pull
+
+    /// The next pull's parameters: the stored cursor, this replica and its receipt.
+    func nextPull(limit: Int, wait: Int = 0) async throws -> PullRequest {
+        try await pool.read { db in
+            let settings = try Self.requireSettings(db)
+            return PullRequest(since: settings.cursor, limit: limit, wait: wait, replica: settings.replica, receipt: settings.receipt)
+        }
+    }
+
+    /// Joins a pulled page and stores its cursor in one transaction (PROTOCOL.md §7.3). Local edits
+    /// made with plain SQL are captured first, so a pull never overwrites them.
+    func apply(_ page: PullResponse) async throws -> PullSummary {
+        try await pool.write { db in
+            try self.captureEdits(db)
+            var summary = PullSummary(received: page.records.count)
+            for incoming in page.records {
+                var record = try StoredRecord.load(incoming.key, db) ?? StoredRecord(key: incoming.key, scope: incoming.scope, state: RecordState())
+                let merged: RecordState
+                let serverState: RecordState
+                do throws(SyncCoreError) {
+                    merged = try record.state.joined(with: incoming.state)
+                    serverState = try (record.serverState ?? RecordState()).joined(with: incoming.state)
+                } catch {
+                    throw SyncClientError(
+                        .integrity,
+                        "\(incoming.key) from the server contradicts this database (\(error.message)); sync stopped for safety — report this to the bureau",
+                        cause: error
+                    )
+                }
+                if serverState != record.serverState {
+                    // The server's record moved on (e.g. a report was returned): retry a rejected edit.
+                    record.rejection = nil
+                    record.rejectedEditSeq = nil
+                }
+                record.serverState = serverState
+                let changed = merged != record.state
+                record.state = merged
+                try record.save(db)
+                if changed {
+                    summary.changed += 1
+                    try self.show(record, db)
+                }
+                if merged.isConflicted { summary.conflicts += 1 }
+            }
+            try Meta.set("cursor", page.next.description, db)
+            try Meta.set("epoch", page.epoch.description, db)
+            try Meta.set("last_pull_at", Self.now(), db)
+            return summary
+        }
+    }
+
+    /// The server's store was restored: forget the cursor and receipt, and mark every record dirty
+    /// so the next push offers the server everything this replica holds (PROTOCOL.md §7.4).
+    func resetForNewEpoch(_ epoch: Epoch) async throws {
+        try await pool.write { db in try Self.resetForNewEpoch(epoch, db) }
+    }
+
+    static func resetForNewEpoch(_ epoch: Epoch, _ db: Database) throws {
+        try Meta.set("epoch", epoch.description, db)
+        for key in ["cursor", "receipt", "pending_push"] { try Meta.set(key, nil, db) }
+        try db.execute(sql: "UPDATE sync_records SET dirty = 1, rejected_code = NULL, rejected_message = NULL, rejected_edit_seq = NULL, rejected_at = NULL")
+    }
+
+    /// This database forgot an acknowledged push: take a new replica id and rebuild every record
+    /// with unacknowledged edits on the last state the server had, so no forgotten dot is ever
+    /// reused (PROTOCOL.md §6.3). Returns the new id.
+    func remint() async throws -> ReplicaID {
+        try await pool.write { db in
+            let fresh = ReplicaID.random()
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM sync_records WHERE dirty = 1") {
+                var record = try StoredRecord(row: row)
+                let base = record.serverState ?? RecordState()
+                do throws(SyncCoreError) {
+                    record.state = try record.state.rebased(onto: base, by: fresh)
+                } catch {
+                    throw SyncClientError(.refused, "\(record.key) could not be rebuilt under a new replica id: \(error.message)", cause: error)
+                }
+                try record.save(db)
+                try self.show(record, db)
+            }
+            try Meta.set("replica", fresh.description, db)
+            for key in ["cursor", "receipt", "pending_push"] { try Meta.set(key, nil, db) }
+            return fresh
+        }
+    }
+
+    // MARK: Status
+
+    /// Remembers the outcome of the last sync attempt for `status`.
+    func recordOutcome(error: SyncClientError?) async throws {
+        try await pool.write { db in
+            try Meta.set("last_attempt_at", Self.now(), db)
+            if let error {
+                try Meta.set("last_error", error.message, db)
+                try Meta.set("reachable", error.code == .unreachable ? "no" : "yes", db)
+            } else {
+                try Meta.set("last_error", nil, db)
+                try Meta.set("reachable", "yes", db)
+                try Meta.set("last_sync_at", Self.now(), db)
+            }
+        }
+    }
+
+    /// Wall-clock time, for display only: nothing compares it (a device may say 1970 or 2099).
+    static func now() -> String {
+        ISO8601DateFormatter().string(from: Date())
+    }
+}
+
+extension LocalReplica {
+    func hasPendingPush() async throws -> Bool {
+        try await pool.read { db in try Meta.get("pending_push", db) != nil }
+    }
+
+    func pendingCount() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sync_records WHERE dirty = 1") ?? 0 }
+    }
+}

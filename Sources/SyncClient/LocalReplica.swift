@@ -1,0 +1,180 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// A school's local replica: an ordinary SQLite file whose domain tables (`reports`, `measures`, …)
+/// any SQLite tool can read and write, plus `sync_*` tables with the sync metadata.
+///
+/// Every operation is one transaction. Edits made through this type are versioned writes at the
+/// replica; edits made by other programs with plain SQL are caught by triggers and turned into
+/// versioned writes before the next push or pull touches the record (DESIGN §4 invariant 3). The
+/// engine's own writes to domain tables, when it applies a pull, are never captured.
+///
+/// For example:
+/// ```swift
+/// let replica = try LocalReplica(path: "school.sqlite", schemas: DomainSchema.all)
+/// try await replica.write(RecordKey(collection: "reports", id: "qx-zhuoran/2025-S1/m1"), ["status": .string("done")])
+/// ```
+public final class LocalReplica: Sendable {
+    let pool: DatabasePool
+    /// The collections that have domain tables.
+    public let schemas: [String: CollectionSchema]
+    /// The database file.
+    public let path: String
+
+    /// Opens or creates the replica, migrating the sync tables and creating each schema's table and triggers.
+    public init(path: String, schemas: [CollectionSchema]) throws {
+        var configuration = Configuration()
+        // Other programs write the same file: wait for their locks instead of failing at once.
+        configuration.busyMode = .timeout(10)
+        configuration.label = "SchoolSync.LocalReplica"
+        self.path = path
+        pool = try DatabasePool(path: path, configuration: configuration)
+        self.schemas = Dictionary(uniqueKeysWithValues: schemas.map { ($0.name, $0) })
+        try Self.migrator.migrate(pool)
+        try pool.write { db in
+            for schema in schemas { try DomainTables.install(schema, in: db) }
+        }
+    }
+
+    // Shipped migrations are never edited; a change is a new migration.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: sync metadata") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE sync_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE sync_control (id INTEGER PRIMARY KEY CHECK (id = 1), applying INTEGER NOT NULL CHECK (applying IN (0, 1)));
+                    INSERT INTO sync_control (id, applying) VALUES (1, 0);
+                    CREATE TABLE sync_records (
+                        collection TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        scope TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        server_state TEXT,
+                        dirty INTEGER NOT NULL DEFAULT 0 CHECK (dirty IN (0, 1)),
+                        edit_seq INTEGER NOT NULL DEFAULT 0,
+                        rejected_code TEXT,
+                        rejected_message TEXT,
+                        rejected_edit_seq INTEGER,
+                        rejected_at TEXT,
+                        PRIMARY KEY (collection, id)
+                    );
+                    CREATE INDEX sync_records_dirty ON sync_records (dirty) WHERE dirty = 1;
+                    CREATE TABLE sync_captured (collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id)) WITHOUT ROWID;
+                    CREATE TABLE sync_conflicts (
+                        collection TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        fields TEXT NOT NULL,
+                        delete_conflict INTEGER NOT NULL,
+                        PRIMARY KEY (collection, id)
+                    );
+                    CREATE TABLE sync_conflict_fields (
+                        collection TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        field TEXT NOT NULL,
+                        PRIMARY KEY (collection, id, field)
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
+        return migrator
+    }
+
+    // MARK: Configuration
+
+    /// What `init` recorded: the server, the token, this replica's id and the device's school.
+    public struct Settings: Sendable {
+        public var serverURL: String
+        public var token: String
+        public var replica: ReplicaID
+        public var schoolID: String?
+        public var deviceName: String
+        public var epoch: Epoch?
+        public var cursor: SyncCore.Cursor?
+        public var receipt: PushReceipt?
+
+        /// The scope new records of school collections go to.
+        public var writeScope: Scope? { schoolID.flatMap { try? Scope.school($0) } }
+    }
+
+    /// Records the server and token of this device, after the server confirmed the token.
+    public func enrol(serverURL: String, token: String, session: SessionInfo) async throws {
+        try await pool.write { db in
+            let existing = try Meta.get("replica", db)
+            if existing == nil { try Meta.set("replica", ReplicaID.random().description, db) }
+            try Meta.set("server_url", serverURL, db)
+            try Meta.set("token", token, db)
+            try Meta.set("device_name", session.principal.name, db)
+            try Meta.set("school_id", session.principal.school, db)
+            if let epoch = try Meta.get("epoch", db), epoch != session.epoch.description {
+                try Self.resetForNewEpoch(session.epoch, db)
+            }
+            try Meta.set("epoch", session.epoch.description, db)
+        }
+    }
+
+    /// The settings, or `nil` before `enrol`.
+    public func settings() async throws -> Settings? {
+        try await pool.read { db in try Self.settings(db) }
+    }
+
+    static func settings(_ db: Database) throws -> Settings? {
+        guard let url = try Meta.get("server_url", db), let token = try Meta.get("token", db), let replica = try Meta.get("replica", db) else {
+            return nil
+        }
+        return Settings(
+            serverURL: url,
+            token: token,
+            replica: try ReplicaID(parsing: replica),
+            schoolID: try Meta.get("school_id", db),
+            deviceName: try Meta.get("device_name", db) ?? "",
+            epoch: try Meta.get("epoch", db).map { try Epoch(parsing: $0) },
+            cursor: try Meta.get("cursor", db).map { try SyncCore.Cursor(parsing: $0) },
+            receipt: try Meta.get("receipt", db).map { try PushReceipt(parsing: $0) }
+        )
+    }
+
+    static func requireSettings(_ db: Database) throws -> Settings {
+        guard let settings = try settings(db) else {
+            throw SyncClientError(.usage, "this database is not enrolled yet; run 'schoolsync init --server URL --token TOKEN' first")
+        }
+        return settings
+    }
+
+    /// The replica id; made when the database is first enrolled or written.
+    static func replicaID(_ db: Database) throws -> ReplicaID {
+        if let text = try Meta.get("replica", db) { return try ReplicaID(parsing: text) }
+        let fresh = ReplicaID.random()
+        try Meta.set("replica", fresh.description, db)
+        return fresh
+    }
+}
+
+/// The `sync_meta` key-value table.
+enum Meta {
+    static func get(_ key: String, _ db: Database) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT value FROM sync_meta WHERE key = ?", arguments: [key])
+    }
+
+    static func set(_ key: String, _ value: String?, _ db: Database) throws {
+        if let value {
+            try db.execute(
+                sql: "INSERT INTO sync_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                arguments: [key, value]
+            )
+        } else {
+            try db.execute(sql: "DELETE FROM sync_meta WHERE key = ?", arguments: [key])
+        }
+    }
+}
+
+extension LocalReplica {
+    /// Reads the database (domain tables included) in one snapshot, after capturing plain-SQL edits.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.write { db in
+            try self.captureEdits(db)
+            return try body(db)
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import SyncCore
+
+/// An error from the client library, with a message that tells the person at the school what to do.
+///
+/// Follows swift-nio's error shape: a stable ``Code``, a message, and the underlying cause.
+public struct SyncClientError: Error, Sendable, CustomStringConvertible {
+    /// A stable, machine-readable code.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let name: String
+        private init(_ name: String) { self.name = name }
+
+        /// The server could not be reached (no link, DNS, refused, reset, timed out).
+        public static let unreachable = Code("unreachable")
+        /// The token was refused (401).
+        public static let unauthorized = Code("unauthorized")
+        /// The token may not do this (403).
+        public static let forbidden = Code("forbidden")
+        /// The server says this database forgot an acknowledged push (handled by re-minting).
+        public static let replicaStale = Code("replica_stale")
+        /// The server's store was restored (handled by resetting the cursor).
+        public static let epochChanged = Code("epoch_changed")
+        /// The server refused a request as too large.
+        public static let tooLarge = Code("too_large")
+        /// The server failed (5xx).
+        public static let server = Code("server")
+        /// The server refused the request as malformed (a client bug).
+        public static let badRequest = Code("bad_request")
+        /// The server answered something this client cannot read.
+        public static let invalidResponse = Code("invalid_response")
+        /// The local database is not set up, or an argument does not make sense.
+        public static let usage = Code("usage")
+        /// A local edit was refused (conflicted field, unknown record, bad value).
+        public static let refused = Code("refused")
+        /// One dot carries two values: some replica reused a dot. Sync stops for this record.
+        public static let integrity = Code("integrity")
+
+        public var description: String { name }
+    }
+
+    public var code: Code
+    public var message: String
+    /// The HTTP status, when the server answered.
+    public var status: Int?
+    /// The server's error body, when it sent one.
+    public var body: ErrorBody?
+    /// What failed underneath.
+    public var cause: (any Error)?
+
+    public init(_ code: Code, _ message: String, status: Int? = nil, body: ErrorBody? = nil, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.status = status
+        self.body = body
+        self.cause = cause
+    }
+
+    /// Whether trying again later may succeed: network trouble and server faults, never 4xx.
+    public var isRetryable: Bool {
+        code == .unreachable || code == .server
+    }
+
+    public var description: String { message }
+}

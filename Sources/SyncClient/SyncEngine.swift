@@ -1,0 +1,190 @@
+import Logging
+import SyncCore
+
+/// Progress of a long pull or push, for a progress line.
+public enum SyncProgress: Sendable, Equatable {
+    /// Records pulled so far in this run.
+    case pulled(records: Int)
+    /// Records pushed so far, out of the records that were dirty when the push began.
+    case pushed(records: Int, of: Int)
+    /// A request failed and will be retried after a delay.
+    case retrying(attempt: Int, after: Duration, reason: String)
+    /// The server asked this replica to re-mint (its database forgot a push).
+    case reminted(ReplicaID)
+    /// The server's store was restored; everything is pulled and offered again.
+    case epochReset(Epoch)
+}
+
+/// The result of `pull`, `push` or `sync`.
+public struct SyncReport: Sendable, Hashable {
+    public var pulled = PullSummary()
+    public var pushed = PushSummary()
+}
+
+/// Runs the protocol for one replica: pull pages until `more` is false, push dirty records in
+/// batches, and `sync` = pull, push, pull. Retries network errors and 5xx with backoff and jitter,
+/// never 4xx; answers `replica_stale` and `epoch_changed` as PROTOCOL.md §6.3 and §7.4 say.
+public struct SyncEngine: Sendable {
+    public let replica: LocalReplica
+    public let transport: any SyncTransport
+    public var retry: RetryPolicy
+    public var batchSize: Int
+    public var pageSize: Int
+    public var logger: Logger
+    /// Called with progress; the CLI prints it.
+    public var progress: @Sendable (SyncProgress) -> Void
+    /// Waits between retries; tests pass one that does not sleep.
+    public var sleep: @Sendable (Duration) async throws -> Void
+
+    public init(
+        replica: LocalReplica,
+        transport: any SyncTransport,
+        retry: RetryPolicy = RetryPolicy(),
+        batchSize: Int = 200,
+        pageSize: Int = 500,
+        logger: Logger = Logger(label: "SyncClient"),
+        progress: @escaping @Sendable (SyncProgress) -> Void = { _ in },
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) {
+        self.replica = replica
+        self.transport = transport
+        self.retry = retry
+        self.batchSize = max(1, batchSize)
+        self.pageSize = max(1, pageSize)
+        self.logger = logger
+        self.progress = progress
+        self.sleep = sleep
+    }
+
+    /// Pull, push, pull: local edits go up and everyone else's come down.
+    @discardableResult
+    public func sync() async throws -> SyncReport {
+        try await recordingOutcome {
+            var report = SyncReport()
+            report.pulled = try await pullAll()
+            report.pushed = try await pushAll()
+            let second = try await pullAll()
+            report.pulled.received += second.received
+            report.pulled.changed += second.changed
+            report.pulled.conflicts = second.conflicts
+            return report
+        }
+    }
+
+    /// Pulls until the server has nothing more.
+    @discardableResult
+    public func pull() async throws -> SyncReport {
+        try await recordingOutcome { SyncReport(pulled: try await pullAll()) }
+    }
+
+    /// Pushes every dirty record (an unanswered earlier push first).
+    @discardableResult
+    public func push() async throws -> SyncReport {
+        try await recordingOutcome {
+            SyncReport(pushed: try await pushAll())
+        }
+    }
+
+    private func recordingOutcome(_ body: () async throws -> SyncReport) async throws -> SyncReport {
+        do {
+            let report = try await body()
+            try await replica.recordOutcome(error: nil)
+            return report
+        } catch let error as SyncClientError {
+            try? await replica.recordOutcome(error: error)
+            throw error
+        }
+    }
+
+    func pullAll() async throws -> PullSummary {
+        // An unanswered push is retried before pulling: the pull carries a receipt the server may
+        // have moved past (PROTOCOL.md §6.1).
+        if try await replica.hasPendingPush() { _ = try await pushAll(onlyUnanswered: true) }
+        var total = PullSummary()
+        while true {
+            let request = try await replica.nextPull(limit: pageSize)
+            let page: PullResponse
+            do {
+                page = try await withRetries { try await transport.pull(request) }
+            } catch {
+                if try await recover(from: error) { continue }
+                throw error
+            }
+            let summary = try await replica.apply(page)
+            total.received += summary.received
+            total.changed += summary.changed
+            total.conflicts += summary.conflicts
+            progress(.pulled(records: total.received))
+            logger.debug("pulled page", metadata: ["sync.records": "\(page.records.count)", "sync.next": "\(page.next)"])
+            if !page.more { return total }
+        }
+    }
+
+    func pushAll(onlyUnanswered: Bool = false) async throws -> PushSummary {
+        var total = PushSummary()
+        let waiting = try await replica.pendingCount()
+        var size = batchSize
+        while let pending = try await replica.nextPush(maxRecords: size) {
+            let response: PushResponse
+            do {
+                response = try await withRetries { try await transport.push(pending.request) }
+            } catch let error as SyncClientError where error.code == .tooLarge {
+                // Never sent whole, so forgetting it reuses no batch id; its records stay dirty.
+                try await replica.dropPendingPush()
+                if pending.request.records.count == 1, let key = pending.request.records.first?.key {
+                    try await replica.markTooLarge(key, message: "this record is larger than the server accepts; shorten it (\(error.message))")
+                } else {
+                    size = max(1, pending.request.records.count / 2)
+                }
+                continue
+            } catch {
+                if try await recover(from: error) { continue }
+                throw error
+            }
+            let summary = try await replica.complete(pending, with: response)
+            total.sent += summary.sent
+            total.applied += summary.applied
+            total.conflicts += summary.conflicts
+            total.rejected += summary.rejected
+            progress(.pushed(records: total.sent, of: max(waiting, total.sent)))
+            size = batchSize
+            if onlyUnanswered { break }
+        }
+        return total
+    }
+
+    /// Handles the two answers that need the replica to change before trying again.
+    private func recover(from error: any Error) async throws -> Bool {
+        guard let error = error as? SyncClientError else { return false }
+        switch error.code {
+        case .replicaStale:
+            let fresh = try await replica.remint()
+            logger.notice("replica re-minted after replica_stale", metadata: ["sync.replica": "\(fresh)"])
+            progress(.reminted(fresh))
+            return true
+        case .epochChanged:
+            guard let text = error.body?.details?["epoch"], let epoch = try? Epoch(parsing: text) else { return false }
+            try await replica.resetForNewEpoch(epoch)
+            progress(.epochReset(epoch))
+            return true
+        default:
+            return false
+        }
+    }
+
+    private func withRetries<T: Sendable>(_ operation: () async throws -> T) async throws -> T {
+        var generator = SystemRandomNumberGenerator()
+        var attempt = 1
+        while true {
+            do {
+                return try await operation()
+            } catch let error as SyncClientError where error.isRetryable && attempt < retry.maxAttempts {
+                let delay = retry.delay(beforeRetry: attempt, using: &generator)
+                progress(.retrying(attempt: attempt, after: delay, reason: error.message))
+                logger.debug("retrying", metadata: ["sync.attempt": "\(attempt)", "sync.error": "\(error.code)"])
+                try await sleep(delay)
+                attempt += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,266 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import SyncClient
+import SyncCore
+
+/// Which report a command is about.
+struct ReportSelection: ParsableArguments {
+    @Option(help: "The measure's id, as 'schoolsync measures' lists it.")
+    var measure: String
+
+    @Option(help: "The period: a term like 2025-S1 or 2025-S2, or a year like 2025.")
+    var period: String
+
+    func validate() throws {
+        guard period.wholeMatch(of: /\d{4}(-S[12])?/) != nil else {
+            throw ValidationError("--period must be a term like 2025-S1 or a year like 2025, not '\(period)'")
+        }
+    }
+
+    func key(school: String) -> RecordKey { RecordKey(collection: "reports", id: "\(school)/\(period)/\(measure)") }
+}
+
+extension SchoolSync {
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show, fill in, submit or discard this school's report on a measure for a period.",
+            subcommands: [Show.self, Set.self, Submit.self, Discard.self]
+        )
+    }
+}
+
+extension SchoolSync.Report {
+    static let statuses = ["not_started", "in_progress", "done", "at_risk"]
+
+    /// The device's school, or a usage error.
+    static func school(of replica: LocalReplica, path: String) async throws -> (school: String, device: String) {
+        guard let settings = try await replica.settings(), let school = settings.schoolID else {
+            throw CLIError("\(path) is not enrolled as a school device; run 'schoolsync init' with a device token", exitCode: 64)
+        }
+        return (school, settings.deviceName)
+    }
+
+    static func requireMeasure(_ measure: String, in replica: LocalReplica) async throws {
+        let known = try await replica.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM measures WHERE id = ?", arguments: [measure]) ?? false }
+        guard known else {
+            throw CLIError("unknown measure '\(measure)'; run 'schoolsync sync' to fetch the catalog, then 'schoolsync measures'", exitCode: 65)
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a report, its indicator values, and whether it waits to be sent or was rejected.",
+            discussion: "Example: schoolsync report show --measure qixing-2024/m2.1 --period 2025-S1"
+        )
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var report: ReportSelection
+
+        struct Output: Encodable {
+            let id: String
+            let fields: [String: String]
+            let conflicts: [String: [String]]
+            let values: [String: String]
+            let pendingUpload: Bool
+            let rejected: String?
+        }
+
+        func run() async throws {
+            try await runCommand {
+                let replica = try global.openReplica()
+                let (school, _) = try await SchoolSync.Report.school(of: replica, path: global.path)
+                let key = report.key(school: school)
+                guard let record = try await CLIError.translating({ try await replica.record(key) }), !record.state.isDeleted else {
+                    throw CLIError("no report yet for \(report.measure) in \(report.period); start one with 'schoolsync report set'", exitCode: 65)
+                }
+                let prefix = "\(school)/\(report.period)/"
+                let values = try await replica.read { db in
+                    try Row.fetchAll(db, sql: "SELECT indicator_id, value FROM indicator_values WHERE id LIKE ? || '%' AND measure_id = ?", arguments: [prefix, report.measure])
+                        .map { ($0["indicator_id"] as String? ?? "?", $0["value"] as String? ?? "(in conflict)") }
+                }
+                let conflict = record.state.conflict
+                let output = Output(
+                    id: key.id,
+                    fields: record.state.fields.compactMapValues { $0.settledValue.map(\.description) },
+                    conflicts: conflict?.fields.mapValues { $0.map(\.value.description) } ?? [:],
+                    values: Dictionary(values, uniquingKeysWith: { first, _ in first }),
+                    pendingUpload: record.hasLocalChanges,
+                    rejected: record.rejection.map { "\($0.code): \($0.message)" }
+                )
+                if global.json { return try printJSON(output) }
+                print("report \(key.id)")
+                for (field, value) in output.fields.sorted(by: { $0.key < $1.key }) { print("  \(field): \(value)") }
+                for (field, options) in output.conflicts.sorted(by: { $0.key < $1.key }) {
+                    print("  \(field): IN CONFLICT — " + options.map { "«\($0)»" }.joined(separator: " vs "))
+                }
+                for (indicator, value) in output.values.sorted(by: { $0.key < $1.key }) { print("  indicator \(indicator): \(value)") }
+                print(output.pendingUpload ? "  (changes not yet on the server)" : "  (in step with the server)")
+                if let rejected = output.rejected { print("  REJECTED by the server — \(rejected)") }
+            }
+        }
+    }
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fill in a report: its status, narrative, evidence and indicator values.",
+            discussion: """
+                Only what you name changes; works offline. Examples:
+                  schoolsync report set --measure qixing-2024/m2.1 --period 2025-S1 --status in_progress --narrative "已完成选址"
+                  schoolsync report set --measure qixing-2024/m7.1 --period 2025 --ratio qixing-2024/i1=1126/1000
+                  schoolsync report set --measure qixing-2024/m2.1 --period 2025-S1 --value qixing-2024/i5=2 --evidence 照片.jpg=9f86d0…
+                """
+        )
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var report: ReportSelection
+
+        @Option(help: "not_started, in_progress, done or at_risk.") var status: String?
+        @Option(help: "What was done, in the school's words.") var narrative: String?
+        @Option(help: "INDICATOR=NUMBER or INDICATOR=true|false (repeatable).") var value: [String] = []
+        @Option(help: "INDICATOR=NUMERATOR/DENOMINATOR for rates (repeatable); above 100% is allowed.") var ratio: [String] = []
+        @Option(help: "FILE=SHA256 of a piece of evidence (repeatable).") var evidence: [String] = []
+
+        func validate() throws {
+            if let status, !SchoolSync.Report.statuses.contains(status) {
+                throw ValidationError("--status must be one of \(SchoolSync.Report.statuses.joined(separator: ", "))")
+            }
+            _ = try indicatorValues()
+            _ = try evidenceItems()
+            guard status != nil || narrative != nil || !value.isEmpty || !ratio.isEmpty || !evidence.isEmpty else {
+                throw ValidationError("name at least one of --status, --narrative, --value, --ratio, --evidence")
+            }
+        }
+
+        /// Indicator id → the JSON of its value: one field, so numerator and denominator never split.
+        func indicatorValues() throws -> [(String, String)] {
+            var result: [(String, String)] = []
+            for item in value {
+                let (indicator, text) = try split(item, "--value")
+                if text == "true" || text == "false" {
+                    result.append((indicator, #"{"value":\#(text)}"#))
+                } else if let number = Double(text), number.isFinite {
+                    result.append((indicator, #"{"value":\#(text)}"#))
+                    _ = number
+                } else {
+                    throw ValidationError("--value \(item): the value must be a number, true or false")
+                }
+            }
+            for item in ratio {
+                let (indicator, text) = try split(item, "--ratio")
+                let parts = text.split(separator: "/")
+                guard parts.count == 2, let numerator = Double(parts[0]), let denominator = Double(parts[1]), numerator.isFinite, denominator.isFinite else {
+                    throw ValidationError("--ratio \(item): write NUMERATOR/DENOMINATOR, e.g. 1126/1000")
+                }
+                guard denominator > 0, numerator >= 0 else { throw ValidationError("--ratio \(item): the denominator must be positive and the numerator not negative") }
+                result.append((indicator, #"{"denominator":\#(parts[1]),"numerator":\#(parts[0])}"#))
+            }
+            return result
+        }
+
+        func evidenceItems() throws -> [[String: String]] {
+            try evidence.map { item in
+                let (name, hash) = try split(item, "--evidence")
+                guard hash.wholeMatch(of: /[0-9a-f]{64}/) != nil else { throw ValidationError("--evidence \(item): give the file's SHA-256 as 64 hex digits") }
+                return ["name": name, "sha256": hash]
+            }
+        }
+
+        private func split(_ item: String, _ option: String) throws -> (String, String) {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex, item.index(after: equals) != item.endIndex else {
+                throw ValidationError("\(option) \(item): write NAME=VALUE")
+            }
+            return (String(item[..<equals]), String(item[item.index(after: equals)...]))
+        }
+
+        func run() async throws {
+            try await runCommand {
+                let replica = try global.openReplica()
+                let (school, device) = try await SchoolSync.Report.school(of: replica, path: global.path)
+                try await SchoolSync.Report.requireMeasure(report.measure, in: replica)
+                let key = report.key(school: school)
+                let existing = try await replica.record(key)
+                // Only what the user named is written, so two devices editing different fields merge.
+                var fields: [String: Value] = [:]
+                if existing == nil || existing?.state.isDeleted == true {
+                    fields["author"] = .string(device)
+                    fields["school_id"] = .string(school)
+                    fields["measure_id"] = .string(report.measure)
+                    fields["period"] = .string(report.period)
+                    fields["workflow"] = .string("draft")
+                    fields["status"] = .string(status ?? "not_started")
+                }
+                if let status { fields["status"] = .string(status) }
+                if let narrative { fields["narrative"] = .string(narrative) }
+                if !evidence.isEmpty {
+                    var items = (existing?.state.value(of: "evidence")).flatMap { value -> [[String: String]]? in
+                        guard case .string(let text) = value else { return nil }
+                        return try? JSONDecoder().decode([[String: String]].self, from: Data(text.utf8))
+                    } ?? []
+                    items += try evidenceItems()
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                    fields["evidence"] = .string(String(decoding: try encoder.encode(items), as: UTF8.self))
+                }
+                var changes: [(RecordKey, [String: Value])] = [(key, fields)]
+                for (indicator, json) in try indicatorValues() {
+                    changes.append((
+                        RecordKey(collection: "indicator_values", id: "\(school)/\(report.period)/\(indicator)"),
+                        [
+                            "school_id": .string(school), "indicator_id": .string(indicator), "measure_id": .string(report.measure),
+                            "period": .string(report.period), "value": .string(json),
+                        ]
+                    ))
+                }
+                try await CLIError.translating { try await replica.write(changes) }
+                if global.json { return try printJSON(["report": key.id, "saved": "true"]) }
+                print("saved \(key.id) locally; run 'schoolsync sync' to send it")
+            }
+        }
+    }
+
+    struct Submit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Mark a report as submitted to the bureau (sent with the next sync).",
+            discussion: "Example: schoolsync report submit --measure qixing-2024/m2.1 --period 2025-S1"
+        )
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var report: ReportSelection
+
+        func run() async throws {
+            try await runCommand {
+                let replica = try global.openReplica()
+                let (school, device) = try await SchoolSync.Report.school(of: replica, path: global.path)
+                let key = report.key(school: school)
+                guard let existing = try await replica.record(key), !existing.state.isDeleted else {
+                    throw CLIError("no report for \(report.measure) in \(report.period) to submit; fill it in with 'schoolsync report set' first", exitCode: 65)
+                }
+                // Wall time is shown to people only; nothing compares it.
+                let submitted = ISO8601DateFormatter().string(from: Date())
+                try await CLIError.translating {
+                    try await replica.write(key, ["workflow": .string("submitted"), "submitted_at": .string(submitted), "author": .string(device)])
+                }
+                if global.json { return try printJSON(["report": key.id, "workflow": "submitted"]) }
+                print("marked \(key.id) as submitted; run 'schoolsync sync' to send it")
+            }
+        }
+    }
+
+    struct Discard: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Throw away this device's unsent or rejected changes to a report, going back to what the server has.",
+            discussion: "Example: schoolsync report discard --measure qixing-2024/m2.1 --period 2025-S1"
+        )
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var report: ReportSelection
+
+        func run() async throws {
+            try await runCommand {
+                let replica = try global.openReplica()
+                let (school, _) = try await SchoolSync.Report.school(of: replica, path: global.path)
+                let key = report.key(school: school)
+                try await CLIError.translating { try await replica.discard(key) }
+                if global.json { return try printJSON(["report": key.id, "discarded": "true"]) }
+                print("discarded local changes to \(key.id); the next sync sends the restored values")
+            }
+        }
+    }
+}

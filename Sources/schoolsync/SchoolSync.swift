@@ -1,0 +1,146 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Logging
+import Reporting
+import SyncClient
+import SyncCore
+
+@main
+struct SchoolSync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schoolsync",
+        abstract: "Offline-first sync of school reports with the education bureau.",
+        discussion: """
+            A school device keeps its reports in a local SQLite file and syncs whenever a link exists.
+
+              schoolsync init --server http://bureau.example:8080 --token ss_… --db school.sqlite
+              schoolsync sync
+              schoolsync measures
+              schoolsync report set --measure qixing-2024/m1.1 --period 2025-S1 --status in_progress --narrative "…"
+              schoolsync report submit --measure qixing-2024/m1.1 --period 2025-S1
+              schoolsync status
+
+            Exit codes: 0 done; 2 synced, but records were rejected or are in conflict (see status);
+            64 bad usage; 65 an edit was refused; 69 server unreachable or failing (changes are kept
+            locally); 70 the server's data contradicts this database; 77 the token was refused;
+            1 anything else.
+            """,
+        subcommands: [Init.self, Pull.self, Push.self, SyncCommand.self, Status.self, Measures.self, Report.self, Conflicts.self]
+    )
+}
+
+/// Options shared by every command.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The school's database file.", discussion: "Default: $SCHOOLSYNC_DB, else school.sqlite."))
+    var db: String?
+
+    @Flag(help: "Print the result as JSON (for scripts).")
+    var json = false
+
+    @Option(help: "Seconds to wait for each server answer.")
+    var timeout: Int = 30
+
+    @Option(help: "How many times a failed request is tried in all (network errors and server faults only).")
+    var attempts: Int = 5
+
+    var path: String { db ?? ProcessInfo.processInfo.environment["SCHOOLSYNC_DB"] ?? "school.sqlite" }
+
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        guard attempts > 0 else { throw ValidationError("--attempts must be positive") }
+    }
+
+    func openReplica() throws -> LocalReplica {
+        do {
+            return try LocalReplica(path: path, schemas: DomainSchema.all)
+        } catch {
+            throw CLIError("cannot open the database at \(path): \(error)", exitCode: 1)
+        }
+    }
+
+    /// Opens the replica, checks it is enrolled, and runs `body` with an engine on a scoped HTTP client.
+    func withEngine<T>(quiet: Bool, _ body: (SyncEngine, LocalReplica) async throws -> T) async throws -> T {
+        let replica = try openReplica()
+        guard let settings = try await replica.settings() else {
+            throw CLIError("\(path) is not enrolled yet; run 'schoolsync init --server URL --token TOKEN --db \(path)' first", exitCode: 64)
+        }
+        let printer = ProgressPrinter(enabled: !quiet && !json)
+        return try await HTTPClient.withHTTPClient { http in
+            let transport = HTTPSyncTransport(http: http, baseURL: settings.serverURL, token: settings.token, timeout: .seconds(timeout))
+            let engine = SyncEngine(
+                replica: replica,
+                transport: transport,
+                retry: RetryPolicy(maxAttempts: attempts),
+                progress: { printer.show($0) }
+            )
+            return try await CLIError.translating { try await body(engine, replica) }
+        }
+    }
+}
+
+/// A failure with the exit code the help text documents.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    var exitCode: Int32
+
+    init(_ description: String, exitCode: Int32) {
+        self.description = description
+        self.exitCode = exitCode
+    }
+
+    /// Runs `body`, turning library errors into a one-line message and a documented exit code.
+    static func translating<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as SyncClientError {
+            let code: Int32 =
+                switch error.code {
+                case .unreachable, .server: 69
+                case .unauthorized, .forbidden: 77
+                case .refused: 65
+                case .usage: 64
+                case .integrity, .invalidResponse: 70
+                default: 1
+                }
+            throw CLIError(error.message, exitCode: code)
+        }
+    }
+}
+
+/// Writes progress to standard error, one line per step, so standard output stays clean for --json.
+final class ProgressPrinter: Sendable {
+    let enabled: Bool
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func show(_ progress: SyncProgress) {
+        guard enabled else { return }
+        let line: String =
+            switch progress {
+            case .pulled(let records): "pulled \(records) records"
+            case .pushed(let records, let total): "pushed \(records)/\(total) records"
+            case .retrying(let attempt, let delay, let reason): "retry \(attempt) in \(delay.formatted(.units(allowed: [.seconds, .milliseconds]))): \(reason)"
+            case .reminted(let replica): "this database had forgotten a push (restored or copied); continuing as new replica \(replica)"
+            case .epochReset: "the server's database was restored; pulling everything again and re-sending local records"
+            }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
+
+/// Prints a value as pretty JSON (sorted keys, Chinese text as is).
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// Runs a command body and exits with its documented code on failure.
+func runCommand(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as CLIError {
+        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+        throw ExitCode(error.exitCode)
+    }
+}
