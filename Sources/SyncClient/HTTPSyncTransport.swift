@@ -144,3 +144,15 @@ public struct HTTPSyncTransport: SyncTransport {
 public enum SyncClientVersion {
     public static let current = "0.1.0"
 }
+
+extension HTTPClient.Configuration {
+    /// The client configuration SchoolSync uses: a refused or failed connection fails the request
+    /// at once (the engine's own backoff decides when to try again) instead of being retried by the
+    /// connection pool until the request's deadline, so a school without a link hears so quickly.
+    public static var schoolSync: HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return configuration
+    }
+}

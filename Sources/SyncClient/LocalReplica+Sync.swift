@@ -91,7 +91,7 @@ extension LocalReplica {
             }
             try Meta.set("receipt", response.receipt.description, db)
             try Meta.set("pending_push", nil, db)
-            try Meta.set("last_push_at", Self.now(), db)
+            try Meta.set("last_push_at", self.now(), db)
             return summary
         }
     }
@@ -158,7 +158,7 @@ extension LocalReplica {
             }
             try Meta.set("cursor", page.next.description, db)
             try Meta.set("epoch", page.epoch.description, db)
-            try Meta.set("last_pull_at", Self.now(), db)
+            try Meta.set("last_pull_at", self.now(), db)
             return summary
         }
     }
@@ -203,21 +203,21 @@ extension LocalReplica {
     /// Remembers the outcome of the last sync attempt for `status`.
     func recordOutcome(error: SyncClientError?) async throws {
         try await pool.write { db in
-            try Meta.set("last_attempt_at", Self.now(), db)
+            try Meta.set("last_attempt_at", self.now(), db)
             if let error {
                 try Meta.set("last_error", error.message, db)
                 try Meta.set("reachable", error.code == .unreachable ? "no" : "yes", db)
             } else {
                 try Meta.set("last_error", nil, db)
                 try Meta.set("reachable", "yes", db)
-                try Meta.set("last_sync_at", Self.now(), db)
+                try Meta.set("last_sync_at", self.now(), db)
             }
         }
     }
 
     /// Wall-clock time, for display only: nothing compares it (a device may say 1970 or 2099).
-    static func now() -> String {
-        ISO8601DateFormatter().string(from: Date())
+    func now() -> String {
+        ISO8601DateFormatter().string(from: clock())
     }
 }
 

@@ -21,9 +21,15 @@ public final class LocalReplica: Sendable {
     public let schemas: [String: CollectionSchema]
     /// The database file.
     public let path: String
+    /// The wall clock, used only for times shown to people; nothing compares them.
+    let clock: @Sendable () -> Date
 
     /// Opens or creates the replica, migrating the sync tables and creating each schema's table and triggers.
-    public init(path: String, schemas: [CollectionSchema]) throws {
+    ///
+    /// - Parameter clock: the device's clock; sync and merge never depend on it (a device set to
+    ///   1970 or 2099 syncs like any other), it only stamps `status` times.
+    public init(path: String, schemas: [CollectionSchema], clock: @escaping @Sendable () -> Date = Date.init) throws {
+        self.clock = clock
         var configuration = Configuration()
         // Other programs write the same file: wait for their locks instead of failing at once.
         configuration.busyMode = .timeout(10)

@@ -60,9 +60,13 @@ public struct SyncEngine: Sendable {
     @discardableResult
     public func sync() async throws -> SyncReport {
         try await recordingOutcome {
-            var report = SyncReport()
+            var report = SyncReport(pushed: try await pushUnanswered())
             report.pulled = try await pullAll()
-            report.pushed = try await pushAll()
+            let pushed = try await pushAll()
+            report.pushed.sent += pushed.sent
+            report.pushed.applied += pushed.applied
+            report.pushed.conflicts += pushed.conflicts
+            report.pushed.rejected += pushed.rejected
             let second = try await pullAll()
             report.pulled.received += second.received
             report.pulled.changed += second.changed
@@ -74,7 +78,10 @@ public struct SyncEngine: Sendable {
     /// Pulls until the server has nothing more.
     @discardableResult
     public func pull() async throws -> SyncReport {
-        try await recordingOutcome { SyncReport(pulled: try await pullAll()) }
+        try await recordingOutcome {
+            let unanswered = try await pushUnanswered()
+            return SyncReport(pulled: try await pullAll(), pushed: unanswered)
+        }
     }
 
     /// Pushes every dirty record (an unanswered earlier push first).
@@ -96,10 +103,14 @@ public struct SyncEngine: Sendable {
         }
     }
 
+    /// Retries a push whose answer never came, before anything else: a pull would carry a receipt
+    /// the server may have moved past (PROTOCOL.md §6.1).
+    func pushUnanswered() async throws -> PushSummary {
+        guard try await replica.hasPendingPush() else { return PushSummary() }
+        return try await pushAll(onlyUnanswered: true)
+    }
+
     func pullAll() async throws -> PullSummary {
-        // An unanswered push is retried before pulling: the pull carries a receipt the server may
-        // have moved past (PROTOCOL.md §6.1).
-        if try await replica.hasPendingPush() { _ = try await pushAll(onlyUnanswered: true) }
         var total = PullSummary()
         while true {
             let request = try await replica.nextPull(limit: pageSize)

@@ -66,7 +66,7 @@ struct GlobalOptions: ParsableArguments {
             throw CLIError("\(path) is not enrolled yet; run 'schoolsync init --server URL --token TOKEN --db \(path)' first", exitCode: 64)
         }
         let printer = ProgressPrinter(enabled: !quiet && !json)
-        return try await HTTPClient.withHTTPClient { http in
+        return try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
             let transport = HTTPSyncTransport(http: http, baseURL: settings.serverURL, token: settings.token, timeout: .seconds(timeout))
             let engine = SyncEngine(
                 replica: replica,

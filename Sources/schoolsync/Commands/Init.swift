@@ -36,7 +36,7 @@ extension SchoolSync {
             try await runCommand {
                 let replica = try global.openReplica()
                 let token = resolvedToken ?? ""
-                let session = try await HTTPClient.withHTTPClient { http in
+                let session = try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
                     try await CLIError.translating {
                         try await HTTPSyncTransport(http: http, baseURL: server, token: token, timeout: .seconds(global.timeout)).session()
                     }

@@ -1,0 +1,180 @@
+import Foundation
+import GRDB
+@testable import SyncClient
+import SyncCore
+import Testing
+
+/// The local database alone: library writes, plain-SQL capture, guards on conflicted columns.
+struct LocalReplicaTests {
+    /// Another program's connection to the same file.
+    func otherProgram(_ harness: Harness, _ name: String) throws -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        return try DatabaseQueue(path: harness.path(name), configuration: configuration)
+    }
+
+    func enrolOffline(_ replica: LocalReplica) async throws {
+        let session = try JSONDecoder().decode(
+            SessionInfo.self,
+            from: Data(
+                #"{"epoch":"0123456789abcdef0123456789abcdef","principal":{"kind":"device","name":"PC","school":"qx-zhuoran"},"readScopes":[],"writeScopes":[],"limits":{"maxBatchRecords":500,"maxBodyBytes":1,"maxPullLimit":1000}}"#.utf8
+            )
+        )
+        try await replica.enrol(serverURL: "http://127.0.0.1:9", token: "ss_x", session: session)
+    }
+
+    @Test func libraryWritesAreVersionedAndShownInOrdinaryTables() async throws {
+        try await Harness.with { harness in
+            let replica = try harness.replica("a.sqlite")
+            try await enrolOffline(replica)
+            try await replica.write(report(), ["status": .string("in_progress"), "narrative": .string("初稿"), "school_id": .string("qx-zhuoran")])
+            let row = try await otherProgram(harness, "a.sqlite").read { db in
+                try Row.fetchOne(db, sql: "SELECT status, narrative FROM reports WHERE id = ?", arguments: [report().id])
+            }
+            #expect(row?["status"] == "in_progress")
+            #expect(row?["narrative"] == "初稿")
+            let record = try #require(try await replica.record(report()))
+            #expect(record.hasLocalChanges)
+            #expect(record.scope == (try Scope.school("qx-zhuoran")))
+            #expect(record.state.context[try #require(try await replica.settings()).replica] == 1)
+        }
+    }
+
+    @Test func plainSQLInsertsUpdatesAndDeletesBecomeVersionedWrites() async throws {
+        try await Harness.with { harness in
+            let replica = try harness.replica("a.sqlite")
+            try await enrolOffline(replica)
+            let sql = try otherProgram(harness, "a.sqlite")
+            try await sql.write { db in
+                try db.execute(sql: "INSERT INTO reports (id, school_id, status) VALUES ('r1', 'qx-zhuoran', 'not_started')")
+                try db.execute(sql: "INSERT INTO reports (id, school_id, status) VALUES ('r2', 'qx-zhuoran', 'done')")
+                try db.execute(sql: "INSERT INTO reports (id, school_id, status) VALUES ('r3', 'qx-zhuoran', 'done')")
+                try db.execute(sql: "DELETE FROM reports WHERE id = 'r3'")  // made and unmade before anyone looked: nothing to sync
+            }
+            _ = try await replica.status()  // the library looks: the inserts become writes
+            try await sql.write { db in
+                try db.execute(sql: "UPDATE reports SET status = 'at_risk', narrative = '资金未到位' WHERE id = 'r1'")
+                try db.execute(sql: "DELETE FROM reports WHERE id = 'r2'")
+            }
+            let r1 = try #require(try await replica.record(report("r1")))
+            #expect(r1.state.currentValues?["status"] == .string("at_risk"))
+            #expect(r1.state.currentValues?["narrative"] == .string("资金未到位"))
+            #expect(r1.hasLocalChanges)
+            let r2 = try #require(try await replica.record(report("r2")))
+            #expect(r2.state.isDeleted)
+            #expect(r2.hasLocalChanges)
+            #expect(try await replica.record(report("r3")) == nil)
+            let captured = try await replica.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sync_captured") }
+            #expect(captured == 0)
+        }
+    }
+
+    @Test func anUnchangedUpdateIsNotAnEdit() async throws {
+        try await Harness.with { harness in
+            let replica = try harness.replica("a.sqlite")
+            try await enrolOffline(replica)
+            try await replica.write(report(), ["status": .string("done"), "school_id": .string("qx-zhuoran")])
+            let before = try #require(try await replica.record(report())).state
+            try await otherProgram(harness, "a.sqlite").write { db in try db.execute(sql: "UPDATE reports SET status = status") }
+            #expect(try await replica.record(report())?.state == before)
+        }
+    }
+
+    @Test func conflictedColumnsRefusePlainSQLEditsButOtherColumnsDoNot() async throws {
+        try await Harness.with { harness in
+            let replica = try harness.replica("a.sqlite")
+            try await enrolOffline(replica)
+            let base = try RecordState().writingForTest(["status": .string("in_progress"), "school_id": .string("qx-zhuoran")], by: ReplicaID(high: 1, low: 1))
+            let one = try base.writingForTest(["status": .string("done")], by: ReplicaID(high: 2, low: 2))
+            let two = try base.writingForTest(["status": .string("at_risk")], by: ReplicaID(high: 3, low: 3))
+            let scope = try Scope.school("qx-zhuoran")
+            let epoch = try Epoch(parsing: "0123456789abcdef0123456789abcdef")
+            _ = try await replica.apply(PullResponse(epoch: epoch, records: [SyncRecord(key: report(), scope: scope, state: one)], next: Cursor(epoch: epoch, seq: 1), more: false))
+            _ = try await replica.apply(PullResponse(epoch: epoch, records: [SyncRecord(key: report(), scope: scope, state: two)], next: Cursor(epoch: epoch, seq: 2), more: false))
+            let sql = try otherProgram(harness, "a.sqlite")
+            let shown = try await sql.read { db in try String.fetchOne(db, sql: "SELECT status FROM reports WHERE id = ?", arguments: [report().id]) }
+            #expect(shown == nil, "a conflicted column must not show one value as settled")
+            await #expect(throws: DatabaseError.self) {
+                try await sql.write { db in try db.execute(sql: "UPDATE reports SET status = 'done' WHERE id = ?", arguments: [report().id]) }
+            }
+            await #expect(throws: DatabaseError.self) {
+                try await sql.write { db in try db.execute(sql: "DELETE FROM reports WHERE id = ?", arguments: [report().id]) }
+            }
+            try await sql.write { db in try db.execute(sql: "UPDATE reports SET narrative = '仍可编辑' WHERE id = ?", arguments: [report().id]) }
+            let record = try #require(try await replica.record(report()))
+            #expect(record.state.value(of: "narrative") == .string("仍可编辑"))
+            #expect(record.state.conflictingFields == ["status"])
+            await #expect(throws: SyncClientError.self) { try await replica.write(report(), ["status": .string("done")]) }
+        }
+    }
+
+    @Test func pulledChangesAreNotCapturedAsLocalEdits() async throws {
+        try await Harness.with { harness in
+            let replica = try harness.replica("a.sqlite")
+            try await enrolOffline(replica)
+            let epoch = try Epoch(parsing: "0123456789abcdef0123456789abcdef")
+            let state = try RecordState().writingForTest(["title": .string("新建2所公办幼儿园")], by: ReplicaID(high: 9, low: 9))
+            _ = try await replica.apply(PullResponse(epoch: epoch, records: [SyncRecord(key: Catalog.measure, scope: .catalog, state: state)], next: Cursor(epoch: epoch, seq: 1), more: false))
+            let record = try #require(try await replica.record(Catalog.measure))
+            #expect(!record.hasLocalChanges)
+            #expect(record.state == state)
+            #expect(try await replica.status().pending == 0)
+        }
+    }
+
+    @Test func discardWritesBackWhatTheServerHadAsANewWrite() async throws {
+        try await Harness.with { harness in
+            let replica = try harness.replica("a.sqlite")
+            try await enrolOffline(replica)
+            let epoch = try Epoch(parsing: "0123456789abcdef0123456789abcdef")
+            let server = try RecordState().writingForTest(["status": .string("in_progress"), "school_id": .string("qx-zhuoran")], by: ReplicaID(high: 9, low: 9))
+            _ = try await replica.apply(PullResponse(epoch: epoch, records: [SyncRecord(key: report(), scope: try .school("qx-zhuoran"), state: server)], next: Cursor(epoch: epoch, seq: 1), more: false))
+            try await replica.write(report(), ["status": .string("done"), "narrative": .string("误填")])
+            try await replica.discard(report())
+            let record = try #require(try await replica.record(report()))
+            #expect(record.state.value(of: "status") == .string("in_progress"))
+            #expect(record.state.value(of: "narrative") == .null)
+            let me = try #require(try await replica.settings()).replica
+            #expect(record.state.context[me] == 2, "the discard is a second write, not a rollback")
+            #expect(record.hasLocalChanges)
+        }
+    }
+
+    @Test func aPushAnsweredAfterAnotherEditLeavesTheRecordDirty() async throws {
+        try await Harness.with { harness in
+            let replica = try harness.replica("a.sqlite")
+            try await enrolOffline(replica)
+            try await replica.write(report(), ["status": .string("in_progress"), "school_id": .string("qx-zhuoran")])
+            let pending = try #require(try await replica.nextPush(maxRecords: 10))
+            try await replica.write(report(), ["narrative": .string("推送途中又改了")])
+            let epoch = try Epoch(parsing: "0123456789abcdef0123456789abcdef")
+            let response = PushResponse(batch: pending.request.batch, receipt: PushReceipt(epoch: epoch, sequence: 1), results: [PushResult(key: report(), status: .applied)])
+            _ = try await replica.complete(pending, with: response)
+            let record = try #require(try await replica.record(report()))
+            #expect(record.hasLocalChanges, "the edit made during the push must still be sent")
+            #expect(try await replica.nextPush(maxRecords: 10)?.request.records.first?.state == record.state)
+        }
+    }
+
+    @Test func theUnansweredPushIsOfferedAgainWithTheSameBatchID() async throws {
+        try await Harness.with { harness in
+            let replica = try harness.replica("a.sqlite")
+            try await enrolOffline(replica)
+            try await replica.write(report(), ["status": .string("in_progress"), "school_id": .string("qx-zhuoran")])
+            let first = try #require(try await replica.nextPush(maxRecords: 10))
+            // The process dies here; a new one opens the same file.
+            let reopened = try harness.replica("a.sqlite")
+            let again = try #require(try await reopened.nextPush(maxRecords: 10))
+            #expect(again.request == first.request)
+            #expect(try await reopened.status().unansweredPush != nil)
+        }
+    }
+}
+
+extension RecordState {
+    func writingForTest(_ values: [String: Value], by replica: ReplicaID) throws -> RecordState {
+        var copy = self
+        try copy.write(values, by: replica)
+        return copy
+    }
+}

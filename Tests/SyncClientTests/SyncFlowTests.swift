@@ -1,0 +1,273 @@
+import AsyncHTTPClient
+import Foundation
+import GRDB
+@testable import SyncClient
+import SyncCore
+import Testing
+
+/// Devices syncing through a real server on 127.0.0.1.
+struct SyncFlowTests {
+    @Test func twoDevicesOfOneSchoolMergeDifferentFieldsAndSeeTheSameFieldConflict() async throws {
+        try await Harness.with { harness in
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let bureau = try await Device.enrol(try harness.replica("bureau.sqlite"), url: url, token: harness.bureau, http: http)
+                    try await Catalog.publish(with: bureau)
+                    let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
+                    let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
+                    try await a.replica.write(report(), ["status": .string("in_progress"), "narrative": .string("初稿"), "school_id": .string(Harness.school)])
+                    _ = try await a.sync()
+                    _ = try await b.sync()
+                    #expect(try await b.replica.record(report())?.state.value(of: "narrative") == .string("初稿"))
+                    #expect(try await b.replica.record(Catalog.measure)?.state.value(of: "title") == .string("新建2所公办幼儿园"))
+
+                    // Offline on both, different fields: merged everywhere, no conflict.
+                    try await a.replica.write(report(), ["narrative": .string("已完成选址")])
+                    try await b.replica.write(report(), ["status": .string("done")])
+                    for device in [a, b, a] { _ = try await device.sync() }
+                    for device in [a, b] {
+                        let state = try #require(try await device.replica.record(report())).state
+                        #expect(state.conflict == nil)
+                        #expect(state.value(of: "narrative") == .string("已完成选址"))
+                        #expect(state.value(of: "status") == .string("done"))
+                    }
+
+                    // Offline on both, the same field: a conflict both devices see, with both values.
+                    try await a.replica.write(report(), ["narrative": .string("A 写的")])
+                    try await b.replica.write(report(), ["narrative": .string("B 写的")])
+                    for device in [a, b, a] { _ = try await device.sync() }
+                    for device in [a, b] {
+                        let conflicts = try await device.replica.conflicts()
+                        #expect(conflicts.count == 1)
+                        #expect(Set(conflicts.first?.fields["narrative"] ?? []) == ["A 写的", "B 写的"])
+                    }
+                    #expect(try await a.replica.record(report())?.state == (try await b.replica.record(report())?.state))
+                }
+            }
+        }
+    }
+
+    @Test func aRejectedRecordStaysWithItsReasonAndTheRestSyncs() async throws {
+        try await Harness.with { harness in
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
+                    try await a.replica.write(report(), ["status": .string("done"), "school_id": .string(Harness.school)])
+                    // A record in another school's scope: the server refuses it, the rest goes through.
+                    let foreign = report("qx-huoju/2025-S1/m")
+                    try await a.replica.write(foreign, ["status": .string("done")], scope: try .school(Harness.otherSchool))
+                    let first = try await a.sync()
+                    #expect(first.pushed.applied == 1)
+                    #expect(first.pushed.rejected == 1)
+                    let status = try await a.replica.status()
+                    #expect(status.rejected.map(\.code) == ["scope_denied"])
+                    #expect(status.pending == 1)
+                    // Not re-sent while unchanged: the next sync makes progress and does not wedge.
+                    let second = try await a.sync()
+                    #expect(second.pushed.sent == 0)
+                    try await a.replica.write(report(), ["narrative": .string("继续")])
+                    #expect(try await a.sync().pushed.applied == 1)
+                    #expect(try await a.replica.status().rejected.count == 1)
+                }
+            }
+        }
+    }
+
+    @Test func aLostAnswerIsRetriedWithTheSameBatchAndNothingIsAppliedTwice() async throws {
+        try await Harness.with { harness in
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let flaky = LockedBox<FlakyTransport?>(nil)
+                    let a = try await Device.enrol(
+                        try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http,
+                        wrap: { inner in
+                            let transport = FlakyTransport(inner, pushFaults: [.dropAnswer, .dropRequest])
+                            flaky.set(transport)
+                            return transport
+                        },
+                        retry: .none
+                    )
+                    for index in 0..<5 {
+                        try await a.replica.write(report("qx-zhuoran/2025-S1/m\(index)"), ["n": .int(Int64(index)), "school_id": .string(Harness.school)])
+                    }
+                    await #expect(throws: SyncClientError.self) { try await a.engine.push() }  // committed, answer lost
+                    await #expect(throws: SyncClientError.self) { try await a.engine.push() }  // cut before sending
+                    #expect(try await a.replica.status().unansweredPush != nil)
+                    let report = try await a.sync()
+                    #expect(report.pushed.sent == 5)
+                    let transport = try #require(flaky.value)
+                    #expect(Set(transport.batches).count == 1, "every attempt reused the batch id")
+                    let status = try await a.replica.status()
+                    #expect(status.pending == 0)
+                    #expect(status.unansweredPush == nil)
+                    #expect(status.lastError == nil)
+                    let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
+                    _ = try await b.sync()
+                    let count = try await b.replica.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM reports") }
+                    #expect(count == 5)
+                }
+            }
+        }
+    }
+
+    @Test func aCopiedDatabaseIsReMintedAndLosesNoEdit() async throws {
+        try await Harness.with { harness in
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
+                    try await a.replica.write(report(), ["status": .string("in_progress"), "school_id": .string(Harness.school)])
+                    _ = try await a.sync()
+                    // Someone copies the school's database to a second PC (SQLite folds its WAL in first, as on close).
+                    try await DatabaseQueue(path: harness.path("a.sqlite")).writeWithoutTransaction { try $0.checkpoint(.truncate) }
+                    try FileManager.default.copyItem(atPath: harness.path("a.sqlite"), toPath: harness.path("copy.sqlite"))
+                    let copy = try await Device.enrol(try harness.replica("copy.sqlite"), url: url, token: harness.deviceA2, http: http)
+                    let original = try #require(try await a.replica.settings()).replica
+                    #expect(try await copy.replica.settings()?.replica == original)
+                    // Both mint the same next dot for different fields.
+                    try await a.replica.write(report(), ["narrative": .string("原电脑写的")])
+                    try await copy.replica.write(report(), ["status": .string("done")])
+                    _ = try await a.sync()
+                    _ = try await copy.sync()
+                    let fresh = try #require(try await copy.replica.settings()).replica
+                    #expect(fresh != original, "the copy took a new replica id")
+                    _ = try await a.sync()
+                    for device in [a, copy] {
+                        let state = try #require(try await device.replica.record(report())).state
+                        #expect(state.value(of: "narrative") == .string("原电脑写的"))
+                        #expect(state.value(of: "status") == .string("done"))
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func aRestoredServerIsSyncedAgainFromScratch() async throws {
+        try await Harness.with { harness in
+            let a = try harness.replica("a.sqlite")
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
+                    try await a.write(report(), ["status": .string("done"), "school_id": .string(Harness.school)])
+                    _ = try await device.sync()
+                }
+            }
+            // The server's database is restored from a backup taken before the push: a new epoch, no records.
+            let server = try DatabaseQueue(path: harness.serverPath)
+            try await server.write { db in
+                try db.execute(sql: "UPDATE store_meta SET value = 'ffffffffffffffffffffffffffffffff' WHERE key = 'epoch'")
+                try db.execute(sql: "DELETE FROM records; DELETE FROM replicas; DELETE FROM conflicts")
+            }
+            try server.close()
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
+                    _ = try await device.sync()
+                    #expect(try await a.settings()?.epoch?.description == "ffffffffffffffffffffffffffffffff")
+                    let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
+                    _ = try await b.sync()
+                    #expect(try await b.replica.record(report())?.state.value(of: "status") == .string("done"))
+                }
+            }
+        }
+    }
+
+    @Test func tooLargeBatchesAreSplitAndAnOversizedRecordIsSetAside() async throws {
+        try await Harness.with { harness in
+            try await harness.withServer(maxBodyBytes: 6_000) { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http, batchSize: 50)
+                    for index in 0..<20 {
+                        try await a.replica.write(report("qx-zhuoran/2025-S1/m\(index)"), ["narrative": .string(String(repeating: "进展", count: 40)), "school_id": .string(Harness.school)])
+                    }
+                    // Random text barely compresses, so this one record stays too large.
+                    var generator = SystemRandomNumberGenerator()
+                    let noise = (0..<8_000).map { _ in String(UnicodeScalar(UInt8.random(in: 65...90, using: &generator))) }.joined()
+                    try await a.replica.write(report("qx-zhuoran/2025-S1/huge"), ["narrative": .string(noise), "school_id": .string(Harness.school)])
+                    let result = try await a.sync()
+                    #expect(result.pushed.applied == 20)
+                    let status = try await a.replica.status()
+                    #expect(status.rejected.map(\.code) == ["too_large"])
+                    #expect(status.rejected.first?.id == "qx-zhuoran/2025-S1/huge")
+                }
+            }
+        }
+    }
+
+    @Test func theDevicesWallClockChangesNothing() async throws {
+        let clocks: [Date] = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 4_102_444_800), Date()]
+        var outcomes: [[String: Value]] = []
+        for clock in clocks {
+            let outcome = try await Harness.with { harness in
+                try await harness.withServer { url in
+                    try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                        let a = try await Device.enrol(try harness.replica("a.sqlite", clock: { clock }), url: url, token: harness.deviceA, http: http)
+                        let b = try await Device.enrol(try harness.replica("b.sqlite", clock: { Date() }), url: url, token: harness.deviceA2, http: http)
+                        try await a.replica.write(report(), ["status": .string("in_progress"), "school_id": .string(Harness.school)])
+                        _ = try await a.sync()
+                        _ = try await b.sync()
+                        try await b.replica.write(report(), ["status": .string("done")])
+                        try await a.replica.write(report(), ["narrative": .string("时钟不对也一样")])
+                        for device in [b, a, b] { _ = try await device.sync() }
+                        let state = try #require(try await b.replica.record(report())).state
+                        #expect(try await a.replica.status().lastSyncAt?.hasPrefix(clock == clocks[0] ? "1970" : clock == clocks[1] ? "2100" : "20") == true)
+                        return try #require(state.currentValues)
+                    }
+                }
+            }
+            outcomes.append(outcome)
+        }
+        #expect(outcomes.count == 3)
+        #expect(Set(outcomes).count == 1)
+    }
+
+    @Test func anUnreachableServerKeepsChangesAndSaysSo() async throws {
+        try await Harness.with { harness in
+            let replica = try harness.replica("a.sqlite")
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    _ = try await Device.enrol(replica, url: url, token: harness.deviceA, http: http)
+                }
+            }
+            try await replica.write(report(), ["status": .string("done"), "school_id": .string(Harness.school)])
+            try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                // Nothing listens on loopback port 1: the link is down.
+                let device = try await Device.enrol(replica, url: "http://127.0.0.1:1", token: harness.deviceA, http: http)
+                let error = await #expect(throws: SyncClientError.self) { try await device.sync() }
+                #expect(error?.code == .unreachable)
+                #expect(error?.message.contains("changes are kept locally") == true)
+            }
+            let status = try await replica.status()
+            #expect(status.serverReachable == false)
+            #expect(status.pending == 1)
+            #expect(status.lastError?.contains("cannot reach") == true)
+        }
+    }
+
+    @Test func aRefusedTokenIsNotRetried() async throws {
+        try await Harness.with { harness in
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let replica = try harness.replica("a.sqlite")
+                    _ = try await Device.enrol(replica, url: url, token: harness.deviceA, http: http)
+                    let counting = LockedBox<FlakyTransport?>(nil)
+                    let transport = FlakyTransport(HTTPSyncTransport(http: http, baseURL: url, token: "ss_revoked"))
+                    counting.set(transport)
+                    let engine = SyncEngine(replica: replica, transport: transport, retry: RetryPolicy(maxAttempts: 5, baseDelay: .zero), sleep: { _ in })
+                    let error = await #expect(throws: SyncClientError.self) { try await engine.pull() }
+                    #expect(error?.code == .unauthorized)
+                    #expect(transport.pullCalls == 1)
+                }
+            }
+        }
+    }
+}
+
+/// A tiny lock-protected box for test doubles captured by @Sendable closures.
+final class LockedBox<T: Sendable>: @unchecked Sendable {
+    // @unchecked: every access goes through `lock`.
+    private let lock = NSLock()
+    private var stored: T
+    init(_ value: T) { stored = value }
+    var value: T { lock.withLock { stored } }
+    func set(_ value: T) { lock.withLock { stored = value } }
+}
