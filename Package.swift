@@ -87,6 +87,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Helpers shared by the test targets: child processes of the built executables.
+        .target(name: "SchoolSyncTestSupport", path: "Tests/SchoolSyncTestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "SyncCoreTests",
             dependencies: ["SyncCore"],
@@ -96,8 +98,10 @@ let package = Package(
             name: "SyncServerTests",
             dependencies: [
                 "SyncServer",
+                "SchoolSyncTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -109,6 +113,16 @@ let package = Package(
                 "Reporting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "SyncServer",
+                "SyncClient",
+                "SchoolSyncTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

@@ -1,15 +1,124 @@
 #!/usr/bin/env bash
-# The end-to-end demo (server, school devices, conflicts, bureau summary) arrives with the server
-# and client issues. Until then it says so and shows what already works: the sync engine's tests.
+# The SchoolSync story so far, on the embedded SQLite store with nothing else to install:
+# a server on a free loopback port, a bureau publishing measures, two devices of one school and a
+# device of another editing offline, a link that fails mid-sync, merges and a conflict.
+# Usage: Scripts/demo.sh [directory for the demo's databases, default ./demo-data]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cat <<'TEXT'
-The SchoolSync demo is not yet available: the sync server and the school client are still being
-built. What works today is the sync engine (SyncCore) and its protocol:
+DIR=${1:-demo-data}
 
-  Protocol/PROTOCOL.md      the normative spec of push, pull, join and conflicts
-  Protocol/vectors/*.json   53 conformance cases any client can replay
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+fail() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
-Running the engine's conformance vectors and property tests now:
-TEXT
-swift test --filter 'ConformanceVectorTests|PropertyTests' 2>&1 | grep -E '^(✔|✘) (Suite|Test run)'
+Scripts/bootstrap.sh >/dev/null
+say "Building SchoolSync (the first build takes a few minutes)"
+swift build --product schoolsync-server >/dev/null
+swift build --product schoolsync >/dev/null
+BIN=$(swift build --show-bin-path)
+SERVER="$BIN/schoolsync-server"
+CLI="$BIN/schoolsync"
+
+rm -rf "$DIR" && mkdir -p "$DIR"
+DB="$DIR/server.sqlite"
+token() { grep -o 'ss_[0-9a-f]*'; }
+
+say "The bureau sets up its server: an administrator, a bureau user, two schools, three devices"
+ADMIN=$("$SERVER" user add --db "$DB" --name 区教育局管理员 --role admin | token)
+BUREAU=$("$SERVER" user add --db "$DB" --name 区教育局 --role bureau | token)
+"$SERVER" school add --db "$DB" --id qx-zhuoran --name 卓然学校
+"$SERVER" school add --db "$DB" --id qx-huoju --name 火炬中学
+OFFICE=$("$SERVER" device add --db "$DB" --school qx-zhuoran --name "卓然 教务处 PC" | token)
+PRINCIPAL=$("$SERVER" device add --db "$DB" --school qx-zhuoran --name "卓然 校长室 PC" | token)
+HUOJU=$("$SERVER" device add --db "$DB" --school qx-huoju --name "火炬 教务处 PC" | token)
+: "$ADMIN"
+
+start_server() {
+    "$SERVER" serve --db "$DB" --port "${1:-0}" --log-level warning >"$DIR/server.out" 2>"$DIR/server.log" &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do
+        URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$DIR/server.out" 2>/dev/null || true)
+        [[ -n "$URL" ]] && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || fail "the server did not start: $(cat "$DIR/server.log")"
+        sleep 0.1
+    done
+    fail "the server did not say where it listens"
+}
+trap 'kill "${SERVER_PID:-0}" 2>/dev/null || true' EXIT
+start_server 0
+PORT=${URL##*:}
+echo "server listening on $URL"
+
+say "The bureau publishes two measures of the 七星区 2024–2026 plan and assigns them to both schools"
+"$CLI" init --db "$DIR/bureau.sqlite" --server "$URL" --token "$BUREAU" >/dev/null
+"$CLI" status --db "$DIR/bureau.sqlite" >/dev/null   # creates the tables
+python3 - "$DIR/bureau.sqlite" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.executescript("""
+INSERT INTO measures (id, plan_id, code, title, lead_unit) VALUES
+  ('qixing-2024/m6.1', 'qixing-2024', '（六）1', '扩大普惠性学前教育资源，新建2所公办幼儿园', '区教育局'),
+  ('qixing-2024/m3.2', 'qixing-2024', '（三）2', '落实每天校内1小时体育活动', '区教育局');
+INSERT INTO indicators (id, plan_id, measure_id, name, target, unit, deadline) VALUES
+  ('qixing-2024/i1', 'qixing-2024', 'qixing-2024/m6.1', '学前教育毛入园率', '100', '%', '2026'),
+  ('qixing-2024/i9', 'qixing-2024', 'qixing-2024/m3.2', '每天校内体育活动时间', '1', '小时', '2024');
+INSERT INTO assignments (id, school_id, measure_id) VALUES
+  ('qx-zhuoran/qixing-2024/m6.1', 'qx-zhuoran', 'qixing-2024/m6.1'),
+  ('qx-zhuoran/qixing-2024/m3.2', 'qx-zhuoran', 'qixing-2024/m3.2'),
+  ('qx-huoju/qixing-2024/m3.2', 'qx-huoju', 'qixing-2024/m3.2');
+""")
+db.commit()
+PY
+echo "(written with plain SQL into the bureau's own replica; SchoolSync's triggers turn it into versioned writes)"
+"$CLI" sync --db "$DIR/bureau.sqlite" --quiet
+
+say "Each school device enrols with its token and syncs"
+"$CLI" init --db "$DIR/office.sqlite" --server "$URL" --token "$OFFICE" | head -1
+"$CLI" init --db "$DIR/principal.sqlite" --server "$URL" --token "$PRINCIPAL" | head -1
+"$CLI" init --db "$DIR/huoju.sqlite" --server "$URL" --token "$HUOJU" | head -1
+for d in office principal huoju; do "$CLI" sync --db "$DIR/$d.sqlite" --quiet >/dev/null; done
+echo "卓然学校's measures, as the office PC sees them:"
+"$CLI" measures --db "$DIR/office.sqlite"
+
+M=(--measure qixing-2024/m6.1 --period 2025-S1)
+say "The office PC starts the report and syncs; the principal's PC receives it"
+"$CLI" report set --db "$DIR/office.sqlite" "${M[@]}" --status in_progress --narrative "已完成两所幼儿园选址" --ratio qixing-2024/i1=1126/1000
+"$CLI" sync --db "$DIR/office.sqlite" --quiet
+"$CLI" sync --db "$DIR/principal.sqlite" --quiet
+
+say "The link goes down. Both PCs keep working offline on different fields"
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+"$CLI" report set --db "$DIR/office.sqlite" "${M[@]}" --narrative "已完成两所幼儿园选址，东园已开工"
+"$CLI" report set --db "$DIR/principal.sqlite" "${M[@]}" --status done
+set +e
+"$CLI" sync --db "$DIR/office.sqlite" --attempts 2 --quiet
+code=$?
+set -e
+[[ $code -eq 69 ]] || fail "an offline sync should exit 69, not $code"
+"$CLI" status --db "$DIR/office.sqlite" | grep -E 'reachable|pending'
+
+say "The link is back (same port). Syncing merges the two edits field by field: no conflict"
+start_server "$PORT"
+for d in office principal office; do "$CLI" sync --db "$DIR/$d.sqlite" --quiet; done
+"$CLI" report show --db "$DIR/principal.sqlite" "${M[@]}"
+"$CLI" report show --db "$DIR/principal.sqlite" "${M[@]}" --json | grep -q '"status" : "done"' || fail "merge lost the status"
+"$CLI" report show --db "$DIR/principal.sqlite" "${M[@]}" --json | grep -q '东园已开工' || fail "merge lost the narrative"
+
+say "Both PCs now change the same narrative offline: SchoolSync keeps both, side by side"
+"$CLI" report set --db "$DIR/office.sqlite" "${M[@]}" --narrative "东园主体完工"
+"$CLI" report set --db "$DIR/principal.sqlite" "${M[@]}" --narrative "东园主体完工，西园延期"
+set +e
+for d in office principal office; do "$CLI" sync --db "$DIR/$d.sqlite" --quiet >/dev/null; done
+set -e
+"$CLI" conflicts --db "$DIR/principal.sqlite"
+"$CLI" conflicts --db "$DIR/office.sqlite" --json | grep -q '西园延期' || fail "the conflict should be visible on both PCs"
+echo "(an administrator resolves it; the admin tools arrive with a later issue)"
+
+say "火炬中学 reports on its own measure; it never sees 卓然学校's reports"
+"$CLI" report set --db "$DIR/huoju.sqlite" --measure qixing-2024/m3.2 --period 2025-S1 --status done --value qixing-2024/i9=1
+"$CLI" sync --db "$DIR/huoju.sqlite" --quiet
+seen=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from reports').fetchone()[0])" "$DIR/huoju.sqlite")
+[[ "$seen" == "1" ]] || fail "火炬中学 should see only its own report, saw $seen"
+echo "火炬中学's database holds $seen report: its own."
+
+say "Done. The databases are in $DIR/; restart the server with:"
+echo "  $SERVER serve --db $DB --port $PORT"

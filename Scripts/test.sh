@@ -16,5 +16,11 @@ swift build --build-tests
 echo "== the real server answers as openapi.yaml says"
 python3 Scripts/check-openapi.py "$(swift build --show-bin-path)/schoolsync-server"
 
+echo "== the demo runs and reaches its expected end"
+demo_dir=$(mktemp -d)
+trap 'rm -rf "$demo_dir"' EXIT
+Scripts/demo.sh "$demo_dir/demo" >"$demo_dir/demo.log" 2>&1 || { cat "$demo_dir/demo.log"; exit 1; }
+tail -n 2 "$demo_dir/demo.log"
+
 echo "== swift test"
 swift test "$@"

@@ -227,6 +227,9 @@ extension LocalReplica {
     }
 
     func pendingCount() async throws -> Int {
-        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sync_records WHERE dirty = 1") ?? 0 }
+        try await pool.write { db in
+            try self.captureEdits(db)
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sync_records WHERE dirty = 1") ?? 0
+        }
     }
 }

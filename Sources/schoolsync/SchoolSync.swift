@@ -44,11 +44,19 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "How many times a failed request is tried in all (network errors and server faults only).")
     var attempts: Int = 5
 
+    @Option(help: "Records per push (the server's limit caps it).")
+    var batchSize: Int = 200
+
+    @Option(help: "Records per pull page.")
+    var pageSize: Int = 500
+
     var path: String { db ?? ProcessInfo.processInfo.environment["SCHOOLSYNC_DB"] ?? "school.sqlite" }
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
         guard attempts > 0 else { throw ValidationError("--attempts must be positive") }
+        guard (1...500).contains(batchSize) else { throw ValidationError("--batch-size must be from 1 to 500") }
+        guard (1...1000).contains(pageSize) else { throw ValidationError("--page-size must be from 1 to 1000") }
     }
 
     func openReplica() throws -> LocalReplica {
@@ -72,6 +80,8 @@ struct GlobalOptions: ParsableArguments {
                 replica: replica,
                 transport: transport,
                 retry: RetryPolicy(maxAttempts: attempts),
+                batchSize: batchSize,
+                pageSize: pageSize,
                 progress: { printer.show($0) }
             )
             return try await CLIError.translating { try await body(engine, replica) }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GRDB
+import SchoolSyncTestSupport
 import SyncCore
 @testable import SyncServer
 import Testing

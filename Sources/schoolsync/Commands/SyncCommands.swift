@@ -105,7 +105,10 @@ extension SchoolSync {
     struct Conflicts: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List records in conflict with every value side by side.",
-            discussion: "An administrator resolves conflicts on the server; the resolution arrives with the next sync."
+            discussion: """
+                An administrator resolves conflicts on the server; the resolution arrives with the next sync.
+                Example: schoolsync conflicts --db school.sqlite --json
+                """
         )
         @OptionGroup var global: GlobalOptions
 

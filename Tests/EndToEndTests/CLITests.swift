@@ -1,0 +1,192 @@
+import Foundation
+import GRDB
+import SchoolSyncTestSupport
+import SyncCore
+import SyncServer
+import Testing
+
+/// The real `schoolsync-server` and `schoolsync` executables on 127.0.0.1, as a school would use them.
+@Suite(.serialized)
+struct CLITests {
+    /// A server process with a bureau user and two devices of one school, and a temporary directory.
+    struct World {
+        let directory: URL
+        let server: ServerProcess
+        let bureau: String
+        let deviceA: String
+        let deviceA2: String
+
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+        /// Runs `schoolsync` with `--db` pointing into the directory.
+        func cli(_ arguments: [String], db: String) async throws -> CommandResult {
+            try await RunningCommand.run("schoolsync", arguments + ["--db", path(db)])
+        }
+
+        static func with(_ body: (World) async throws -> Void) async throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("schoolsync-e2e-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let database = directory.appendingPathComponent("server.sqlite").path
+            let store = try SQLiteStore(path: database)
+            let now = Date()
+            _ = try await store.createSchool(id: "qx-zhuoran", name: "卓然学校", at: now)
+            let world = World(
+                directory: directory,
+                server: try await ServerProcess(database: database),
+                bureau: try await store.createPrincipal(kind: .bureau, name: "区教育局", schoolID: nil, at: now).token,
+                deviceA: try await store.createPrincipal(kind: .device, name: "教务处 PC", schoolID: "qx-zhuoran", at: now).token,
+                deviceA2: try await store.createPrincipal(kind: .device, name: "校长室 PC", schoolID: "qx-zhuoran", at: now).token
+            )
+            defer { world.server.process.terminate() }
+            try await body(world)
+        }
+
+        /// The bureau publishes a measure assigned to the school, by writing its own replica with plain SQL.
+        func publishCatalog(extraMeasures: Int = 0) async throws {
+            #expect(try await cli(["init", "--server", server.baseURL, "--token", bureau], db: "bureau.sqlite").status == 0)
+            let sql = try DatabaseQueue(path: path("bureau.sqlite"))
+            try await sql.write { db in
+                try db.execute(sql: "INSERT INTO measures (id, plan_id, code, title, lead_unit) VALUES ('qixing-2024/m2.1', 'qixing-2024', '（二）1', '新建2所公办幼儿园', '区教育局')")
+                try db.execute(sql: "INSERT INTO assignments (id, school_id, measure_id) VALUES ('qx-zhuoran/qixing-2024/m2.1', 'qx-zhuoran', 'qixing-2024/m2.1')")
+                try db.execute(sql: "INSERT INTO indicators (id, measure_id, name, target, unit) VALUES ('qixing-2024/i1', 'qixing-2024/m2.1', '学前教育毛入园率', '100', '%')")
+                for index in 0..<extraMeasures {
+                    try db.execute(sql: "INSERT INTO measures (id, plan_id, title) VALUES (?, 'bulk', ?)", arguments: ["bulk/m\(index)", "措施 \(index)"])
+                }
+            }
+            try sql.close()
+            #expect(try await cli(["sync", "--quiet"], db: "bureau.sqlite").status == 0)
+        }
+    }
+
+    let measure = ["--measure", "qixing-2024/m2.1", "--period", "2025-S1"]
+
+    @Test(.timeLimit(.minutes(2))) func twoDevicesEditingOneReportOfflineMergeOrConflict() async throws {
+        try await World.with { world in
+            try await world.publishCatalog()
+            for (db, token) in [("a.sqlite", world.deviceA), ("b.sqlite", world.deviceA2)] {
+                let enrolled = try await world.cli(["init", "--server", world.server.baseURL, "--token", token], db: db)
+                #expect(enrolled.status == 0, "\(enrolled.stderr)")
+                #expect(try await world.cli(["sync"], db: db).status == 0)
+            }
+            let measures = try await world.cli(["measures"], db: "a.sqlite")
+            #expect(measures.stdout.contains("新建2所公办幼儿园"))
+            #expect(measures.stdout.contains("学前教育毛入园率"))
+
+            #expect(try await world.cli(["report", "set"] + measure + ["--status", "in_progress", "--narrative", "初稿", "--ratio", "qixing-2024/i1=1126/1000"], db: "a.sqlite").status == 0)
+            #expect(try await world.cli(["sync"], db: "a.sqlite").status == 0)
+            #expect(try await world.cli(["sync"], db: "b.sqlite").status == 0)
+
+            // Offline, different fields.
+            #expect(try await world.cli(["report", "set"] + measure + ["--narrative", "已完成选址"], db: "a.sqlite").status == 0)
+            #expect(try await world.cli(["report", "set"] + measure + ["--status", "done"], db: "b.sqlite").status == 0)
+            for db in ["a.sqlite", "b.sqlite", "a.sqlite"] { #expect(try await world.cli(["sync", "--quiet"], db: db).status == 0) }
+            for db in ["a.sqlite", "b.sqlite"] {
+                let shown = try await world.cli(["report", "show"] + measure + ["--json"], db: db).stdout
+                #expect(shown.contains(#""narrative" : "已完成选址""#), "\(shown)")
+                #expect(shown.contains(#""status" : "done""#))
+                #expect(shown.contains("1126"))
+            }
+
+            // Offline, the same field: both devices see the conflict after syncing, and exit 2 says so.
+            #expect(try await world.cli(["report", "set"] + measure + ["--narrative", "A 的说法"], db: "a.sqlite").status == 0)
+            #expect(try await world.cli(["report", "set"] + measure + ["--narrative", "B 的说法"], db: "b.sqlite").status == 0)
+            _ = try await world.cli(["sync", "--quiet"], db: "a.sqlite")
+            #expect(try await world.cli(["sync", "--quiet"], db: "b.sqlite").status == 2)
+            #expect(try await world.cli(["sync", "--quiet"], db: "a.sqlite").status == 2)
+            for db in ["a.sqlite", "b.sqlite"] {
+                let conflicts = try await world.cli(["conflicts", "--json"], db: db).stdout
+                #expect(conflicts.contains("A 的说法") && conflicts.contains("B 的说法"), "\(conflicts)")
+                let refused = try await world.cli(["report", "set"] + measure + ["--narrative", "覆盖"], db: db)
+                #expect(refused.status == 65)
+                #expect(refused.stderr.contains("resolve"))
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3))) func sigkillDuringPushThenSyncAgainLosesAndDuplicatesNothing() async throws {
+        try await World.with { world in
+            #expect(try await world.cli(["init", "--server", world.server.baseURL, "--token", world.deviceA], db: "a.sqlite").status == 0)
+            let sql = try DatabaseQueue(path: world.path("a.sqlite"))
+            try await sql.write { db in
+                for index in 0..<2_000 {
+                    try db.execute(sql: "INSERT INTO reports (id, school_id, status, narrative) VALUES (?, 'qx-zhuoran', 'in_progress', ?)", arguments: ["qx-zhuoran/2025-S1/m\(index)", "进展 \(index)"])
+                }
+            }
+            try sql.close()
+            // One record per push, so the kill surely lands with most of the stream still to go.
+            let push = try RunningCommand("schoolsync", ["push", "--batch-size", "1", "--db", world.path("a.sqlite")])
+            #expect(await push.waitForErrorLine(containing: "pushed 50/"))
+            push.signal(SIGKILL)
+            let killed = await push.wait()
+            #expect(killed.status == SIGKILL)
+            let again = try await world.cli(["sync"], db: "a.sqlite")
+            #expect(again.status == 0, "\(again.stderr)")
+            let status = try await world.cli(["status", "--json"], db: "a.sqlite").stdout
+            #expect(status.contains(#""pending" : 0"#), "\(status)")
+            // A second device sees every report exactly once.
+            #expect(try await world.cli(["init", "--server", world.server.baseURL, "--token", world.deviceA2], db: "b.sqlite").status == 0)
+            #expect(try await world.cli(["sync", "--quiet"], db: "b.sqlite").status == 0)
+            let check = try DatabaseQueue(path: world.path("b.sqlite"))
+            let (count, distinct) = try await check.read { db in
+                (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM reports") ?? 0, try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT narrative) FROM reports") ?? 0)
+            }
+            #expect(count == 2_000)
+            #expect(distinct == 2_000)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3))) func sigkillDuringPullThenPullAgainIsConsistent() async throws {
+        try await World.with { world in
+            try await world.publishCatalog(extraMeasures: 2_000)
+            #expect(try await world.cli(["init", "--server", world.server.baseURL, "--token", world.deviceA], db: "a.sqlite").status == 0)
+            let pull = try RunningCommand("schoolsync", ["pull", "--page-size", "1", "--db", world.path("a.sqlite")])
+            #expect(await pull.waitForErrorLine(containing: "pulled 20 records"))
+            pull.signal(SIGKILL)
+            _ = await pull.wait()
+            // Whatever was committed is whole: every stored record has its row, and the cursor matches.
+            let partial = try DatabaseQueue(path: world.path("a.sqlite"))
+            let (records, rows) = try await partial.read { db in
+                (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sync_records WHERE collection = 'measures'") ?? 0,
+                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM measures") ?? 0)
+            }
+            #expect(records == rows)
+            #expect(records < 2_001)
+            try partial.close()
+            #expect(try await world.cli(["pull"], db: "a.sqlite").status == 0)
+            let done = try DatabaseQueue(path: world.path("a.sqlite"))
+            let total = try await done.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM measures") ?? 0 }
+            #expect(total == 2_001)
+            #expect(try await world.cli(["status", "--json"], db: "a.sqlite").stdout.contains(#""pending" : 0"#))
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func errorsTellTheUserWhatToDoWithDocumentedExitCodes() async throws {
+        try await World.with { world in
+            let wrongToken = try await world.cli(["init", "--server", world.server.baseURL, "--token", "ss_wrong"], db: "x.sqlite")
+            #expect(wrongToken.status == 77)
+            #expect(wrongToken.stderr.contains("new device token"))
+            let notEnrolled = try await world.cli(["sync"], db: "fresh.sqlite")
+            #expect(notEnrolled.status == 64)
+            #expect(notEnrolled.stderr.contains("schoolsync init"))
+            #expect(try await world.cli(["init", "--server", world.server.baseURL, "--token", world.deviceA], db: "a.sqlite").status == 0)
+            #expect(try await world.cli(["report", "set", "--measure", "nope", "--period", "2025-S1", "--status", "done"], db: "a.sqlite").status == 65)
+            #expect(try await world.cli(["report", "set", "--measure", "m", "--period", "spring", "--status", "done"], db: "a.sqlite").status == 64)
+            world.server.process.terminate()
+            world.server.process.waitUntilExit()
+            let offline = try await world.cli(["sync", "--attempts", "1"], db: "a.sqlite")
+            #expect(offline.status == 69)
+            #expect(offline.stderr.contains("changes are kept locally"))
+            let status = try await world.cli(["status"], db: "a.sqlite").stdout
+            #expect(status.contains("reachable:     no"))
+        }
+    }
+
+    @Test(arguments: ["init", "pull", "push", "sync", "status", "measures", "report", "conflicts"])
+    func everyCommandHasHelpWithAnExample(command: String) async throws {
+        let help = try await RunningCommand.run("schoolsync", [command, "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE"))
+        #expect(help.stdout.lowercased().contains("example") || command == "report", "\(command) --help has no example")
+    }
+}
