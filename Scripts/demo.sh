@@ -58,9 +58,9 @@ db.executescript("""
 INSERT INTO measures (id, plan_id, code, title, lead_unit) VALUES
   ('qixing-2024/m6.1', 'qixing-2024', '（六）1', '扩大普惠性学前教育资源，新建2所公办幼儿园', '区教育局'),
   ('qixing-2024/m3.2', 'qixing-2024', '（三）2', '落实每天校内1小时体育活动', '区教育局');
-INSERT INTO indicators (id, plan_id, measure_id, name, target, unit, deadline) VALUES
-  ('qixing-2024/i1', 'qixing-2024', 'qixing-2024/m6.1', '学前教育毛入园率', '100', '%', '2026'),
-  ('qixing-2024/i9', 'qixing-2024', 'qixing-2024/m3.2', '每天校内体育活动时间', '1', '小时', '2024');
+INSERT INTO indicators (id, plan_id, measure_id, name, target, unit, deadline, value_kind, comparison) VALUES
+  ('qixing-2024/i1', 'qixing-2024', 'qixing-2024/m6.1', '学前教育毛入园率', '100', '%', '2026', 'ratio', '>='),
+  ('qixing-2024/i9', 'qixing-2024', 'qixing-2024/m3.2', '每天校内体育活动时间', '1', '小时', '2024', 'count', '>=');
 INSERT INTO assignments (id, school_id, measure_id) VALUES
   ('qx-zhuoran/qixing-2024/m6.1', 'qx-zhuoran', 'qixing-2024/m6.1'),
   ('qx-zhuoran/qixing-2024/m3.2', 'qx-zhuoran', 'qixing-2024/m3.2'),

@@ -32,7 +32,8 @@ public enum DomainSchema {
         columns: [
             .init("plan_id", .text), .init("measure_id", .text), .init("name", .text), .init("unit", .text),
             .init("kind", .text), .init("target", .text), .init("comparison", .text), .init("deadline", .text),
-            .init("level", .text), .init("source_text", .text),
+            .init("level", .text), .init("source_text", .text), .init("value_kind", .text), .init("approx", .bool),
+            .init("recurrence", .text),
         ]
     )
 
@@ -60,7 +61,8 @@ public enum DomainSchema {
         columns: [
             .init("school_id", .text), .init("measure_id", .text), .init("period", .text), .init("status", .text),
             .init("narrative", .text), .init("evidence", .json), .init("workflow", .text),
-            .init("submitted_at", .text), .init("author", .text),
+            .init("submitted_at", .text), .init("author", .text), .init("approval", .json), .init("review_comment", .text),
+            .init("reviewer", .text),
         ]
     )
 

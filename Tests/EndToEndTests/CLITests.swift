@@ -49,7 +49,7 @@ struct CLITests {
             try await sql.write { db in
                 try db.execute(sql: "INSERT INTO measures (id, plan_id, code, title, lead_unit) VALUES ('qixing-2024/m2.1', 'qixing-2024', '（二）1', '新建2所公办幼儿园', '区教育局')")
                 try db.execute(sql: "INSERT INTO assignments (id, school_id, measure_id) VALUES ('qx-zhuoran/qixing-2024/m2.1', 'qx-zhuoran', 'qixing-2024/m2.1')")
-                try db.execute(sql: "INSERT INTO indicators (id, measure_id, name, target, unit) VALUES ('qixing-2024/i1', 'qixing-2024/m2.1', '学前教育毛入园率', '100', '%')")
+                try db.execute(sql: "INSERT INTO indicators (id, measure_id, name, target, unit, value_kind) VALUES ('qixing-2024/i1', 'qixing-2024/m2.1', '学前教育毛入园率', '100', '%', 'ratio')")
                 for index in 0..<extraMeasures {
                     try db.execute(sql: "INSERT INTO measures (id, plan_id, title) VALUES (?, 'bulk', ?)", arguments: ["bulk/m\(index)", "措施 \(index)"])
                 }
@@ -106,11 +106,17 @@ struct CLITests {
 
     @Test(.timeLimit(.minutes(3))) func sigkillDuringPushThenSyncAgainLosesAndDuplicatesNothing() async throws {
         try await World.with { world in
+            try await world.publishCatalog()
             #expect(try await world.cli(["init", "--server", world.server.baseURL, "--token", world.deviceA], db: "a.sqlite").status == 0)
+            #expect(try await world.cli(["sync", "--quiet"], db: "a.sqlite").status == 0)
             let sql = try DatabaseQueue(path: world.path("a.sqlite"))
             try await sql.write { db in
-                for index in 0..<2_000 {
-                    try db.execute(sql: "INSERT INTO reports (id, school_id, status, narrative) VALUES (?, 'qx-zhuoran', 'in_progress', ?)", arguments: ["qx-zhuoran/2025-S1/m\(index)", "进展 \(index)"])
+                // One report per yearly period, so every one is valid for the server's domain rules.
+                for year in 1000..<3000 {
+                    try db.execute(
+                        sql: "INSERT INTO reports (id, school_id, measure_id, period, status, narrative) VALUES (?, 'qx-zhuoran', 'qixing-2024/m2.1', ?, 'in_progress', ?)",
+                        arguments: ["qx-zhuoran/\(year)/qixing-2024/m2.1", "\(year)", "进展 \(year)"]
+                    )
                 }
             }
             try sql.close()

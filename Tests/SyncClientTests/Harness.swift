@@ -46,6 +46,7 @@ struct Harness: Sendable {
     func withServer<T: Sendable>(maxBodyBytes: Int? = nil, _ body: @escaping @Sendable (String) async throws -> T) async throws -> T {
         var configuration = SyncServerConfiguration()
         configuration.port = 0
+        configuration.collections = .protocolOnly
         if let maxBodyBytes { configuration.maxBodyBytes = maxBodyBytes }
         let app = makeSyncServer(configuration: configuration, store: try SQLiteStore(path: serverPath), logger: Logger(label: "test-server"))
         return try await app.test(.live) { client in

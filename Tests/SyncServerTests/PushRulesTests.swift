@@ -58,22 +58,22 @@ struct PushRulesTests {
     }
 
     @Test func devicesWriteOnlyTheirOwnSchool() throws {
-        guard case .store = PushRules.decide(try report("qx-zhuoran"), stored: nil, principal: device, rules: .schoolSync) else {
+        guard case .store = try PushRules.decide(try report("qx-zhuoran"), stored: nil, principal: device, rules: .protocolOnly) else {
             Issue.record("own school refused")
             return
         }
-        guard case .reject(let reason) = PushRules.decide(try report("qx-huoju"), stored: nil, principal: device, rules: .schoolSync) else {
+        guard case .reject(let reason) = try PushRules.decide(try report("qx-huoju"), stored: nil, principal: device, rules: .protocolOnly) else {
             Issue.record("other school accepted")
             return
         }
         #expect(reason.code == "scope_denied")
         let plan = SyncRecord(key: RecordKey(collection: "plans", id: "qixing-2024"), scope: .catalog, state: try .init().writing(["x": .int(1)], by: replica))
-        guard case .reject(let catalogReason) = PushRules.decide(plan, stored: nil, principal: device, rules: .schoolSync) else {
+        guard case .reject(let catalogReason) = try PushRules.decide(plan, stored: nil, principal: device, rules: .protocolOnly) else {
             Issue.record("device wrote the catalog")
             return
         }
         #expect(catalogReason.code == "scope_denied")
-        guard case .store = PushRules.decide(plan, stored: nil, principal: bureau, rules: .schoolSync) else {
+        guard case .store = try PushRules.decide(plan, stored: nil, principal: bureau, rules: .protocolOnly) else {
             Issue.record("bureau could not write the catalog")
             return
         }
@@ -81,13 +81,13 @@ struct PushRulesTests {
 
     @Test func collectionsLiveInTheirKindOfScope() throws {
         let misplaced = SyncRecord(key: RecordKey(collection: "reports", id: "r"), scope: .catalog, state: try .init().writing([:], by: replica))
-        guard case .reject(let reason) = PushRules.decide(misplaced, stored: nil, principal: bureau, rules: .schoolSync) else {
+        guard case .reject(let reason) = try PushRules.decide(misplaced, stored: nil, principal: bureau, rules: .protocolOnly) else {
             Issue.record("report in catalog accepted")
             return
         }
         #expect(reason.code == "wrong_scope_kind")
         let unknown = SyncRecord(key: RecordKey(collection: "photos", id: "p"), scope: .catalog, state: RecordState())
-        guard case .reject(let unknownReason) = PushRules.decide(unknown, stored: nil, principal: bureau, rules: .schoolSync) else {
+        guard case .reject(let unknownReason) = try PushRules.decide(unknown, stored: nil, principal: bureau, rules: .protocolOnly) else {
             Issue.record("unknown collection accepted")
             return
         }
@@ -96,7 +96,7 @@ struct PushRulesTests {
 
     @Test func aRecordKeepsTheScopeItWasFirstStoredIn() throws {
         let record = try report("qx-zhuoran")
-        guard case .reject(let reason) = PushRules.decide(record, stored: (try .school("qx-huoju"), record.state), principal: bureau, rules: .schoolSync) else {
+        guard case .reject(let reason) = try PushRules.decide(record, stored: (try .school("qx-huoju"), record.state), principal: bureau, rules: .protocolOnly) else {
             Issue.record("scope change accepted")
             return
         }
@@ -105,19 +105,19 @@ struct PushRulesTests {
 
     @Test func joinsDecideAppliedUnchangedAndIntegrity() throws {
         let stored = try report("qx-zhuoran")
-        guard case .unchanged = PushRules.decide(stored, stored: (stored.scope, stored.state), principal: device, rules: .schoolSync) else {
+        guard case .unchanged = try PushRules.decide(stored, stored: (stored.scope, stored.state), principal: device, rules: .protocolOnly) else {
             Issue.record("identical state not unchanged")
             return
         }
         var newer = stored
         try newer.state.write(["narrative": .string("更新")], by: replica)
-        guard case .store(let joined) = PushRules.decide(newer, stored: (stored.scope, stored.state), principal: device, rules: .schoolSync) else {
+        guard case .store(let joined) = try PushRules.decide(newer, stored: (stored.scope, stored.state), principal: device, rules: .protocolOnly) else {
             Issue.record("newer state not stored")
             return
         }
         #expect(joined == newer.state)
         let reused = try report("qx-zhuoran", values: ["status": .string("at_risk")])  // the same dot (1:1) with another value
-        guard case .reject(let reason) = PushRules.decide(reused, stored: (stored.scope, stored.state), principal: device, rules: .schoolSync) else {
+        guard case .reject(let reason) = try PushRules.decide(reused, stored: (stored.scope, stored.state), principal: device, rules: .protocolOnly) else {
             Issue.record("reused dot accepted")
             return
         }

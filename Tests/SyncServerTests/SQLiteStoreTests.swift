@@ -25,7 +25,7 @@ struct SQLiteStoreTests {
                                 try Make.report("shared-\(id)", values: ["w\(index)": .int(Int64(round))], by: writer, on: Self.priorState(writer: writer, field: "w\(index)", rounds: round))
                             }
                             guard case .accepted(let response, _) = try await store.push(
-                                try Make.push(records, replica: writer, receipt: receipt), by: principal, rules: .schoolSync, at: Date()
+                                try Make.push(records, replica: writer, receipt: receipt), by: principal, rules: .protocolOnly, at: Date()
                             ) else {
                                 Issue.record("push refused")
                                 return
@@ -77,7 +77,7 @@ struct SQLiteStoreTests {
             let replica = ReplicaID(high: 1, low: 2)
             let foreign = try Make.report("f", school: Fixture.schoolB, values: ["x": .int(1)], by: replica)
             guard case .accepted(let response, let changed) = try await fixture.store.push(
-                try Make.push([foreign], replica: replica), by: try await fixture.principal(fixture.deviceA), rules: .schoolSync, at: Date()
+                try Make.push([foreign], replica: replica), by: try await fixture.principal(fixture.deviceA), rules: .protocolOnly, at: Date()
             ) else {
                 Issue.record("push not accepted")
                 return
@@ -99,13 +99,13 @@ struct SQLiteStoreTests {
             var right = base
             try right.state.write(["status": .string("at_risk")], by: b)
             let bureau = try await fixture.principal(fixture.bureau)
-            _ = try await fixture.store.push(try Make.push([left], replica: a), by: bureau, rules: .schoolSync, at: Date())
-            _ = try await fixture.store.push(try Make.push([right], replica: b), by: bureau, rules: .schoolSync, at: Date())
+            _ = try await fixture.store.push(try Make.push([left], replica: a), by: bureau, rules: .protocolOnly, at: Date())
+            _ = try await fixture.store.push(try Make.push([right], replica: b), by: bureau, rules: .protocolOnly, at: Date())
             #expect(try await fixture.store.openConflictCount() == 1)
             var resolved = try left.state.joined(with: right.state)
             try resolved.resolve(.write(["status": .string("done")]), by: admin)
             _ = try await fixture.store.push(
-                try Make.push([SyncRecord(key: left.key, scope: left.scope, state: resolved)], replica: admin), by: bureau, rules: .schoolSync, at: Date()
+                try Make.push([SyncRecord(key: left.key, scope: left.scope, state: resolved)], replica: admin), by: bureau, rules: .protocolOnly, at: Date()
             )
             #expect(try await fixture.store.openConflictCount() == 0)
         }

@@ -20,10 +20,11 @@ struct ServerProcessTests {
             var inFlight: PushRequest?
             let first = try await ServerProcess(database: fixture.databasePath)
             try await HTTPClient.withHTTPClient { http in
-                let client = HTTPSyncClient(http: http, baseURL: first.baseURL, token: fixture.deviceA)
+                // The bureau publishes catalog records: they need no other record to be valid.
+                let client = HTTPSyncClient(http: http, baseURL: first.baseURL, token: fixture.bureau)
                 // Acknowledged pushes before the crash.
                 for batch in 0..<8 {
-                    let records = try (0..<25).map { try Make.report("b\(batch)-r\($0)", values: ["n": .int(Int64($0)), "batch": .int(Int64(batch))], by: replica) }
+                    let records = try (0..<25).map { try Make.plan("b\(batch)-r\($0)", values: ["n": .int(Int64($0)), "batch": .int(Int64(batch))], by: replica) }
                     let request = try Make.push(records, replica: replica, receipt: receipt)
                     receipt = try await client.push(request).receipt
                     acknowledged += records
@@ -37,7 +38,7 @@ struct ServerProcessTests {
                     var streamReceipt = startReceipt
                     var streamAcknowledged: [SyncRecord] = []
                     for batch in 8..<200 {
-                        let records = try (0..<25).map { try Make.report("b\(batch)-r\($0)", values: ["n": .int(Int64($0))], by: replica) }
+                        let records = try (0..<25).map { try Make.plan("b\(batch)-r\($0)", values: ["n": .int(Int64($0))], by: replica) }
                         let request = try Make.push(records, replica: replica, receipt: streamReceipt)
                         pending = [request]
                         guard let response = try? await client.push(request) else { break }
@@ -61,7 +62,7 @@ struct ServerProcessTests {
 
             let second = try await ServerProcess(database: fixture.databasePath)
             try await HTTPClient.withHTTPClient { http in
-                let client = HTTPSyncClient(http: http, baseURL: second.baseURL, token: fixture.deviceA)
+                let client = HTTPSyncClient(http: http, baseURL: second.baseURL, token: fixture.bureau)
                 if let inFlight {
                     // The retry of the interrupted push: whether or not it committed, it succeeds now.
                     let response = try await client.push(inFlight)

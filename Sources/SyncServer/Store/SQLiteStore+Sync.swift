@@ -22,7 +22,10 @@ extension SQLiteStore {
                 var changed = 0
                 for record in request.records {
                     let storedRecord = try Self.storedRecord(record.key, db)
-                    switch PushRules.decide(record, stored: storedRecord, principal: principal, rules: rules) {
+                    let decision = try PushRules.decide(record, stored: storedRecord, principal: principal, rules: rules) { key in
+                        try Self.storedRecord(key, db)?.state
+                    }
+                    switch decision {
                     case .reject(let reason):
                         results.append(PushResult(key: record.key, status: .rejected, reason: reason))
                     case .unchanged(let state):

@@ -6,13 +6,21 @@ public struct CollectionRules: Sendable {
     /// Collection name → the kind of scope its records live in.
     public var kinds: [String: CollectionSchema.ScopeKind]
 
+    /// Whether the domain's rules (``RecordRules``: catalog references, values, the approval lock) apply.
+    public var appliesDomainRules: Bool
+
     /// Rules from collection schemas.
-    public init(schemas: [CollectionSchema]) {
+    public init(schemas: [CollectionSchema], appliesDomainRules: Bool) {
         kinds = Dictionary(uniqueKeysWithValues: schemas.map { ($0.name, $0.scopeKind) })
+        self.appliesDomainRules = appliesDomainRules
     }
 
-    /// SchoolSync's collections (PROTOCOL.md §2.1), from the domain schema.
-    public static let schoolSync = CollectionRules(schemas: DomainSchema.all)
+    /// SchoolSync's collections (PROTOCOL.md §2.1) and the domain's rules.
+    public static let schoolSync = CollectionRules(schemas: DomainSchema.all, appliesDomainRules: true)
+
+    /// The same collections with only the protocol's rules (scopes, integrity, limits): for testing
+    /// the sync machinery on records that need no catalog.
+    public static let protocolOnly = CollectionRules(schemas: DomainSchema.all, appliesDomainRules: false)
 
     /// Why a record may not live where it claims, or `nil` when it may.
     func rejection(for record: SyncRecord) -> RejectReason? {

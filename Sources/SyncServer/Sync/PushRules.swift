@@ -1,3 +1,4 @@
+import Reporting
 import SyncCore
 
 /// The pure decisions of a push: receipt checks and what to do with each record. Stores call
@@ -42,19 +43,21 @@ enum PushRules {
         case store(RecordState)
     }
 
-    /// Validates one pushed record against the principal, the collections and what is stored, and joins it.
+    /// Validates one pushed record against the principal, the collections, what is stored and the
+    /// domain's rules (read through `lookup` in the caller's transaction), and joins it.
     static func decide(
         _ record: SyncRecord,
         stored: (scope: Scope, state: RecordState)?,
         principal: Principal,
-        rules: CollectionRules
-    ) -> RecordDecision {
+        rules: CollectionRules,
+        lookup: (RecordKey) throws -> RecordState? = { _ in nil }
+    ) rethrows -> RecordDecision {
         guard principal.canWrite(record.scope) else {
             return .reject(RejectReason(code: "scope_denied", message: "\(principal.name) may not write to \(record.scope)"))
         }
         if let reason = rules.rejection(for: record) { return .reject(reason) }
         guard let stored else {
-            return .store(record.state)
+            return try domainCheck(record, joined: record.state, stored: nil, principal: principal, rules: rules, lookup: lookup)
         }
         guard stored.scope == record.scope else {
             return .reject(RejectReason(code: "scope_mismatch", message: "\(record.key) is stored in \(stored.scope), not \(record.scope)"))
@@ -68,7 +71,24 @@ enum PushRules {
             let code = error.code == .integrity ? "integrity" : "too_large"
             return .reject(RejectReason(code: code, message: error.message))
         }
-        return joined == stored.state ? .unchanged(joined) : .store(joined)
+        if joined == stored.state { return .unchanged(joined) }
+        return try domainCheck(record, joined: joined, stored: stored.state, principal: principal, rules: rules, lookup: lookup)
+    }
+
+    private static func domainCheck(
+        _ record: SyncRecord,
+        joined: RecordState,
+        stored: RecordState?,
+        principal: Principal,
+        rules: CollectionRules,
+        lookup: (RecordKey) throws -> RecordState?
+    ) rethrows -> RecordDecision {
+        guard rules.appliesDomainRules else { return .store(joined) }
+        let violation = try RecordRules.violation(
+            key: record.key, scope: record.scope, state: joined, stored: stored, bySchool: principal.kind == .device, lookup: lookup
+        )
+        if let violation { return .reject(RejectReason(code: violation.code, message: violation.message)) }
+        return .store(joined)
     }
 
     /// The result a client sees for a record the store accepted.

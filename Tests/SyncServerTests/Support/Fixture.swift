@@ -38,6 +38,8 @@ struct Fixture: Sendable {
         defer { try? FileManager.default.removeItem(at: directory) }
         var configuration = SyncServerConfiguration()
         configuration.port = 0
+        // The protocol tests use records without a catalog; domain tests switch the rules back on.
+        configuration.collections = .protocolOnly
         configure(&configuration)
         let store = try SQLiteStore(path: directory.appendingPathComponent("server.sqlite").path)
         let now = Date()
@@ -87,6 +89,13 @@ enum Make {
         var state = base
         try state.write(values, by: replica)
         return SyncRecord(key: RecordKey(collection: "reports", id: id), scope: scope(school), state: state)
+    }
+
+    /// A catalog record (a plan) written by `replica`.
+    static func plan(_ id: String, values: [String: Value], by replica: ReplicaID) throws -> SyncRecord {
+        var state = RecordState()
+        try state.write(values, by: replica)
+        return SyncRecord(key: RecordKey(collection: "plans", id: id), scope: .catalog, state: state)
     }
 
     static func push(_ records: [SyncRecord], replica: ReplicaID, receipt: PushReceipt? = nil, batch: String? = nil) throws -> PushRequest {

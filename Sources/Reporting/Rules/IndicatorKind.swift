@@ -1,0 +1,109 @@
+import Foundation
+
+/// How schools report an indicator, and so how the bureau aggregates it.
+public enum IndicatorKind: String, Sendable, CaseIterable, Codable {
+    /// A rate: schools report numerator and denominator; the county's rate is Σnumerator / Σdenominator.
+    case ratio
+    /// A count (schools, people, times…): summed.
+    case count
+    /// Money: summed.
+    case amount
+    /// A milestone: reached or not.
+    case boolean
+    /// An inter-school coefficient of variation (校际差异系数): schools report their raw value; the
+    /// bureau computes std / mean across schools.
+    case coefficientOfVariation = "cv"
+    /// A direction only (逐年下降…): values are shown, not compared with a target.
+    case trend
+
+    /// Derives the reporting kind from what the document says about the indicator.
+    init(_ indicator: CatalogDocument.Indicator) {
+        let unit = indicator.unit ?? ""
+        if indicator.kind == "milestone" {
+            self = .boolean
+        } else if unit.contains("系数") || indicator.name.contains("差异系数") || indicator.name.contains("差异率") {
+            self = .coefficientOfVariation
+        } else if indicator.kind == "trend" || indicator.kind == "relative" {
+            self = .trend
+        } else if unit.hasPrefix("%") {
+            self = .ratio
+        } else if unit.contains("元") {
+            self = .amount
+        } else {
+            self = .count
+        }
+    }
+}
+
+/// A school's reported value of one indicator: `{"value": x}` or `{"numerator": n, "denominator": d}`,
+/// one field so the pair never splits (DESIGN §4 invariant 7).
+public enum IndicatorValue: Sendable, Hashable {
+    case number(Double)
+    case flag(Bool)
+    case ratio(numerator: Double, denominator: Double)
+
+    /// Parses the JSON text of a value, checking it against the indicator's kind.
+    public static func parse(_ text: String, kind: IndicatorKind) -> Result<IndicatorValue, RuleViolation> {
+        guard let raw = try? JSONDecoder().decode(Raw.self, from: Data(text.utf8)) else {
+            return .failure(RuleViolation("value must be {\"value\": …} or {\"numerator\": …, \"denominator\": …}, not \(text.prefix(60))"))
+        }
+        switch raw {
+        case .ratio(let n, let d):
+            guard kind == .ratio else { return .failure(RuleViolation("this indicator is a \(kind.rawValue), not a rate: report {\"value\": …}")) }
+            guard d > 0 else { return .failure(RuleViolation("the denominator must be greater than 0")) }
+            guard n >= 0 else { return .failure(RuleViolation("the numerator cannot be negative")) }
+            return .success(.ratio(numerator: n, denominator: d))
+        case .flag(let flag):
+            guard kind == .boolean else { return .failure(RuleViolation("this indicator needs a number, not true/false")) }
+            return .success(.flag(flag))
+        case .number(let number):
+            switch kind {
+            case .boolean: return .failure(RuleViolation("this milestone is reported as true or false"))
+            case .ratio: return .failure(RuleViolation("this indicator is a rate: report numerator and denominator"))
+            case .count, .amount where number < 0: return .failure(RuleViolation("a \(kind.rawValue) cannot be negative"))
+            default: return .success(.number(number))
+            }
+        }
+    }
+
+    /// The JSON shapes, decoded strictly: exactly the keys of one form, finite numbers.
+    private enum Raw: Decodable {
+        case number(Double)
+        case flag(Bool)
+        case ratio(Double, Double)
+
+        enum Keys: String, CodingKey { case value, numerator, denominator }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: Keys.self)
+            let keys = Set(container.allKeys.map(\.stringValue))
+            if keys == ["numerator", "denominator"] {
+                let numerator = try container.decode(Double.self, forKey: .numerator)
+                let denominator = try container.decode(Double.self, forKey: .denominator)
+                guard numerator.isFinite, denominator.isFinite else { throw DecodingError.dataCorruptedError(forKey: .numerator, in: container, debugDescription: "not finite") }
+                self = .ratio(numerator, denominator)
+            } else if keys == ["value"] {
+                if let flag = try? container.decode(Bool.self, forKey: .value) {
+                    self = .flag(flag)
+                } else {
+                    let number = try container.decode(Double.self, forKey: .value)
+                    guard number.isFinite else { throw DecodingError.dataCorruptedError(forKey: .value, in: container, debugDescription: "not finite") }
+                    self = .number(number)
+                }
+            } else {
+                throw DecodingError.dataCorruptedError(forKey: .value, in: container, debugDescription: "unexpected keys \(keys.sorted())")
+            }
+        }
+    }
+}
+
+/// A domain rule a record breaks, in words for the school.
+public struct RuleViolation: Error, Sendable, Hashable {
+    public var code: String
+    public var message: String
+
+    public init(_ message: String, code: String = "validation") {
+        self.code = code
+        self.message = message
+    }
+}

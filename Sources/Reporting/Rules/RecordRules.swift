@@ -1,0 +1,161 @@
+import Foundation
+import SyncCore
+
+/// The domain's rules for records a server is asked to store. Pure: what is stored elsewhere is
+/// read through `lookup`, inside the caller's transaction.
+///
+/// Only settled values are checked: a field in conflict waits for its resolution.
+public enum RecordRules {
+    /// Report statuses a school may choose.
+    public static let statuses: Set = ["not_started", "in_progress", "done", "at_risk"]
+    /// Workflow states; only the bureau moves a report to `returned` or `approved`.
+    public static let workflows: Set = ["draft", "submitted", "returned", "approved"]
+    /// Report fields that belong to the review, not to the school's content.
+    static let reviewFields: Set = ["approval", "review_comment", "reviewer"]
+
+    /// Why `state` may not be stored, or `nil`.
+    ///
+    /// - Parameters:
+    ///   - stored: the server's state before this push (`nil` for a new record).
+    ///   - bySchool: whether a school device is writing (the approval lock and workflow limits apply).
+    ///   - lookup: the current state of another record.
+    public static func violation(
+        key: RecordKey,
+        scope: Scope,
+        state: RecordState,
+        stored: RecordState?,
+        bySchool: Bool,
+        lookup: (RecordKey) throws -> RecordState?
+    ) rethrows -> RuleViolation? {
+        switch key.collection {
+        case "reports": try reportViolation(key: key, scope: scope, state: state, stored: stored, bySchool: bySchool, lookup: lookup)
+        case "indicator_values": try valueViolation(key: key, scope: scope, state: state, stored: stored, bySchool: bySchool, lookup: lookup)
+        case "assignments": bySchool ? RuleViolation("assignments are made by the bureau, not by schools") : nil
+        default: nil
+        }
+    }
+
+    /// `<school>/<period>/<item>`, where the item may itself contain slashes.
+    static func parts(of id: String) -> (school: String, period: String, item: String)? {
+        let pieces = id.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        guard pieces.count == 3, !pieces[0].isEmpty, !pieces[2].isEmpty, isPeriod(String(pieces[1])) else { return nil }
+        return (String(pieces[0]), String(pieces[1]), String(pieces[2]))
+    }
+
+    /// A term like `2025-S1` or a year like `2025`.
+    public static func isPeriod(_ text: String) -> Bool {
+        text.wholeMatch(of: /\d{4}(-S[12])?/) != nil
+    }
+
+    static func text(_ state: RecordState, _ field: String) -> String? {
+        if case .string(let text)? = state.value(of: field) { return text }
+        return nil
+    }
+
+    static func exists(_ state: RecordState?) -> Bool {
+        guard let state else { return false }
+        return !state.isEmpty && !state.isDeleted
+    }
+
+    private static func reportViolation(
+        key: RecordKey, scope: Scope, state: RecordState, stored: RecordState?, bySchool: Bool, lookup: (RecordKey) throws -> RecordState?
+    ) rethrows -> RuleViolation? {
+        guard state.currentValues != nil || state.isConflicted else { return nil }  // deleted: nothing to check
+        guard let parts = parts(of: key.id), parts.school == scope.schoolID else {
+            return RuleViolation("a report's id is <school>/<period>/<measure> of its own school (period like 2025-S1 or 2025), not \(key.id)")
+        }
+        for (field, expected) in [("school_id", parts.school), ("period", parts.period), ("measure_id", parts.item)] {
+            if let value = text(state, field), value != expected {
+                return RuleViolation("\(field) is \(value) but the report's id says \(expected)")
+            }
+        }
+        guard exists(try lookup(RecordKey(collection: "measures", id: parts.item))) else {
+            return RuleViolation("there is no measure \(parts.item) in the catalog; sync to fetch it, then pick one from 'schoolsync measures'", code: "unknown_measure")
+        }
+        guard exists(try lookup(RecordKey(collection: "assignments", id: "\(parts.school)/\(parts.item)"))) else {
+            return RuleViolation("measure \(parts.item) is not assigned to school \(parts.school); ask the bureau if it should be", code: "not_assigned")
+        }
+        if let status = text(state, "status"), !statuses.contains(status) {
+            return RuleViolation("status must be one of \(statuses.sorted().joined(separator: ", ")), not \(status)")
+        }
+        if state.value(of: "status").map({ if case .string = $0 { false } else { $0 != .null } }) == true {
+            return RuleViolation("status must be text")
+        }
+        let workflow = text(state, "workflow")
+        if let workflow, !workflows.contains(workflow) {
+            return RuleViolation("workflow must be one of \(workflows.sorted().joined(separator: ", ")), not \(workflow)")
+        }
+        let storedWorkflow = stored.flatMap { text($0, "workflow") }
+        if bySchool, let workflow, workflow != storedWorkflow, workflow == "approved" || workflow == "returned" {
+            return RuleViolation("only the bureau approves or returns a report; a school submits it")
+        }
+        if let evidence = text(state, "evidence"), !isEvidenceList(evidence) {
+            return RuleViolation("evidence must be a list of {\"name\": …, \"sha256\": 64 hex digits}")
+        }
+        if bySchool, let stored, let violation = lockViolation(report: stored, incoming: state, reportID: key.id) {
+            return violation
+        }
+        return nil
+    }
+
+    private static func valueViolation(
+        key: RecordKey, scope: Scope, state: RecordState, stored: RecordState?, bySchool: Bool, lookup: (RecordKey) throws -> RecordState?
+    ) rethrows -> RuleViolation? {
+        guard state.currentValues != nil || state.isConflicted else { return nil }
+        guard let parts = parts(of: key.id), parts.school == scope.schoolID else {
+            return RuleViolation("an indicator value's id is <school>/<period>/<indicator> of its own school, not \(key.id)")
+        }
+        guard let indicator = try lookup(RecordKey(collection: "indicators", id: parts.item)), exists(indicator) else {
+            return RuleViolation("there is no indicator \(parts.item) in the catalog", code: "unknown_indicator")
+        }
+        let measure = text(indicator, "measure_id") ?? ""
+        guard exists(try lookup(RecordKey(collection: "assignments", id: "\(parts.school)/\(measure)"))) else {
+            return RuleViolation("indicator \(parts.item) belongs to measure \(measure), which is not assigned to school \(parts.school)", code: "not_assigned")
+        }
+        let kind = text(indicator, "value_kind").flatMap(IndicatorKind.init(rawValue:)) ?? .count
+        if let value = text(state, "value"), case .failure(let violation) = IndicatorValue.parse(value, kind: kind) {
+            return RuleViolation("\(parts.item) (\(text(indicator, "name") ?? "")): \(violation.message)")
+        }
+        if bySchool, let report = try lookup(RecordKey(collection: "reports", id: "\(parts.school)/\(parts.period)/\(measure)")),
+            let stored, let violation = lockViolation(report: report, incoming: state, reportID: "\(parts.school)/\(parts.period)/\(measure)", stored: stored)
+        {
+            return violation
+        }
+        return nil
+    }
+
+    /// DESIGN §4 invariant 8: while a report is approved, an edit the approval did not see is refused.
+    /// `incoming` is the joined state; its dots that `stored` lacks are the edits this push brings.
+    static func lockViolation(report: RecordState, incoming: RecordState, reportID: String, stored: RecordState? = nil) -> RuleViolation? {
+        guard text(report, "workflow") == "approved" else { return nil }
+        let approved = text(report, "approval").flatMap(approvedContext) ?? VersionVector()
+        let before = (stored ?? report).dots
+        let reviewDots = Set(reviewFields.flatMap { report.fields[$0]?.dots ?? [] })
+        let fresh = incoming.dots.subtracting(before).subtracting(reviewDots)
+        guard fresh.contains(where: { !approved.contains($0) }) else { return nil }
+        return RuleViolation(
+            "the bureau approved report \(reportID); this edit arrived after the approval. Discard it (schoolsync report discard) or ask the bureau to return the report",
+            code: "report_locked"
+        )
+    }
+
+    /// The context an approval recorded: `{"context": {<replica>: <counter>}}`.
+    public static func approvedContext(_ text: String) -> VersionVector? {
+        struct Approval: Decodable { let context: VersionVector }
+        return try? JSONDecoder().decode(Approval.self, from: Data(text.utf8)).context
+    }
+
+    /// The JSON an approval stores: the context of the report the bureau looked at.
+    public static func approvalJSON(for context: VersionVector) -> String {
+        struct Approval: Encodable { let context: VersionVector }
+        return (try? String(decoding: CanonicalJSON.encode(Approval(context: context)), as: UTF8.self)) ?? "{}"
+    }
+
+    static func isEvidenceList(_ text: String) -> Bool {
+        guard let items = try? JSONDecoder().decode([[String: String]].self, from: Data(text.utf8)) else { return false }
+        return items.allSatisfy { item in
+            guard let name = item["name"], !name.isEmpty, let hash = item["sha256"] else { return false }
+            return hash.wholeMatch(of: /[0-9a-f]{64}/) != nil
+        }
+    }
+}
