@@ -94,6 +94,7 @@ let package = Package(
             dependencies: ["SyncCore"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "SyncCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SyncServerTests",
             dependencies: [

@@ -60,7 +60,7 @@ public enum IndicatorValue: Sendable, Hashable {
             switch kind {
             case .boolean: return .failure(RuleViolation("this milestone is reported as true or false"))
             case .ratio: return .failure(RuleViolation("this indicator is a rate: report numerator and denominator"))
-            case .count, .amount where number < 0: return .failure(RuleViolation("a \(kind.rawValue) cannot be negative"))
+            case .count where number < 0, .amount where number < 0: return .failure(RuleViolation("a \(kind.rawValue) cannot be negative"))
             default: return .success(.number(number))
             }
         }
