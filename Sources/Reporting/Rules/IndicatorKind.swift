@@ -74,9 +74,17 @@ public enum IndicatorValue: Sendable, Hashable {
 
         enum Keys: String, CodingKey { case value, numerator, denominator }
 
+        /// Any key, so unexpected ones are seen instead of skipped.
+        struct AnyKey: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: Keys.self)
-            let keys = Set(container.allKeys.map(\.stringValue))
+            let keys = Set(try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue))
             if keys == ["numerator", "denominator"] {
                 let numerator = try container.decode(Double.self, forKey: .numerator)
                 let denominator = try container.decode(Double.self, forKey: .denominator)
