@@ -1,0 +1,164 @@
+import Foundation
+
+/// The bureau's view of one period: each indicator against its target, rolled up school →
+/// township → county, and each measure's reporting progress.
+public struct BureauSummary: Sendable, Codable, Hashable {
+    public var period: String
+    public var due: String?
+    public var asOf: String
+    public var indicators: [IndicatorSummary]
+    public var measures: [MeasureSummary]
+    /// Records left out of the sums because a field they need is in conflict.
+    public var conflicted: Int
+}
+
+/// A value aggregated over some schools.
+public struct Aggregate: Sendable, Codable, Hashable {
+    /// The rate in percent (Σnumerator / Σdenominator × 100), the sum, the count of schools that
+    /// reached a milestone, or the coefficient of variation — by the indicator's kind.
+    public var value: Double?
+    public var numerator: Double?
+    public var denominator: Double?
+    /// How many schools reported.
+    public var schools: Int
+}
+
+public struct IndicatorSummary: Sendable, Codable, Hashable {
+    public enum Standing: String, Sendable, Codable {
+        case onTrack = "on_track"
+        case behind
+        case noTarget = "no_target"
+        case noData = "no_data"
+    }
+
+    public struct Area: Sendable, Codable, Hashable {
+        public var name: String
+        public var aggregate: Aggregate
+    }
+
+    public var id: String
+    public var measureID: String
+    public var name: String
+    public var unit: String?
+    public var kind: IndicatorKind
+    /// The target as the plan wrote it (with 约 when approximate).
+    public var target: String?
+    public var comparison: String
+    public var deadline: String?
+    public var county: Aggregate
+    public var townships: [Area]
+    public var schools: [Area]
+    public var standing: Standing
+}
+
+public struct MeasureSummary: Sendable, Codable, Hashable {
+    public var id: String
+    public var title: String
+    public var assigned: Int
+    public var reported: Int
+    public var submitted: Int
+    public var approved: Int
+    public var late: [String]
+    public var missing: [String]
+}
+
+/// Pure aggregation; the numbers are checked against hand calculations in the tests.
+public enum Aggregator {
+    public static func summarize(_ input: SummaryInput) -> BureauSummary {
+        let schoolsByID = Dictionary(uniqueKeysWithValues: input.schools.map { ($0.id, $0) })
+        let reportedIndicators = Set(input.readings.map(\.indicator))
+        let assignedMeasures = Set(input.assignments.map { $0[1] })
+        let indicators = input.indicators.filter { reportedIndicators.contains($0.id) || assignedMeasures.contains($0.measureID) }.map { indicator in
+            let readings = input.readings.filter { $0.indicator == indicator.id }
+            let county = aggregate(readings, kind: indicator.kind)
+            let townships = Dictionary(grouping: readings) { schoolsByID[$0.school]?.township ?? "（未登记学校）" }
+                .map { IndicatorSummary.Area(name: $0.key, aggregate: aggregate($0.value, kind: indicator.kind)) }
+                .sorted { $0.name < $1.name }
+            let schools = readings.map { reading in
+                IndicatorSummary.Area(name: schoolsByID[reading.school]?.name ?? reading.school, aggregate: aggregate([reading], kind: indicator.kind == .coefficientOfVariation ? .trend : indicator.kind))
+            }.sorted { $0.name < $1.name }
+            return IndicatorSummary(
+                id: indicator.id, measureID: indicator.measureID, name: indicator.name, unit: indicator.unit, kind: indicator.kind,
+                target: indicator.targetText.map { (indicator.approx ? "约" : "") + $0 }, comparison: indicator.comparison,
+                deadline: indicator.deadline, county: county, townships: townships, schools: schools,
+                standing: standing(of: county, against: indicator)
+            )
+        }
+        let measures = input.measures.keys.sorted().compactMap { measure -> MeasureSummary? in
+            let assigned = input.assignments.filter { $0[1] == measure }.map { $0[0] }.sorted()
+            guard !assigned.isEmpty else { return nil }
+            let reports = Dictionary(input.reports.filter { $0.measure == measure }.map { ($0.school, $0) }, uniquingKeysWith: { first, _ in first })
+            let submitted = assigned.filter { ["submitted", "approved"].contains(reports[$0]?.workflow ?? "") }
+            let isPastDue = input.due.map { $0 < input.asOf } ?? false
+            return MeasureSummary(
+                id: measure,
+                title: input.measures[measure] ?? measure,
+                assigned: assigned.count,
+                reported: assigned.filter { reports[$0] != nil }.count,
+                submitted: submitted.count,
+                approved: assigned.filter { reports[$0]?.workflow == "approved" }.count,
+                late: isPastDue ? assigned.filter { !submitted.contains($0) } : [],
+                missing: assigned.filter { reports[$0] == nil }
+            )
+        }
+        return BureauSummary(period: input.period, due: input.due, asOf: input.asOf, indicators: indicators, measures: measures, conflicted: input.conflicted)
+    }
+
+    /// Aggregates readings of one indicator by its kind.
+    static func aggregate(_ readings: [SummaryInput.Reading], kind: IndicatorKind) -> Aggregate {
+        guard !readings.isEmpty else { return Aggregate(value: nil, numerator: nil, denominator: nil, schools: 0) }
+        switch kind {
+        case .ratio:
+            var numerator = 0.0
+            var denominator = 0.0
+            for reading in readings {
+                if case .ratio(let n, let d) = reading.value {
+                    numerator += n
+                    denominator += d
+                }
+            }
+            // The county's rate is Σnumerator / Σdenominator, never the mean of school rates.
+            return Aggregate(value: denominator > 0 ? numerator / denominator * 100 : nil, numerator: numerator, denominator: denominator, schools: readings.count)
+        case .count, .amount:
+            return Aggregate(value: readings.reduce(0) { $0 + number($1.value) }, numerator: nil, denominator: nil, schools: readings.count)
+        case .boolean:
+            let reached = readings.filter { $0.value == .flag(true) }.count
+            return Aggregate(value: Double(reached), numerator: nil, denominator: nil, schools: readings.count)
+        case .coefficientOfVariation:
+            return Aggregate(value: coefficientOfVariation(readings.map { number($0.value) }), numerator: nil, denominator: nil, schools: readings.count)
+        case .trend:
+            return Aggregate(value: readings.reduce(0) { $0 + number($1.value) } / Double(readings.count), numerator: nil, denominator: nil, schools: readings.count)
+        }
+    }
+
+    static func number(_ value: IndicatorValue) -> Double {
+        switch value {
+        case .number(let number): number
+        case .flag(let flag): flag ? 1 : 0
+        case .ratio(let n, let d): d > 0 ? n / d * 100 : 0
+        }
+    }
+
+    /// 校际差异系数: population standard deviation over mean; nil for fewer than two schools or a zero mean.
+    public static func coefficientOfVariation(_ values: [Double]) -> Double? {
+        guard values.count >= 2 else { return nil }
+        let mean = values.reduce(0, +) / Double(values.count)
+        guard mean != 0 else { return nil }
+        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
+        return variance.squareRoot() / mean
+    }
+
+    static func standing(of county: Aggregate, against indicator: SummaryInput.Indicator) -> IndicatorSummary.Standing {
+        guard let target = indicator.target, indicator.kind != .trend else { return .noTarget }
+        guard let value = county.value else { return .noData }
+        let met: Bool =
+            switch indicator.comparison {
+            case "<=": value <= target
+            case "<": value < target
+            case ">": value > target
+            // "=" targets are amounts to reach (新建2所): reaching them is on track.
+            default: value >= target
+            }
+        return met ? .onTrack : .behind
+    }
+}
