@@ -54,6 +54,11 @@ public struct HTTPSyncTransport: SyncTransport {
         return try await send(http, as: PushResponse.self)
     }
 
+    /// Any other JSON `GET` of the server's API, e.g. `/v1/bureau/summary?period=2025-S1`.
+    public func get<T: Decodable>(_ pathAndQuery: String, as type: T.Type) async throws(SyncClientError) -> T {
+        try await send(HTTPClientRequest(url: baseURL + pathAndQuery), as: type)
+    }
+
     public func pull(_ request: PullRequest) async throws(SyncClientError) -> PullResponse {
         // Long polls hold the request open on purpose: give them their wait on top of the timeout.
         try await send(HTTPClientRequest(url: baseURL + "/v1/pull?" + request.query), as: PullResponse.self, extra: .seconds(request.wait))

@@ -41,6 +41,7 @@ public func makeSyncRouter(configuration: SyncServerConfiguration, store: any Sy
     SyncRoutes(store: store, configuration: configuration, metrics: metrics, notifier: ChangeNotifier(), bodyReader: bodyReader)
         .register(on: router)
     AdminRoutes(store: store, bodyReader: bodyReader).register(on: router)
+    BureauRoutes(store: store, today: configuration.clock).register(on: router)
     OperationsRoutes(store: store, metrics: metrics).register(on: router)
     return router
 }

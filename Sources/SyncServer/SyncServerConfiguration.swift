@@ -1,3 +1,5 @@
+import Foundation
+
 /// Everything the server can be told, with the defaults PROTOCOL.md §10 states.
 ///
 /// The executable fills it from flags and environment variables; tests build it in code. The
@@ -19,6 +21,9 @@ public struct SyncServerConfiguration: Sendable {
     public var maxWaitSeconds = 60
     /// Which collections exist and which kind of scope each lives in.
     public var collections = CollectionRules.schoolSync
+
+    /// Today's date for the bureau summary (which reports are late); nothing in sync reads it.
+    public var clock: @Sendable () -> Date = Date.init
 
     /// The defaults.
     public init() {}

@@ -117,22 +117,31 @@ public enum RecordRules {
             return RuleViolation("\(parts.item) (\(text(indicator, "name") ?? "")): \(violation.message)")
         }
         if bySchool, let report = try lookup(RecordKey(collection: "reports", id: "\(parts.school)/\(parts.period)/\(measure)")),
-            let stored, let violation = lockViolation(report: report, incoming: state, reportID: "\(parts.school)/\(parts.period)/\(measure)", stored: stored)
+            let violation = lockViolation(report: report, incoming: state, reportID: "\(parts.school)/\(parts.period)/\(measure)", stored: stored ?? RecordState())
         {
             return violation
         }
         return nil
     }
 
-    /// DESIGN §4 invariant 8: while a report is approved, an edit the approval did not see is refused.
-    /// `incoming` is the joined state; its dots that `stored` lacks are the edits this push brings.
+    /// DESIGN §4 invariant 8: while a report is approved, a content edit the approval did not see
+    /// is refused. `incoming` is the joined state; its dots that the stored record lacks and the
+    /// approval's context does not cover are the unapproved edits this push brings. One that
+    /// rewrites a field with the value already stored is not a content edit: that is how a school
+    /// discards a refused edit (a new write of the previous values, invariant 5).
     static func lockViolation(report: RecordState, incoming: RecordState, reportID: String, stored: RecordState? = nil) -> RuleViolation? {
         guard text(report, "workflow") == "approved" else { return nil }
         let approved = text(report, "approval").flatMap(approvedContext) ?? VersionVector()
-        let before = (stored ?? report).dots
-        let reviewDots = Set(reviewFields.flatMap { report.fields[$0]?.dots ?? [] })
-        let fresh = incoming.dots.subtracting(before).subtracting(reviewDots)
-        guard fresh.contains(where: { !approved.contains($0) }) else { return nil }
+        let before = stored ?? report
+        let known = before.dots
+        func isUnapproved(_ dot: Dot) -> Bool { !known.contains(dot) && !approved.contains(dot) }
+        let changesContent =
+            incoming.deleted.contains(where: isUnapproved)
+            || incoming.fields.contains { name, register in
+                !reviewFields.contains(name)
+                    && register.entries.contains { isUnapproved($0.dot) && (before.value(of: name) ?? .null) != $0.value }
+            }
+        guard changesContent else { return nil }
         return RuleViolation(
             "the bureau approved report \(reportID); this edit arrived after the approval. Discard it (schoolsync report discard) or ask the bureau to return the report",
             code: "report_locked"

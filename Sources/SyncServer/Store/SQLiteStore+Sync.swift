@@ -94,6 +94,22 @@ extension SQLiteStore {
         }
     }
 
+    public func records(in collections: [String]) async throws -> [SyncRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT collection, id, scope, state FROM records WHERE collection IN (\(databaseQuestionMarks(count: collections.count))) ORDER BY collection, id",
+                arguments: StatementArguments(collections)
+            ).map { row in
+                SyncRecord(
+                    key: RecordKey(collection: row["collection"], id: row["id"]),
+                    scope: try Scope(parsing: row["scope"]),
+                    state: try CanonicalJSON.decode(RecordState.self, from: Data((row["state"] as String).utf8))
+                )
+            }
+        }
+    }
+
     public func recordActivity(_ activity: DeviceActivity) async throws {
         guard activity.principal.kind == .device else { return }
         try await pool.write { db in

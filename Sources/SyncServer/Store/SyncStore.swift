@@ -45,6 +45,9 @@ public protocol SyncStore: Sendable {
     /// Devices and their last sync activity.
     func devices() async throws -> [DeviceInfo]
 
+    /// The current states of every record in the given collections (for the bureau's summary).
+    func records(in collections: [String]) async throws -> [SyncRecord]
+
     /// How many records are in conflict now.
     func openConflictCount() async throws -> Int
 }

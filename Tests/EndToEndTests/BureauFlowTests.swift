@@ -1,0 +1,104 @@
+import Foundation
+import GRDB
+import SchoolSyncTestSupport
+import SyncServer
+import Testing
+
+/// The bureau's whole round with the real executables: load the seed plans, describe and assign
+/// schools, receive reports from several schools, review them, and export a correct summary.
+@Suite(.serialized)
+struct BureauFlowTests {
+    static let catalog = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Catalog/plans.json").path
+    let goals = "qixing-2024.goals.m1"
+    let rate = "qixing-2024.goals.preschool-gross-enrollment"
+    let kindergartens = "qixing-2024.goals.new-public-kindergartens"
+
+    @Test(.timeLimit(.minutes(3))) func aBureauLoadsThePlansReceivesReportsAndExportsACorrectSummary() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("schoolsync-bureau-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let store = try SQLiteStore(path: path("server.sqlite"))
+        let now = Date()
+        _ = try await store.createSchool(id: "qx-zhuoran", name: "卓然学校", at: now)
+        _ = try await store.createSchool(id: "qx-huoju", name: "火炬中学", at: now)
+        let bureau = try await store.createPrincipal(kind: .bureau, name: "区教育局", schoolID: nil, at: now).token
+        let zhuoran = try await store.createPrincipal(kind: .device, name: "卓然 PC", schoolID: "qx-zhuoran", at: now).token
+        let huoju = try await store.createPrincipal(kind: .device, name: "火炬 PC", schoolID: "qx-huoju", at: now).token
+        let server = try await ServerProcess(database: path("server.sqlite"))
+        defer { server.process.terminate() }
+        func cli(_ arguments: [String], _ db: String) async throws -> CommandResult {
+            try await RunningCommand.run("schoolsync", arguments + ["--db", path(db)])
+        }
+        func ok(_ arguments: [String], _ db: String) async throws -> CommandResult {
+            let result = try await cli(arguments, db)
+            #expect(result.status == 0, "schoolsync \(arguments.joined(separator: " ")): \(result.stderr)")
+            return result
+        }
+
+        // The bureau publishes the five seed plans, its schools, a period already past due, and an assignment.
+        _ = try await ok(["init", "--server", server.baseURL, "--token", bureau], "bureau.sqlite")
+        let imported = try await ok(["bureau", "import", Self.catalog], "bureau.sqlite")
+        #expect(imported.stdout.contains("imported 5 plans, 152 measures, 200 indicators"), "\(imported.stdout)")
+        _ = try await ok(["bureau", "school", "add", "--id", "qx-zhuoran", "--name", "卓然学校", "--type", "九年一贯制", "--township", "七星街道"], "bureau.sqlite")
+        _ = try await ok(["bureau", "school", "add", "--id", "qx-huoju", "--name", "火炬中学", "--type", "初中", "--township", "朝阳乡", "--rural"], "bureau.sqlite")
+        _ = try await ok(["bureau", "period", "add", "--id", "2025-S1", "--due", "2025-01-31"], "bureau.sqlite")
+        _ = try await ok(["bureau", "assign", "--measure", goals, "--all"], "bureau.sqlite")
+        _ = try await ok(["sync", "--quiet"], "bureau.sqlite")
+
+        // Two schools report; the first submits.
+        let report = ["--measure", goals, "--period", "2025-S1"]
+        for (db, token) in [("zhuoran.sqlite", zhuoran), ("huoju.sqlite", huoju)] {
+            _ = try await ok(["init", "--server", server.baseURL, "--token", token], db)
+            _ = try await ok(["sync", "--quiet"], db)
+        }
+        let measures = try await ok(["measures"], "zhuoran.sqlite").stdout
+        #expect(measures.contains("学前教育毛入园率"))
+        _ = try await ok(["report", "set"] + report + ["--status", "done", "--ratio", "\(rate)=1126/1000", "--value", "\(kindergartens)=1"], "zhuoran.sqlite")
+        _ = try await ok(["report", "submit"] + report, "zhuoran.sqlite")
+        _ = try await ok(["sync", "--quiet"], "zhuoran.sqlite")
+        _ = try await ok(["report", "set"] + report + ["--status", "in_progress", "--ratio", "\(rate)=450/500"], "huoju.sqlite")
+        _ = try await ok(["sync", "--quiet"], "huoju.sqlite")
+
+        // A value the server's rules refuse comes back with its reason, and the rest still syncs.
+        let sql = try DatabaseQueue(path: path("huoju.sqlite"))
+        try await sql.write { db in
+            try db.execute(
+                sql: "INSERT INTO indicator_values (id, school_id, indicator_id, measure_id, period, value) VALUES (?, 'qx-huoju', ?, ?, '2025-S1', '{\"value\":-2}')",
+                arguments: ["qx-huoju/2025-S1/\(kindergartens)", kindergartens, goals]
+            )
+        }
+        try sql.close()
+        #expect(try await cli(["sync", "--quiet"], "huoju.sqlite").status == 2)
+        let rejected = try await ok(["status"], "huoju.sqlite").stdout
+        #expect(rejected.contains("cannot be negative"), "\(rejected)")
+
+        // The bureau approves; an offline edit that arrives afterwards is refused with that reason.
+        _ = try await ok(["bureau", "approve", "--school", "qx-zhuoran", "--measure", goals, "--period", "2025-S1"], "bureau.sqlite")
+        _ = try await ok(["report", "set"] + report + ["--narrative", "审核后又改"], "zhuoran.sqlite")
+        #expect(try await cli(["sync", "--quiet"], "zhuoran.sqlite").status == 2)
+        let locked = try await ok(["status"], "zhuoran.sqlite").stdout
+        #expect(locked.contains("report_locked"), "\(locked)")
+        _ = try await ok(["report", "discard"] + report, "zhuoran.sqlite")
+        let discarded = try await cli(["sync", "--quiet"], "zhuoran.sqlite")
+        #expect(discarded.status == 0, "\(discarded.stdout) \(discarded.stderr)")
+        #expect(try await ok(["report", "show"] + report + ["--json"], "zhuoran.sqlite").stdout.contains(#""workflow" : "approved""#))
+
+        // The summary: Σ1126+450 / Σ1000+500 = 1576/1500 = 105.07% against a target of 100%.
+        let json = try await ok(["bureau", "summary", "--period", "2025-S1", "--json"], "bureau.sqlite").stdout
+        #expect(json.contains(#""numerator" : 1576"#), "\(json.prefix(2000))")
+        #expect(json.contains(#""denominator" : 1500"#))
+        #expect(json.contains(#""standing" : "on_track""#))
+        let table = try await ok(["bureau", "summary", "--period", "2025-S1"], "bureau.sqlite").stdout
+        #expect(table.contains("105.1%"), "\(table)")
+        _ = try await ok(["bureau", "summary", "--period", "2025-S1", "--csv", "--output", path("summary.csv")], "bureau.sqlite")
+        let csv = try Data(contentsOf: URL(fileURLWithPath: path("summary.csv")))
+        #expect(csv.starts(with: [0xEF, 0xBB, 0xBF]), "Excel needs the UTF-8 byte-order mark")
+        let text = String(decoding: csv, as: UTF8.self)
+        #expect(text.contains("indicator,county,全区/县,\(rate),学前教育毛入园率,105.0667,1576,1500,%,100,>=,on_track,2"))
+        #expect(text.contains("indicator,township,朝阳乡,\(rate),学前教育毛入园率,90,450,500"))
+        // The measure row: both assigned, both reported, one submitted and approved, one late (past due, not submitted).
+        #expect(text.contains("measure,county,,\(goals),工作目标,,,,,,,,,2,2,1,1,qx-huoju,"), "\(text)")
+    }
+}
