@@ -41,7 +41,11 @@ public func makeSyncRouter(configuration: SyncServerConfiguration, store: any Sy
     SyncRoutes(store: store, configuration: configuration, metrics: metrics, notifier: ChangeNotifier(), bodyReader: bodyReader)
         .register(on: router)
     AdminRoutes(store: store, bodyReader: bodyReader).register(on: router)
-    BureauRoutes(store: store, today: configuration.clock).register(on: router)
+    let bureau = BureauRoutes(store: store, today: configuration.clock)
+    bureau.register(on: router)
+    if let library = try? PageTemplates.library() {
+        PageRoutes(store: store, bureau: bureau, library: library, clock: configuration.clock).register(on: router)
+    }
     OperationsRoutes(store: store, metrics: metrics).register(on: router)
     return router
 }

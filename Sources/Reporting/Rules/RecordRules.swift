@@ -131,7 +131,9 @@ public enum RecordRules {
     /// discards a refused edit (a new write of the previous values, invariant 5).
     static func lockViolation(report: RecordState, incoming: RecordState, reportID: String, stored: RecordState? = nil) -> RuleViolation? {
         guard text(report, "workflow") == "approved" else { return nil }
-        let approved = text(report, "approval").flatMap(approvedContext) ?? VersionVector()
+        // Dots count per record: the approval's context speaks of the report, not of its values,
+        // so a value record has no approved dots beyond what it already holds.
+        let approved = stored == nil ? text(report, "approval").flatMap(approvedContext) ?? VersionVector() : VersionVector()
         let before = stored ?? report
         let known = before.dots
         func isUnapproved(_ dot: Dot) -> Bool { !known.contains(dot) && !approved.contains(dot) }

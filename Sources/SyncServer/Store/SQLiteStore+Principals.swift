@@ -80,6 +80,38 @@ extension SQLiteStore {
         }
     }
 
+    public func createSession(for principal: Principal, csrf: String, expiresAt: Date) async throws -> String {
+        let id = Token.generate()
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM sessions WHERE expires_at < ?", arguments: [Date()])
+            try db.execute(
+                sql: "INSERT INTO sessions (id_hash, principal_id, csrf, expires_at) VALUES (?, ?, ?, ?)",
+                arguments: [Token.hash(id), principal.id, csrf, expiresAt]
+            )
+        }
+        return id
+    }
+
+    public func session(forIDHash hash: Data, at time: Date) async throws -> (Principal, csrf: String)? {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT p.id, p.kind, p.name, p.school_id, s.csrf FROM sessions s JOIN principals p ON p.id = s.principal_id
+                        WHERE s.id_hash = ? AND s.expires_at > ? AND p.revoked_at IS NULL
+                        """,
+                    arguments: [hash, time]
+                ), let principal = Self.principal(from: row)
+            else { return nil }
+            return (principal, row["csrf"])
+        }
+    }
+
+    public func deleteSession(idHash hash: Data) async throws {
+        try await pool.write { db in try db.execute(sql: "DELETE FROM sessions WHERE id_hash = ?", arguments: [hash]) }
+    }
+
     static func principal(from row: Row) -> Principal? {
         guard let kind = Principal.Kind(rawValue: row["kind"]) else { return nil }
         return Principal(id: row["id"], kind: kind, name: row["name"], schoolID: row["school_id"])

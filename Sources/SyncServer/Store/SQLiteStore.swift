@@ -99,6 +99,18 @@ public final class SQLiteStore: SyncStore {
                     """
             )
         }
+        migrator.registerMigration("v2: browser sessions") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE sessions (
+                        id_hash BLOB PRIMARY KEY NOT NULL,
+                        principal_id INTEGER NOT NULL REFERENCES principals (id),
+                        csrf TEXT NOT NULL,
+                        expires_at TEXT NOT NULL
+                    );
+                    """
+            )
+        }
         return migrator
     }
 

@@ -48,6 +48,15 @@ public protocol SyncStore: Sendable {
     /// The current states of every record in the given collections (for the bureau's summary).
     func records(in collections: [String]) async throws -> [SyncRecord]
 
+    /// Opens a browser session for a principal; returns the session id (kept only as a hash).
+    func createSession(for principal: Principal, csrf: String, expiresAt: Date) async throws -> String
+
+    /// The principal and CSRF token of a live session, unless it expired or the principal was revoked.
+    func session(forIDHash hash: Data, at time: Date) async throws -> (Principal, csrf: String)?
+
+    /// Ends a session.
+    func deleteSession(idHash hash: Data) async throws
+
     /// How many records are in conflict now.
     func openConflictCount() async throws -> Int
 }

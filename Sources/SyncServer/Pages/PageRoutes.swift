@@ -1,0 +1,133 @@
+import Foundation
+import Hummingbird
+import Logging
+import Mustache
+import Reporting
+import SyncCore
+
+/// The browser pages: a sign-in form that turns a token into a session cookie, and the bureau's
+/// summary page. The `/v1` API never accepts the cookie, only bearer tokens, so the cookie cannot
+/// be used for cross-site writes to it; forms on pages carry the session's CSRF token.
+struct PageRoutes {
+    static let cookieName = "schoolsync_session"
+    static let sessionLength: TimeInterval = 8 * 3600
+
+    let store: any SyncStore
+    let bureau: BureauRoutes
+    let library: MustacheLibrary
+    let clock: @Sendable () -> Date
+
+    func register(on router: Router<SyncRequestContext>) {
+        router.get("login", use: loginForm)
+        router.post("login", use: login)
+        router.post("logout", use: logout)
+        router.get("bureau", use: bureauPage)
+    }
+
+    struct LoginForm: Decodable {
+        let token: String
+        let next: String?
+    }
+
+    struct LogoutForm: Decodable {
+        let csrf: String?
+    }
+
+    func loginForm(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        try html(render(["title": "登录", "next": safeNext(request.uri.queryParameters["next"].map(String.init))], "login"))
+    }
+
+    func login(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let form = try await readForm(LoginForm.self, request)
+        let next = safeNext(form.next)
+        guard let principal = try await store.principal(forTokenHash: Token.hash(form.token.trimmingCharacters(in: .whitespaces))) else {
+            return try html(render(["title": "登录", "next": next, "error": "令牌无效或已被吊销。The token is not valid."], "login"), status: .unauthorized)
+        }
+        guard principal.kind != .device else {
+            return try html(render(["title": "登录", "next": next, "error": "学校设备令牌不能登录网页；请使用区教育局或管理员令牌。"], "login"), status: .forbidden)
+        }
+        let session = try await store.createSession(for: principal, csrf: Token.generate(), expiresAt: clock().addingTimeInterval(Self.sessionLength))
+        var response = Response(status: .seeOther, headers: [.location: next])
+        response.setCookie(Cookie(name: Self.cookieName, value: session, maxAge: Int(Self.sessionLength), path: "/", httpOnly: true, sameSite: .strict))
+        context.logger.info("page session opened", metadata: ["sync.principal": "\(principal.kind.rawValue):\(principal.id)"])
+        return response
+    }
+
+    func logout(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        if let (hash, _, csrf) = try await currentSession(request) {
+            let form = try await readForm(LogoutForm.self, request)
+            guard form.csrf == csrf else { throw APIError.forbidden("The form is stale; reload the page and try again.") }
+            try await store.deleteSession(idHash: hash)
+        }
+        var response = Response(status: .seeOther, headers: [.location: "/login"])
+        response.setCookie(Cookie(name: Self.cookieName, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    func bureauPage(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        guard let (_, principal, csrf) = try await currentSession(request), principal.kind != .device else {
+            let next = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
+            let encoded = next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/bureau"
+            return Response(status: .seeOther, headers: [.location: "/login?next=\(encoded)"])
+        }
+        let period = try await chosenPeriod(request)
+        let summary = try await bureau.makeSummary(period: period)
+        if request.uri.queryParameters["format"] == "csv" {
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"schoolsync-\(period).csv\""],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: SummaryFormat.csv(summary)))
+            )
+        }
+        return try html(render(BureauPage(summary: summary, who: principal.name, csrf: csrf), "bureau"))
+    }
+
+    /// The period asked for, or the latest one the bureau has published, or this year.
+    private func chosenPeriod(_ request: Request) async throws -> String {
+        if let asked = request.uri.queryParameters["period"].map(String.init) {
+            guard RecordRules.isPeriod(asked) else { throw APIError.invalidParameter("period", "Use a term like 2025-S1 or a year like 2025.") }
+            return asked
+        }
+        let published = try await store.records(in: ["periods"]).filter { !$0.state.isDeleted }.map(\.key.id).sorted()
+        return published.last ?? String(Calendar(identifier: .gregorian).component(.year, from: clock()))
+    }
+
+    /// The session named by the request's cookie: its id hash, principal and CSRF token.
+    private func currentSession(_ request: Request) async throws -> (Data, Principal, String)? {
+        guard let id = request.cookies[Self.cookieName]?.value, !id.isEmpty, id.utf8.count <= 128 else { return nil }
+        let hash = Token.hash(id)
+        guard let (principal, csrf) = try await store.session(forIDHash: hash, at: clock()) else { return nil }
+        return (hash, principal, csrf)
+    }
+
+    /// Only same-site paths: an open redirect would let another site bounce users through the login.
+    private func safeNext(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"), next.count < 512 else { return "/bureau" }
+        return next
+    }
+
+    private func readForm<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+        let body = try await request.body.collect(upTo: 16 * 1024)
+        do {
+            return try URLEncodedFormDecoder().decode(type, from: String(buffer: body))
+        } catch {
+            throw APIError(.badRequest, "invalid_body", "The form could not be read; reload the page and try again.")
+        }
+    }
+
+    private func render(_ object: Any, _ template: String) -> String {
+        library.render(object, withTemplate: template) ?? ""
+    }
+
+    private func html(_ page: String, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8",
+                .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+                .cacheControl: "no-store",
+            ],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: page))
+        )
+    }
+}
