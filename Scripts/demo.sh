@@ -30,7 +30,8 @@ BUREAU=$("$SERVER" user add --db "$DB" --name 区教育局 --role bureau | token
 OFFICE=$("$SERVER" device add --db "$DB" --school qx-zhuoran --name "卓然 教务处 PC" | token)
 PRINCIPAL=$("$SERVER" device add --db "$DB" --school qx-zhuoran --name "卓然 校长室 PC" | token)
 HUOJU=$("$SERVER" device add --db "$DB" --school qx-huoju --name "火炬 教务处 PC" | token)
-: "$ADMIN"
+# A throwaway database's tokens, kept beside it so the pages can be opened afterwards.
+printf 'ADMIN_TOKEN=%s\nBUREAU_TOKEN=%s\n' "$ADMIN" "$BUREAU" >"$DIR/tokens.env"
 
 start_server() {
     "$SERVER" serve --db "$DB" --port "${1:-0}" --log-level warning >"$DIR/server.out" 2>"$DIR/server.log" &
@@ -69,6 +70,9 @@ INSERT INTO assignments (id, school_id, measure_id) VALUES
 db.commit()
 PY
 echo "(written with plain SQL into the bureau's own replica; SchoolSync's triggers turn it into versioned writes)"
+"$CLI" bureau school add --db "$DIR/bureau.sqlite" --id qx-zhuoran --name 卓然学校 --type 九年一贯制 --township 七星街道 >/dev/null
+"$CLI" bureau school add --db "$DIR/bureau.sqlite" --id qx-huoju --name 火炬中学 --type 初中 --township 朝阳乡 --rural >/dev/null
+"$CLI" bureau period add --db "$DIR/bureau.sqlite" --id 2025-S1 --due 2025-07-15 >/dev/null
 "$CLI" sync --db "$DIR/bureau.sqlite" --quiet
 
 say "Each school device enrols with its token and syncs"
@@ -120,5 +124,11 @@ seen=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execut
 [[ "$seen" == "1" ]] || fail "火炬中学 should see only its own report, saw $seen"
 echo "火炬中学's database holds $seen report: its own."
 
-say "Done. The databases are in $DIR/; restart the server with:"
+say "The bureau's summary for 2025-S1 (also as CSV for Excel, and as a page at $URL/bureau)"
+"$CLI" bureau summary --db "$DIR/bureau.sqlite" --period 2025-S1
+"$CLI" bureau summary --db "$DIR/bureau.sqlite" --period 2025-S1 --csv --output "$DIR/summary-2025-S1.csv" >/dev/null
+"$CLI" bureau summary --db "$DIR/bureau.sqlite" --period 2025-S1 --json | grep -q '"numerator" : 1126' || fail "the summary should hold 卓然学校's 1126/1000"
+
+say "Done. The databases are in $DIR/ (tokens in $DIR/tokens.env); restart the server with:"
 echo "  $SERVER serve --db $DB --port $PORT"
+echo "then open $URL/login and sign in with the bureau token to see $URL/bureau?period=2025-S1"

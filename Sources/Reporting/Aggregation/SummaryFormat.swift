@@ -41,7 +41,8 @@ public enum SummaryFormat {
             let ratio = indicator.county.numerator.map { "  (\(number($0))/\(number(indicator.county.denominator)))" } ?? ""
             lines.append("  \(indicator.id)  \(indicator.name): \(value)\(indicator.kind == .ratio ? "%" : "")\(ratio)  \(target)  [\(label(indicator.standing))]  \(indicator.county.schools) 校填报")
             for township in indicator.townships {
-                lines.append("      \(township.name): \(township.aggregate.value.map { format($0, kind: indicator.kind) } ?? "—")")
+                let value = township.aggregate.value.map { format($0, kind: indicator.kind) + (indicator.kind == .ratio ? "%" : "") } ?? "—"
+                lines.append("      \(township.name): \(value)")
             }
         }
         lines.append("")

@@ -17,6 +17,8 @@ struct BureauPage {
         /// Where the target mark sits, 0–100; nil without a target.
         let marker: Int?
         let townships: [Township]
+        /// Stored, not computed: Mustache reads values through reflection, which sees stored properties only.
+        let hasTownships: Bool
     }
 
     struct Township {
@@ -73,7 +75,8 @@ struct BureauPage {
                 marker: target.map { Int(($0 / span * 100).rounded()) },
                 townships: indicator.townships.map {
                     Township(name: $0.name, value: $0.aggregate.value.map { Self.format($0, kind: indicator.kind) + unit } ?? "—", schools: $0.aggregate.schools)
-                }
+                },
+                hasTownships: !indicator.townships.isEmpty
             )
         }
         measures = summary.measures.map {

@@ -49,8 +49,8 @@ enum PageTemplates {
         <div class="muted">{{id}} · 目标 {{target}} · {{standingLabel}} · {{schools}} 校填报</div>
         <div class="bar" role="img" aria-label="{{value}} / {{target}}"><div class="fill" style="width:{{fill}}%"></div>{{#marker}}<div class="target" style="left:{{marker}}%"></div>{{/marker}}</div>
         <div><strong>{{value}}</strong>{{#ratio}} <span class="muted">({{ratio}})</span>{{/ratio}}</div>
-        {{#townships.count}}<table><tr><th>乡镇/街道</th><th class="n">数值</th><th class="n">填报学校</th></tr>
-        {{#townships}}<tr><td>{{name}}</td><td class="n">{{value}}</td><td class="n">{{schools}}</td></tr>{{/townships}}</table>{{/townships.count}}
+        {{#hasTownships}}<table><tr><th>乡镇/街道</th><th class="n">数值</th><th class="n">填报学校</th></tr>
+        {{#townships}}<tr><td>{{name}}</td><td class="n">{{value}}</td><td class="n">{{schools}}</td></tr>{{/townships}}</table>{{/hasTownships}}
         </div>
         {{/indicators}}
         {{^indicators}}<p class="muted">本期还没有指标数据。</p>{{/indicators}}
