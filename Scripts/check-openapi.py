@@ -91,13 +91,23 @@ with tempfile.TemporaryDirectory() as directory:
         call("get", "/metrics", "/metrics")
         call("get", "/v1/session", "/v1/session", device)
         call("get", "/v1/session", "/v1/session", None, expect=401)
+        def state(replica, values):
+            return {"context": {replica: 1},
+                    "fields": {k: [{"replica": replica, "counter": 1, "value": v}] for k, v in values.items()},
+                    "deleted": []}
+
+        admin_replica = "0" * 31 + "a"
+        catalog = [
+            dict(collection="measures", id="m1", scope="catalog", **state(admin_replica, {"title": {"string": "工作目标"}})),
+            dict(collection="assignments", id="qx-zhuoran/m1", scope="school:qx-zhuoran",
+                 **state(admin_replica, {"school_id": {"string": "qx-zhuoran"}, "measure_id": {"string": "m1"}})),
+        ]
+        published = call("post", "/v1/push", "/v1/push", admin, {"batch": "catalog", "replica": admin_replica, "records": catalog})
+        assert [r["status"] for r in published["results"]] == ["applied", "applied"], published
         replica = "0" * 31 + "1"
-        record = {"collection": "reports", "id": "qx-zhuoran/2025-S1/m1", "scope": "school:qx-zhuoran",
-                  "context": {replica: 1},
-                  "fields": {"status": [{"replica": replica, "counter": 1, "value": {"string": "in_progress"}}],
-                             "rate": [{"replica": replica, "counter": 1, "value": {"double": 112.6}}]},
-                  "deleted": []}
-        foreign = dict(record, id="other", scope="school:qx-huoju")
+        record = dict(collection="reports", id="qx-zhuoran/2025-S1/m1", scope="school:qx-zhuoran",
+                      **state(replica, {"status": {"string": "in_progress"}, "narrative": {"string": "进展"}}))
+        foreign = dict(record, id="qx-huoju/2025-S1/m1", scope="school:qx-huoju")
         pushed = call("post", "/v1/push", "/v1/push", device, {"batch": "b1", "replica": replica, "records": [record, foreign]})
         assert [r["status"] for r in pushed["results"]] == ["applied", "rejected"], pushed
         call("post", "/v1/push", "/v1/push", device, {"batch": "b2", "replica": replica, "records": []}, expect=409)
@@ -105,6 +115,9 @@ with tempfile.TemporaryDirectory() as directory:
         page = call("get", "/v1/pull?limit=10", "/v1/pull", device)
         call("get", f"/v1/pull?since={page['next']}&replica={replica}&receipt={pushed['receipt']}", "/v1/pull", device)
         call("get", "/v1/pull?limit=0", "/v1/pull", device, expect=400)
+        call("get", "/v1/bureau/summary?period=2025-S1", "/v1/bureau/summary", admin)
+        call("get", "/v1/bureau/summary", "/v1/bureau/summary", admin, expect=400)
+        call("get", "/v1/bureau/summary?period=2025-S1", "/v1/bureau/summary", device, expect=403)
         call("get", "/v1/devices", "/v1/devices", admin)
         call("get", "/v1/devices", "/v1/devices", device, expect=403)
         call("post", "/v1/admin/schools", "/v1/admin/schools", admin, {"id": "qx-huoju", "name": "火炬中学"}, expect=201)
