@@ -59,6 +59,19 @@ public struct HTTPSyncTransport: SyncTransport {
         try await send(HTTPClientRequest(url: baseURL + pathAndQuery), as: type)
     }
 
+    /// Any other JSON `POST` of the server's API, e.g. resolving a conflict.
+    public func post<T: Decodable>(_ path: String, body: some Encodable, as type: T.Type) async throws(SyncClientError) -> T {
+        var http = HTTPClientRequest(url: baseURL + path)
+        http.method = .POST
+        http.headers.add(name: "Content-Type", value: "application/json")
+        do {
+            http.body = .bytes(ByteBuffer(bytes: try CanonicalJSON.encode(body)))
+        } catch {
+            throw SyncClientError(.usage, "could not encode the request: \(error)", cause: error)
+        }
+        return try await send(http, as: type)
+    }
+
     public func pull(_ request: PullRequest) async throws(SyncClientError) -> PullResponse {
         // Long polls hold the request open on purpose: give them their wait on top of the timeout.
         try await send(HTTPClientRequest(url: baseURL + "/v1/pull?" + request.query), as: PullResponse.self, extra: .seconds(request.wait))
@@ -123,6 +136,12 @@ public struct HTTPSyncTransport: SyncTransport {
             message = said
         case 409 where body?.error == "epoch_changed":
             code = .epochChanged
+            message = said
+        case 409:
+            code = .refused
+            message = said
+        case 404:
+            code = .refused
             message = said
         case 413:
             code = .tooLarge

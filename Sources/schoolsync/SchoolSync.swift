@@ -26,7 +26,7 @@ struct SchoolSync: AsyncParsableCommand {
             locally); 70 the server's data contradicts this database; 77 the token was refused;
             1 anything else.
             """,
-        subcommands: [Init.self, Pull.self, Push.self, SyncCommand.self, Status.self, Measures.self, Report.self, Conflicts.self, Bureau.self]
+        subcommands: [Init.self, Pull.self, Push.self, SyncCommand.self, Status.self, Measures.self, Report.self, Conflicts.self, Bureau.self, Admin.self]
     )
 }
 

@@ -31,7 +31,8 @@ extension SQLiteStore {
                     case .unchanged(let state):
                         results.append(PushRules.result(for: record.key, state: state, changed: false))
                     case .store(let state):
-                        try Self.store(state, for: record.key, in: record.scope, db)
+                        let change = AuditEntry.Change(principalID: principal.id, replica: request.replica, time: time, kind: .push, reason: nil)
+                        try Self.store(state, for: record.key, in: record.scope, before: storedRecord?.state, change: change, db)
                         changed += 1
                         results.append(PushRules.result(for: record.key, state: state, changed: true))
                     }
@@ -153,8 +154,9 @@ extension SQLiteStore {
         return (try Scope(parsing: row["scope"]), try CanonicalJSON.decode(RecordState.self, from: Data((row["state"] as String).utf8)))
     }
 
-    /// Writes a record's new state, appends its change-log entry and keeps the conflicts index in step.
-    static func store(_ state: RecordState, for key: RecordKey, in scope: Scope, _ db: Database) throws {
+    /// Writes a record's new state, appends its change-log entry and its audit entry, and keeps the
+    /// conflicts index in step — all inside the caller's transaction.
+    static func store(_ state: RecordState, for key: RecordKey, in scope: Scope, before: RecordState?, change: AuditEntry.Change, _ db: Database) throws {
         try db.execute(sql: "INSERT INTO change_log (collection, id, scope) VALUES (?, ?, ?)", arguments: [key.collection, key.id, scope.rawValue])
         let seq = db.lastInsertedRowID
         try db.execute(
@@ -170,13 +172,20 @@ extension SQLiteStore {
         if state.isConflicted {
             try db.execute(
                 sql: """
-                    INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq) VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, delete_conflict = excluded.delete_conflict
                     """,
-                arguments: [key.collection, key.id, scope.rawValue, state.conflictingFields.joined(separator: ","), state.isDeleteConflict, seq]
+                arguments: [key.collection, key.id, scope.rawValue, state.conflictingFields.joined(separator: ","), state.isDeleteConflict, seq, change.time]
             )
         } else {
             try db.execute(sql: "DELETE FROM conflicts WHERE collection = ? AND id = ?", arguments: [key.collection, key.id])
         }
+        try db.execute(
+            sql: "INSERT INTO audit (seq, collection, record_id, principal_id, replica, at, kind, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            arguments: [
+                seq, key.collection, key.id, change.principalID, change.replica.description, change.time, change.kind.rawValue,
+                try before.map(AuditEntry.view), try AuditEntry.view(state), change.reason,
+            ]
+        )
     }
 }

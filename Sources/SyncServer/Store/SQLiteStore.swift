@@ -111,6 +111,33 @@ public final class SQLiteStore: SyncStore {
                     """
             )
         }
+        migrator.registerMigration("v3: audit history, server-side replicas, conflict times") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE conflicts ADD COLUMN detected_at TEXT;
+                    CREATE TABLE user_replicas (
+                        principal_id INTEGER NOT NULL REFERENCES principals (id),
+                        epoch TEXT NOT NULL,
+                        replica TEXT NOT NULL UNIQUE,
+                        PRIMARY KEY (principal_id, epoch)
+                    );
+                    CREATE TABLE audit (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        seq INTEGER NOT NULL,
+                        collection TEXT NOT NULL,
+                        record_id TEXT NOT NULL,
+                        principal_id INTEGER REFERENCES principals (id),
+                        replica TEXT NOT NULL,
+                        at TEXT NOT NULL,
+                        kind TEXT NOT NULL CHECK (kind IN ('push', 'resolve')),
+                        before TEXT,
+                        after TEXT NOT NULL,
+                        reason TEXT
+                    );
+                    CREATE INDEX audit_by_record ON audit (collection, record_id, id);
+                    """
+            )
+        }
         return migrator
     }
 

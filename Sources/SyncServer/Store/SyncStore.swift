@@ -57,6 +57,19 @@ public protocol SyncStore: Sendable {
     /// Ends a session.
     func deleteSession(idHash hash: Data) async throws
 
+    /// Open conflicts, in the order they arose, optionally for one scope or collection.
+    func conflicts(scope: Scope?, collection: String?, after: Int64, limit: Int) async throws -> [ConflictSummary]
+
+    /// One conflicted record with its values side by side, or `nil` if it is not (or no longer) in conflict.
+    func conflictDetail(_ key: RecordKey) async throws -> ConflictDetail?
+
+    /// Resolves a conflict with a write at the principal's server-side replica, atomically with
+    /// the check that nothing new arrived since the administrator looked.
+    func resolve(_ key: RecordKey, _ request: ResolutionRequest, by principal: Principal, at time: Date) async throws -> ResolveOutcome
+
+    /// Every accepted change of a record, oldest first.
+    func history(_ key: RecordKey) async throws -> [AuditEntry]
+
     /// How many records are in conflict now.
     func openConflictCount() async throws -> Int
 }

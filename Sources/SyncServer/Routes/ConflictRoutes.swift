@@ -1,0 +1,105 @@
+import Foundation
+import Hummingbird
+import Logging
+import Reporting
+import SyncCore
+
+/// `/v1/conflicts` and `/v1/history`: administrators see conflicts side by side, settle them, and
+/// read any record's history. Record ids may contain `/`, so they are the path's tail.
+struct ConflictRoutes {
+    let store: any SyncStore
+    let bodyReader: RequestBodyReader
+    let notifier: ChangeNotifier
+
+    func register(on router: Router<SyncRequestContext>) {
+        router.get("v1/conflicts", use: list)
+        router.get("v1/conflicts/:collection/**", use: detail)
+        router.post("v1/conflicts/:collection/**", use: resolve)
+        router.get("v1/history/:collection/**", use: history)
+    }
+
+    private func reader(_ context: SyncRequestContext) throws -> Principal {
+        let principal = try context.requirePrincipal()
+        guard principal.kind != .device else { throw APIError.forbidden("Only bureau and admin users may see conflicts and history.") }
+        return principal
+    }
+
+    private func key(_ context: SyncRequestContext) throws -> RecordKey {
+        let key = RecordKey(collection: context.parameters.get("collection") ?? "", id: context.parameters.getCatchAll().joined(separator: "/"))
+        do {
+            try key.validate()
+        } catch {
+            throw APIError.invalidParameter("id", error.message)
+        }
+        return key
+    }
+
+    func list(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        _ = try reader(context)
+        let query = request.uri.queryParameters
+        var scope: Scope?
+        if let school = query["school"] {
+            do throws(SyncCoreError) {
+                scope = try Scope.school(String(school))
+            } catch {
+                throw APIError.invalidParameter("school", error.message)
+            }
+        }
+        guard let limit = Int(query["limit"] ?? "100"), (1...1000).contains(limit) else {
+            throw APIError.invalidParameter("limit", "'limit' must be a whole number from 1 to 1000.")
+        }
+        guard let after = Int64(query["after"] ?? "0"), after >= 0 else {
+            throw APIError.invalidParameter("after", "'after' is the 'since' of the last conflict of the previous page.")
+        }
+        struct Body: Encodable { let conflicts: [ConflictSummary] }
+        let conflicts = try await store.conflicts(scope: scope, collection: query["collection"].map(String.init), after: after, limit: limit)
+        return try JSONResponse.make(Body(conflicts: conflicts), for: request)
+    }
+
+    func detail(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        _ = try reader(context)
+        let key = try key(context)
+        guard let detail = try await store.conflictDetail(key) else {
+            throw APIError(.notFound, "not_found", "\(key) is not in conflict (it may have been resolved already).")
+        }
+        return try JSONResponse.make(detail, for: request)
+    }
+
+    func resolve(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let principal = try reader(context)
+        let key = try key(context)
+        // Which roles may resolve is per collection: a school's records are settled by administrators only.
+        if CollectionRules.schoolSync.kinds[key.collection] != .catalog, principal.kind != .admin {
+            throw APIError.forbidden("Only administrators resolve conflicts in schools' records.")
+        }
+        let body = try await bodyReader.decode(ResolutionRequest.self, from: request)
+        let reason = body.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty, reason.count <= 2000 else { throw APIError.invalidParameter("reason", "Give a reason (1–2000 characters); it is kept in the history.") }
+        guard (body.delete == true) != (body.values != nil) else {
+            throw APIError.invalidParameter("values", "Send either 'values' (the chosen value of every conflicting field) or 'delete': true.")
+        }
+        switch try await store.resolve(key, ResolutionRequest(seen: body.seen, values: body.values, delete: body.delete, reason: reason), by: principal, at: Date()) {
+        case .notFound:
+            throw APIError(.notFound, "not_found", "There is no record \(key).")
+        case .refused(let error) where error.code == .staleResolution:
+            throw APIError(.conflict, "conflict_stale", "New values arrived since you looked: \(error.message)")
+        case .refused(let error) where error.code == .notInConflict:
+            throw APIError(.conflict, "not_in_conflict", "\(key) is no longer in conflict; someone resolved it already.")
+        case .refused(let error):
+            throw APIError(.badRequest, error.code.name, error.message)
+        case .resolved(let record):
+            await notifier.announce()
+            context.logger.info("conflict resolved", metadata: ["sync.record": "\(key)", "sync.principal": "\(principal.kind.rawValue):\(principal.id)"])
+            return try JSONResponse.make(record, for: request)
+        }
+    }
+
+    func history(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        _ = try reader(context)
+        let key = try key(context)
+        struct Body: Encodable { let collection: String; let id: String; let history: [AuditEntry] }
+        let entries = try await store.history(key)
+        guard !entries.isEmpty else { throw APIError(.notFound, "not_found", "There is no record \(key).") }
+        return try JSONResponse.make(Body(collection: key.collection, id: key.id, history: entries), for: request)
+    }
+}

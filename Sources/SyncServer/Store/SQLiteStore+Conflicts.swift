@@ -1,0 +1,128 @@
+import Foundation
+import GRDB
+import SyncCore
+
+extension SQLiteStore {
+    public func conflicts(scope: Scope?, collection: String?, after: Int64, limit: Int) async throws -> [ConflictSummary] {
+        try await pool.read { db in
+            var sql = "SELECT * FROM conflicts WHERE since_seq > ?"
+            var arguments: StatementArguments = [after]
+            if let scope {
+                sql += " AND scope = ?"
+                arguments += [scope.rawValue]
+            }
+            if let collection {
+                sql += " AND collection = ?"
+                arguments += [collection]
+            }
+            sql += " ORDER BY since_seq LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                ConflictSummary(
+                    collection: row["collection"], id: row["id"], scope: row["scope"],
+                    fields: (row["fields"] as String).split(separator: ",").map(String.init), deleteConflict: row["delete_conflict"],
+                    since: row["since_seq"], detectedAt: row["detected_at"]
+                )
+            }
+        }
+    }
+
+    public func conflictDetail(_ key: RecordKey) async throws -> ConflictDetail? {
+        try await pool.read { db in
+            guard let (scope, state) = try Self.storedRecord(key, db), let conflict = state.conflict else { return nil }
+            let writers = try Self.writerNames(db)
+            func candidates(_ entries: [FieldRegister.Entry]) -> [ConflictDetail.Candidate] {
+                entries.map {
+                    ConflictDetail.Candidate(replica: $0.dot.replica.description, counter: $0.dot.counter, value: $0.value, writer: writers[$0.dot.replica.description] ?? "unknown replica")
+                }
+            }
+            var settled: [String: Value] = [:]
+            for (name, register) in state.fields where !register.isConflicted {
+                if let value = register.settledValue { settled[name] = value }
+            }
+            return ConflictDetail(
+                collection: key.collection, id: key.id, scope: scope.rawValue, context: state.context,
+                conflicts: conflict.fields.mapValues(candidates),
+                deletedBy: conflict.deletes.map { writers[$0.replica.description] ?? $0.replica.description },
+                settled: settled,
+                lastContent: conflict.isDeleteConflict ? try Self.lastLiveContent(key, db) : nil
+            )
+        }
+    }
+
+    public func resolve(_ key: RecordKey, _ request: ResolutionRequest, by principal: Principal, at time: Date) async throws -> ResolveOutcome {
+        let epoch = self.epoch
+        return try await pool.write { db in
+            guard let (scope, stored) = try Self.storedRecord(key, db) else { return .notFound }
+            let replica = try Self.serverReplica(for: principal, epoch: epoch, db)
+            var state = stored
+            let resolution: Resolution = request.delete == true ? .delete : .write(request.values ?? [:])
+            do throws(SyncCoreError) {
+                try state.resolve(resolution, by: replica, seen: request.seen)
+            } catch {
+                return .refused(error)
+            }
+            let change = AuditEntry.Change(principalID: principal.id, replica: replica, time: time, kind: .resolve, reason: request.reason)
+            try Self.store(state, for: key, in: scope, before: stored, change: change, db)
+            return .resolved(SyncRecord(key: key, scope: scope, state: state))
+        }
+    }
+
+    public func history(_ key: RecordKey) async throws -> [AuditEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT a.*, p.name AS principal_name FROM audit a LEFT JOIN principals p ON p.id = a.principal_id
+                    WHERE a.collection = ? AND a.record_id = ? ORDER BY a.id
+                    """,
+                arguments: [key.collection, key.id]
+            ).map { row in
+                AuditEntry(
+                    seq: row["seq"], kind: AuditEntry.Kind(rawValue: row["kind"]) ?? .push, principal: row["principal_name"], replica: row["replica"],
+                    at: row["at"],
+                    before: try (row["before"] as String?).map { try CanonicalJSON.decode(AuditEntry.View.self, from: Data($0.utf8)) },
+                    after: try CanonicalJSON.decode(AuditEntry.View.self, from: Data((row["after"] as String).utf8)),
+                    reason: row["reason"]
+                )
+            }
+        }
+    }
+
+    /// The replica a server-side user writes under in this epoch: made on first use, never reused
+    /// across epochs (DESIGN §4 invariant 9), so the server itself never invents versions.
+    static func serverReplica(for principal: Principal, epoch: Epoch, _ db: Database) throws -> ReplicaID {
+        if let text = try String.fetchOne(db, sql: "SELECT replica FROM user_replicas WHERE principal_id = ? AND epoch = ?", arguments: [principal.id, epoch.description]) {
+            return try ReplicaID(parsing: text)
+        }
+        let fresh = ReplicaID.random()
+        try db.execute(sql: "INSERT INTO user_replicas (principal_id, epoch, replica) VALUES (?, ?, ?)", arguments: [principal.id, epoch.description, fresh.description])
+        return fresh
+    }
+
+    /// Replica id → the name of the device or user that pushes or writes under it.
+    static func writerNames(_ db: Database) throws -> [String: String] {
+        var names: [String: String] = [:]
+        for row in try Row.fetchAll(
+            db,
+            sql: """
+                SELECT r.replica, p.name FROM replicas r JOIN principals p ON p.id = r.principal_id
+                UNION ALL SELECT u.replica, p.name FROM user_replicas u JOIN principals p ON p.id = u.principal_id
+                """
+        ) {
+            names[row["replica"]] = row["name"]
+        }
+        return names
+    }
+
+    /// The last content the history shows for a record while it was not deleted.
+    static func lastLiveContent(_ key: RecordKey, _ db: Database) throws -> [String: Value]? {
+        for text in try String.fetchAll(db, sql: "SELECT after FROM audit WHERE collection = ? AND record_id = ? ORDER BY id DESC", arguments: [key.collection, key.id]) {
+            let view = try CanonicalJSON.decode(AuditEntry.View.self, from: Data(text.utf8))
+            if !view.deleted, !view.fields.isEmpty {
+                return view.fields.compactMapValues { $0.count == 1 ? $0.first : nil }
+            }
+        }
+        return nil
+    }
+}

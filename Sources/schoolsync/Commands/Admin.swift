@@ -1,0 +1,189 @@
+import ArgumentParser
+import Foundation
+import Reporting
+import SyncClient
+import SyncCore
+
+extension SchoolSync {
+    struct Admin: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "For administrators: see conflicts side by side, resolve them, read a record's history.",
+            discussion: """
+                Run on a replica enrolled with an admin token. Example:
+                  schoolsync admin conflicts
+                  schoolsync admin show --collection reports --id qx-zhuoran/2025-S1/qixing-2024.goals.m1
+                  schoolsync admin resolve --collection reports --id qx-zhuoran/2025-S1/qixing-2024.goals.m1 --pick 3f0c… --reason "以教务处填报为准"
+                  schoolsync admin history --collection reports --id qx-zhuoran/2025-S1/qixing-2024.goals.m1
+                """,
+            subcommands: [List.self, Show.self, Resolve.self, History.self]
+        )
+    }
+}
+
+extension SchoolSync.Admin {
+    struct RecordChoice: ParsableArguments {
+        @Option(help: "The record's collection, e.g. reports.") var collection: String
+        @Option(help: "The record's id.") var id: String
+
+        var path: String {
+            let id = id.split(separator: "/").map { $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? String($0) }.joined(separator: "/")
+            return "\(collection)/\(id)"
+        }
+    }
+
+    /// Runs `body` with the HTTP transport of an enrolled replica.
+    static func withServer<T>(_ global: GlobalOptions, _ body: @escaping (HTTPSyncTransport) async throws -> T) async throws -> T {
+        try await global.withEngine(quiet: true) { engine, _ in
+            guard let transport = engine.transport as? HTTPSyncTransport else { throw CLIError("no server", exitCode: 1) }
+            return try await body(transport)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "conflicts",
+            abstract: "List open conflicts on the server.",
+            discussion: "Example: schoolsync admin conflicts --school qx-zhuoran"
+        )
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Only this school's records.") var school: String?
+        @Option(help: "Only this collection.") var collection: String?
+
+        func run() async throws {
+            try await runCommand {
+                struct Body: Decodable { let conflicts: [ConflictSummary] }
+                var query = "/v1/conflicts?limit=1000"
+                if let school { query += "&school=\(school)" }
+                if let collection { query += "&collection=\(collection)" }
+                let body = try await SchoolSync.Admin.withServer(global) { try await $0.get(query, as: Body.self) }
+                if global.json { return try printJSON(body.conflicts) }
+                if body.conflicts.isEmpty { print("no open conflicts") }
+                for conflict in body.conflicts {
+                    print("\(conflict.collection)  \(conflict.id)  \(conflict.deleteConflict ? "deleted vs edited" : conflict.fields.joined(separator: ", "))  (\(conflict.scope))")
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a conflicted record: every value with who wrote it, and the settled fields.",
+            discussion: "Example: schoolsync admin show --collection reports --id qx-zhuoran/2025-S1/qixing-2024.goals.m1"
+        )
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var record: RecordChoice
+
+        func run() async throws {
+            try await runCommand {
+                let detail = try await SchoolSync.Admin.withServer(global) { try await $0.get("/v1/conflicts/\(record.path)", as: ConflictDetail.self) }
+                if global.json { return try printJSON(detail) }
+                print("\(detail.collection)/\(detail.id) (\(detail.scope))")
+                if !detail.deletedBy.isEmpty { print("  DELETED by \(detail.deletedBy.joined(separator: ", ")) while others edited it") }
+                for (field, candidates) in detail.conflicts.sorted(by: { $0.key < $1.key }) {
+                    print("  \(field):")
+                    for candidate in candidates { print("    «\(candidate.value)»  — \(candidate.writer) (replica \(candidate.replica))") }
+                }
+                for (field, value) in detail.settled.sorted(by: { $0.key < $1.key }) { print("  \(field): \(value)") }
+                if let last = detail.lastContent {
+                    print("  last content before the delete: " + last.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+                }
+            }
+        }
+    }
+
+    struct Resolve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Settle a conflict: pick one writer's values, give values, keep a deleted record, or delete it.",
+            discussion: """
+                Examples:
+                  schoolsync admin resolve --collection reports --id ID --pick REPLICA --reason "以教务处为准"
+                  schoolsync admin resolve --collection reports --id ID --value narrative=东园主体完工 --reason "合并两校区说明"
+                  schoolsync admin resolve --collection reports --id ID --keep --reason "误删"
+                  schoolsync admin resolve --collection reports --id ID --delete --reason "重复填报"
+                Refused (exit 65) if new values arrived since the conflict was shown: look again with 'admin show'.
+                """
+        )
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var record: RecordChoice
+        @Option(help: "Take every conflicting field's value from this replica (its id, or a prefix of it).") var pick: String?
+        @Option(help: "FIELD=VALUE for a conflicting field (repeatable); numbers and true/false keep their type.") var value: [String] = []
+        @Flag(help: "Keep a record that was deleted on one device and edited on another, with its last content.") var keep = false
+        @Flag(help: "Delete the record.") var delete = false
+        @Option(help: "Why; kept in the record's history.") var reason: String
+
+        func validate() throws {
+            guard [pick != nil || !value.isEmpty, keep, delete].filter({ $0 }).count == 1 else {
+                throw ValidationError("choose one of --pick/--value, --keep or --delete")
+            }
+        }
+
+        func run() async throws {
+            try await runCommand {
+                let resolved = try await SchoolSync.Admin.withServer(global) { transport in
+                    let detail = try await transport.get("/v1/conflicts/\(record.path)", as: ConflictDetail.self)
+                    let request = try makeRequest(detail)
+                    return try await transport.post("/v1/conflicts/\(record.path)", body: request, as: SyncRecord.self)
+                }
+                if global.json { return try printJSON(["resolved": "\(resolved.key)"]) }
+                print("resolved \(resolved.key); every device receives it on its next sync")
+            }
+        }
+
+        func makeRequest(_ detail: ConflictDetail) throws -> ResolutionRequest {
+            if delete { return ResolutionRequest(seen: detail.context, values: nil, delete: true, reason: reason) }
+            var values: [String: Value] = [:]
+            if keep {
+                values = detail.lastContent ?? [:]
+                values.merge(detail.settled) { _, settled in settled }
+            }
+            if let pick {
+                for (field, candidates) in detail.conflicts {
+                    guard let chosen = candidates.first(where: { $0.replica.hasPrefix(pick) }) else {
+                        throw CLIError("replica \(pick) wrote no value of \(field); see 'schoolsync admin show'", exitCode: 64)
+                    }
+                    values[field] = chosen.value
+                }
+            }
+            for item in value {
+                guard let equals = item.firstIndex(of: "=") else { throw CLIError("--value \(item): write FIELD=VALUE", exitCode: 64) }
+                let field = String(item[..<equals])
+                let text = String(item[item.index(after: equals)...])
+                values[field] = Self.parse(text, like: detail.conflicts[field]?.first?.value ?? detail.settled[field])
+            }
+            return ResolutionRequest(seen: detail.context, values: values, delete: nil, reason: reason)
+        }
+
+        /// Reads a value typed like the values already in conflict.
+        static func parse(_ text: String, like example: Value?) -> Value {
+            switch example {
+            case .int?: Int64(text).map(Value.int) ?? .string(text)
+            case .double?: Double(text).flatMap { try? Value.number($0) } ?? .string(text)
+            case .bool?: text == "true" ? .bool(true) : text == "false" ? .bool(false) : .string(text)
+            default: .string(text)
+            }
+        }
+    }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every accepted change of a record: who, which replica, when, before and after, and why.",
+            discussion: "Example: schoolsync admin history --collection reports --id qx-zhuoran/2025-S1/qixing-2024.goals.m1"
+        )
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var record: RecordChoice
+
+        func run() async throws {
+            try await runCommand {
+                struct Body: Codable { let history: [AuditEntry] }
+                let body = try await SchoolSync.Admin.withServer(global) { try await $0.get("/v1/history/\(record.path)", as: Body.self) }
+                if global.json { return try printJSON(body.history) }
+                let formatter = ISO8601DateFormatter()
+                for entry in body.history {
+                    let fields = entry.after.fields.sorted { $0.key < $1.key }.map { "\($0.key)=" + $0.value.map(\.description).joined(separator: " | ") }
+                    print("#\(entry.seq) \(formatter.string(from: entry.at)) \(entry.kind.rawValue) by \(entry.principal ?? "?")\(entry.reason.map { " — \($0)" } ?? "")")
+                    print("    \(entry.after.deleted ? "[deleted] " : "")\(fields.joined(separator: ", "))")
+                }
+            }
+        }
+    }
+}
