@@ -118,6 +118,22 @@ with tempfile.TemporaryDirectory() as directory:
         call("get", "/v1/bureau/summary?period=2025-S1", "/v1/bureau/summary", admin)
         call("get", "/v1/bureau/summary", "/v1/bureau/summary", admin, expect=400)
         call("get", "/v1/bureau/summary?period=2025-S1", "/v1/bureau/summary", device, expect=403)
+        # Two pushes of the same field from two replicas: a conflict to list, show, resolve and trace.
+        other = "0" * 31 + "2"
+        clash = dict(record, **state(other, {"narrative": {"string": "另一种说法"}}))
+        call("post", "/v1/push", "/v1/push", device, {"batch": "clash", "replica": other, "records": [clash]})
+        listed = call("get", "/v1/conflicts?school=qx-zhuoran", "/v1/conflicts", admin)
+        assert [c["id"] for c in listed["conflicts"]] == ["qx-zhuoran/2025-S1/m1"], listed
+        detail = call("get", "/v1/conflicts/reports/qx-zhuoran/2025-S1/m1", "/v1/conflicts/{collection}/{id}", admin)
+        call("get", "/v1/conflicts/reports/nope", "/v1/conflicts/{collection}/{id}", admin, expect=404)
+        call("post", "/v1/conflicts/reports/qx-zhuoran/2025-S1/m1", "/v1/conflicts/{collection}/{id}", admin,
+             {"seen": detail["context"], "values": {"narrative": {"string": "合并"}}, "reason": ""}, expect=400)
+        call("post", "/v1/conflicts/reports/qx-zhuoran/2025-S1/m1", "/v1/conflicts/{collection}/{id}", admin,
+             {"seen": detail["context"], "values": {"narrative": {"string": "合并"}}, "reason": "合并两种说法"})
+        call("post", "/v1/conflicts/reports/qx-zhuoran/2025-S1/m1", "/v1/conflicts/{collection}/{id}", admin,
+             {"seen": detail["context"], "values": {"narrative": {"string": "再来"}}, "reason": "again"}, expect=409)
+        call("get", "/v1/history/reports/qx-zhuoran/2025-S1/m1", "/v1/history/{collection}/{id}", admin)
+        call("get", "/v1/conflicts", "/v1/conflicts", device, expect=403)
         call("get", "/v1/devices", "/v1/devices", admin)
         call("get", "/v1/devices", "/v1/devices", device, expect=403)
         call("post", "/v1/admin/schools", "/v1/admin/schools", admin, {"id": "qx-huoju", "name": "火炬中学"}, expect=201)

@@ -115,7 +115,16 @@ for d in office principal office; do "$CLI" sync --db "$DIR/$d.sqlite" --quiet >
 set -e
 "$CLI" conflicts --db "$DIR/principal.sqlite"
 "$CLI" conflicts --db "$DIR/office.sqlite" --json | grep -q '西园延期' || fail "the conflict should be visible on both PCs"
-echo "(an administrator resolves it; the admin tools arrive with a later issue)"
+
+say "An administrator looks at both values side by side and settles the narrative, with a reason"
+"$CLI" init --db "$DIR/admin.sqlite" --server "$URL" --token "$ADMIN" >/dev/null
+REPORT=(--collection reports --id qx-zhuoran/2025-S1/qixing-2024/m6.1)
+"$CLI" admin conflicts --db "$DIR/admin.sqlite"
+"$CLI" admin show --db "$DIR/admin.sqlite" "${REPORT[@]}"
+"$CLI" admin resolve --db "$DIR/admin.sqlite" "${REPORT[@]}" --value "narrative=东园主体完工，西园延期" --reason "校长室的说明更完整"
+for d in office principal; do "$CLI" sync --db "$DIR/$d.sqlite" --quiet >/dev/null; done
+"$CLI" conflicts --db "$DIR/office.sqlite" | grep -q "no conflicts" || fail "the resolution should reach the office PC"
+echo "both PCs now show: $("$CLI" report show --db "$DIR/office.sqlite" "${M[@]}" --json | grep '"narrative"' | tr -s ' ')"
 
 say "火炬中学 reports on its own measure; it never sees 卓然学校's reports"
 "$CLI" report set --db "$DIR/huoju.sqlite" --measure qixing-2024/m3.2 --period 2025-S1 --status done --value qixing-2024/i9=1
@@ -123,6 +132,20 @@ say "火炬中学 reports on its own measure; it never sees 卓然学校's repor
 seen=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from reports').fetchone()[0])" "$DIR/huoju.sqlite")
 [[ "$seen" == "1" ]] || fail "火炬中学 should see only its own report, saw $seen"
 echo "火炬中学's database holds $seen report: its own."
+
+say "The bureau corrects 火炬中学's status while the school, offline, changes it too"
+"$CLI" sync --db "$DIR/bureau.sqlite" --quiet >/dev/null
+python3 -c "import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); db.execute(\"UPDATE reports SET status='at_risk' WHERE id='qx-huoju/2025-S1/qixing-2024/m3.2'\"); db.commit()" "$DIR/bureau.sqlite"
+"$CLI" report set --db "$DIR/huoju.sqlite" --measure qixing-2024/m3.2 --period 2025-S1 --status in_progress
+set +e
+"$CLI" sync --db "$DIR/bureau.sqlite" --quiet >/dev/null
+"$CLI" sync --db "$DIR/huoju.sqlite" --quiet >/dev/null
+set -e
+"$CLI" admin resolve --db "$DIR/admin.sqlite" --collection reports --id qx-huoju/2025-S1/qixing-2024/m3.2 --value status=at_risk --reason "以区教育局核查为准"
+"$CLI" sync --db "$DIR/huoju.sqlite" --quiet >/dev/null
+"$CLI" report show --db "$DIR/huoju.sqlite" --measure qixing-2024/m3.2 --period 2025-S1 --json | grep -q '"status" : "at_risk"' || fail "the bureau's correction should win after resolution"
+"$CLI" admin history --db "$DIR/admin.sqlite" --collection reports --id qx-huoju/2025-S1/qixing-2024/m3.2
+"$CLI" admin conflicts --db "$DIR/admin.sqlite" | grep -q "no open conflicts" || fail "every conflict should be resolved"
 
 say "The bureau's summary for 2025-S1 (also as CSV for Excel, and as a page at $URL/bureau)"
 "$CLI" bureau summary --db "$DIR/bureau.sqlite" --period 2025-S1

@@ -13,6 +13,7 @@ struct CLITests {
         let directory: URL
         let server: ServerProcess
         let bureau: String
+        let admin: String
         let deviceA: String
         let deviceA2: String
 
@@ -35,6 +36,7 @@ struct CLITests {
                 directory: directory,
                 server: try await ServerProcess(database: database),
                 bureau: try await store.createPrincipal(kind: .bureau, name: "区教育局", schoolID: nil, at: now).token,
+                admin: try await store.createPrincipal(kind: .admin, name: "管理员", schoolID: nil, at: now).token,
                 deviceA: try await store.createPrincipal(kind: .device, name: "教务处 PC", schoolID: "qx-zhuoran", at: now).token,
                 deviceA2: try await store.createPrincipal(kind: .device, name: "校长室 PC", schoolID: "qx-zhuoran", at: now).token
             )
@@ -101,6 +103,24 @@ struct CLITests {
                 #expect(refused.status == 65)
                 #expect(refused.stderr.contains("resolve"))
             }
+
+            // An administrator resolves it; after their next sync both devices hold the resolution, conflict-free.
+            #expect(try await world.cli(["init", "--server", world.server.baseURL, "--token", world.admin], db: "admin.sqlite").status == 0)
+            let open = try await world.cli(["admin", "conflicts"], db: "admin.sqlite").stdout
+            #expect(open.contains("qx-zhuoran/2025-S1/qixing-2024/m2.1"), "\(open)")
+            let id = ["--collection", "reports", "--id", "qx-zhuoran/2025-S1/qixing-2024/m2.1"]
+            let shown = try await world.cli(["admin", "show"] + id, db: "admin.sqlite").stdout
+            #expect(shown.contains("A 的说法") && shown.contains("教务处 PC") && shown.contains("校长室 PC"), "\(shown)")
+            let resolved = try await world.cli(["admin", "resolve"] + id + ["--value", "narrative=两台电脑的说法合并", "--reason", "合并"], db: "admin.sqlite")
+            #expect(resolved.status == 0, "\(resolved.stderr)")
+            for db in ["a.sqlite", "b.sqlite"] {
+                #expect(try await world.cli(["sync", "--quiet"], db: db).status == 0)
+                let conflicts = try await world.cli(["conflicts"], db: db).stdout
+                #expect(conflicts.contains("no conflicts"), "\(conflicts)")
+                #expect(try await world.cli(["report", "show"] + measure + ["--json"], db: db).stdout.contains("两台电脑的说法合并"))
+            }
+            let history = try await world.cli(["admin", "history"] + id, db: "admin.sqlite").stdout
+            #expect(history.contains("resolve by 管理员 — 合并"), "\(history)")
         }
     }
 
