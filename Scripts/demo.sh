@@ -31,7 +31,7 @@ OFFICE=$("$SERVER" device add --db "$DB" --school qx-zhuoran --name "卓然 教�
 PRINCIPAL=$("$SERVER" device add --db "$DB" --school qx-zhuoran --name "卓然 校长室 PC" | token)
 HUOJU=$("$SERVER" device add --db "$DB" --school qx-huoju --name "火炬 教务处 PC" | token)
 # A throwaway database's tokens, kept beside it so the pages can be opened afterwards.
-printf 'ADMIN_TOKEN=%s\nBUREAU_TOKEN=%s\n' "$ADMIN" "$BUREAU" >"$DIR/tokens.env"
+printf 'ADMIN_TOKEN=%s\nBUREAU_TOKEN=%s\nOFFICE_TOKEN=%s\nPRINCIPAL_TOKEN=%s\n' "$ADMIN" "$BUREAU" "$OFFICE" "$PRINCIPAL" >"$DIR/tokens.env"
 
 start_server() {
     "$SERVER" serve --db "$DB" --port "${1:-0}" --log-level warning >"$DIR/server.out" 2>"$DIR/server.log" &
@@ -152,6 +152,13 @@ say "The bureau's summary for 2025-S1 (also as CSV for Excel, and as a page at $
 "$CLI" bureau summary --db "$DIR/bureau.sqlite" --period 2025-S1 --csv --output "$DIR/summary-2025-S1.csv" >/dev/null
 "$CLI" bureau summary --db "$DIR/bureau.sqlite" --period 2025-S1 --json | grep -q '"numerator" : 1126' || fail "the summary should hold 卓然学校's 1126/1000"
 
-say "Done. The databases are in $DIR/ (tokens in $DIR/tokens.env); restart the server with:"
-echo "  $SERVER serve --db $DB --port $PORT"
-echo "then open $URL/login and sign in with the bureau token to see $URL/bureau?period=2025-S1"
+if [[ -t 0 && -t 1 ]]; then
+    say "Done. The server keeps running at $URL — press Ctrl-C to stop it"
+    echo "Open $URL/login and sign in with a token from $DIR/tokens.env:"
+    echo "  the bureau's summary: $URL/bureau?period=2025-S1    the administrator's conflicts: $URL/admin/conflicts"
+    wait "$SERVER_PID"
+else
+    say "Done. The databases are in $DIR/ (tokens in $DIR/tokens.env); restart the server with:"
+    echo "  $SERVER serve --db $DB --port $PORT"
+    echo "then open $URL/login and sign in with a token to see $URL/bureau?period=2025-S1 and $URL/admin/conflicts"
+fi

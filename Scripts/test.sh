@@ -22,8 +22,8 @@ trap 'rm -rf "$demo_dir"' EXIT
 Scripts/demo.sh "$demo_dir/demo" >"$demo_dir/demo.log" 2>&1 || { cat "$demo_dir/demo.log"; exit 1; }
 tail -n 2 "$demo_dir/demo.log"
 
-echo "== the bureau page renders its numbers in headless Chromium"
-Scripts/check-bureau-page.sh "$demo_dir/demo"
+echo "== the pages in headless Chromium: the bureau summary, and an administrator resolving a conflict"
+Scripts/check-pages.sh "$demo_dir/demo"
 
 echo "== swift test"
 swift test "$@"

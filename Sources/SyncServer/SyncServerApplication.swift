@@ -46,7 +46,9 @@ public func makeSyncRouter(configuration: SyncServerConfiguration, store: any Sy
     let bureau = BureauRoutes(store: store, today: configuration.clock)
     bureau.register(on: router)
     if let library = try? PageTemplates.library() {
-        PageRoutes(store: store, bureau: bureau, library: library, clock: configuration.clock).register(on: router)
+        let pages = PageRoutes(store: store, bureau: bureau, library: library, clock: configuration.clock)
+        pages.register(on: router)
+        AdminPages(pages: pages, store: store, notifier: notifier).register(on: router)
     }
     OperationsRoutes(store: store, metrics: metrics).register(on: router)
     return router

@@ -64,12 +64,42 @@ struct PageRoutes {
         return response
     }
 
-    func bureauPage(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        guard let (_, principal, csrf) = try await currentSession(request), principal.kind != .device else {
-            let next = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
-            let encoded = next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/bureau"
-            return Response(status: .seeOther, headers: [.location: "/login?next=\(encoded)"])
+    /// A signed-in page user.
+    struct Session {
+        let principal: Principal
+        let csrf: String
+    }
+
+    /// The session's user if it may see bureau pages, else nil (the caller redirects to the sign-in form).
+    func requireSession(_ request: Request, allowBureau: Bool) async throws -> Session? {
+        guard let (_, principal, csrf) = try await currentSession(request), principal.kind != .device,
+            allowBureau || principal.kind == .admin
+        else { return nil }
+        return Session(principal: principal, csrf: csrf)
+    }
+
+    func redirectToLogin(_ request: Request) -> Response {
+        let next = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
+        let encoded = next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/bureau"
+        return Response(status: .seeOther, headers: [.location: "/login?next=\(encoded)"])
+    }
+
+    /// A form body as name → value (the last value of a repeated name wins).
+    func readFormFields(_ request: Request) async throws -> [String: String] {
+        let body = String(buffer: try await request.body.collect(upTo: 64 * 1024))
+        var fields: [String: String] = [:]
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String { text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text) }
+            guard let name = parts.first else { continue }
+            fields[decode(name)] = parts.count > 1 ? decode(parts[1]) : ""
         }
+        return fields
+    }
+
+    func bureauPage(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        guard let session = try await requireSession(request, allowBureau: true) else { return redirectToLogin(request) }
+        let (principal, csrf) = (session.principal, session.csrf)
         let period = try await chosenPeriod(request)
         let summary = try await bureau.makeSummary(period: period)
         if request.uri.queryParameters["format"] == "csv" {
@@ -115,11 +145,11 @@ struct PageRoutes {
         }
     }
 
-    private func render(_ object: Any, _ template: String) -> String {
+    func render(_ object: Any, _ template: String) -> String {
         library.render(object, withTemplate: template) ?? ""
     }
 
-    private func html(_ page: String, status: HTTPResponse.Status = .ok) throws -> Response {
+    func html(_ page: String, status: HTTPResponse.Status = .ok) throws -> Response {
         Response(
             status: status,
             headers: [

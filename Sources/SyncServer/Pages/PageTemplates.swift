@@ -61,12 +61,54 @@ enum PageTemplates {
         </body></html>
         """
 
+    static let conflicts = """
+        {{> head}}
+        <h1>冲突 Conflicts</h1>
+        <p class="muted">{{who}} · <a href="/bureau">汇总 Summary</a></p>
+        {{#message}}<p class="card">{{message}}</p>{{/message}}
+        {{#conflicts}}
+        <div class="card"><a class="name" href="/admin/conflicts/{{collection}}/{{id}}">{{collection}} / {{id}}</a>
+        <div class="muted">{{scope}} · {{what}} · {{detectedAt}}</div></div>
+        {{/conflicts}}
+        {{^conflicts}}<p class="muted">没有待处理的冲突。No open conflicts.</p>{{/conflicts}}
+        </body></html>
+        """
+
+    static let conflict = """
+        {{> head}}
+        <h1>{{collection}} / {{id}}</h1>
+        <p class="muted">{{scope}} · <a href="/admin/conflicts">全部冲突 All conflicts</a></p>
+        {{#error}}<p class="error">{{error}}</p>{{/error}}
+        {{#deletedBy}}<p class="card error">已被 {{deletedBy}} 删除，同时在其他设备上被编辑。Deleted on one device while edited on another.</p>{{/deletedBy}}
+        <form method="post" action="/admin/conflicts/{{collection}}/{{id}}">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <input type="hidden" name="seen" value="{{seen}}">
+        {{#fields}}
+        <div class="card"><div class="name">{{name}}</div>
+        {{#candidates}}<p><label><input type="radio" name="choice.{{field}}" value="{{index}}" {{#first}}checked{{/first}}> «{{value}}» <span class="muted">— {{writer}}</span></label></p>{{/candidates}}
+        <p><label><input type="radio" name="choice.{{name}}" value="new"> 新值 New value: <input name="new.{{name}}" size="30"></label></p>
+        </div>
+        {{/fields}}
+        {{#deleteConflict}}
+        <div class="card"><div class="name">保留还是删除 Keep or delete</div>
+        <p><label><input type="radio" name="outcome" value="keep" checked> 保留，使用最后内容 Keep with its last content: {{lastContent}}</label></p>
+        <p><label><input type="radio" name="outcome" value="delete"> 删除 Delete</label></p></div>
+        {{/deleteConflict}}
+        {{#settled}}<p class="muted">{{name}}: {{value}}</p>{{/settled}}
+        <p><label>理由 Reason (required)<br><input name="reason" size="50" required></label></p>
+        <p><button type="submit">解决 Resolve</button></p>
+        </form>
+        </body></html>
+        """
+
     /// The compiled library; the templates are constants, so a failure here is a programming error caught by the tests.
     static func library() throws -> MustacheLibrary {
         var library = MustacheLibrary()
         try library.register(head, named: "head")
         try library.register(login, named: "login")
         try library.register(bureau, named: "bureau")
+        try library.register(conflicts, named: "conflicts")
+        try library.register(conflict, named: "conflict")
         return library
     }
 }
