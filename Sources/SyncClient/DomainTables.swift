@@ -101,7 +101,10 @@ enum DomainTables {
                 arguments: [key.collection, key.id, fields.joined(separator: ","), state.isDeleteConflict]
             )
             for field in fields {
-                try db.execute(sql: "INSERT INTO sync_conflict_fields (collection, id, field) VALUES (?, ?, ?)", arguments: [key.collection, key.id, field])
+                try db.execute(
+                    sql: "INSERT INTO sync_conflict_fields (collection, id, field) VALUES (?, ?, ?)",
+                    arguments: [key.collection, key.id, field]
+                )
             }
         } else {
             try db.execute(sql: "DELETE FROM sync_conflicts WHERE collection = ? AND id = ?", arguments: [key.collection, key.id])

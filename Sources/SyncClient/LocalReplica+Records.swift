@@ -90,19 +90,13 @@ extension LocalReplica {
             try self.captureEdits(db)
             let replica = try Self.replicaID(db)
             for (key, values) in changes {
-                var record = try StoredRecord.load(key, db) ?? StoredRecord(key: key, scope: try scope ?? self.defaultScope(for: key, values: values, db), state: RecordState())
+                var record =
+                    try StoredRecord.load(key, db)
+                    ?? StoredRecord(key: key, scope: try scope ?? self.defaultScope(for: key, values: values, db), state: RecordState())
                 if let scope, scope != record.scope {
                     throw SyncClientError(.refused, "\(key) already lives in \(record.scope), not \(scope)")
                 }
-                var state = record.state
-                do throws(SyncCoreError) {
-                    try state.write(values, by: replica)
-                } catch {
-                    throw SyncClientError(.refused, "\(key): \(error.message)", cause: error)
-                }
-                record.edited(to: state)
-                try record.save(db)
-                try self.show(record, db)
+                try self.commitEdit(&record, db) { state throws(SyncCoreError) in try state.write(values, by: replica) }
             }
         }
     }
@@ -114,16 +108,8 @@ extension LocalReplica {
             guard var record = try StoredRecord.load(key, db) else {
                 throw SyncClientError(.refused, "there is no record \(key) to delete")
             }
-            var state = record.state
             let replica = try Self.replicaID(db)
-            do throws(SyncCoreError) {
-                try state.delete(by: replica)
-            } catch {
-                throw SyncClientError(.refused, "\(key): \(error.message)", cause: error)
-            }
-            record.edited(to: state)
-            try record.save(db)
-            try self.show(record, db)
+            try self.commitEdit(&record, db) { state throws(SyncCoreError) in try state.delete(by: replica) }
         }
     }
 
@@ -135,19 +121,26 @@ extension LocalReplica {
             guard var record = try StoredRecord.load(key, db), record.dirty else {
                 throw SyncClientError(.refused, "\(key) has no local changes to discard")
             }
-            var state = record.state
             let replica = try Self.replicaID(db)
-            do throws(SyncCoreError) {
-                try state.revert(to: record.serverState ?? RecordState(), by: replica)
-            } catch {
-                throw SyncClientError(.refused, "\(key): \(error.message)", cause: error)
-            }
-            record.edited(to: state)
+            let previous = record.serverState ?? RecordState()
             record.rejection = nil
             record.rejectedEditSeq = nil
-            try record.save(db)
-            try self.show(record, db)
+            try self.commitEdit(&record, db) { state throws(SyncCoreError) in try state.revert(to: previous, by: replica) }
         }
+    }
+
+    /// Applies one local edit to a record's state, marks it dirty, saves it and shows it in its table;
+    /// a refusal by the engine (a conflicted field, a bad value) becomes a ``SyncClientError``.
+    private func commitEdit(_ record: inout StoredRecord, _ db: Database, _ edit: (inout RecordState) throws(SyncCoreError) -> Void) throws {
+        var state = record.state
+        do throws(SyncCoreError) {
+            try edit(&state)
+        } catch {
+            throw SyncClientError(.refused, "\(record.key): \(error.message)", cause: error)
+        }
+        record.edited(to: state)
+        try record.save(db)
+        try show(record, db)
     }
 
     /// A record's state, local flags and the server's reason if it was rejected.

@@ -45,9 +45,16 @@ extension LocalReplica {
             let settings = try Self.settings(db)
             let rejected = try Row.fetchAll(
                 db,
-                sql: "SELECT collection, id, rejected_code, rejected_message, rejected_at FROM sync_records WHERE rejected_code IS NOT NULL ORDER BY collection, id"
+                sql:
+                    "SELECT collection, id, rejected_code, rejected_message, rejected_at FROM sync_records WHERE rejected_code IS NOT NULL ORDER BY collection, id"
             ).map { row in
-                ReplicaStatus.Rejected(collection: row["collection"], id: row["id"], code: row["rejected_code"], message: row["rejected_message"] ?? "", since: row["rejected_at"])
+                ReplicaStatus.Rejected(
+                    collection: row["collection"],
+                    id: row["id"],
+                    code: row["rejected_code"],
+                    message: row["rejected_message"] ?? "",
+                    since: row["rejected_at"]
+                )
             }
             let pendingPush = try Meta.get("pending_push", db).flatMap { try? CanonicalJSON.decode(PendingPush.self, from: Data($0.utf8)) }
             return ReplicaStatus(

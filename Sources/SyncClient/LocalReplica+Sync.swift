@@ -172,7 +172,9 @@ extension LocalReplica {
     static func resetForNewEpoch(_ epoch: Epoch, _ db: Database) throws {
         try Meta.set("epoch", epoch.description, db)
         for key in ["cursor", "receipt", "pending_push"] { try Meta.set(key, nil, db) }
-        try db.execute(sql: "UPDATE sync_records SET dirty = 1, rejected_code = NULL, rejected_message = NULL, rejected_edit_seq = NULL, rejected_at = NULL")
+        try db.execute(
+            sql: "UPDATE sync_records SET dirty = 1, rejected_code = NULL, rejected_message = NULL, rejected_edit_seq = NULL, rejected_at = NULL"
+        )
     }
 
     /// This database forgot an acknowledged push: take a new replica id and rebuild every record

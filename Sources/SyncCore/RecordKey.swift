@@ -45,7 +45,10 @@ public struct RecordKey: Sendable, Hashable, Comparable, CustomStringConvertible
             }
         guard isValid else {
             let pattern = firstAllowsUpper ? "[A-Za-z_][A-Za-z0-9_]*" : "[a-z][a-z0-9_]*"
-            throw SyncCoreError(.invalidName, "\(kind) name '\(name.prefix(80))' must match \(pattern), at most \(SyncLimits.maxNameLength) characters")
+            throw SyncCoreError(
+                .invalidName,
+                "\(kind) name '\(name.prefix(80))' must match \(pattern), at most \(SyncLimits.maxNameLength) characters"
+            )
         }
     }
 

@@ -40,7 +40,10 @@ public struct RecordState: Sendable, Hashable {
             throw SyncCoreError(.invalidState, "a record has \(fields.count) fields; the limit is \(SyncLimits.maxFields)")
         }
         guard sortedDeleted.count <= SyncLimits.maxRegisterEntries else {
-            throw SyncCoreError(.invalidState, "the deleted register holds \(sortedDeleted.count) dots; the limit is \(SyncLimits.maxRegisterEntries)")
+            throw SyncCoreError(
+                .invalidState,
+                "the deleted register holds \(sortedDeleted.count) dots; the limit is \(SyncLimits.maxRegisterEntries)"
+            )
         }
         let deletedSet = Set(sortedDeleted)
         for dot in sortedDeleted where !context.contains(dot) {
@@ -52,7 +55,10 @@ public struct RecordState: Sendable, Hashable {
                 throw SyncCoreError(.invalidState, "field '\(name)' has an empty register; omit the field instead")
             }
             guard register.entries.count <= SyncLimits.maxRegisterEntries else {
-                throw SyncCoreError(.invalidState, "field '\(name)' holds \(register.entries.count) concurrent values; the limit is \(SyncLimits.maxRegisterEntries)")
+                throw SyncCoreError(
+                    .invalidState,
+                    "field '\(name)' holds \(register.entries.count) concurrent values; the limit is \(SyncLimits.maxRegisterEntries)"
+                )
             }
             for entry in register.entries {
                 guard context.contains(entry.dot) else {

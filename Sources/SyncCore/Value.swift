@@ -101,3 +101,16 @@ extension Value: CustomStringConvertible {
         }
     }
 }
+
+extension Value {
+    /// Reads text a person typed as a value of the same kind as `example` (a number stays a number,
+    /// true/false a boolean); anything that does not read as that kind stays text.
+    public init(typed text: String, like example: Value?) {
+        switch example {
+        case .int?: self = Int64(text).map(Value.int) ?? .string(text)
+        case .double?: self = Double(text).flatMap { try? Value.number($0) } ?? .string(text)
+        case .bool?: self = text == "true" ? .bool(true) : text == "false" ? .bool(false) : .string(text)
+        default: self = .string(text)
+        }
+    }
+}

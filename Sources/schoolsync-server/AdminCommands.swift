@@ -100,7 +100,9 @@ extension SchoolSyncServer {
             func run() async throws {
                 let store = try database.openStore()
                 let kind: Principal.Kind = role == "admin" ? .admin : .bureau
-                let (user, token) = try await reportingStoreErrors { try await store.createPrincipal(kind: kind, name: name, schoolID: nil, at: Date()) }
+                let (user, token) = try await reportingStoreErrors {
+                    try await store.createPrincipal(kind: kind, name: name, schoolID: nil, at: Date())
+                }
                 print("created \(role) user \(user.id) (\(user.name))")
                 print("token (shown once): \(token)")
             }

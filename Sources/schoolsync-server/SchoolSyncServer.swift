@@ -24,7 +24,13 @@ struct SchoolSyncServer: AsyncParsableCommand {
 
 /// Options every subcommand shares: the database file.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The server's SQLite database file (created if missing).", discussion: "Default: $SCHOOLSYNC_DB, else schoolsync-server.sqlite."))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The server's SQLite database file (created if missing).",
+            discussion: "Default: $SCHOOLSYNC_DB, else schoolsync-server.sqlite."
+        )
+    )
     var db: String?
 
     var path: String {

@@ -9,12 +9,12 @@ extension SchoolSyncServer {
         static let configuration = CommandConfiguration(
             abstract: "Run the server until SIGINT or SIGTERM.",
             discussion: """
-                Flags win over environment variables: SCHOOLSYNC_DB, SCHOOLSYNC_HOST, SCHOOLSYNC_PORT, SCHOOLSYNC_LOG_LEVEL.
-                Port 0 picks a free port; the start-up line says which.
+                    Flags win over environment variables: SCHOOLSYNC_DB, SCHOOLSYNC_HOST, SCHOOLSYNC_PORT, SCHOOLSYNC_LOG_LEVEL.
+                    Port 0 picks a free port; the start-up line says which.
 
-              Example:
-                schoolsync-server serve --db server.sqlite --host 127.0.0.1 --port 8080
-            """
+                  Example:
+                    schoolsync-server serve --db server.sqlite --host 127.0.0.1 --port 8080
+                """
         )
 
         @OptionGroup var database: DatabaseOptions

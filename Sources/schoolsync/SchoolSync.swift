@@ -26,7 +26,9 @@ struct SchoolSync: AsyncParsableCommand {
             locally); 70 the server's data contradicts this database; 77 the token was refused;
             1 anything else.
             """,
-        subcommands: [Init.self, Pull.self, Push.self, SyncCommand.self, Status.self, Measures.self, Report.self, Conflicts.self, Bureau.self, Admin.self]
+        subcommands: [
+            Init.self, Pull.self, Push.self, SyncCommand.self, Status.self, Measures.self, Report.self, Conflicts.self, Bureau.self, Admin.self,
+        ]
     )
 }
 
@@ -130,7 +132,8 @@ final class ProgressPrinter: Sendable {
             switch progress {
             case .pulled(let records): "pulled \(records) records"
             case .pushed(let records, let total): "pushed \(records)/\(total) records"
-            case .retrying(let attempt, let delay, let reason): "retry \(attempt) in \(delay.formatted(.units(allowed: [.seconds, .milliseconds]))): \(reason)"
+            case .retrying(let attempt, let delay, let reason):
+                "retry \(attempt) in \(delay.formatted(.units(allowed: [.seconds, .milliseconds]))): \(reason)"
             case .reminted(let replica): "this database had forgotten a push (restored or copied); continuing as new replica \(replica)"
             case .epochReset: "the server's database was restored; pulling everything again and re-sending local records"
             }

@@ -41,8 +41,14 @@ struct BureauFlowTests {
         _ = try await ok(["init", "--server", server.baseURL, "--token", bureau], "bureau.sqlite")
         let imported = try await ok(["bureau", "import", Self.catalog], "bureau.sqlite")
         #expect(imported.stdout.contains("imported 5 plans, 152 measures, 200 indicators"), "\(imported.stdout)")
-        _ = try await ok(["bureau", "school", "add", "--id", "qx-zhuoran", "--name", "卓然学校", "--type", "九年一贯制", "--township", "七星街道"], "bureau.sqlite")
-        _ = try await ok(["bureau", "school", "add", "--id", "qx-huoju", "--name", "火炬中学", "--type", "初中", "--township", "朝阳乡", "--rural"], "bureau.sqlite")
+        _ = try await ok(
+            ["bureau", "school", "add", "--id", "qx-zhuoran", "--name", "卓然学校", "--type", "九年一贯制", "--township", "七星街道"],
+            "bureau.sqlite"
+        )
+        _ = try await ok(
+            ["bureau", "school", "add", "--id", "qx-huoju", "--name", "火炬中学", "--type", "初中", "--township", "朝阳乡", "--rural"],
+            "bureau.sqlite"
+        )
         _ = try await ok(["bureau", "period", "add", "--id", "2025-S1", "--due", "2025-01-31"], "bureau.sqlite")
         _ = try await ok(["bureau", "assign", "--measure", goals, "--all"], "bureau.sqlite")
         _ = try await ok(["sync", "--quiet"], "bureau.sqlite")
@@ -55,7 +61,10 @@ struct BureauFlowTests {
         }
         let measures = try await ok(["measures"], "zhuoran.sqlite").stdout
         #expect(measures.contains("学前教育毛入园率"))
-        _ = try await ok(["report", "set"] + report + ["--status", "done", "--ratio", "\(rate)=1126/1000", "--value", "\(kindergartens)=1"], "zhuoran.sqlite")
+        _ = try await ok(
+            ["report", "set"] + report + ["--status", "done", "--ratio", "\(rate)=1126/1000", "--value", "\(kindergartens)=1"],
+            "zhuoran.sqlite"
+        )
         _ = try await ok(["report", "submit"] + report, "zhuoran.sqlite")
         _ = try await ok(["sync", "--quiet"], "zhuoran.sqlite")
         _ = try await ok(["report", "set"] + report + ["--status", "in_progress", "--ratio", "\(rate)=450/500"], "huoju.sqlite")
@@ -65,7 +74,8 @@ struct BureauFlowTests {
         let sql = try DatabaseQueue(path: path("huoju.sqlite"))
         try await sql.write { db in
             try db.execute(
-                sql: "INSERT INTO indicator_values (id, school_id, indicator_id, measure_id, period, value) VALUES (?, 'qx-huoju', ?, ?, '2025-S1', '{\"value\":-2}')",
+                sql:
+                    "INSERT INTO indicator_values (id, school_id, indicator_id, measure_id, period, value) VALUES (?, 'qx-huoju', ?, ?, '2025-S1', '{\"value\":-2}')",
                 arguments: ["qx-huoju/2025-S1/\(kindergartens)", kindergartens, goals]
             )
         }

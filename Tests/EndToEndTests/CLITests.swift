@@ -49,11 +49,23 @@ struct CLITests {
             #expect(try await cli(["init", "--server", server.baseURL, "--token", bureau], db: "bureau.sqlite").status == 0)
             let sql = try DatabaseQueue(path: path("bureau.sqlite"))
             try await sql.write { db in
-                try db.execute(sql: "INSERT INTO measures (id, plan_id, code, title, lead_unit) VALUES ('qixing-2024/m2.1', 'qixing-2024', '（二）1', '新建2所公办幼儿园', '区教育局')")
-                try db.execute(sql: "INSERT INTO assignments (id, school_id, measure_id) VALUES ('qx-zhuoran/qixing-2024/m2.1', 'qx-zhuoran', 'qixing-2024/m2.1')")
-                try db.execute(sql: "INSERT INTO indicators (id, measure_id, name, target, unit, value_kind) VALUES ('qixing-2024/i1', 'qixing-2024/m2.1', '学前教育毛入园率', '100', '%', 'ratio')")
+                try db.execute(
+                    sql:
+                        "INSERT INTO measures (id, plan_id, code, title, lead_unit) VALUES ('qixing-2024/m2.1', 'qixing-2024', '（二）1', '新建2所公办幼儿园', '区教育局')"
+                )
+                try db.execute(
+                    sql:
+                        "INSERT INTO assignments (id, school_id, measure_id) VALUES ('qx-zhuoran/qixing-2024/m2.1', 'qx-zhuoran', 'qixing-2024/m2.1')"
+                )
+                try db.execute(
+                    sql:
+                        "INSERT INTO indicators (id, measure_id, name, target, unit, value_kind) VALUES ('qixing-2024/i1', 'qixing-2024/m2.1', '学前教育毛入园率', '100', '%', 'ratio')"
+                )
                 for index in 0..<extraMeasures {
-                    try db.execute(sql: "INSERT INTO measures (id, plan_id, title) VALUES (?, 'bulk', ?)", arguments: ["bulk/m\(index)", "措施 \(index)"])
+                    try db.execute(
+                        sql: "INSERT INTO measures (id, plan_id, title) VALUES (?, 'bulk', ?)",
+                        arguments: ["bulk/m\(index)", "措施 \(index)"]
+                    )
                 }
             }
             try sql.close()
@@ -75,7 +87,12 @@ struct CLITests {
             #expect(measures.stdout.contains("新建2所公办幼儿园"))
             #expect(measures.stdout.contains("学前教育毛入园率"))
 
-            #expect(try await world.cli(["report", "set"] + measure + ["--status", "in_progress", "--narrative", "初稿", "--ratio", "qixing-2024/i1=1126/1000"], db: "a.sqlite").status == 0)
+            #expect(
+                try await world.cli(
+                    ["report", "set"] + measure + ["--status", "in_progress", "--narrative", "初稿", "--ratio", "qixing-2024/i1=1126/1000"],
+                    db: "a.sqlite"
+                ).status == 0
+            )
             #expect(try await world.cli(["sync"], db: "a.sqlite").status == 0)
             #expect(try await world.cli(["sync"], db: "b.sqlite").status == 0)
 
@@ -134,7 +151,8 @@ struct CLITests {
                 // One report per yearly period, so every one is valid for the server's domain rules.
                 for year in 1000..<3000 {
                     try db.execute(
-                        sql: "INSERT INTO reports (id, school_id, measure_id, period, status, narrative) VALUES (?, 'qx-zhuoran', 'qixing-2024/m2.1', ?, 'in_progress', ?)",
+                        sql:
+                            "INSERT INTO reports (id, school_id, measure_id, period, status, narrative) VALUES (?, 'qx-zhuoran', 'qixing-2024/m2.1', ?, 'in_progress', ?)",
                         arguments: ["qx-zhuoran/\(year)/qixing-2024/m2.1", "\(year)", "进展 \(year)"]
                     )
                 }
@@ -155,7 +173,10 @@ struct CLITests {
             #expect(try await world.cli(["sync", "--quiet"], db: "b.sqlite").status == 0)
             let check = try DatabaseQueue(path: world.path("b.sqlite"))
             let (count, distinct) = try await check.read { db in
-                (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM reports") ?? 0, try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT narrative) FROM reports") ?? 0)
+                (
+                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM reports") ?? 0,
+                    try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT narrative) FROM reports") ?? 0
+                )
             }
             #expect(count == 2_000)
             #expect(distinct == 2_000)
@@ -173,8 +194,10 @@ struct CLITests {
             // Whatever was committed is whole: every stored record has its row, and the cursor matches.
             let partial = try DatabaseQueue(path: world.path("a.sqlite"))
             let (records, rows) = try await partial.read { db in
-                (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sync_records WHERE collection = 'measures'") ?? 0,
-                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM measures") ?? 0)
+                (
+                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sync_records WHERE collection = 'measures'") ?? 0,
+                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM measures") ?? 0
+                )
             }
             #expect(records == rows)
             #expect(records < 2_001)
@@ -196,7 +219,9 @@ struct CLITests {
             #expect(notEnrolled.status == 64)
             #expect(notEnrolled.stderr.contains("schoolsync init"))
             #expect(try await world.cli(["init", "--server", world.server.baseURL, "--token", world.deviceA], db: "a.sqlite").status == 0)
-            #expect(try await world.cli(["report", "set", "--measure", "nope", "--period", "2025-S1", "--status", "done"], db: "a.sqlite").status == 65)
+            #expect(
+                try await world.cli(["report", "set", "--measure", "nope", "--period", "2025-S1", "--status", "done"], db: "a.sqlite").status == 65
+            )
             #expect(try await world.cli(["report", "set", "--measure", "m", "--period", "spring", "--status", "done"], db: "a.sqlite").status == 64)
             world.server.process.terminate()
             world.server.process.waitUntilExit()

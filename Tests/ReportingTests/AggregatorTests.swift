@@ -1,6 +1,7 @@
 import Foundation
-@testable import Reporting
 import Testing
+
+@testable import Reporting
 
 /// Aggregation against numbers worked out by hand.
 struct AggregatorTests {
@@ -14,29 +15,52 @@ struct AggregatorTests {
 
     func indicator(_ id: String, kind: IndicatorKind, target: String?, comparison: String = ">=", unit: String? = nil) -> SummaryInput.Indicator {
         SummaryInput.Indicator(
-            id: id, measureID: "m1", name: id, unit: unit, kind: kind, target: target.flatMap(Double.init), targetText: target,
-            comparison: comparison, deadline: "2026", approx: false
+            id: id,
+            measureID: "m1",
+            name: id,
+            unit: unit,
+            kind: kind,
+            target: target.flatMap(Double.init),
+            targetText: target,
+            comparison: comparison,
+            deadline: "2026",
+            approx: false
         )
     }
 
-    func input(indicators: [SummaryInput.Indicator], readings: [Reading], reports: [SummaryInput.Report] = [], due: String? = "2025-07-15", asOf: String = "2025-07-20") -> SummaryInput {
+    func input(
+        indicators: [SummaryInput.Indicator],
+        readings: [Reading],
+        reports: [SummaryInput.Report] = [],
+        due: String? = "2025-07-15",
+        asOf: String = "2025-07-20"
+    ) -> SummaryInput {
         SummaryInput(
-            period: "2025-S1", due: due, asOf: asOf, schools: schools, measures: ["m1": "新建2所公办幼儿园"],
-            indicators: indicators, assignments: [["a", "m1"], ["b", "m1"], ["c", "m1"]], reports: reports, readings: readings
+            period: "2025-S1",
+            due: due,
+            asOf: asOf,
+            schools: schools,
+            measures: ["m1": "新建2所公办幼儿园"],
+            indicators: indicators,
+            assignments: [["a", "m1"], ["b", "m1"], ["c", "m1"]],
+            reports: reports,
+            readings: readings
         )
     }
 
     /// 甲 1126/1000, 乙 90/100, 丙 450/500: county Σ = 1666/1600 = 104.125% — not the mean of
     /// 112.6, 90 and 90 (97.53%). Rates above 100% are legal. 朝阳乡 = 1216/1100 = 110.5454…%.
     @Test func ratesAreSumsOfNumeratorsOverSumsOfDenominators() throws {
-        let summary = Aggregator.summarize(input(
-            indicators: [indicator("rate", kind: .ratio, target: "100", unit: "%")],
-            readings: [
-                Reading(school: "a", indicator: "rate", value: .ratio(numerator: 1126, denominator: 1000)),
-                Reading(school: "b", indicator: "rate", value: .ratio(numerator: 90, denominator: 100)),
-                Reading(school: "c", indicator: "rate", value: .ratio(numerator: 450, denominator: 500)),
-            ]
-        ))
+        let summary = Aggregator.summarize(
+            input(
+                indicators: [indicator("rate", kind: .ratio, target: "100", unit: "%")],
+                readings: [
+                    Reading(school: "a", indicator: "rate", value: .ratio(numerator: 1126, denominator: 1000)),
+                    Reading(school: "b", indicator: "rate", value: .ratio(numerator: 90, denominator: 100)),
+                    Reading(school: "c", indicator: "rate", value: .ratio(numerator: 450, denominator: 500)),
+                ]
+            )
+        )
         let rate = try #require(summary.indicators.first)
         #expect(rate.county.numerator == 1666)
         #expect(rate.county.denominator == 1600)
@@ -48,14 +72,18 @@ struct AggregatorTests {
     }
 
     @Test func countsAndAmountsAreSummedAndComparedWithTheTarget() throws {
-        let summary = Aggregator.summarize(input(
-            indicators: [indicator("new-kindergartens", kind: .count, target: "2", comparison: "="), indicator("funds", kind: .amount, target: "500")],
-            readings: [
-                Reading(school: "a", indicator: "new-kindergartens", value: .number(1)),
-                Reading(school: "c", indicator: "funds", value: .number(120.5)),
-                Reading(school: "b", indicator: "funds", value: .number(200)),
-            ]
-        ))
+        let summary = Aggregator.summarize(
+            input(
+                indicators: [
+                    indicator("new-kindergartens", kind: .count, target: "2", comparison: "="), indicator("funds", kind: .amount, target: "500"),
+                ],
+                readings: [
+                    Reading(school: "a", indicator: "new-kindergartens", value: .number(1)),
+                    Reading(school: "c", indicator: "funds", value: .number(120.5)),
+                    Reading(school: "b", indicator: "funds", value: .number(200)),
+                ]
+            )
+        )
         let count = try #require(summary.indicators.first { $0.id == "new-kindergartens" })
         #expect(count.county.value == 1)
         #expect(count.standing == .behind)
@@ -67,14 +95,16 @@ struct AggregatorTests {
 
     /// Values 0.80, 0.90, 1.00: mean 0.9, population variance 0.02/3, std 0.0816497, CV 0.0907218 < 0.15.
     @Test func theInterSchoolCoefficientOfVariationIsStdOverMean() throws {
-        let summary = Aggregator.summarize(input(
-            indicators: [indicator("cv", kind: .coefficientOfVariation, target: "0.15", comparison: "<", unit: "系数")],
-            readings: [
-                Reading(school: "a", indicator: "cv", value: .number(0.8)),
-                Reading(school: "b", indicator: "cv", value: .number(0.9)),
-                Reading(school: "c", indicator: "cv", value: .number(1.0)),
-            ]
-        ))
+        let summary = Aggregator.summarize(
+            input(
+                indicators: [indicator("cv", kind: .coefficientOfVariation, target: "0.15", comparison: "<", unit: "系数")],
+                readings: [
+                    Reading(school: "a", indicator: "cv", value: .number(0.8)),
+                    Reading(school: "b", indicator: "cv", value: .number(0.9)),
+                    Reading(school: "c", indicator: "cv", value: .number(1.0)),
+                ]
+            )
+        )
         let cv = try #require(summary.indicators.first)
         #expect(abs((cv.county.value ?? 0) - 0.0907218) < 1e-6)
         #expect(cv.standing == .onTrack)
@@ -84,10 +114,14 @@ struct AggregatorTests {
     }
 
     @Test func milestonesCountTheSchoolsThatReachedThem() throws {
-        let summary = Aggregator.summarize(input(
-            indicators: [indicator("opened", kind: .boolean, target: nil)],
-            readings: [Reading(school: "a", indicator: "opened", value: .flag(true)), Reading(school: "b", indicator: "opened", value: .flag(false))]
-        ))
+        let summary = Aggregator.summarize(
+            input(
+                indicators: [indicator("opened", kind: .boolean, target: nil)],
+                readings: [
+                    Reading(school: "a", indicator: "opened", value: .flag(true)), Reading(school: "b", indicator: "opened", value: .flag(false)),
+                ]
+            )
+        )
         #expect(summary.indicators.first?.county.value == 1)
         #expect(summary.indicators.first?.standing == .noTarget)
     }
@@ -110,10 +144,12 @@ struct AggregatorTests {
     }
 
     @Test func csvHasAByteOrderMarkAndQuotesWhatNeedsIt() throws {
-        let summary = Aggregator.summarize(input(
-            indicators: [indicator("rate", kind: .ratio, target: "100", unit: "%")],
-            readings: [Reading(school: "a", indicator: "rate", value: .ratio(numerator: 1126, denominator: 1000))]
-        ))
+        let summary = Aggregator.summarize(
+            input(
+                indicators: [indicator("rate", kind: .ratio, target: "100", unit: "%")],
+                readings: [Reading(school: "a", indicator: "rate", value: .ratio(numerator: 1126, denominator: 1000))]
+            )
+        )
         let csv = SummaryFormat.csv(summary)
         #expect(csv.hasPrefix("\u{FEFF}section,level,area,id,name,value"))
         #expect(csv.contains("indicator,county,全区/县,rate,rate,112.6000,1126,1000,%,100,>=,on_track,1"))

@@ -86,4 +86,3 @@ public enum Executables {
         throw ProcessError("\(name) was not built beside \(Bundle.main.bundleURL.path); run swift build first")
     }
 }
-

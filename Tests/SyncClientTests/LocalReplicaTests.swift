@@ -1,8 +1,9 @@
 import Foundation
 import GRDB
-@testable import SyncClient
 import SyncCore
 import Testing
+
+@testable import SyncClient
 
 /// The local database alone: library writes, plain-SQL capture, guards on conflicted columns.
 struct LocalReplicaTests {
@@ -17,7 +18,8 @@ struct LocalReplicaTests {
         let session = try JSONDecoder().decode(
             SessionInfo.self,
             from: Data(
-                #"{"epoch":"0123456789abcdef0123456789abcdef","principal":{"kind":"device","name":"PC","school":"qx-zhuoran"},"readScopes":[],"writeScopes":[],"limits":{"maxBatchRecords":500,"maxBodyBytes":1,"maxPullLimit":1000}}"#.utf8
+                #"{"epoch":"0123456789abcdef0123456789abcdef","principal":{"kind":"device","name":"PC","school":"qx-zhuoran"},"readScopes":[],"writeScopes":[],"limits":{"maxBatchRecords":500,"maxBodyBytes":1,"maxPullLimit":1000}}"#
+                    .utf8
             )
         )
         try await replica.enrol(serverURL: "http://127.0.0.1:9", token: "ss_x", session: session)
@@ -84,13 +86,30 @@ struct LocalReplicaTests {
         try await Harness.with { harness in
             let replica = try harness.replica("a.sqlite")
             try await enrolOffline(replica)
-            let base = try RecordState().writingForTest(["status": .string("in_progress"), "school_id": .string("qx-zhuoran")], by: ReplicaID(high: 1, low: 1))
+            let base = try RecordState().writingForTest(
+                ["status": .string("in_progress"), "school_id": .string("qx-zhuoran")],
+                by: ReplicaID(high: 1, low: 1)
+            )
             let one = try base.writingForTest(["status": .string("done")], by: ReplicaID(high: 2, low: 2))
             let two = try base.writingForTest(["status": .string("at_risk")], by: ReplicaID(high: 3, low: 3))
             let scope = try Scope.school("qx-zhuoran")
             let epoch = try Epoch(parsing: "0123456789abcdef0123456789abcdef")
-            _ = try await replica.apply(PullResponse(epoch: epoch, records: [SyncRecord(key: report(), scope: scope, state: one)], next: Cursor(epoch: epoch, seq: 1), more: false))
-            _ = try await replica.apply(PullResponse(epoch: epoch, records: [SyncRecord(key: report(), scope: scope, state: two)], next: Cursor(epoch: epoch, seq: 2), more: false))
+            _ = try await replica.apply(
+                PullResponse(
+                    epoch: epoch,
+                    records: [SyncRecord(key: report(), scope: scope, state: one)],
+                    next: Cursor(epoch: epoch, seq: 1),
+                    more: false
+                )
+            )
+            _ = try await replica.apply(
+                PullResponse(
+                    epoch: epoch,
+                    records: [SyncRecord(key: report(), scope: scope, state: two)],
+                    next: Cursor(epoch: epoch, seq: 2),
+                    more: false
+                )
+            )
             let sql = try otherProgram(harness, "a.sqlite")
             let shown = try await sql.read { db in try String.fetchOne(db, sql: "SELECT status FROM reports WHERE id = ?", arguments: [report().id]) }
             #expect(shown == nil, "a conflicted column must not show one value as settled")
@@ -114,7 +133,14 @@ struct LocalReplicaTests {
             try await enrolOffline(replica)
             let epoch = try Epoch(parsing: "0123456789abcdef0123456789abcdef")
             let state = try RecordState().writingForTest(["title": .string("新建2所公办幼儿园")], by: ReplicaID(high: 9, low: 9))
-            _ = try await replica.apply(PullResponse(epoch: epoch, records: [SyncRecord(key: Catalog.measure, scope: .catalog, state: state)], next: Cursor(epoch: epoch, seq: 1), more: false))
+            _ = try await replica.apply(
+                PullResponse(
+                    epoch: epoch,
+                    records: [SyncRecord(key: Catalog.measure, scope: .catalog, state: state)],
+                    next: Cursor(epoch: epoch, seq: 1),
+                    more: false
+                )
+            )
             let record = try #require(try await replica.record(Catalog.measure))
             #expect(!record.hasLocalChanges)
             #expect(record.state == state)
@@ -127,8 +153,18 @@ struct LocalReplicaTests {
             let replica = try harness.replica("a.sqlite")
             try await enrolOffline(replica)
             let epoch = try Epoch(parsing: "0123456789abcdef0123456789abcdef")
-            let server = try RecordState().writingForTest(["status": .string("in_progress"), "school_id": .string("qx-zhuoran")], by: ReplicaID(high: 9, low: 9))
-            _ = try await replica.apply(PullResponse(epoch: epoch, records: [SyncRecord(key: report(), scope: try .school("qx-zhuoran"), state: server)], next: Cursor(epoch: epoch, seq: 1), more: false))
+            let server = try RecordState().writingForTest(
+                ["status": .string("in_progress"), "school_id": .string("qx-zhuoran")],
+                by: ReplicaID(high: 9, low: 9)
+            )
+            _ = try await replica.apply(
+                PullResponse(
+                    epoch: epoch,
+                    records: [SyncRecord(key: report(), scope: try .school("qx-zhuoran"), state: server)],
+                    next: Cursor(epoch: epoch, seq: 1),
+                    more: false
+                )
+            )
             try await replica.write(report(), ["status": .string("done"), "narrative": .string("误填")])
             try await replica.discard(report())
             let record = try #require(try await replica.record(report()))
@@ -148,7 +184,11 @@ struct LocalReplicaTests {
             let pending = try #require(try await replica.nextPush(maxRecords: 10))
             try await replica.write(report(), ["narrative": .string("推送途中又改了")])
             let epoch = try Epoch(parsing: "0123456789abcdef0123456789abcdef")
-            let response = PushResponse(batch: pending.request.batch, receipt: PushReceipt(epoch: epoch, sequence: 1), results: [PushResult(key: report(), status: .applied)])
+            let response = PushResponse(
+                batch: pending.request.batch,
+                receipt: PushReceipt(epoch: epoch, sequence: 1),
+                results: [PushResult(key: report(), status: .applied)]
+            )
             _ = try await replica.complete(pending, with: response)
             let record = try #require(try await replica.record(report()))
             #expect(record.hasLocalChanges, "the edit made during the push must still be sent")

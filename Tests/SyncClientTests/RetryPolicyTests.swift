@@ -6,7 +6,7 @@ struct RetryPolicyTests {
     struct FixedGenerator: RandomNumberGenerator {
         var state: UInt64
         mutating func next() -> UInt64 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return state
         }
     }
@@ -37,7 +37,9 @@ struct RetryPolicyTests {
     @Test func onlyNetworkTroubleAndServerFaultsAreRetried() {
         #expect(SyncClientError(.unreachable, "").isRetryable)
         #expect(SyncClientError(.server, "").isRetryable)
-        for code: SyncClientError.Code in [.unauthorized, .forbidden, .badRequest, .tooLarge, .replicaStale, .epochChanged, .invalidResponse, .integrity] {
+        for code: SyncClientError.Code in [
+            .unauthorized, .forbidden, .badRequest, .tooLarge, .replicaStale, .epochChanged, .invalidResponse, .integrity,
+        ] {
             #expect(!SyncClientError(code, "").isRetryable, "\(code)")
         }
         #expect(RetryPolicy.none.maxAttempts == 1)

@@ -1,9 +1,10 @@
 import AsyncHTTPClient
 import Foundation
 import GRDB
-@testable import SyncClient
 import SyncCore
 import Testing
+
+@testable import SyncClient
 
 /// Devices syncing through a real server on 127.0.0.1.
 struct SyncFlowTests {
@@ -15,7 +16,10 @@ struct SyncFlowTests {
                     try await Catalog.publish(with: bureau)
                     let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
                     let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
-                    try await a.replica.write(report(), ["status": .string("in_progress"), "narrative": .string("初稿"), "school_id": .string(Harness.school)])
+                    try await a.replica.write(
+                        report(),
+                        ["status": .string("in_progress"), "narrative": .string("初稿"), "school_id": .string(Harness.school)]
+                    )
                     _ = try await a.sync()
                     _ = try await b.sync()
                     #expect(try await b.replica.record(report())?.state.value(of: "narrative") == .string("初稿"))
@@ -79,7 +83,10 @@ struct SyncFlowTests {
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
                     let flaky = LockedBox<FlakyTransport?>(nil)
                     let a = try await Device.enrol(
-                        try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http,
+                        try harness.replica("a.sqlite"),
+                        url: url,
+                        token: harness.deviceA,
+                        http: http,
                         wrap: { inner in
                             let transport = FlakyTransport(inner, pushFaults: [.dropAnswer, .dropRequest])
                             flaky.set(transport)
@@ -88,7 +95,10 @@ struct SyncFlowTests {
                         retry: .none
                     )
                     for index in 0..<5 {
-                        try await a.replica.write(report("qx-zhuoran/2025-S1/m\(index)"), ["n": .int(Int64(index)), "school_id": .string(Harness.school)])
+                        try await a.replica.write(
+                            report("qx-zhuoran/2025-S1/m\(index)"),
+                            ["n": .int(Int64(index)), "school_id": .string(Harness.school)]
+                        )
                     }
                     await #expect(throws: SyncClientError.self) { try await a.engine.push() }  // committed, answer lost
                     await #expect(throws: SyncClientError.self) { try await a.engine.push() }  // cut before sending
@@ -177,7 +187,10 @@ struct SyncFlowTests {
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
                     let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http, batchSize: 50)
                     for index in 0..<20 {
-                        try await a.replica.write(report("qx-zhuoran/2025-S1/m\(index)"), ["narrative": .string(String(repeating: "进展", count: 40)), "school_id": .string(Harness.school)])
+                        try await a.replica.write(
+                            report("qx-zhuoran/2025-S1/m\(index)"),
+                            ["narrative": .string(String(repeating: "进展", count: 40)), "school_id": .string(Harness.school)]
+                        )
                     }
                     // Random text barely compresses, so this one record stays too large.
                     var generator = SystemRandomNumberGenerator()
@@ -200,8 +213,18 @@ struct SyncFlowTests {
             let outcome = try await Harness.with { harness in
                 try await harness.withServer { url in
                     try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                        let a = try await Device.enrol(try harness.replica("a.sqlite", clock: { clock }), url: url, token: harness.deviceA, http: http)
-                        let b = try await Device.enrol(try harness.replica("b.sqlite", clock: { Date() }), url: url, token: harness.deviceA2, http: http)
+                        let a = try await Device.enrol(
+                            try harness.replica("a.sqlite", clock: { clock }),
+                            url: url,
+                            token: harness.deviceA,
+                            http: http
+                        )
+                        let b = try await Device.enrol(
+                            try harness.replica("b.sqlite", clock: { Date() }),
+                            url: url,
+                            token: harness.deviceA2,
+                            http: http
+                        )
                         try await a.replica.write(report(), ["status": .string("in_progress"), "school_id": .string(Harness.school)])
                         _ = try await a.sync()
                         _ = try await b.sync()
@@ -209,7 +232,10 @@ struct SyncFlowTests {
                         try await a.replica.write(report(), ["narrative": .string("时钟不对也一样")])
                         for device in [b, a, b] { _ = try await device.sync() }
                         let state = try #require(try await b.replica.record(report())).state
-                        #expect(try await a.replica.status().lastSyncAt?.hasPrefix(clock == clocks[0] ? "1970" : clock == clocks[1] ? "2100" : "20") == true)
+                        #expect(
+                            try await a.replica.status().lastSyncAt?.hasPrefix(clock == clocks[0] ? "1970" : clock == clocks[1] ? "2100" : "20")
+                                == true
+                        )
                         return try #require(state.currentValues)
                     }
                 }
@@ -252,7 +278,12 @@ struct SyncFlowTests {
                     let counting = LockedBox<FlakyTransport?>(nil)
                     let transport = FlakyTransport(HTTPSyncTransport(http: http, baseURL: url, token: "ss_revoked"))
                     counting.set(transport)
-                    let engine = SyncEngine(replica: replica, transport: transport, retry: RetryPolicy(maxAttempts: 5, baseDelay: .zero), sleep: { _ in })
+                    let engine = SyncEngine(
+                        replica: replica,
+                        transport: transport,
+                        retry: RetryPolicy(maxAttempts: 5, baseDelay: .zero),
+                        sleep: { _ in }
+                    )
                     let error = await #expect(throws: SyncClientError.self) { try await engine.pull() }
                     #expect(error?.code == .unauthorized)
                     #expect(transport.pullCalls == 1)

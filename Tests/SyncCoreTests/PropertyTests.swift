@@ -1,6 +1,7 @@
 import Foundation
-@testable import SyncCore
 import Testing
+
+@testable import SyncCore
 
 /// Randomised multi-replica histories (fixed seeds) checked against the event-graph oracle in
 /// `History`: convergence, nothing lost unseen, contexts that match what each replica saw.

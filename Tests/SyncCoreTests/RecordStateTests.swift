@@ -1,6 +1,7 @@
 import Foundation
-@testable import SyncCore
 import Testing
+
+@testable import SyncCore
 
 struct RecordStateTests {
     let a = Replicas.a

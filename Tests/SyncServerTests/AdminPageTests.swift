@@ -11,7 +11,13 @@ struct AdminPageTests {
     let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
 
     func signIn(_ client: any TestClientProtocol, token: String) async throws -> String {
-        let response = try await client.send(.post, "/login", token: nil, body: ByteBuffer(string: "token=\(token)&next=/admin/conflicts"), headers: form)
+        let response = try await client.send(
+            .post,
+            "/login",
+            token: nil,
+            body: ByteBuffer(string: "token=\(token)&next=/admin/conflicts"),
+            headers: form
+        )
         #expect(response.status == .seeOther)
         return try #require(response.headers[.setCookie]?.split(separator: ";").first.map(String.init))
     }
@@ -37,14 +43,28 @@ struct AdminPageTests {
                 let choice = "0"
 
                 // Without the page's CSRF token, nothing happens.
-                let forged = try await client.send(.post, "/admin/conflicts/reports/\(key.id)", token: nil, body: ByteBuffer(string: "csrf=x&seen=\(encode(seen))&choice.narrative=0&reason=r"), headers: form.merging([.cookie: cookie]))
+                let forged = try await client.send(
+                    .post,
+                    "/admin/conflicts/reports/\(key.id)",
+                    token: nil,
+                    body: ByteBuffer(string: "csrf=x&seen=\(encode(seen))&choice.narrative=0&reason=r"),
+                    headers: form.merging([.cookie: cookie])
+                )
                 #expect(forged.status == .forbidden)
                 // Without a reason, the form comes back with a message.
-                let noReason = try await client.send(.post, "/admin/conflicts/reports/\(key.id)", token: nil, body: ByteBuffer(string: "csrf=\(csrf)&seen=\(encode(seen))&choice.narrative=0&reason="), headers: form.merging([.cookie: cookie]))
+                let noReason = try await client.send(
+                    .post,
+                    "/admin/conflicts/reports/\(key.id)",
+                    token: nil,
+                    body: ByteBuffer(string: "csrf=\(csrf)&seen=\(encode(seen))&choice.narrative=0&reason="),
+                    headers: form.merging([.cookie: cookie])
+                )
                 #expect(noReason.status == .badRequest)
                 #expect(String(buffer: noReason.body).contains("理由"))
                 let done = try await client.send(
-                    .post, "/admin/conflicts/reports/\(key.id)", token: nil,
+                    .post,
+                    "/admin/conflicts/reports/\(key.id)",
+                    token: nil,
                     body: ByteBuffer(string: "csrf=\(csrf)&seen=\(encode(seen))&choice.narrative=\(choice)&reason=\(encode("以校长室为准"))"),
                     headers: form.merging([.cookie: cookie])
                 )
@@ -63,15 +83,31 @@ struct AdminPageTests {
             try await fixture.withRouter { client in
                 let key = try await ConflictRouteTests().makeConflict(client, fixture)
                 let bureau = try await signIn(client, token: fixture.bureau)
-                let page = String(buffer: try await client.send(.get, "/admin/conflicts/reports/\(key.id)", token: nil, headers: [.cookie: bureau]).body)
+                let page = String(
+                    buffer: try await client.send(.get, "/admin/conflicts/reports/\(key.id)", token: nil, headers: [.cookie: bureau]).body
+                )
                 let csrf = try #require(page.firstMatch(of: /name="csrf" value="([^"]+)"/)?.1)
-                let refused = try await client.send(.post, "/admin/conflicts/reports/\(key.id)", token: nil, body: ByteBuffer(string: "csrf=\(csrf)&seen=%7B%7D&choice.narrative=0&reason=r"), headers: form.merging([.cookie: bureau]))
+                let refused = try await client.send(
+                    .post,
+                    "/admin/conflicts/reports/\(key.id)",
+                    token: nil,
+                    body: ByteBuffer(string: "csrf=\(csrf)&seen=%7B%7D&choice.narrative=0&reason=r"),
+                    headers: form.merging([.cookie: bureau])
+                )
                 #expect(refused.status == .forbidden)
                 let admin = try await signIn(client, token: fixture.admin)
-                let adminPage = String(buffer: try await client.send(.get, "/admin/conflicts/reports/\(key.id)", token: nil, headers: [.cookie: admin]).body)
+                let adminPage = String(
+                    buffer: try await client.send(.get, "/admin/conflicts/reports/\(key.id)", token: nil, headers: [.cookie: admin]).body
+                )
                 let adminCSRF = try #require(adminPage.firstMatch(of: /name="csrf" value="([^"]+)"/)?.1)
                 // The form says the administrator saw nothing: newer values exist, so it is stale.
-                let stale = try await client.send(.post, "/admin/conflicts/reports/\(key.id)", token: nil, body: ByteBuffer(string: "csrf=\(adminCSRF)&seen=%7B%7D&choice.narrative=0&reason=r"), headers: form.merging([.cookie: admin]))
+                let stale = try await client.send(
+                    .post,
+                    "/admin/conflicts/reports/\(key.id)",
+                    token: nil,
+                    body: ByteBuffer(string: "csrf=\(adminCSRF)&seen=%7B%7D&choice.narrative=0&reason=r"),
+                    headers: form.merging([.cookie: admin])
+                )
                 #expect(stale.status == .conflict)
                 #expect(String(buffer: stale.body).contains("New values arrived"))
             }

@@ -19,9 +19,19 @@ struct AdminRouteTests {
     @Test func anAdminEnrolsASchoolAndADeviceWhoseTokenWorks() async throws {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in
-                let school = try await client.send(.post, "/v1/admin/schools", token: fixture.admin, body: ByteBuffer(string: #"{"id":"qx-tashan","name":"塔山小学"}"#))
+                let school = try await client.send(
+                    .post,
+                    "/v1/admin/schools",
+                    token: fixture.admin,
+                    body: ByteBuffer(string: #"{"id":"qx-tashan","name":"塔山小学"}"#)
+                )
                 #expect(school.status == .created)
-                let device = try await client.send(.post, "/v1/admin/devices", token: fixture.admin, body: ByteBuffer(string: #"{"school":"qx-tashan","name":"教务处 PC"}"#))
+                let device = try await client.send(
+                    .post,
+                    "/v1/admin/devices",
+                    token: fixture.admin,
+                    body: ByteBuffer(string: #"{"school":"qx-tashan","name":"教务处 PC"}"#)
+                )
                 #expect(device.status == .created)
                 let issued = try device.decode(Issued.self)
                 #expect(issued.token.hasPrefix("ss_") && issued.token.count == 67)
@@ -30,7 +40,12 @@ struct AdminRouteTests {
                 #expect(text.contains(#""writeScopes":["school:qx-tashan"]"#))
                 #expect(text.contains(#""readScopes":["catalog","school:qx-tashan"]"#))
                 #expect(text.contains(#""maxBatchRecords":500"#))
-                let user = try await client.send(.post, "/v1/admin/users", token: fixture.admin, body: ByteBuffer(string: #"{"name":"督导室","role":"bureau"}"#))
+                let user = try await client.send(
+                    .post,
+                    "/v1/admin/users",
+                    token: fixture.admin,
+                    body: ByteBuffer(string: #"{"name":"督导室","role":"bureau"}"#)
+                )
                 #expect(user.status == .created)
                 let bureauSession = try await client.send(.get, "/v1/session", token: try user.decode(Issued.self).token)
                 #expect(String(buffer: bureauSession.body).contains(#""readScopes":["*"]"#))
@@ -51,7 +66,12 @@ struct AdminRouteTests {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in
                 for token in [fixture.deviceA, fixture.bureau] {
-                    let response = try await client.send(.post, "/v1/admin/schools", token: token, body: ByteBuffer(string: #"{"id":"x","name":"x"}"#))
+                    let response = try await client.send(
+                        .post,
+                        "/v1/admin/schools",
+                        token: token,
+                        body: ByteBuffer(string: #"{"id":"x","name":"x"}"#)
+                    )
                     #expect(response.status == .forbidden)
                     #expect(try response.error().error == "forbidden")
                 }
@@ -63,16 +83,41 @@ struct AdminRouteTests {
     @Test func administrationMistakesAre4xx() async throws {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in
-                let duplicate = try await client.send(.post, "/v1/admin/schools", token: fixture.admin, body: ByteBuffer(string: #"{"id":"qx-zhuoran","name":"again"}"#))
+                let duplicate = try await client.send(
+                    .post,
+                    "/v1/admin/schools",
+                    token: fixture.admin,
+                    body: ByteBuffer(string: #"{"id":"qx-zhuoran","name":"again"}"#)
+                )
                 #expect(duplicate.status == .conflict)
                 #expect(try duplicate.error().error == "already_exists")
-                let badID = try await client.send(.post, "/v1/admin/schools", token: fixture.admin, body: ByteBuffer(string: #"{"id":"has space","name":"x"}"#))
+                let badID = try await client.send(
+                    .post,
+                    "/v1/admin/schools",
+                    token: fixture.admin,
+                    body: ByteBuffer(string: #"{"id":"has space","name":"x"}"#)
+                )
                 #expect(badID.status == .badRequest)
-                let noSchool = try await client.send(.post, "/v1/admin/devices", token: fixture.admin, body: ByteBuffer(string: #"{"school":"nowhere","name":"x"}"#))
+                let noSchool = try await client.send(
+                    .post,
+                    "/v1/admin/devices",
+                    token: fixture.admin,
+                    body: ByteBuffer(string: #"{"school":"nowhere","name":"x"}"#)
+                )
                 #expect(noSchool.status == .notFound)
-                let badRole = try await client.send(.post, "/v1/admin/users", token: fixture.admin, body: ByteBuffer(string: #"{"name":"x","role":"device"}"#))
+                let badRole = try await client.send(
+                    .post,
+                    "/v1/admin/users",
+                    token: fixture.admin,
+                    body: ByteBuffer(string: #"{"name":"x","role":"device"}"#)
+                )
                 #expect(badRole.status == .badRequest)
-                let emptyName = try await client.send(.post, "/v1/admin/users", token: fixture.admin, body: ByteBuffer(string: #"{"name":"  ","role":"admin"}"#))
+                let emptyName = try await client.send(
+                    .post,
+                    "/v1/admin/users",
+                    token: fixture.admin,
+                    body: ByteBuffer(string: #"{"name":"  ","role":"admin"}"#)
+                )
                 #expect(emptyName.status == .badRequest)
                 let missing = try await client.send(.post, "/v1/admin/principals/999/revoke", token: fixture.admin)
                 #expect(missing.status == .notFound)
@@ -86,7 +131,10 @@ struct AdminRouteTests {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in
                 let replica = ReplicaID(high: 3, low: 3)
-                _ = try await client.push(try Make.push([try Make.report("r", values: ["x": .int(1)], by: replica)], replica: replica), token: fixture.deviceA)
+                _ = try await client.push(
+                    try Make.push([try Make.report("r", values: ["x": .int(1)], by: replica)], replica: replica),
+                    token: fixture.deviceA
+                )
                 let page = try await client.pull(token: fixture.deviceA)
                 struct Body: Decodable { let devices: [DeviceInfo] }
                 let list = try (try await client.send(.get, "/v1/devices", token: fixture.bureau)).decode(Body.self).devices
@@ -108,7 +156,10 @@ struct AdminRouteTests {
                 #expect(health.status == .ok)
                 #expect(String(buffer: health.body) == #"{"status":"ok"}"#)
                 let replica = ReplicaID(high: 3, low: 3)
-                _ = try await client.push(try Make.push([try Make.report("r", values: ["x": .int(1)], by: replica)], replica: replica), token: fixture.deviceA)
+                _ = try await client.push(
+                    try Make.push([try Make.report("r", values: ["x": .int(1)], by: replica)], replica: replica),
+                    token: fixture.deviceA
+                )
                 let metrics = String(buffer: try await client.send(.get, "/metrics", token: nil).body)
                 #expect(metrics.contains("schoolsync_push_records_total 1"))
                 #expect(metrics.contains("schoolsync_conflicts_open 0"))

@@ -49,7 +49,8 @@ struct BadInputTests {
     @Test func wrongTypesNameThePath() async throws {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in
-                let body = #"{"batch":"b","replica":"00000000000000070000000000000007","records":[{"collection":"reports","id":5,"scope":"catalog","context":{},"fields":{},"deleted":[]}]}"#
+                let body =
+                    #"{"batch":"b","replica":"00000000000000070000000000000007","records":[{"collection":"reports","id":5,"scope":"catalog","context":{},"fields":{},"deleted":[]}]}"#
                 let response = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: ByteBuffer(string: body))
                 #expect(response.status == .badRequest)
                 #expect(try response.error().details?["path"] == ".records[0].id")
@@ -77,15 +78,28 @@ struct BadInputTests {
     }
 
     @Test func tooManyRecordsAndTooLargeBodiesAre413() async throws {
-        try await Fixture.with(configure: { $0.maxBatchRecords = 3; $0.maxBodyBytes = 4096 }) { fixture in
+        try await Fixture.with(configure: {
+            $0.maxBatchRecords = 3
+            $0.maxBodyBytes = 4096
+        }) { fixture in
             try await fixture.withRouter { client in
                 let records = try (0..<4).map { try Make.report("r\($0)", values: ["x": .int(1)], by: replica) }
-                let tooMany = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: try Make.body(try Make.push(records, replica: replica)))
+                let tooMany = try await client.send(
+                    .post,
+                    "/v1/push",
+                    token: fixture.deviceA,
+                    body: try Make.body(try Make.push(records, replica: replica))
+                )
                 #expect(tooMany.status == .contentTooLarge)
                 #expect(try tooMany.error().error == "batch_too_large")
                 #expect(try tooMany.error().details?["limit"] == "3")
                 let big = try Make.report("big", values: ["narrative": .string(String(repeating: "长", count: 3000))], by: replica)
-                let tooLarge = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: try Make.body(try Make.push([big], replica: replica)))
+                let tooLarge = try await client.send(
+                    .post,
+                    "/v1/push",
+                    token: fixture.deviceA,
+                    body: try Make.body(try Make.push([big], replica: replica))
+                )
                 #expect(tooLarge.status == .contentTooLarge)
                 #expect(try tooLarge.error().error == "body_too_large")
                 // A gzip bomb: small on the wire, too large once decoded.
@@ -107,7 +121,13 @@ struct BadInputTests {
                 let brotli = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: body, headers: [.contentEncoding: "br"])
                 #expect(brotli.status == .unsupportedMediaType)
                 #expect(try brotli.error().error == "unsupported_encoding")
-                let form = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: body, headers: [.contentType: "application/x-www-form-urlencoded"])
+                let form = try await client.send(
+                    .post,
+                    "/v1/push",
+                    token: fixture.deviceA,
+                    body: body,
+                    headers: [.contentType: "application/x-www-form-urlencoded"]
+                )
                 #expect(form.status == .unsupportedMediaType)
                 #expect(try form.error().error == "unsupported_media_type")
             }
@@ -118,7 +138,12 @@ struct BadInputTests {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in
                 let record = try Make.report("r", values: ["x": .int(1)], by: replica)
-                let response = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: try Make.body(try Make.push([record, record], replica: replica)))
+                let response = try await client.send(
+                    .post,
+                    "/v1/push",
+                    token: fixture.deviceA,
+                    body: try Make.body(try Make.push([record, record], replica: replica))
+                )
                 #expect(response.status == .badRequest)
             }
         }
@@ -173,7 +198,12 @@ struct BadInputTests {
                 #expect(mine.headers[HTTPField.Name("X-Request-ID")!] == "school-42")
                 let failed = try await client.send(.get, "/v1/session", token: nil, headers: [HTTPField.Name("X-Request-ID")!: "school-43"])
                 #expect(failed.headers[HTTPField.Name("X-Request-ID")!] == "school-43")
-                let made = try await client.send(.get, "/v1/session", token: fixture.deviceA, headers: [HTTPField.Name("X-Request-ID")!: "bad id with spaces"])
+                let made = try await client.send(
+                    .get,
+                    "/v1/session",
+                    token: fixture.deviceA,
+                    headers: [HTTPField.Name("X-Request-ID")!: "bad id with spaces"]
+                )
                 #expect(made.headers[HTTPField.Name("X-Request-ID")!].map { !$0.contains(" ") } == true)
             }
         }

@@ -56,9 +56,21 @@ struct ConflictRouteTests {
                 // Looked at again, it resolves.
                 let fresh = try (try await client.send(.get, path, token: fixture.admin)).decode(ConflictDetail.self)
                 #expect(fresh.conflicts["narrative"]?.count == 3)
-                let resolved = try await client.send(.post, path, token: fixture.admin, body: try body(ResolutionRequest(seen: fresh.context, values: ["narrative": .string("东园主体完工，西园延期")], delete: nil, reason: "以校长室为准")))
+                let resolved = try await client.send(
+                    .post,
+                    path,
+                    token: fixture.admin,
+                    body: try body(
+                        ResolutionRequest(seen: fresh.context, values: ["narrative": .string("东园主体完工，西园延期")], delete: nil, reason: "以校长室为准")
+                    )
+                )
                 #expect(resolved.status == .ok, "\(String(buffer: resolved.body))")
-                let again = try await client.send(.post, path, token: fixture.admin, body: try body(ResolutionRequest(seen: fresh.context, values: ["narrative": .string("x")], delete: nil, reason: "again")))
+                let again = try await client.send(
+                    .post,
+                    path,
+                    token: fixture.admin,
+                    body: try body(ResolutionRequest(seen: fresh.context, values: ["narrative": .string("x")], delete: nil, reason: "again"))
+                )
                 #expect(again.status == .conflict)
                 #expect(try again.error().error == "not_in_conflict")
                 #expect(try (try await client.send(.get, "/v1/conflicts", token: fixture.admin)).decode(List.self).conflicts.isEmpty)
@@ -108,7 +120,11 @@ struct ConflictRouteTests {
     @Test func aRecordDeletedOnOneDeviceAndEditedOnAnotherIsKeptWithItsLastContent() async throws {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in
-                let base = try Make.report("qx-zhuoran/2025-S1/m2", values: ["status": .string("in_progress"), "narrative": .string("初稿")], by: office)
+                let base = try Make.report(
+                    "qx-zhuoran/2025-S1/m2",
+                    values: ["status": .string("in_progress"), "narrative": .string("初稿")],
+                    by: office
+                )
                 let receipt = try await client.push(try Make.push([base], replica: office), token: fixture.deviceA).receipt
                 var deleted = base
                 try deleted.state.delete(by: office)
@@ -122,7 +138,12 @@ struct ConflictRouteTests {
                 #expect(detail.lastContent == ["status": .string("in_progress"), "narrative": .string("初稿")])
                 var keep = detail.lastContent ?? [:]
                 keep.merge(detail.settled) { _, settled in settled }
-                let resolved = try await client.send(.post, path, token: fixture.admin, body: try body(ResolutionRequest(seen: detail.context, values: keep, delete: nil, reason: "误删，保留")))
+                let resolved = try await client.send(
+                    .post,
+                    path,
+                    token: fixture.admin,
+                    body: try body(ResolutionRequest(seen: detail.context, values: keep, delete: nil, reason: "误删，保留"))
+                )
                 #expect(resolved.status == .ok)
                 let state = try resolved.decode(SyncRecord.self).state
                 #expect(state.currentValues == ["status": .string("done"), "narrative": .string("初稿")])

@@ -24,7 +24,8 @@ struct LiveServerTests {
                                 let records = try (0..<perBatch).map { index in
                                     try Make.report("w\(writer)-b\(batch)-r\(index)", values: ["n": .int(Int64(index))], by: replica)
                                 }
-                                receipt = try await client.push(try Make.push(records, replica: replica, receipt: receipt), token: fixture.deviceA).receipt
+                                receipt = try await client.push(try Make.push(records, replica: replica, receipt: receipt), token: fixture.deviceA)
+                                    .receipt
                             }
                             return [:]
                         }

@@ -33,7 +33,11 @@ struct PushPullRouteTests {
     @Test func concurrentEditsOfDifferentFieldsMergeAndOfTheSameFieldConflict() async throws {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in
-                let base = try Make.report("r1", values: ["status": .string("in_progress"), "enrolment": .int(412), "narrative": .string("初稿")], by: laptop)
+                let base = try Make.report(
+                    "r1",
+                    values: ["status": .string("in_progress"), "enrolment": .int(412), "narrative": .string("初稿")],
+                    by: laptop
+                )
                 let receipt = try await client.push(try Make.push([base], replica: laptop), token: fixture.deviceA).receipt
                 // Both devices start from the same state, offline.
                 var onLaptop = base
@@ -94,7 +98,12 @@ struct PushPullRouteTests {
                 var copy = base
                 try copy.state.write(["narrative": .string("复制的电脑")], by: shared)  // mints the same dot (shared, 2)
                 _ = try await client.push(try Make.push([first], replica: shared, receipt: receipt), token: fixture.deviceA)
-                let refused = try await client.send(.post, "/v1/push", token: fixture.deviceA2, body: try Make.body(try Make.push([copy], replica: shared, receipt: receipt)))
+                let refused = try await client.send(
+                    .post,
+                    "/v1/push",
+                    token: fixture.deviceA2,
+                    body: try Make.body(try Make.push([copy], replica: shared, receipt: receipt))
+                )
                 #expect(refused.status == .conflict)
                 #expect(try refused.error().error == "replica_stale")
                 #expect(try refused.error().details?["expected"] == PushReceipt(epoch: fixture.store.epoch, sequence: 2).description)
@@ -149,7 +158,11 @@ struct PushPullRouteTests {
             try await fixture.withRouter { client in
                 let own = try Make.report("own", school: Fixture.schoolA, values: ["x": .int(1)], by: laptop)
                 let foreign = try Make.report("foreign", school: Fixture.schoolB, values: ["x": .int(1)], by: laptop)
-                let plan = SyncRecord(key: RecordKey(collection: "plans", id: "p"), scope: .catalog, state: try RecordState().writing(["x": .int(1)], by: laptop))
+                let plan = SyncRecord(
+                    key: RecordKey(collection: "plans", id: "p"),
+                    scope: .catalog,
+                    state: try RecordState().writing(["x": .int(1)], by: laptop)
+                )
                 let response = try await client.push(try Make.push([foreign, own, plan], replica: laptop), token: fixture.deviceA)
                 #expect(response.results.map(\.status) == [.rejected, .applied, .rejected])
                 #expect(response.results.compactMap(\.reason?.code) == ["scope_denied", "scope_denied"])
@@ -196,7 +209,10 @@ struct PushPullRouteTests {
             try await fixture.withRouter { client in
                 let start = try await client.pull(token: fixture.deviceA)
                 async let waiting = client.pull("since=\(start.next)&wait=30", token: fixture.deviceA2)
-                _ = try await client.push(try Make.push([try Make.report("r1", values: ["x": .int(1)], by: laptop)], replica: laptop), token: fixture.deviceA)
+                _ = try await client.push(
+                    try Make.push([try Make.report("r1", values: ["x": .int(1)], by: laptop)], replica: laptop),
+                    token: fixture.deviceA
+                )
                 let page = try await waiting
                 #expect(page.records.map(\.key.id) == ["r1"])
             }

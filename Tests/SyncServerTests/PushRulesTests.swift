@@ -1,6 +1,7 @@
-@testable import SyncServer
 import SyncCore
 import Testing
+
+@testable import SyncServer
 
 /// PROTOCOL.md §6.3's receipt table and §6.4's per-record decisions, without I/O.
 struct PushRulesTests {
@@ -53,7 +54,11 @@ struct PushRulesTests {
         #expect(PushRules.checkReceipt(receipt(2, otherEpoch), batch: batch, stored: stored, epoch: epoch) == .epochChanged)
     }
 
-    func report(_ school: String, by writer: ReplicaID = ReplicaID(high: 1, low: 1), values: [String: Value] = ["status": .string("done")]) throws -> SyncRecord {
+    func report(
+        _ school: String,
+        by writer: ReplicaID = ReplicaID(high: 1, low: 1),
+        values: [String: Value] = ["status": .string("done")]
+    ) throws -> SyncRecord {
         try Make.report("r1", school: school, values: values, by: writer)
     }
 
@@ -67,7 +72,11 @@ struct PushRulesTests {
             return
         }
         #expect(reason.code == "scope_denied")
-        let plan = SyncRecord(key: RecordKey(collection: "plans", id: "qixing-2024"), scope: .catalog, state: try .init().writing(["x": .int(1)], by: replica))
+        let plan = SyncRecord(
+            key: RecordKey(collection: "plans", id: "qixing-2024"),
+            scope: .catalog,
+            state: try .init().writing(["x": .int(1)], by: replica)
+        )
         guard case .reject(let catalogReason) = try PushRules.decide(plan, stored: nil, principal: device, rules: .protocolOnly) else {
             Issue.record("device wrote the catalog")
             return
@@ -96,7 +105,14 @@ struct PushRulesTests {
 
     @Test func aRecordKeepsTheScopeItWasFirstStoredIn() throws {
         let record = try report("qx-zhuoran")
-        guard case .reject(let reason) = try PushRules.decide(record, stored: (try .school("qx-huoju"), record.state), principal: bureau, rules: .protocolOnly) else {
+        guard
+            case .reject(let reason) = try PushRules.decide(
+                record,
+                stored: (try .school("qx-huoju"), record.state),
+                principal: bureau,
+                rules: .protocolOnly
+            )
+        else {
             Issue.record("scope change accepted")
             return
         }
@@ -111,13 +127,15 @@ struct PushRulesTests {
         }
         var newer = stored
         try newer.state.write(["narrative": .string("更新")], by: replica)
-        guard case .store(let joined) = try PushRules.decide(newer, stored: (stored.scope, stored.state), principal: device, rules: .protocolOnly) else {
+        guard case .store(let joined) = try PushRules.decide(newer, stored: (stored.scope, stored.state), principal: device, rules: .protocolOnly)
+        else {
             Issue.record("newer state not stored")
             return
         }
         #expect(joined == newer.state)
         let reused = try report("qx-zhuoran", values: ["status": .string("at_risk")])  // the same dot (1:1) with another value
-        guard case .reject(let reason) = try PushRules.decide(reused, stored: (stored.scope, stored.state), principal: device, rules: .protocolOnly) else {
+        guard case .reject(let reason) = try PushRules.decide(reused, stored: (stored.scope, stored.state), principal: device, rules: .protocolOnly)
+        else {
             Issue.record("reused dot accepted")
             return
         }
@@ -126,7 +144,9 @@ struct PushRulesTests {
 
     @Test func resultsReportConflictsWithTheirFields() throws {
         let base = try RecordState().writing(["enrolment": .int(1)], by: ReplicaID(high: 9, low: 9))
-        let merged = try base.writing(["enrolment": .int(2)], by: replica).joined(with: try base.writing(["enrolment": .int(3)], by: ReplicaID(high: 2, low: 2)))
+        let merged = try base.writing(["enrolment": .int(2)], by: replica).joined(
+            with: try base.writing(["enrolment": .int(3)], by: ReplicaID(high: 2, low: 2))
+        )
         let result = PushRules.result(for: RecordKey(collection: "reports", id: "r"), state: merged, changed: false)
         #expect(result.status == .conflict)
         #expect(result.conflictFields == ["enrolment"])

@@ -1,8 +1,9 @@
 import Foundation
 import GRDB
 import SyncCore
-@testable import SyncServer
 import Testing
+
+@testable import SyncServer
 
 /// The embedded store itself: atomic joins across processes, a change log without holes, epochs.
 struct SQLiteStoreTests {
@@ -22,11 +23,21 @@ struct SQLiteStoreTests {
                         for round in 0..<10 {
                             // Every writer edits its own field of the same five records, never having seen the others.
                             let records = try (0..<5).map { id in
-                                try Make.report("shared-\(id)", values: ["w\(index)": .int(Int64(round))], by: writer, on: Self.priorState(writer: writer, field: "w\(index)", rounds: round))
+                                try Make.report(
+                                    "shared-\(id)",
+                                    values: ["w\(index)": .int(Int64(round))],
+                                    by: writer,
+                                    on: Self.priorState(writer: writer, field: "w\(index)", rounds: round)
+                                )
                             }
-                            guard case .accepted(let response, _) = try await store.push(
-                                try Make.push(records, replica: writer, receipt: receipt), by: principal, rules: .protocolOnly, at: Date()
-                            ) else {
+                            guard
+                                case .accepted(let response, _) = try await store.push(
+                                    try Make.push(records, replica: writer, receipt: receipt),
+                                    by: principal,
+                                    rules: .protocolOnly,
+                                    at: Date()
+                                )
+                            else {
                                 Issue.record("push refused")
                                 return
                             }
@@ -58,7 +69,11 @@ struct SQLiteStoreTests {
         let sequences = try store.pool.read { db in try Int64.fetchAll(db, sql: "SELECT seq FROM change_log ORDER BY seq") }
         #expect(sequences == Array(1...Int64(sequences.count)))
         let latest = try store.pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM records r WHERE r.seq != (SELECT MAX(seq) FROM change_log c WHERE c.collection = r.collection AND c.id = r.id)")
+            try Int64.fetchOne(
+                db,
+                sql:
+                    "SELECT COUNT(*) FROM records r WHERE r.seq != (SELECT MAX(seq) FROM change_log c WHERE c.collection = r.collection AND c.id = r.id)"
+            )
         }
         #expect(latest == 0)
     }
@@ -76,9 +91,14 @@ struct SQLiteStoreTests {
         try await Fixture.with { fixture in
             let replica = ReplicaID(high: 1, low: 2)
             let foreign = try Make.report("f", school: Fixture.schoolB, values: ["x": .int(1)], by: replica)
-            guard case .accepted(let response, let changed) = try await fixture.store.push(
-                try Make.push([foreign], replica: replica), by: try await fixture.principal(fixture.deviceA), rules: .protocolOnly, at: Date()
-            ) else {
+            guard
+                case .accepted(let response, let changed) = try await fixture.store.push(
+                    try Make.push([foreign], replica: replica),
+                    by: try await fixture.principal(fixture.deviceA),
+                    rules: .protocolOnly,
+                    at: Date()
+                )
+            else {
                 Issue.record("push not accepted")
                 return
             }
@@ -105,7 +125,10 @@ struct SQLiteStoreTests {
             var resolved = try left.state.joined(with: right.state)
             try resolved.resolve(.write(["status": .string("done")]), by: admin)
             _ = try await fixture.store.push(
-                try Make.push([SyncRecord(key: left.key, scope: left.scope, state: resolved)], replica: admin), by: bureau, rules: .protocolOnly, at: Date()
+                try Make.push([SyncRecord(key: left.key, scope: left.scope, state: resolved)], replica: admin),
+                by: bureau,
+                rules: .protocolOnly,
+                at: Date()
             )
             #expect(try await fixture.store.openConflictCount() == 0)
         }

@@ -3,8 +3,9 @@ import Foundation
 import GRDB
 import SchoolSyncTestSupport
 import SyncCore
-@testable import SyncServer
 import Testing
+
+@testable import SyncServer
 
 /// The `schoolsync-server` executable as a separate process: crash safety and graceful shutdown.
 @Suite(.serialized)
@@ -24,7 +25,9 @@ struct ServerProcessTests {
                 let client = HTTPSyncClient(http: http, baseURL: first.baseURL, token: fixture.bureau)
                 // Acknowledged pushes before the crash.
                 for batch in 0..<8 {
-                    let records = try (0..<25).map { try Make.plan("b\(batch)-r\($0)", values: ["n": .int(Int64($0)), "batch": .int(Int64(batch))], by: replica) }
+                    let records = try (0..<25).map {
+                        try Make.plan("b\(batch)-r\($0)", values: ["n": .int(Int64($0)), "batch": .int(Int64(batch))], by: replica)
+                    }
                     let request = try Make.push(records, replica: replica, receipt: receipt)
                     receipt = try await client.push(request).receipt
                     acknowledged += records

@@ -75,12 +75,23 @@ public enum Aggregator {
                 .map { IndicatorSummary.Area(name: $0.key, aggregate: aggregate($0.value, kind: indicator.kind)) }
                 .sorted { $0.name < $1.name }
             let schools = readings.map { reading in
-                IndicatorSummary.Area(name: schoolsByID[reading.school]?.name ?? reading.school, aggregate: aggregate([reading], kind: indicator.kind == .coefficientOfVariation ? .trend : indicator.kind))
+                IndicatorSummary.Area(
+                    name: schoolsByID[reading.school]?.name ?? reading.school,
+                    aggregate: aggregate([reading], kind: indicator.kind == .coefficientOfVariation ? .trend : indicator.kind)
+                )
             }.sorted { $0.name < $1.name }
             return IndicatorSummary(
-                id: indicator.id, measureID: indicator.measureID, name: indicator.name, unit: indicator.unit, kind: indicator.kind,
-                target: indicator.targetText.map { (indicator.approx ? "约" : "") + $0 }, comparison: indicator.comparison,
-                deadline: indicator.deadline, county: county, townships: townships, schools: schools,
+                id: indicator.id,
+                measureID: indicator.measureID,
+                name: indicator.name,
+                unit: indicator.unit,
+                kind: indicator.kind,
+                target: indicator.targetText.map { (indicator.approx ? "约" : "") + $0 },
+                comparison: indicator.comparison,
+                deadline: indicator.deadline,
+                county: county,
+                townships: townships,
+                schools: schools,
                 standing: standing(of: county, against: indicator)
             )
         }
@@ -101,7 +112,14 @@ public enum Aggregator {
                 missing: assigned.filter { reports[$0] == nil }
             )
         }
-        return BureauSummary(period: input.period, due: input.due, asOf: input.asOf, indicators: indicators, measures: measures, conflicted: input.conflicted)
+        return BureauSummary(
+            period: input.period,
+            due: input.due,
+            asOf: input.asOf,
+            indicators: indicators,
+            measures: measures,
+            conflicted: input.conflicted
+        )
     }
 
     /// Aggregates readings of one indicator by its kind.
@@ -118,16 +136,31 @@ public enum Aggregator {
                 }
             }
             // The county's rate is Σnumerator / Σdenominator, never the mean of school rates.
-            return Aggregate(value: denominator > 0 ? numerator / denominator * 100 : nil, numerator: numerator, denominator: denominator, schools: readings.count)
+            return Aggregate(
+                value: denominator > 0 ? numerator / denominator * 100 : nil,
+                numerator: numerator,
+                denominator: denominator,
+                schools: readings.count
+            )
         case .count, .amount:
             return Aggregate(value: readings.reduce(0) { $0 + number($1.value) }, numerator: nil, denominator: nil, schools: readings.count)
         case .boolean:
             let reached = readings.filter { $0.value == .flag(true) }.count
             return Aggregate(value: Double(reached), numerator: nil, denominator: nil, schools: readings.count)
         case .coefficientOfVariation:
-            return Aggregate(value: coefficientOfVariation(readings.map { number($0.value) }), numerator: nil, denominator: nil, schools: readings.count)
+            return Aggregate(
+                value: coefficientOfVariation(readings.map { number($0.value) }),
+                numerator: nil,
+                denominator: nil,
+                schools: readings.count
+            )
         case .trend:
-            return Aggregate(value: readings.reduce(0) { $0 + number($1.value) } / Double(readings.count), numerator: nil, denominator: nil, schools: readings.count)
+            return Aggregate(
+                value: readings.reduce(0) { $0 + number($1.value) } / Double(readings.count),
+                numerator: nil,
+                denominator: nil,
+                schools: readings.count
+            )
         }
     }
 

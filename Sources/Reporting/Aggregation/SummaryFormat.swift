@@ -5,10 +5,12 @@ public enum SummaryFormat {
     /// CSV in UTF-8 with a byte-order mark (Excel needs it to read Chinese), one row per indicator
     /// and area (county, township, school), then one row per measure.
     public static func csv(_ summary: BureauSummary) -> String {
-        var rows = [[
-            "section", "level", "area", "id", "name", "value", "numerator", "denominator", "unit", "target", "comparison",
-            "standing", "schools_reporting", "assigned", "reported", "submitted", "approved", "late", "missing",
-        ]]
+        var rows = [
+            [
+                "section", "level", "area", "id", "name", "value", "numerator", "denominator", "unit", "target", "comparison",
+                "standing", "schools_reporting", "assigned", "reported", "submitted", "approved", "late", "missing",
+            ]
+        ]
         for indicator in summary.indicators {
             func row(_ level: String, _ area: String, _ aggregate: Aggregate, standing: String) -> [String] {
                 [
@@ -39,7 +41,9 @@ public enum SummaryFormat {
             let value = indicator.county.value.map { format($0, kind: indicator.kind) } ?? "—"
             let target = indicator.target.map { "目标 \(indicator.comparison) \($0)\(indicator.unit ?? "")" } ?? "无目标"
             let ratio = indicator.county.numerator.map { "  (\(number($0))/\(number(indicator.county.denominator)))" } ?? ""
-            lines.append("  \(indicator.id)  \(indicator.name): \(value)\(indicator.kind == .ratio ? "%" : "")\(ratio)  \(target)  [\(label(indicator.standing))]  \(indicator.county.schools) 校填报")
+            lines.append(
+                "  \(indicator.id)  \(indicator.name): \(value)\(indicator.kind == .ratio ? "%" : "")\(ratio)  \(target)  [\(label(indicator.standing))]  \(indicator.county.schools) 校填报"
+            )
             for township in indicator.townships {
                 let value = township.aggregate.value.map { format($0, kind: indicator.kind) + (indicator.kind == .ratio ? "%" : "") } ?? "—"
                 lines.append("      \(township.name): \(value)")
@@ -79,6 +83,7 @@ public enum SummaryFormat {
 
     /// RFC 4180 quoting.
     static func field(_ text: String) -> String {
-        text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+        text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+            ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
 }

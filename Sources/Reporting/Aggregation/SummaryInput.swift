@@ -47,8 +47,16 @@ public struct SummaryInput: Sendable {
     public var conflicted: Int
 
     public init(
-        period: String, due: String?, asOf: String, schools: [School], measures: [String: String], indicators: [Indicator],
-        assignments: Set<[String]>, reports: [Report], readings: [Reading], conflicted: Int = 0
+        period: String,
+        due: String?,
+        asOf: String,
+        schools: [School],
+        measures: [String: String],
+        indicators: [Indicator],
+        assignments: Set<[String]>,
+        reports: [Report],
+        readings: [Reading],
+        conflicted: Int = 0
     ) {
         self.period = period
         self.due = due
@@ -93,9 +101,15 @@ public struct SummaryInput: Sendable {
                 let targetText = text(state, "target")
                 indicators.append(
                     Indicator(
-                        id: record.key.id, measureID: text(state, "measure_id") ?? "", name: text(state, "name") ?? record.key.id,
-                        unit: text(state, "unit"), kind: kinds[record.key.id] ?? .count, target: targetText.flatMap(Double.init),
-                        targetText: targetText, comparison: text(state, "comparison") ?? ">=", deadline: text(state, "deadline"),
+                        id: record.key.id,
+                        measureID: text(state, "measure_id") ?? "",
+                        name: text(state, "name") ?? record.key.id,
+                        unit: text(state, "unit"),
+                        kind: kinds[record.key.id] ?? .count,
+                        target: targetText.flatMap(Double.init),
+                        targetText: targetText,
+                        comparison: text(state, "comparison") ?? ">=",
+                        deadline: text(state, "deadline"),
                         approx: state.value(of: "approx") == .bool(true)
                     )
                 )
@@ -121,8 +135,15 @@ public struct SummaryInput: Sendable {
             }
         }
         self.init(
-            period: period, due: due, asOf: asOf, schools: schools.sorted { $0.id < $1.id }, measures: measures,
-            indicators: indicators.sorted { $0.id < $1.id }, assignments: assignments, reports: reports, readings: readings,
+            period: period,
+            due: due,
+            asOf: asOf,
+            schools: schools.sorted { $0.id < $1.id },
+            measures: measures,
+            indicators: indicators.sorted { $0.id < $1.id },
+            assignments: assignments,
+            reports: reports,
+            readings: readings,
             conflicted: conflicted
         )
     }

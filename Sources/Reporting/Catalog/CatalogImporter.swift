@@ -38,7 +38,9 @@ public enum CatalogImporter {
         }
         var ids = Set<String>()
         func unique(_ id: String, _ path: String) throws(CatalogError) {
-            guard !id.isEmpty, id.utf8.count <= SyncLimits.maxIDBytes else { throw CatalogError(file: file, path: path, problem: "an id must be 1–128 bytes") }
+            guard !id.isEmpty, id.utf8.count <= SyncLimits.maxIDBytes else {
+                throw CatalogError(file: file, path: path, problem: "an id must be 1–128 bytes")
+            }
             guard ids.insert(id).inserted else { throw CatalogError(file: file, path: path, problem: "id \"\(id)\" is used twice") }
         }
         for (p, plan) in document.plans.enumerated() {
@@ -51,22 +53,38 @@ public enum CatalogImporter {
                 let areaPath = "\(planPath).areas[\(a)]"
                 try unique(area.id, areaPath + ".id")
                 guard areaKinds.contains(area.kind) else {
-                    throw CatalogError(file: file, path: areaPath + ".kind", problem: "unknown area kind \"\(area.kind)\"; use one of \(areaKinds.sorted())")
+                    throw CatalogError(
+                        file: file,
+                        path: areaPath + ".kind",
+                        problem: "unknown area kind \"\(area.kind)\"; use one of \(areaKinds.sorted())"
+                    )
                 }
                 for (m, measure) in area.measures.enumerated() {
                     let measurePath = "\(areaPath).measures[\(m)]"
                     try unique(measure.id, measurePath + ".id")
                     guard measure.id.hasPrefix(area.id + ".") else {
-                        throw CatalogError(file: file, path: measurePath + ".id", problem: "measure \"\(measure.id)\" does not belong to area \"\(area.id)\"")
+                        throw CatalogError(
+                            file: file,
+                            path: measurePath + ".id",
+                            problem: "measure \"\(measure.id)\" does not belong to area \"\(area.id)\""
+                        )
                     }
                     for (i, indicator) in measure.indicators.enumerated() {
                         let path = "\(measurePath).indicators[\(i)]"
                         try unique(indicator.id, path + ".id")
                         guard kinds.contains(indicator.kind) else {
-                            throw CatalogError(file: file, path: path + ".kind", problem: "unknown kind \"\(indicator.kind)\"; use one of \(kinds.sorted())")
+                            throw CatalogError(
+                                file: file,
+                                path: path + ".kind",
+                                problem: "unknown kind \"\(indicator.kind)\"; use one of \(kinds.sorted())"
+                            )
                         }
                         if let comparison = indicator.comparison, !comparisons.contains(comparison) {
-                            throw CatalogError(file: file, path: path + ".comparison", problem: "unknown comparison \"\(comparison)\"; use >=, <= or =")
+                            throw CatalogError(
+                                file: file,
+                                path: path + ".comparison",
+                                problem: "unknown comparison \"\(comparison)\"; use >=, <= or ="
+                            )
                         }
                         if indicator.kind == "quantitative", indicator.target == nil {
                             throw CatalogError(file: file, path: path + ".target", problem: "a quantitative indicator needs a target")
@@ -169,7 +187,11 @@ public enum CatalogImporter {
         case .keyNotFound(let key, let context):
             return CatalogError(file: file, path: path(context.codingPath + [key]), problem: "missing key")
         case .dataCorrupted(let context):
-            return CatalogError(file: file, path: path(context.codingPath), problem: context.codingPath.isEmpty ? "not valid JSON" : context.debugDescription)
+            return CatalogError(
+                file: file,
+                path: path(context.codingPath),
+                problem: context.codingPath.isEmpty ? "not valid JSON" : context.debugDescription
+            )
         @unknown default:
             return CatalogError(file: file, path: "", problem: "cannot be read")
         }

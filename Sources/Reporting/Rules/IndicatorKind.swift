@@ -88,14 +88,18 @@ public enum IndicatorValue: Sendable, Hashable {
             if keys == ["numerator", "denominator"] {
                 let numerator = try container.decode(Double.self, forKey: .numerator)
                 let denominator = try container.decode(Double.self, forKey: .denominator)
-                guard numerator.isFinite, denominator.isFinite else { throw DecodingError.dataCorruptedError(forKey: .numerator, in: container, debugDescription: "not finite") }
+                guard numerator.isFinite, denominator.isFinite else {
+                    throw DecodingError.dataCorruptedError(forKey: .numerator, in: container, debugDescription: "not finite")
+                }
                 self = .ratio(numerator, denominator)
             } else if keys == ["value"] {
                 if let flag = try? container.decode(Bool.self, forKey: .value) {
                     self = .flag(flag)
                 } else {
                     let number = try container.decode(Double.self, forKey: .value)
-                    guard number.isFinite else { throw DecodingError.dataCorruptedError(forKey: .value, in: container, debugDescription: "not finite") }
+                    guard number.isFinite else {
+                        throw DecodingError.dataCorruptedError(forKey: .value, in: container, debugDescription: "not finite")
+                    }
                     self = .number(number)
                 }
             } else {

@@ -58,7 +58,12 @@ public enum RecordRules {
     }
 
     private static func reportViolation(
-        key: RecordKey, scope: Scope, state: RecordState, stored: RecordState?, bySchool: Bool, lookup: (RecordKey) throws -> RecordState?
+        key: RecordKey,
+        scope: Scope,
+        state: RecordState,
+        stored: RecordState?,
+        bySchool: Bool,
+        lookup: (RecordKey) throws -> RecordState?
     ) rethrows -> RuleViolation? {
         guard state.currentValues != nil || state.isConflicted else { return nil }  // deleted: nothing to check
         guard let parts = parts(of: key.id), parts.school == scope.schoolID else {
@@ -70,10 +75,16 @@ public enum RecordRules {
             }
         }
         guard exists(try lookup(RecordKey(collection: "measures", id: parts.item))) else {
-            return RuleViolation("there is no measure \(parts.item) in the catalog; sync to fetch it, then pick one from 'schoolsync measures'", code: "unknown_measure")
+            return RuleViolation(
+                "there is no measure \(parts.item) in the catalog; sync to fetch it, then pick one from 'schoolsync measures'",
+                code: "unknown_measure"
+            )
         }
         guard exists(try lookup(RecordKey(collection: "assignments", id: "\(parts.school)/\(parts.item)"))) else {
-            return RuleViolation("measure \(parts.item) is not assigned to school \(parts.school); ask the bureau if it should be", code: "not_assigned")
+            return RuleViolation(
+                "measure \(parts.item) is not assigned to school \(parts.school); ask the bureau if it should be",
+                code: "not_assigned"
+            )
         }
         if let status = text(state, "status"), !statuses.contains(status) {
             return RuleViolation("status must be one of \(statuses.sorted().joined(separator: ", ")), not \(status)")
@@ -99,7 +110,12 @@ public enum RecordRules {
     }
 
     private static func valueViolation(
-        key: RecordKey, scope: Scope, state: RecordState, stored: RecordState?, bySchool: Bool, lookup: (RecordKey) throws -> RecordState?
+        key: RecordKey,
+        scope: Scope,
+        state: RecordState,
+        stored: RecordState?,
+        bySchool: Bool,
+        lookup: (RecordKey) throws -> RecordState?
     ) rethrows -> RuleViolation? {
         guard state.currentValues != nil || state.isConflicted else { return nil }
         guard let parts = parts(of: key.id), parts.school == scope.schoolID else {
@@ -110,14 +126,22 @@ public enum RecordRules {
         }
         let measure = text(indicator, "measure_id") ?? ""
         guard exists(try lookup(RecordKey(collection: "assignments", id: "\(parts.school)/\(measure)"))) else {
-            return RuleViolation("indicator \(parts.item) belongs to measure \(measure), which is not assigned to school \(parts.school)", code: "not_assigned")
+            return RuleViolation(
+                "indicator \(parts.item) belongs to measure \(measure), which is not assigned to school \(parts.school)",
+                code: "not_assigned"
+            )
         }
         let kind = text(indicator, "value_kind").flatMap(IndicatorKind.init(rawValue:)) ?? .count
         if let value = text(state, "value"), case .failure(let violation) = IndicatorValue.parse(value, kind: kind) {
             return RuleViolation("\(parts.item) (\(text(indicator, "name") ?? "")): \(violation.message)")
         }
         if bySchool, let report = try lookup(RecordKey(collection: "reports", id: "\(parts.school)/\(parts.period)/\(measure)")),
-            let violation = lockViolation(report: report, incoming: state, reportID: "\(parts.school)/\(parts.period)/\(measure)", stored: stored ?? RecordState())
+            let violation = lockViolation(
+                report: report,
+                incoming: state,
+                reportID: "\(parts.school)/\(parts.period)/\(measure)",
+                stored: stored ?? RecordState()
+            )
         {
             return violation
         }

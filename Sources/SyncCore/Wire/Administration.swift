@@ -97,8 +97,14 @@ public struct ConflictDetail: Sendable, Codable, Hashable {
     public var lastContent: [String: Value]?
 
     public init(
-        collection: String, id: String, scope: String, context: VersionVector, conflicts: [String: [Candidate]], deletedBy: [String],
-        settled: [String: Value], lastContent: [String: Value]?
+        collection: String,
+        id: String,
+        scope: String,
+        context: VersionVector,
+        conflicts: [String: [Candidate]],
+        deletedBy: [String],
+        settled: [String: Value],
+        lastContent: [String: Value]?
     ) {
         self.collection = collection
         self.id = id

@@ -1,5 +1,4 @@
 import Crypto
-
 import Foundation
 
 /// Bearer tokens: 256 random bits shown once, stored only as their SHA-256.
@@ -8,10 +7,11 @@ public enum Token {
     public static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
         let words = (0..<4).map { _ in generator.next() as UInt64 }
-        return "ss_" + words.map { word in
-            let digits = String(word, radix: 16)
-            return String(repeating: "0", count: 16 - digits.count) + digits
-        }.joined()
+        return "ss_"
+            + words.map { word in
+                let digits = String(word, radix: 16)
+                return String(repeating: "0", count: 16 - digits.count) + digits
+            }.joined()
     }
 
     /// The SHA-256 of a token, which is all the store keeps.

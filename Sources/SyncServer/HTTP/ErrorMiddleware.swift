@@ -69,7 +69,10 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func isAcceptable(_ id: String) -> Bool {
-        (1...64).contains(id.utf8.count) && id.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || $0 == "-" || $0 == "_" || ("A"..."Z").contains($0) || ("a"..."z").contains($0) }
+        (1...64).contains(id.utf8.count)
+            && id.unicodeScalars.allSatisfy {
+                $0.properties.isASCIIHexDigit || $0 == "-" || $0 == "_" || ("A"..."Z").contains($0) || ("a"..."z").contains($0)
+            }
     }
 }
 

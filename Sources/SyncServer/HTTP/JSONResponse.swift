@@ -80,7 +80,10 @@ extension APIError {
         }
         switch error {
         case .typeMismatch(let type, let context):
-            return .invalidJSON("Wrong type at \(path(context.codingPath)): expected \(type). \(context.debugDescription)", path: path(context.codingPath))
+            return .invalidJSON(
+                "Wrong type at \(path(context.codingPath)): expected \(type). \(context.debugDescription)",
+                path: path(context.codingPath)
+            )
         case .valueNotFound(_, let context):
             return .invalidJSON("Missing value at \(path(context.codingPath)).", path: path(context.codingPath))
         case .keyNotFound(let key, let context):

@@ -1,5 +1,6 @@
 import Hummingbird
 import HummingbirdAuth
+import SyncCore
 
 /// The per-request context: Hummingbird's core storage plus the authenticated principal.
 public struct SyncRequestContext: AuthRequestContext, RequestContext {
@@ -22,5 +23,18 @@ public struct SyncRequestContext: AuthRequestContext, RequestContext {
         let principal = try requirePrincipal()
         guard principal.kind == .admin else { throw APIError.forbidden("Only administrators may do this.") }
         return principal
+    }
+}
+
+extension SyncRequestContext {
+    /// The record named by a `:collection/**` route: ids may contain `/`, so they are the path's tail.
+    func recordKey() throws -> RecordKey {
+        let key = RecordKey(collection: parameters.get("collection") ?? "", id: parameters.getCatchAll().joined(separator: "/"))
+        do throws(SyncCoreError) {
+            try key.validate()
+        } catch {
+            throw APIError.invalidParameter("id", error.message)
+        }
+        return key
     }
 }

@@ -31,13 +31,17 @@ struct AdminPages {
         let formatter = ISO8601DateFormatter()
         let items = try await store.conflicts(scope: nil, collection: nil, after: 0, limit: 1000).map {
             ListItem(
-                collection: $0.collection, id: $0.id, scope: $0.scope,
+                collection: $0.collection,
+                id: $0.id,
+                scope: $0.scope,
                 what: $0.deleteConflict ? "删除与编辑冲突 deleted vs edited" : "字段 " + $0.fields.joined(separator: ", "),
                 detectedAt: $0.detectedAt.map(formatter.string(from:)) ?? ""
             )
         }
         let message = request.uri.queryParameters["resolved"].map { "已解决 Resolved: \($0)" }
-        return try pages.html(pages.render(["title": "冲突", "who": session.principal.name, "conflicts": items, "message": message as Any], "conflicts"))
+        return try pages.html(
+            pages.render(["title": "冲突", "who": session.principal.name, "conflicts": items, "message": message as Any], "conflicts")
+        )
     }
 
     struct Candidate {
@@ -58,19 +62,9 @@ struct AdminPages {
         let value: String
     }
 
-    private func key(_ context: SyncRequestContext) throws -> RecordKey {
-        let key = RecordKey(collection: context.parameters.get("collection") ?? "", id: context.parameters.getCatchAll().joined(separator: "/"))
-        do {
-            try key.validate()
-        } catch {
-            throw APIError.invalidParameter("id", error.message)
-        }
-        return key
-    }
-
     func show(_ request: Request, context: SyncRequestContext) async throws -> Response {
         guard let session = try await pages.requireSession(request, allowBureau: true) else { return pages.redirectToLogin(request) }
-        let key = try key(context)
+        let key = try context.recordKey()
         return try await page(for: key, session: session, error: nil, status: .ok)
     }
 
@@ -99,11 +93,16 @@ struct AdminPages {
 
     func resolve(_ request: Request, context: SyncRequestContext) async throws -> Response {
         guard let session = try await pages.requireSession(request, allowBureau: true) else { return pages.redirectToLogin(request) }
-        let key = try key(context)
+        let key = try context.recordKey()
         let form = try await pages.readFormFields(request)
         guard form["csrf"] == session.csrf else { throw APIError.forbidden("The form is stale; reload the page and try again.") }
         if CollectionRules.schoolSync.kinds[key.collection] != .catalog, session.principal.kind != .admin {
-            return try await page(for: key, session: session, error: "只有管理员可以解决学校记录的冲突。Only administrators resolve schools' records.", status: .forbidden)
+            return try await page(
+                for: key,
+                session: session,
+                error: "只有管理员可以解决学校记录的冲突。Only administrators resolve schools' records.",
+                status: .forbidden
+            )
         }
         guard let detail = try await store.conflictDetail(key) else {
             return Response(status: .seeOther, headers: [.location: "/admin/conflicts"])
@@ -126,7 +125,7 @@ struct AdminPages {
         for (name, candidates) in detail.conflicts where !delete {
             switch form["choice.\(name)"] {
             case "new":
-                values[name] = Self.parse(form["new.\(name)"] ?? "", like: candidates.first?.value)
+                values[name] = Value(typed: form["new.\(name)"] ?? "", like: candidates.first?.value)
             case let choice?:
                 guard let index = Int(choice), candidates.indices.contains(index) else {
                     return try await page(for: key, session: session, error: "新的值已到达，请重新选择。New values arrived; choose again.", status: .conflict)
@@ -143,21 +142,16 @@ struct AdminPages {
             let id = "\(key.collection)/\(key.id)".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
             return Response(status: .seeOther, headers: [.location: "/admin/conflicts?resolved=\(id)"])
         case .refused(let error) where error.code == .staleResolution:
-            return try await page(for: key, session: session, error: "新的值在您查看后到达，请重新查看后再解决。New values arrived since you looked; here is the current state.", status: .conflict)
+            return try await page(
+                for: key,
+                session: session,
+                error: "新的值在您查看后到达，请重新查看后再解决。New values arrived since you looked; here is the current state.",
+                status: .conflict
+            )
         case .refused(let error):
             return try await page(for: key, session: session, error: error.message, status: .badRequest)
         case .notFound:
             return Response(status: .seeOther, headers: [.location: "/admin/conflicts"])
-        }
-    }
-
-    /// A new value typed like the values already in conflict.
-    static func parse(_ text: String, like example: Value?) -> Value {
-        switch example {
-        case .int?: Int64(text).map(Value.int) ?? .string(text)
-        case .double?: Double(text).flatMap { try? Value.number($0) } ?? .string(text)
-        case .bool?: text == "true" ? .bool(true) : text == "false" ? .bool(false) : .string(text)
-        default: .string(text)
         }
     }
 }

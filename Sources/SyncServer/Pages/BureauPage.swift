@@ -74,13 +74,26 @@ struct BureauPage {
                 fill: Int(((value ?? 0) / span * 100).rounded()),
                 marker: target.map { Int(($0 / span * 100).rounded()) },
                 townships: indicator.townships.map {
-                    Township(name: $0.name, value: $0.aggregate.value.map { Self.format($0, kind: indicator.kind) + unit } ?? "—", schools: $0.aggregate.schools)
+                    Township(
+                        name: $0.name,
+                        value: $0.aggregate.value.map { Self.format($0, kind: indicator.kind) + unit } ?? "—",
+                        schools: $0.aggregate.schools
+                    )
                 },
                 hasTownships: !indicator.townships.isEmpty
             )
         }
         measures = summary.measures.map {
-            Measure(id: $0.id, title: $0.title, assigned: $0.assigned, reported: $0.reported, submitted: $0.submitted, approved: $0.approved, late: $0.late.count, missing: $0.missing.count)
+            Measure(
+                id: $0.id,
+                title: $0.title,
+                assigned: $0.assigned,
+                reported: $0.reported,
+                submitted: $0.submitted,
+                approved: $0.approved,
+                late: $0.late.count,
+                missing: $0.missing.count
+            )
         }
     }
 

@@ -48,7 +48,9 @@ struct PageRoutes {
         }
         let session = try await store.createSession(for: principal, csrf: Token.generate(), expiresAt: clock().addingTimeInterval(Self.sessionLength))
         var response = Response(status: .seeOther, headers: [.location: next])
-        response.setCookie(Cookie(name: Self.cookieName, value: session, maxAge: Int(Self.sessionLength), path: "/", httpOnly: true, sameSite: .strict))
+        response.setCookie(
+            Cookie(name: Self.cookieName, value: session, maxAge: Int(Self.sessionLength), path: "/", httpOnly: true, sameSite: .strict)
+        )
         context.logger.info("page session opened", metadata: ["sync.principal": "\(principal.kind.rawValue):\(principal.id)"])
         return response
     }

@@ -1,9 +1,8 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
 import SyncCore
-
-import Foundation
 
 /// `/v1/admin/…`: schools, device enrolment, users and revocation, for administrators only.
 struct AdminRoutes {
@@ -72,7 +71,8 @@ struct AdminRoutes {
         return try await issue(kind, name: body.name, school: nil, request: request, context: context)
     }
 
-    private func issue(_ kind: Principal.Kind, name: String, school: String?, request: Request, context: SyncRequestContext) async throws -> Response {
+    private func issue(_ kind: Principal.Kind, name: String, school: String?, request: Request, context: SyncRequestContext) async throws -> Response
+    {
         let (principal, token) = try await store.createPrincipal(kind: kind, name: name, schoolID: school, at: Date())
         context.logger.info("principal created", metadata: ["sync.principal": "\(kind.rawValue):\(principal.id)"])
         let body = Issued(id: principal.id, kind: kind, name: principal.name, school: principal.schoolID, token: token)
@@ -87,7 +87,10 @@ struct AdminRoutes {
         guard try await store.revokePrincipal(id: id, at: Date()) else {
             throw APIError(.notFound, "not_found", "No principal with id \(id).")
         }
-        struct Body: Encodable { let id: Int64; let revoked: Bool }
+        struct Body: Encodable {
+            let id: Int64
+            let revoked: Bool
+        }
         return try JSONResponse.make(Body(id: id, revoked: true), for: request)
     }
 }

@@ -24,16 +24,6 @@ struct ConflictRoutes {
         return principal
     }
 
-    private func key(_ context: SyncRequestContext) throws -> RecordKey {
-        let key = RecordKey(collection: context.parameters.get("collection") ?? "", id: context.parameters.getCatchAll().joined(separator: "/"))
-        do {
-            try key.validate()
-        } catch {
-            throw APIError.invalidParameter("id", error.message)
-        }
-        return key
-    }
-
     func list(_ request: Request, context: SyncRequestContext) async throws -> Response {
         _ = try reader(context)
         let query = request.uri.queryParameters
@@ -58,7 +48,7 @@ struct ConflictRoutes {
 
     func detail(_ request: Request, context: SyncRequestContext) async throws -> Response {
         _ = try reader(context)
-        let key = try key(context)
+        let key = try context.recordKey()
         guard let detail = try await store.conflictDetail(key) else {
             throw APIError(.notFound, "not_found", "\(key) is not in conflict (it may have been resolved already).")
         }
@@ -67,18 +57,25 @@ struct ConflictRoutes {
 
     func resolve(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let principal = try reader(context)
-        let key = try key(context)
+        let key = try context.recordKey()
         // Which roles may resolve is per collection: a school's records are settled by administrators only.
         if CollectionRules.schoolSync.kinds[key.collection] != .catalog, principal.kind != .admin {
             throw APIError.forbidden("Only administrators resolve conflicts in schools' records.")
         }
         let body = try await bodyReader.decode(ResolutionRequest.self, from: request)
         let reason = body.reason.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !reason.isEmpty, reason.count <= 2000 else { throw APIError.invalidParameter("reason", "Give a reason (1–2000 characters); it is kept in the history.") }
+        guard !reason.isEmpty, reason.count <= 2000 else {
+            throw APIError.invalidParameter("reason", "Give a reason (1–2000 characters); it is kept in the history.")
+        }
         guard (body.delete == true) != (body.values != nil) else {
             throw APIError.invalidParameter("values", "Send either 'values' (the chosen value of every conflicting field) or 'delete': true.")
         }
-        switch try await store.resolve(key, ResolutionRequest(seen: body.seen, values: body.values, delete: body.delete, reason: reason), by: principal, at: Date()) {
+        switch try await store.resolve(
+            key,
+            ResolutionRequest(seen: body.seen, values: body.values, delete: body.delete, reason: reason),
+            by: principal,
+            at: Date()
+        ) {
         case .notFound:
             throw APIError(.notFound, "not_found", "There is no record \(key).")
         case .refused(let error) where error.code == .staleResolution:
@@ -89,15 +86,22 @@ struct ConflictRoutes {
             throw APIError(.badRequest, error.code.name, error.message)
         case .resolved(let record):
             await notifier.announce()
-            context.logger.info("conflict resolved", metadata: ["sync.record": "\(key)", "sync.principal": "\(principal.kind.rawValue):\(principal.id)"])
+            context.logger.info(
+                "conflict resolved",
+                metadata: ["sync.record": "\(key)", "sync.principal": "\(principal.kind.rawValue):\(principal.id)"]
+            )
             return try JSONResponse.make(record, for: request)
         }
     }
 
     func history(_ request: Request, context: SyncRequestContext) async throws -> Response {
         _ = try reader(context)
-        let key = try key(context)
-        struct Body: Encodable { let collection: String; let id: String; let history: [AuditEntry] }
+        let key = try context.recordKey()
+        struct Body: Encodable {
+            let collection: String
+            let id: String
+            let history: [AuditEntry]
+        }
         let entries = try await store.history(key)
         guard !entries.isEmpty else { throw APIError(.notFound, "not_found", "There is no record \(key).") }
         return try JSONResponse.make(Body(collection: key.collection, id: key.id, history: entries), for: request)

@@ -1,8 +1,7 @@
+import Foundation
 import Hummingbird
 import Logging
 import SyncCore
-
-import Foundation
 
 /// `/v1/session`, `/v1/push`, `/v1/pull` and `/v1/devices` (PROTOCOL.md §5–§7).
 struct SyncRoutes {
@@ -46,7 +45,11 @@ struct SyncRoutes {
             principal: .init(kind: principal.kind, name: principal.name, school: principal.schoolID),
             readScopes: own ?? ["*"],
             writeScopes: own.map { $0.filter { $0 != Scope.catalog.rawValue } } ?? ["*"],
-            limits: .init(maxBatchRecords: configuration.maxBatchRecords, maxBodyBytes: configuration.maxBodyBytes, maxPullLimit: configuration.maxPullLimit)
+            limits: .init(
+                maxBatchRecords: configuration.maxBatchRecords,
+                maxBodyBytes: configuration.maxBodyBytes,
+                maxPullLimit: configuration.maxPullLimit
+            )
         )
         return try JSONResponse.make(body, for: request)
     }

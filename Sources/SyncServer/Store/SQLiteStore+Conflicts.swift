@@ -19,9 +19,13 @@ extension SQLiteStore {
             arguments += [limit]
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 ConflictSummary(
-                    collection: row["collection"], id: row["id"], scope: row["scope"],
-                    fields: (row["fields"] as String).split(separator: ",").map(String.init), deleteConflict: row["delete_conflict"],
-                    since: row["since_seq"], detectedAt: row["detected_at"]
+                    collection: row["collection"],
+                    id: row["id"],
+                    scope: row["scope"],
+                    fields: (row["fields"] as String).split(separator: ",").map(String.init),
+                    deleteConflict: row["delete_conflict"],
+                    since: row["since_seq"],
+                    detectedAt: row["detected_at"]
                 )
             }
         }
@@ -33,7 +37,12 @@ extension SQLiteStore {
             let writers = try Self.writerNames(db)
             func candidates(_ entries: [FieldRegister.Entry]) -> [ConflictDetail.Candidate] {
                 entries.map {
-                    ConflictDetail.Candidate(replica: $0.dot.replica.description, counter: $0.dot.counter, value: $0.value, writer: writers[$0.dot.replica.description] ?? "unknown replica")
+                    ConflictDetail.Candidate(
+                        replica: $0.dot.replica.description,
+                        counter: $0.dot.counter,
+                        value: $0.value,
+                        writer: writers[$0.dot.replica.description] ?? "unknown replica"
+                    )
                 }
             }
             var settled: [String: Value] = [:]
@@ -41,7 +50,10 @@ extension SQLiteStore {
                 if let value = register.settledValue { settled[name] = value }
             }
             return ConflictDetail(
-                collection: key.collection, id: key.id, scope: scope.rawValue, context: state.context,
+                collection: key.collection,
+                id: key.id,
+                scope: scope.rawValue,
+                context: state.context,
                 conflicts: conflict.fields.mapValues(candidates),
                 deletedBy: conflict.deletes.map { writers[$0.replica.description] ?? $0.replica.description },
                 settled: settled,
@@ -79,7 +91,10 @@ extension SQLiteStore {
                 arguments: [key.collection, key.id]
             ).map { row in
                 AuditEntry(
-                    seq: row["seq"], kind: AuditEntry.Kind(rawValue: row["kind"]) ?? .push, principal: row["principal_name"], replica: row["replica"],
+                    seq: row["seq"],
+                    kind: AuditEntry.Kind(rawValue: row["kind"]) ?? .push,
+                    principal: row["principal_name"],
+                    replica: row["replica"],
                     at: row["at"],
                     before: try (row["before"] as String?).map { try CanonicalJSON.decode(AuditEntry.View.self, from: Data($0.utf8)) },
                     after: try CanonicalJSON.decode(AuditEntry.View.self, from: Data((row["after"] as String).utf8)),
@@ -92,11 +107,18 @@ extension SQLiteStore {
     /// The replica a server-side user writes under in this epoch: made on first use, never reused
     /// across epochs (DESIGN §4 invariant 9), so the server itself never invents versions.
     static func serverReplica(for principal: Principal, epoch: Epoch, _ db: Database) throws -> ReplicaID {
-        if let text = try String.fetchOne(db, sql: "SELECT replica FROM user_replicas WHERE principal_id = ? AND epoch = ?", arguments: [principal.id, epoch.description]) {
+        if let text = try String.fetchOne(
+            db,
+            sql: "SELECT replica FROM user_replicas WHERE principal_id = ? AND epoch = ?",
+            arguments: [principal.id, epoch.description]
+        ) {
             return try ReplicaID(parsing: text)
         }
         let fresh = ReplicaID.random()
-        try db.execute(sql: "INSERT INTO user_replicas (principal_id, epoch, replica) VALUES (?, ?, ?)", arguments: [principal.id, epoch.description, fresh.description])
+        try db.execute(
+            sql: "INSERT INTO user_replicas (principal_id, epoch, replica) VALUES (?, ?, ?)",
+            arguments: [principal.id, epoch.description, fresh.description]
+        )
         return fresh
     }
 
@@ -117,7 +139,11 @@ extension SQLiteStore {
 
     /// The last content the history shows for a record while it was not deleted.
     static func lastLiveContent(_ key: RecordKey, _ db: Database) throws -> [String: Value]? {
-        for text in try String.fetchAll(db, sql: "SELECT after FROM audit WHERE collection = ? AND record_id = ? ORDER BY id DESC", arguments: [key.collection, key.id]) {
+        for text in try String.fetchAll(
+            db,
+            sql: "SELECT after FROM audit WHERE collection = ? AND record_id = ? ORDER BY id DESC",
+            arguments: [key.collection, key.id]
+        ) {
             let view = try CanonicalJSON.decode(AuditEntry.View.self, from: Data(text.utf8))
             if !view.deleted, !view.fields.isEmpty {
                 return view.fields.compactMapValues { $0.count == 1 ? $0.first : nil }

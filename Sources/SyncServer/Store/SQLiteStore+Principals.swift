@@ -1,7 +1,6 @@
+import Foundation
 import GRDB
 import SyncCore
-
-import Foundation
 
 extension SQLiteStore {
     public func principal(forTokenHash hash: Data) async throws -> Principal? {
@@ -72,9 +71,16 @@ extension SQLiteStore {
                     """
             ).map { row in
                 DeviceInfo(
-                    id: row["id"], name: row["name"], school: row["school_id"], lastPullCursor: row["last_pull_cursor"],
-                    lastPullAt: row["last_pull_at"], lastPushAt: row["last_push_at"], lastPushBatch: row["last_push_batch"],
-                    lastSeenAt: row["last_seen_at"], client: row["client"], revoked: (row["revoked_at"] as Date?) != nil
+                    id: row["id"],
+                    name: row["name"],
+                    school: row["school_id"],
+                    lastPullCursor: row["last_pull_cursor"],
+                    lastPullAt: row["last_pull_at"],
+                    lastPushAt: row["last_push_at"],
+                    lastPushBatch: row["last_push_batch"],
+                    lastSeenAt: row["last_seen_at"],
+                    client: row["client"],
+                    revoked: (row["revoked_at"] as Date?) != nil
                 )
             }
         }

@@ -1,7 +1,6 @@
+import Foundation
 import GRDB
 import SyncCore
-
-import Foundation
 
 extension SQLiteStore {
     public func push(_ request: PushRequest, by principal: Principal, rules: CollectionRules, at time: Date) async throws -> PushOutcome {
@@ -14,7 +13,11 @@ extension SQLiteStore {
             case .stale(let expected):
                 return .replicaStale(expected: expected)
             case .replay:
-                let text = try String.fetchOne(db, sql: "SELECT last_response FROM replicas WHERE replica = ?", arguments: [request.replica.description])
+                let text = try String.fetchOne(
+                    db,
+                    sql: "SELECT last_response FROM replicas WHERE replica = ?",
+                    arguments: [request.replica.description]
+                )
                 return .replayed(try CanonicalJSON.decode(PushResponse.self, from: Data((text ?? "").utf8)))
             case .proceed(let nextSequence):
                 var results: [PushResult] = []
@@ -99,7 +102,8 @@ extension SQLiteStore {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
-                sql: "SELECT collection, id, scope, state FROM records WHERE collection IN (\(databaseQuestionMarks(count: collections.count))) ORDER BY collection, id",
+                sql:
+                    "SELECT collection, id, scope, state FROM records WHERE collection IN (\(databaseQuestionMarks(count: collections.count))) ORDER BY collection, id",
                 arguments: StatementArguments(collections)
             ).map { row in
                 SyncRecord(
@@ -149,14 +153,26 @@ extension SQLiteStore {
     }
 
     static func storedRecord(_ key: RecordKey, _ db: Database) throws -> (scope: Scope, state: RecordState)? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT scope, state FROM records WHERE collection = ? AND id = ?", arguments: [key.collection, key.id])
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: "SELECT scope, state FROM records WHERE collection = ? AND id = ?",
+                arguments: [key.collection, key.id]
+            )
         else { return nil }
         return (try Scope(parsing: row["scope"]), try CanonicalJSON.decode(RecordState.self, from: Data((row["state"] as String).utf8)))
     }
 
     /// Writes a record's new state, appends its change-log entry and its audit entry, and keeps the
     /// conflicts index in step — all inside the caller's transaction.
-    static func store(_ state: RecordState, for key: RecordKey, in scope: Scope, before: RecordState?, change: AuditEntry.Change, _ db: Database) throws {
+    static func store(
+        _ state: RecordState,
+        for key: RecordKey,
+        in scope: Scope,
+        before: RecordState?,
+        change: AuditEntry.Change,
+        _ db: Database
+    ) throws {
         try db.execute(sql: "INSERT INTO change_log (collection, id, scope) VALUES (?, ?, ?)", arguments: [key.collection, key.id, scope.rawValue])
         let seq = db.lastInsertedRowID
         try db.execute(
@@ -175,13 +191,16 @@ extension SQLiteStore {
                     INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, delete_conflict = excluded.delete_conflict
                     """,
-                arguments: [key.collection, key.id, scope.rawValue, state.conflictingFields.joined(separator: ","), state.isDeleteConflict, seq, change.time]
+                arguments: [
+                    key.collection, key.id, scope.rawValue, state.conflictingFields.joined(separator: ","), state.isDeleteConflict, seq, change.time,
+                ]
             )
         } else {
             try db.execute(sql: "DELETE FROM conflicts WHERE collection = ? AND id = ?", arguments: [key.collection, key.id])
         }
         try db.execute(
-            sql: "INSERT INTO audit (seq, collection, record_id, principal_id, replica, at, kind, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            sql:
+                "INSERT INTO audit (seq, collection, record_id, principal_id, replica, at, kind, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             arguments: [
                 seq, key.collection, key.id, change.principalID, change.replica.description, change.time, change.kind.rawValue,
                 try before.map(AuditEntry.view), try AuditEntry.view(state), change.reason,

@@ -1,7 +1,6 @@
+import Foundation
 import GRDB
 import SyncCore
-
-import Foundation
 
 /// The embedded store: one SQLite file in WAL mode, opened through a GRDB `DatabasePool`.
 ///

@@ -1,6 +1,5 @@
-import SyncCore
-
 import Foundation
+import SyncCore
 
 /// Where the server keeps records, the change log, receipts, principals and device sync state.
 ///
@@ -114,7 +113,10 @@ public struct PullPage: Sendable {
 
 /// A device's push or pull, as the device list shows it.
 public struct DeviceActivity: Sendable {
-    public enum Kind: Sendable { case pull(Cursor), push(BatchID) }
+    public enum Kind: Sendable {
+        case pull(Cursor)
+        case push(BatchID)
+    }
     public var principal: Principal
     public var kind: Kind
     public var client: String?

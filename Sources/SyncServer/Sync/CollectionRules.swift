@@ -33,7 +33,8 @@ public struct CollectionRules: Sendable {
         guard (record.scope == .catalog) == (kind == .catalog) else {
             return RejectReason(
                 code: "wrong_scope_kind",
-                message: "\(record.key.collection) records live in \(kind == .catalog ? "the catalog scope" : "a school: scope"), not in \(record.scope)"
+                message:
+                    "\(record.key.collection) records live in \(kind == .catalog ? "the catalog scope" : "a school: scope"), not in \(record.scope)"
             )
         }
         return nil

@@ -85,7 +85,12 @@ enum PushRules {
     ) rethrows -> RecordDecision {
         guard rules.appliesDomainRules else { return .store(joined) }
         let violation = try RecordRules.violation(
-            key: record.key, scope: record.scope, state: joined, stored: stored, bySchool: principal.kind == .device, lookup: lookup
+            key: record.key,
+            scope: record.scope,
+            state: joined,
+            stored: stored,
+            bySchool: principal.kind == .device,
+            lookup: lookup
         )
         if let violation { return .reject(RejectReason(code: violation.code, message: violation.message)) }
         return .store(joined)

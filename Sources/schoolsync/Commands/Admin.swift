@@ -26,7 +26,9 @@ extension SchoolSync.Admin {
         @Option(help: "The record's id.") var id: String
 
         var path: String {
-            let id = id.split(separator: "/").map { $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? String($0) }.joined(separator: "/")
+            let id = id.split(separator: "/").map { $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? String($0) }.joined(
+                separator: "/"
+            )
             return "\(collection)/\(id)"
         }
     }
@@ -59,7 +61,9 @@ extension SchoolSync.Admin {
                 if global.json { return try printJSON(body.conflicts) }
                 if body.conflicts.isEmpty { print("no open conflicts") }
                 for conflict in body.conflicts {
-                    print("\(conflict.collection)  \(conflict.id)  \(conflict.deleteConflict ? "deleted vs edited" : conflict.fields.joined(separator: ", "))  (\(conflict.scope))")
+                    print(
+                        "\(conflict.collection)  \(conflict.id)  \(conflict.deleteConflict ? "deleted vs edited" : conflict.fields.joined(separator: ", "))  (\(conflict.scope))"
+                    )
                 }
             }
         }
@@ -75,7 +79,9 @@ extension SchoolSync.Admin {
 
         func run() async throws {
             try await runCommand {
-                let detail = try await SchoolSync.Admin.withServer(global) { try await $0.get("/v1/conflicts/\(record.path)", as: ConflictDetail.self) }
+                let detail = try await SchoolSync.Admin.withServer(global) {
+                    try await $0.get("/v1/conflicts/\(record.path)", as: ConflictDetail.self)
+                }
                 if global.json { return try printJSON(detail) }
                 print("\(detail.collection)/\(detail.id) (\(detail.scope))")
                 if !detail.deletedBy.isEmpty { print("  DELETED by \(detail.deletedBy.joined(separator: ", ")) while others edited it") }
@@ -85,7 +91,9 @@ extension SchoolSync.Admin {
                 }
                 for (field, value) in detail.settled.sorted(by: { $0.key < $1.key }) { print("  \(field): \(value)") }
                 if let last = detail.lastContent {
-                    print("  last content before the delete: " + last.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+                    print(
+                        "  last content before the delete: " + last.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+                    )
                 }
             }
         }
@@ -148,20 +156,11 @@ extension SchoolSync.Admin {
                 guard let equals = item.firstIndex(of: "=") else { throw CLIError("--value \(item): write FIELD=VALUE", exitCode: 64) }
                 let field = String(item[..<equals])
                 let text = String(item[item.index(after: equals)...])
-                values[field] = Self.parse(text, like: detail.conflicts[field]?.first?.value ?? detail.settled[field])
+                values[field] = Value(typed: text, like: detail.conflicts[field]?.first?.value ?? detail.settled[field])
             }
             return ResolutionRequest(seen: detail.context, values: values, delete: nil, reason: reason)
         }
 
-        /// Reads a value typed like the values already in conflict.
-        static func parse(_ text: String, like example: Value?) -> Value {
-            switch example {
-            case .int?: Int64(text).map(Value.int) ?? .string(text)
-            case .double?: Double(text).flatMap { try? Value.number($0) } ?? .string(text)
-            case .bool?: text == "true" ? .bool(true) : text == "false" ? .bool(false) : .string(text)
-            default: .string(text)
-            }
-        }
     }
 
     struct History: AsyncParsableCommand {
@@ -179,8 +178,12 @@ extension SchoolSync.Admin {
                 if global.json { return try printJSON(body.history) }
                 let formatter = ISO8601DateFormatter()
                 for entry in body.history {
-                    let fields = entry.after.fields.sorted { $0.key < $1.key }.map { "\($0.key)=" + $0.value.map(\.description).joined(separator: " | ") }
-                    print("#\(entry.seq) \(formatter.string(from: entry.at)) \(entry.kind.rawValue) by \(entry.principal ?? "?")\(entry.reason.map { " — \($0)" } ?? "")")
+                    let fields = entry.after.fields.sorted { $0.key < $1.key }.map {
+                        "\($0.key)=" + $0.value.map(\.description).joined(separator: " | ")
+                    }
+                    print(
+                        "#\(entry.seq) \(formatter.string(from: entry.at)) \(entry.kind.rawValue) by \(entry.principal ?? "?")\(entry.reason.map { " — \($0)" } ?? "")"
+                    )
                     print("    \(entry.after.deleted ? "[deleted] " : "")\(fields.joined(separator: ", "))")
                 }
             }

@@ -52,7 +52,9 @@ extension SchoolSync.Bureau {
                 try await CLIError.translating { try await replica.write(records.map { ($0.key, $0.values) }, scope: .catalog) }
                 let counts = Dictionary(grouping: records, by: \.key.collection).mapValues(\.count)
                 if global.json { return try printJSON(counts) }
-                print("imported \(counts["plans"] ?? 0) plans, \(counts["measures"] ?? 0) measures, \(counts["indicators"] ?? 0) indicators; run 'schoolsync sync' to publish them")
+                print(
+                    "imported \(counts["plans"] ?? 0) plans, \(counts["measures"] ?? 0) measures, \(counts["indicators"] ?? 0) indicators; run 'schoolsync sync' to publish them"
+                )
             }
         }
     }
@@ -107,7 +109,11 @@ extension SchoolSync.Bureau {
                     let replica = try global.openReplica()
                     let kind = id.contains("-S") ? "semester" : "year"
                     try await CLIError.translating {
-                        try await replica.write(RecordKey(collection: "periods", id: id), ["kind": .string(kind), "due": .string(due)], scope: .catalog)
+                        try await replica.write(
+                            RecordKey(collection: "periods", id: id),
+                            ["kind": .string(kind), "due": .string(due)],
+                            scope: .catalog
+                        )
                     }
                     print("saved period \(id) (due \(due)); run 'schoolsync sync' to publish it")
                 }
@@ -118,7 +124,8 @@ extension SchoolSync.Bureau {
     struct Assign: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Assign measures to all schools, to a type of school, or to a list.",
-            discussion: "Examples:\n  schoolsync bureau assign --measure qixing-2024.a6.m1 --type 幼儿园\n  schoolsync bureau assign --measure qixing-2024.a3.m2 --all"
+            discussion:
+                "Examples:\n  schoolsync bureau assign --measure qixing-2024.a6.m1 --type 幼儿园\n  schoolsync bureau assign --measure qixing-2024.a3.m2 --all"
         )
         @OptionGroup var global: GlobalOptions
         @Option(help: "A measure id (repeatable).") var measure: [String]
@@ -139,9 +146,9 @@ extension SchoolSync.Bureau {
                 let (known, schools) = try await replica.read { [all, type, school] db in
                     let known = try Set(String.fetchAll(db, sql: "SELECT id FROM measures"))
                     let schools: [String] =
-                        if all { try String.fetchAll(db, sql: "SELECT id FROM schools ORDER BY id") }
-                        else if let type { try String.fetchAll(db, sql: "SELECT id FROM schools WHERE type = ? ORDER BY id", arguments: [type]) }
-                        else { school }
+                        if all { try String.fetchAll(db, sql: "SELECT id FROM schools ORDER BY id") } else if let type {
+                            try String.fetchAll(db, sql: "SELECT id FROM schools WHERE type = ? ORDER BY id", arguments: [type])
+                        } else { school }
                     return (known, schools)
                 }
                 if let unknown = measure.first(where: { !known.contains($0) }) {
@@ -151,7 +158,12 @@ extension SchoolSync.Bureau {
                 var changes: [(RecordKey, [String: Value])] = []
                 for schoolID in schools {
                     for measureID in measure {
-                        changes.append((RecordKey(collection: "assignments", id: "\(schoolID)/\(measureID)"), ["school_id": .string(schoolID), "measure_id": .string(measureID)]))
+                        changes.append(
+                            (
+                                RecordKey(collection: "assignments", id: "\(schoolID)/\(measureID)"),
+                                ["school_id": .string(schoolID), "measure_id": .string(measureID)]
+                            )
+                        )
                     }
                 }
                 try await CLIError.translating { try await replica.write(changes) }
@@ -170,7 +182,11 @@ extension SchoolSync.Bureau {
     }
 
     /// Syncs, checks the report is submitted and settled, writes the review, and syncs again.
-    static func review(_ global: GlobalOptions, _ choice: ReportChoice, write: @escaping @Sendable (RecordState, String) -> [String: Value]) async throws {
+    static func review(
+        _ global: GlobalOptions,
+        _ choice: ReportChoice,
+        write: @escaping @Sendable (RecordState, String) -> [String: Value]
+    ) async throws {
         try await global.withEngine(quiet: true) { engine, replica in
             try await engine.sync()
             guard let record = try await replica.record(choice.key), !record.state.isDeleted else {
@@ -180,7 +196,10 @@ extension SchoolSync.Bureau {
                 throw CLIError("report \(choice.key.id) is in conflict; an administrator must resolve it before review", exitCode: 65)
             }
             guard record.state.value(of: "workflow") == .string("submitted") else {
-                throw CLIError("report \(choice.key.id) is \(record.state.value(of: "workflow")?.description ?? "not started"), not submitted", exitCode: 65)
+                throw CLIError(
+                    "report \(choice.key.id) is \(record.state.value(of: "workflow")?.description ?? "not started"), not submitted",
+                    exitCode: 65
+                )
             }
             let reviewer = try await replica.settings()?.deviceName ?? "bureau"
             try await replica.write(choice.key, write(record.state, reviewer))
@@ -200,7 +219,10 @@ extension SchoolSync.Bureau {
             try await runCommand {
                 try await SchoolSync.Bureau.review(global, choice) { state, reviewer in
                     // The approval records what it approved: the report's context as the bureau saw it.
-                    ["workflow": .string("approved"), "approval": .string(RecordRules.approvalJSON(for: state.context)), "reviewer": .string(reviewer)]
+                    [
+                        "workflow": .string("approved"), "approval": .string(RecordRules.approvalJSON(for: state.context)),
+                        "reviewer": .string(reviewer),
+                    ]
                 }
                 print("approved \(choice.key.id)")
             }

@@ -44,9 +44,14 @@ extension SchoolSync {
                 try await replica.enrol(serverURL: server, token: token, session: session)
                 let settings = try await replica.settings()
                 if global.json {
-                    try printJSON(["server": server, "device": session.principal.name, "school": session.principal.school ?? "", "replica": settings?.replica.description ?? ""])
+                    try printJSON([
+                        "server": server, "device": session.principal.name, "school": session.principal.school ?? "",
+                        "replica": settings?.replica.description ?? "",
+                    ])
                 } else {
-                    print("enrolled \(global.path) as \"\(session.principal.name)\"\(session.principal.school.map { " of school \($0)" } ?? "") on \(server)")
+                    print(
+                        "enrolled \(global.path) as \"\(session.principal.name)\"\(session.principal.school.map { " of school \($0)" } ?? "") on \(server)"
+                    )
                     print("next: schoolsync sync --db \(global.path)")
                 }
             }

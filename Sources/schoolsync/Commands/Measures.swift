@@ -51,7 +51,13 @@ extension SchoolSync {
                             sql: "SELECT id, name, target, unit, deadline FROM indicators WHERE measure_id = ? ORDER BY id",
                             arguments: [row["id"] as String]
                         ).map { Indicator(id: $0["id"], name: $0["name"] ?? "", target: $0["target"], unit: $0["unit"], deadline: $0["deadline"]) }
-                        return Measure(id: row["id"], code: row["code"], title: row["title"] ?? "", leadUnit: row["lead_unit"], indicators: indicators)
+                        return Measure(
+                            id: row["id"],
+                            code: row["code"],
+                            title: row["title"] ?? "",
+                            leadUnit: row["lead_unit"],
+                            indicators: indicators
+                        )
                     }
                 }
                 if global.json { return try printJSON(measures) }
@@ -62,7 +68,9 @@ extension SchoolSync {
                     print("\(measure.id)  \(measure.code.map { "\($0) " } ?? "")\(measure.title)\(measure.leadUnit.map { "  [牵头: \($0)]" } ?? "")")
                     for indicator in measure.indicators {
                         let target = [indicator.target, indicator.unit].compactMap { $0 }.joined(separator: " ")
-                        print("    \(indicator.id)  \(indicator.name)\(target.isEmpty ? "" : "  目标: \(target)")\(indicator.deadline.map { "  期限: \($0)" } ?? "")")
+                        print(
+                            "    \(indicator.id)  \(indicator.name)\(target.isEmpty ? "" : "  目标: \(target)")\(indicator.deadline.map { "  期限: \($0)" } ?? "")"
+                        )
                     }
                 }
             }

@@ -75,8 +75,12 @@ extension SchoolSync.Report {
                 }
                 let prefix = "\(school)/\(report.period)/"
                 let values = try await replica.read { db in
-                    try Row.fetchAll(db, sql: "SELECT indicator_id, value FROM indicator_values WHERE id LIKE ? || '%' AND measure_id = ?", arguments: [prefix, report.measure])
-                        .map { ($0["indicator_id"] as String? ?? "?", $0["value"] as String? ?? "(in conflict)") }
+                    try Row.fetchAll(
+                        db,
+                        sql: "SELECT indicator_id, value FROM indicator_values WHERE id LIKE ? || '%' AND measure_id = ?",
+                        arguments: [prefix, report.measure]
+                    )
+                    .map { ($0["indicator_id"] as String? ?? "?", $0["value"] as String? ?? "(in conflict)") }
                 }
                 let conflict = record.state.conflict
                 let output = Output(
@@ -147,10 +151,13 @@ extension SchoolSync.Report {
             for item in ratio {
                 let (indicator, text) = try split(item, "--ratio")
                 let parts = text.split(separator: "/")
-                guard parts.count == 2, let numerator = Double(parts[0]), let denominator = Double(parts[1]), numerator.isFinite, denominator.isFinite else {
+                guard parts.count == 2, let numerator = Double(parts[0]), let denominator = Double(parts[1]), numerator.isFinite, denominator.isFinite
+                else {
                     throw ValidationError("--ratio \(item): write NUMERATOR/DENOMINATOR, e.g. 1126/1000")
                 }
-                guard denominator > 0, numerator >= 0 else { throw ValidationError("--ratio \(item): the denominator must be positive and the numerator not negative") }
+                guard denominator > 0, numerator >= 0 else {
+                    throw ValidationError("--ratio \(item): the denominator must be positive and the numerator not negative")
+                }
                 result.append((indicator, #"{"denominator":\#(parts[1]),"numerator":\#(parts[0])}"#))
             }
             return result
@@ -159,7 +166,9 @@ extension SchoolSync.Report {
         func evidenceItems() throws -> [[String: String]] {
             try evidence.map { item in
                 let (name, hash) = try split(item, "--evidence")
-                guard hash.wholeMatch(of: /[0-9a-f]{64}/) != nil else { throw ValidationError("--evidence \(item): give the file's SHA-256 as 64 hex digits") }
+                guard hash.wholeMatch(of: /[0-9a-f]{64}/) != nil else {
+                    throw ValidationError("--evidence \(item): give the file's SHA-256 as 64 hex digits")
+                }
                 return ["name": name, "sha256": hash]
             }
         }
@@ -191,10 +200,11 @@ extension SchoolSync.Report {
                 if let status { fields["status"] = .string(status) }
                 if let narrative { fields["narrative"] = .string(narrative) }
                 if !evidence.isEmpty {
-                    var items = (existing?.state.value(of: "evidence")).flatMap { value -> [[String: String]]? in
-                        guard case .string(let text) = value else { return nil }
-                        return try? JSONDecoder().decode([[String: String]].self, from: Data(text.utf8))
-                    } ?? []
+                    var items =
+                        (existing?.state.value(of: "evidence")).flatMap { value -> [[String: String]]? in
+                            guard case .string(let text) = value else { return nil }
+                            return try? JSONDecoder().decode([[String: String]].self, from: Data(text.utf8))
+                        } ?? []
                     items += try evidenceItems()
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -202,13 +212,15 @@ extension SchoolSync.Report {
                 }
                 var changes: [(RecordKey, [String: Value])] = [(key, fields)]
                 for (indicator, json) in try indicatorValues() {
-                    changes.append((
-                        RecordKey(collection: "indicator_values", id: "\(school)/\(report.period)/\(indicator)"),
-                        [
-                            "school_id": .string(school), "indicator_id": .string(indicator), "measure_id": .string(report.measure),
-                            "period": .string(report.period), "value": .string(json),
-                        ]
-                    ))
+                    changes.append(
+                        (
+                            RecordKey(collection: "indicator_values", id: "\(school)/\(report.period)/\(indicator)"),
+                            [
+                                "school_id": .string(school), "indicator_id": .string(indicator), "measure_id": .string(report.measure),
+                                "period": .string(report.period), "value": .string(json),
+                            ]
+                        )
+                    )
                 }
                 try await CLIError.translating { try await replica.write(changes) }
                 if global.json { return try printJSON(["report": key.id, "saved": "true"]) }
@@ -231,7 +243,10 @@ extension SchoolSync.Report {
                 let (school, device) = try await SchoolSync.Report.school(of: replica, path: global.path)
                 let key = report.key(school: school)
                 guard let existing = try await replica.record(key), !existing.state.isDeleted else {
-                    throw CLIError("no report for \(report.measure) in \(report.period) to submit; fill it in with 'schoolsync report set' first", exitCode: 65)
+                    throw CLIError(
+                        "no report for \(report.measure) in \(report.period) to submit; fill it in with 'schoolsync report set' first",
+                        exitCode: 65
+                    )
                 }
                 // Wall time is shown to people only; nothing compares it.
                 let submitted = ISO8601DateFormatter().string(from: Date())

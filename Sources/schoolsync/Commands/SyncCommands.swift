@@ -97,7 +97,11 @@ extension SchoolSync {
                 print("rejected:      \(status.rejected.count)")
                 for item in status.rejected { print("  \(item.collection)/\(item.id): \(item.code) — \(item.message)") }
                 print("conflicts:     \(status.conflicts.count)")
-                for item in status.conflicts { print("  \(item.collection)/\(item.id): \(item.deleteConflict ? "deleted vs edited" : item.fields.keys.sorted().joined(separator: ", "))") }
+                for item in status.conflicts {
+                    print(
+                        "  \(item.collection)/\(item.id): \(item.deleteConflict ? "deleted vs edited" : item.fields.keys.sorted().joined(separator: ", "))"
+                    )
+                }
             }
         }
     }

@@ -110,7 +110,8 @@ struct History {
             var values: [String: Value] = [:]
             for name in state.conflictingFields {
                 let candidates = state.fields[name]?.distinctValues ?? []
-                values[name] = Bool.random(using: &generator) ? candidates.randomElement(using: &generator) : Self.valuePool.randomElement(using: &generator)
+                values[name] =
+                    Bool.random(using: &generator) ? candidates.randomElement(using: &generator) : Self.valuePool.randomElement(using: &generator)
             }
             if state.isDeleteConflict {
                 for (name, register) in state.fields where values[name] == nil { values[name] = register.entries.first?.value }
