@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Reporting", targets: ["Reporting"]),
         .executable(name: "schoolsync-server", targets: ["schoolsync-server"]),
         .executable(name: "schoolsync", targets: ["schoolsync"]),
+        .executable(name: "schoolsync-bench", targets: ["schoolsync-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -86,6 +87,20 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The benchmark: a real server process on loopback, real clients, and a raw-SQLite baseline.
+        .executableTarget(
+            name: "schoolsync-bench",
+            dependencies: [
+                "SyncCore",
+                "SyncClient",
+                "SyncServer",
+                "Reporting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -25,5 +25,9 @@ tail -n 2 "$demo_dir/demo.log"
 echo "== the pages in headless Chromium: the bureau summary, and an administrator resolving a conflict"
 Scripts/check-pages.sh "$demo_dir/demo"
 
+echo "== the benchmark runs (--quick, debug build: proves it works, asserts no speed)"
+swift run --skip-build schoolsync-bench --quick >"$demo_dir/bench.log" 2>&1 || { cat "$demo_dir/bench.log"; exit 1; }
+tail -n 3 "$demo_dir/bench.log"
+
 echo "== swift test"
 swift test "$@"

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import SyncCore
 
 /// The protocol over HTTP with AsyncHTTPClient: gzip both ways, a timeout and a size cap on every call.
@@ -18,6 +19,8 @@ public struct HTTPSyncTransport: SyncTransport {
     public var timeout: Duration
     public var maxResponseBytes: Int
     public var logger: Logger
+    /// Counts bytes on the wire, when given (the benchmark uses it).
+    public var meter: TrafficMeter?
 
     /// Makes a transport; `baseURL` is e.g. `http://127.0.0.1:8080`.
     public init(
@@ -45,13 +48,15 @@ public struct HTTPSyncTransport: SyncTransport {
         http.method = .POST
         http.headers.add(name: "Content-Type", value: "application/json")
         http.headers.add(name: "Content-Encoding", value: "gzip")
+        let compressed: ByteBuffer
         do {
             var body = ByteBuffer(bytes: try CanonicalJSON.encode(request))
-            http.body = .bytes(try body.compress(with: .gzip()))
+            compressed = try body.compress(with: .gzip())
         } catch {
             throw SyncClientError(.usage, "could not encode the push: \(error)", cause: error)
         }
-        return try await send(http, as: PushResponse.self)
+        http.body = .bytes(compressed)
+        return try await send(http, as: PushResponse.self, sentBody: compressed.readableBytes)
     }
 
     /// Any other JSON `GET` of the server's API, e.g. `/v1/bureau/summary?period=2025-S1`.
@@ -64,12 +69,14 @@ public struct HTTPSyncTransport: SyncTransport {
         var http = HTTPClientRequest(url: baseURL + path)
         http.method = .POST
         http.headers.add(name: "Content-Type", value: "application/json")
+        let buffer: ByteBuffer
         do {
-            http.body = .bytes(ByteBuffer(bytes: try CanonicalJSON.encode(body)))
+            buffer = ByteBuffer(bytes: try CanonicalJSON.encode(body))
         } catch {
             throw SyncClientError(.usage, "could not encode the request: \(error)", cause: error)
         }
-        return try await send(http, as: type)
+        http.body = .bytes(buffer)
+        return try await send(http, as: type, sentBody: buffer.readableBytes)
     }
 
     public func pull(_ request: PullRequest) async throws(SyncClientError) -> PullResponse {
@@ -77,7 +84,12 @@ public struct HTTPSyncTransport: SyncTransport {
         try await send(HTTPClientRequest(url: baseURL + "/v1/pull?" + request.query), as: PullResponse.self, extra: .seconds(request.wait))
     }
 
-    private func send<T: Decodable>(_ request: HTTPClientRequest, as type: T.Type, extra: Duration = .zero) async throws(SyncClientError) -> T {
+    private func send<T: Decodable>(
+        _ request: HTTPClientRequest,
+        as type: T.Type,
+        extra: Duration = .zero,
+        sentBody: Int = 0
+    ) async throws(SyncClientError) -> T {
         var request = request
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         request.headers.add(name: "Accept-Encoding", value: "gzip")
@@ -95,6 +107,7 @@ public struct HTTPSyncTransport: SyncTransport {
             status = response.status
             encoding = response.headers.first(name: "Content-Encoding")
             body = try await response.body.collect(upTo: maxResponseBytes)
+            meter?.record(request: request, sentBody: sentBody, response: response.headers, receivedBody: body.readableBytes)
         } catch {
             throw SyncClientError(
                 .unreachable,
@@ -178,5 +191,32 @@ extension HTTPClient.Configuration {
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .seconds(10)
         return configuration
+    }
+}
+
+/// Bytes a transport sent and received: HTTP request and status lines, headers and bodies as they
+/// travel (bodies gzip-compressed), not TCP/IP overhead.
+public final class TrafficMeter: Sendable {
+    private let counts = Mutex<(requests: Int, sent: Int, received: Int)>((0, 0, 0))
+
+    public init() {}
+
+    /// Requests made, bytes sent and bytes received so far.
+    public var totals: (requests: Int, sent: Int, received: Int) { counts.withLock { $0 } }
+
+    /// Starts counting again from zero.
+    public func reset() { counts.withLock { $0 = (0, 0, 0) } }
+
+    func record(request: HTTPClientRequest, sentBody: Int, response: HTTPHeaders, receivedBody: Int) {
+        // Content-Length and Host, which the client adds itself, are counted with the other headers.
+        let implicitHeaders = "Content-Length: \(sentBody)\r\nHost: \r\n".utf8.count + 20
+        let requestLine = "\(request.method.rawValue) \(request.url) HTTP/1.1\r\n".utf8.count
+        let requestHeaders = request.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+        let responseHeaders = response.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } + 17
+        counts.withLock {
+            $0.requests += 1
+            $0.sent += requestLine + requestHeaders + implicitHeaders + 2 + sentBody
+            $0.received += responseHeaders + 2 + receivedBody
+        }
     }
 }

@@ -56,7 +56,8 @@ public struct SyncEngine: Sendable {
         self.sleep = sleep
     }
 
-    /// Pull, push, pull: local edits go up and everyone else's come down.
+    /// Pull, push, pull: local edits go up and everyone else's come down (the second pull only
+    /// when something was pushed).
     @discardableResult
     public func sync() async throws -> SyncReport {
         try await recordingOutcome {
@@ -67,10 +68,14 @@ public struct SyncEngine: Sendable {
             report.pushed.applied += pushed.applied
             report.pushed.conflicts += pushed.conflicts
             report.pushed.rejected += pushed.rejected
-            let second = try await pullAll()
-            report.pulled.received += second.received
-            report.pulled.changed += second.changed
-            report.pulled.conflicts = second.conflicts
+            // The second pull brings back what others changed while we pushed, and the merged states
+            // of our conflicts; with nothing pushed there is nothing to wait for, so a quiet sync is one round trip.
+            if pushed.sent > 0 {
+                let second = try await pullAll()
+                report.pulled.received += second.received
+                report.pulled.changed += second.changed
+                report.pulled.conflicts = second.conflicts
+            }
             return report
         }
     }
