@@ -4,8 +4,8 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
-import Synchronization
 import SyncCore
+import Synchronization
 
 /// The protocol over HTTP with AsyncHTTPClient: gzip both ways, a timeout and a size cap on every call.
 ///

@@ -23,7 +23,8 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Write Benchmarks.md (the results, the machine, what bounds each number) to this file.") var markdown: String?
 
     func run() async throws {
-        let sizes = quick
+        let sizes =
+            quick
             ? Sizes(pushes: [2_000], schoolPull: 500, bureauExtra: 3_000, schools: [50], schoolSeconds: 3, merges: 20_000)
             : Sizes(pushes: [10_000, 100_000], schoolPull: 500, bureauExtra: 50_000, schools: [200, 1_000], schoolSeconds: 15, merges: 300_000)
         var results: [Measurement] = []
@@ -39,17 +40,47 @@ struct Bench: AsyncParsableCommand {
 
         try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
             for count in sizes.pushes {
-                try await Scenario.pushAndPull(count: count, sizes: sizes, directory: root.appendingPathComponent("push-\(count)"), http: http, report: report)
+                try await Scenario.pushAndPull(
+                    count: count,
+                    sizes: sizes,
+                    directory: root.appendingPathComponent("push-\(count)"),
+                    http: http,
+                    report: report
+                )
             }
             for schools in sizes.schools {
-                try await Scenario.manySchools(count: schools, seconds: sizes.schoolSeconds, directory: root.appendingPathComponent("schools-\(schools)"), http: http, report: report)
+                try await Scenario.manySchools(
+                    count: schools,
+                    seconds: sizes.schoolSeconds,
+                    directory: root.appendingPathComponent("schools-\(schools)"),
+                    http: http,
+                    report: report
+                )
             }
         }
         for replicas in [2, 5, 20] {
             let rate = try MergeCost.joinsPerSecond(replicas: replicas, iterations: sizes.merges / replicas)
-            report(Measurement(name: "merge: joins/s, \(replicas) replicas in the context", value: rate, unit: "joins/s", target: nil, met: nil, note: "one concurrent edit on each side; pure SyncCore, one core"))
+            report(
+                Measurement(
+                    name: "merge: joins/s, \(replicas) replicas in the context",
+                    value: rate,
+                    unit: "joins/s",
+                    target: nil,
+                    met: nil,
+                    note: "one concurrent edit on each side; pure SyncCore, one core"
+                )
+            )
         }
-        report(Measurement(name: "peak RSS, benchmark client process", value: PeakMemory.megabytes(), unit: "MB", target: nil, met: nil, note: "all simulated clients and replicas of the run in one process"))
+        report(
+            Measurement(
+                name: "peak RSS, benchmark client process",
+                value: PeakMemory.megabytes(),
+                unit: "MB",
+                target: nil,
+                met: nil,
+                note: "all simulated clients and replicas of the run in one process"
+            )
+        )
 
         if let json {
             let encoder = JSONEncoder()
@@ -80,7 +111,8 @@ struct Results: Codable {
 
 enum Machine {
     static var description: String {
-        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+        let cpu =
+            (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("model name") }?
             .split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
         return "\(ProcessInfo.processInfo.activeProcessorCount) cores (\(cpu)), \(ProcessInfo.processInfo.physicalMemory / 1_073_741_824) GiB"
@@ -92,12 +124,15 @@ enum Machine {
             "Written by `swift run -c release schoolsync-bench\(quick ? " --quick" : "") --markdown Benchmarks.md`; do not edit by hand.", "",
             "- Machine: \(Machine.description)",
             "- Date: \(ISO8601DateFormatter().string(from: Date()))",
-            "- Server: the real `schoolsync-server` process on 127.0.0.1 with a fresh SQLite store; clients in the benchmark process over HTTP with gzip.", "",
+            "- Server: the real `schoolsync-server` process on 127.0.0.1 with a fresh SQLite store; clients in the benchmark process over HTTP with gzip.",
+            "",
             "| measurement | value | unit | target | met | what bounds it |", "|---|---:|---|---|---|---|",
         ]
         for result in results {
             let met = result.met.map { $0 ? "yes" : "**no**" } ?? ""
-            lines.append("| \(result.name) | \(String(format: "%.2f", result.value)) | \(result.unit) | \(result.target ?? "") | \(met) | \(result.note) |")
+            lines.append(
+                "| \(result.name) | \(String(format: "%.2f", result.value)) | \(result.unit) | \(result.target ?? "") | \(met) | \(result.note) |"
+            )
         }
         return lines.joined(separator: "\n") + "\n"
     }

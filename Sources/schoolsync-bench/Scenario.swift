@@ -21,7 +21,16 @@ enum Scenario {
     static func pushAndPull(count: Int, sizes: Sizes, directory: URL, http: HTTPClient, report: (Measurement) -> Void) async throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let baseline = try Baseline.upserts(count: count, directory: directory)
-        report(Measurement(name: "baseline: raw SQLite upserts of \(count) report states", value: Double(count) / baseline.seconds, unit: "records/s", target: nil, met: nil, note: "one transaction, one prepared statement, states pre-encoded: the storage floor"))
+        report(
+            Measurement(
+                name: "baseline: raw SQLite upserts of \(count) report states",
+                value: Double(count) / baseline.seconds,
+                unit: "records/s",
+                target: nil,
+                met: nil,
+                note: "one transaction, one prepared statement, states pre-encoded: the storage floor"
+            )
+        )
 
         var tokens: [String: String] = [:]
         let server = try await ServerUnderTest(directory: directory) { store in
@@ -39,19 +48,50 @@ enum Scenario {
         let device = try LocalReplica(path: directory.appendingPathComponent("a.sqlite").path, schemas: DomainSchema.all)
         let meter = TrafficMeter()
         let a = try await engine(device, url: server.url, token: tokens["a"] ?? "", http: http, meter: meter)
-        try await device.write((0..<count).map { (RecordKey(collection: "reports", id: Workload.reportID("qx-zhuoran", $0)), Workload.reportValues($0)) })
+        try await device.write(
+            (0..<count).map { (RecordKey(collection: "reports", id: Workload.reportID("qx-zhuoran", $0)), Workload.reportValues($0)) }
+        )
         meter.reset()
         let (pushed, pushTime) = try await Workload.timed { try await a.push() }
         guard pushed.pushed.applied == count else { throw BenchError("push applied \(pushed.pushed.applied) of \(count)") }
         let ratio = pushTime.seconds / baseline.seconds
-        report(Measurement(name: "push: \(count) changed reports, one client", value: Double(count) / pushTime.seconds, unit: "records/s", target: nil, met: nil, note: "500 per batch; gzip; join + change log + audit per record in one server transaction"))
-        report(Measurement(name: "push: time over the raw-SQLite baseline (\(count))", value: ratio, unit: "×", target: "≤ 5×", met: ratio <= 5, note: "JSON decode/encode of every state on both sides, HTTP, the client's own bookkeeping"))
-        report(Measurement(name: "push: bytes on the wire per record (\(count))", value: Double(meter.totals.sent + meter.totals.received) / Double(count), unit: "bytes", target: nil, met: nil, note: "both directions, gzip bodies"))
+        report(
+            Measurement(
+                name: "push: \(count) changed reports, one client",
+                value: Double(count) / pushTime.seconds,
+                unit: "records/s",
+                target: nil,
+                met: nil,
+                note: "500 per batch; gzip; join + change log + audit per record in one server transaction"
+            )
+        )
+        report(
+            Measurement(
+                name: "push: time over the raw-SQLite baseline (\(count))",
+                value: ratio,
+                unit: "×",
+                target: "≤ 5×",
+                met: ratio <= 5,
+                note: "JSON decode/encode of every state on both sides, HTTP, the client's own bookkeeping"
+            )
+        )
+        report(
+            Measurement(
+                name: "push: bytes on the wire per record (\(count))",
+                value: Double(meter.totals.sent + meter.totals.received) / Double(count),
+                unit: "bytes",
+                target: nil,
+                met: nil,
+                note: "both directions, gzip bodies"
+            )
+        )
 
         // Initial pull of one school's scope (500 records) and of a bureau-wide replica.
         let school = try LocalReplica(path: directory.appendingPathComponent("b.sqlite").path, schemas: DomainSchema.all)
         let b = try await engine(school, url: server.url, token: tokens["b"] ?? "", http: http)
-        try await school.write((0..<sizes.schoolPull).map { (RecordKey(collection: "reports", id: Workload.reportID("qx-huoju", $0)), Workload.reportValues($0)) })
+        try await school.write(
+            (0..<sizes.schoolPull).map { (RecordKey(collection: "reports", id: Workload.reportID("qx-huoju", $0)), Workload.reportValues($0)) }
+        )
         _ = try await b.push()
         let fresh = try LocalReplica(path: directory.appendingPathComponent("b2.sqlite").path, schemas: DomainSchema.all)
         let b2 = try await engine(fresh, url: server.url, token: tokens["b2"] ?? "", http: http)
@@ -59,35 +99,96 @@ enum Scenario {
         // The school's whole scope: its reports, its assignments and the catalog.
         guard schoolPull.pulled.received >= sizes.schoolPull else { throw BenchError("school pull got \(schoolPull.pulled.received)") }
         let schoolMillis = schoolPullTime.seconds * 1000
-        report(Measurement(name: "initial pull: a school's scope, \(schoolPull.pulled.received) records", value: schoolMillis, unit: "ms", target: "< 100 ms", met: schoolMillis < 100, note: "one page; the client joins and writes each record and its table row in one transaction"))
+        report(
+            Measurement(
+                name: "initial pull: a school's scope, \(schoolPull.pulled.received) records",
+                value: schoolMillis,
+                unit: "ms",
+                target: "< 100 ms",
+                met: schoolMillis < 100,
+                note: "one page; the client joins and writes each record and its table row in one transaction"
+            )
+        )
 
         if count == sizes.pushes.last {
-            try await device.write((count..<(count + sizes.bureauExtra)).map { (RecordKey(collection: "reports", id: Workload.reportID("qx-zhuoran", $0)), Workload.reportValues($0)) })
+            try await device.write(
+                (count..<(count + sizes.bureauExtra)).map {
+                    (RecordKey(collection: "reports", id: Workload.reportID("qx-zhuoran", $0)), Workload.reportValues($0))
+                }
+            )
             _ = try await a.push()
             let bureauReplica = try LocalReplica(path: directory.appendingPathComponent("bureau.sqlite").path, schemas: DomainSchema.all)
             let bureauMeter = TrafficMeter()
             let bureau = try await engine(bureauReplica, url: server.url, token: tokens["bureau"] ?? "", http: http, meter: bureauMeter)
             let (all, allTime) = try await Workload.timed { try await bureau.pull() }
-            report(Measurement(name: "initial pull: bureau-wide replica, \(all.pulled.received) records", value: Double(all.pulled.received) / allTime.seconds, unit: "records/s", target: nil, met: nil, note: "pages of 1,000; client-side joins and table writes dominate"))
+            report(
+                Measurement(
+                    name: "initial pull: bureau-wide replica, \(all.pulled.received) records",
+                    value: Double(all.pulled.received) / allTime.seconds,
+                    unit: "records/s",
+                    target: nil,
+                    met: nil,
+                    note: "pages of 1,000; client-side joins and table writes dominate"
+                )
+            )
 
             // A sync with nothing changed.
             bureauMeter.reset()
             _ = try await bureau.sync()
             let idle = bureauMeter.totals
-            report(Measurement(name: "no-op sync: round trips", value: Double(idle.requests), unit: "requests", target: "1", met: idle.requests <= 1, note: "sync is pull, push, pull; with nothing dirty the push is skipped"))
-            report(Measurement(name: "no-op sync: bytes on the wire", value: Double(idle.sent + idle.received), unit: "bytes", target: "< 1 KB", met: idle.sent + idle.received < 1_024, note: "headers dominate: bearer token, cursor, replica and receipt in the query"))
+            report(
+                Measurement(
+                    name: "no-op sync: round trips",
+                    value: Double(idle.requests),
+                    unit: "requests",
+                    target: "1",
+                    met: idle.requests <= 1,
+                    note: "sync is pull, push, pull; with nothing dirty the push is skipped"
+                )
+            )
+            report(
+                Measurement(
+                    name: "no-op sync: bytes on the wire",
+                    value: Double(idle.sent + idle.received),
+                    unit: "bytes",
+                    target: "< 1 KB",
+                    met: idle.sent + idle.received < 1_024,
+                    note: "headers dominate: bearer token, cursor, replica and receipt in the query"
+                )
+            )
 
             // A typical weekly change: ten reports get a new status and narrative. Sync first, so the
             // echo of the earlier pushes is not counted against the change.
             _ = try await a.sync()
             meter.reset()
             for index in 0..<10 {
-                try await device.write(RecordKey(collection: "reports", id: Workload.reportID("qx-zhuoran", index)), ["status": .string("done"), "narrative": .string("第\(index)周：按计划完成。")])
+                try await device.write(
+                    RecordKey(collection: "reports", id: Workload.reportID("qx-zhuoran", index)),
+                    ["status": .string("done"), "narrative": .string("第\(index)周：按计划完成。")]
+                )
             }
             _ = try await a.sync()
-            report(Measurement(name: "bytes on the wire per changed report (weekly edit, sync)", value: Double(meter.totals.sent + meter.totals.received) / 10, unit: "bytes", target: nil, met: nil, note: "whole states travel (DESIGN §4 invariant 2); gzip both ways; pull, push, pull"))
+            report(
+                Measurement(
+                    name: "bytes on the wire per changed report (weekly edit, sync)",
+                    value: Double(meter.totals.sent + meter.totals.received) / 10,
+                    unit: "bytes",
+                    target: nil,
+                    met: nil,
+                    note: "whole states travel (DESIGN §4 invariant 2); gzip both ways; pull, push, pull"
+                )
+            )
         }
-        report(Measurement(name: "peak RSS, server process (push \(count))", value: server.peakMemoryMB, unit: "MB", target: nil, met: nil, note: "Hummingbird + GRDB pool + decoded batches"))
+        report(
+            Measurement(
+                name: "peak RSS, server process (push \(count))",
+                value: server.peakMemoryMB,
+                unit: "MB",
+                target: nil,
+                met: nil,
+                note: "Hummingbird + GRDB pool + decoded batches"
+            )
+        )
     }
 
     /// Many schools at once: each its own token and scope, pull-edit-push cycles for a fixed time.
@@ -118,21 +219,64 @@ enum Scenario {
         for outcome in outcomes { latencies.samples += outcome.latencies }
         let errors = outcomes.reduce(0) { $0 + $1.errors }
         let requests = latencies.samples.count
-        report(Measurement(name: "\(count) schools at once: throughput", value: Double(requests) / Double(seconds), unit: "requests/s", target: nil, met: nil, note: "pull-edit-push cycles; one SQLite writer serialises pushes"))
+        report(
+            Measurement(
+                name: "\(count) schools at once: throughput",
+                value: Double(requests) / Double(seconds),
+                unit: "requests/s",
+                target: nil,
+                met: nil,
+                note: "pull-edit-push cycles; one SQLite writer serialises pushes"
+            )
+        )
         for p in [50.0, 95.0, 99.0] {
             let millis = latencies.percentile(p) * 1000
-            report(Measurement(
-                name: "\(count) schools at once: p\(Int(p)) latency", value: millis, unit: "ms",
-                target: p == 99 && count >= 1_000 ? "< 250 ms" : nil, met: p == 99 && count >= 1_000 ? millis < 250 : nil, note: "per request, measured at the client"
-            ))
+            report(
+                Measurement(
+                    name: "\(count) schools at once: p\(Int(p)) latency",
+                    value: millis,
+                    unit: "ms",
+                    target: p == 99 && count >= 1_000 ? "< 250 ms" : nil,
+                    met: p == 99 && count >= 1_000 ? millis < 250 : nil,
+                    note: "per request, measured at the client"
+                )
+            )
         }
-        report(Measurement(name: "\(count) schools at once: errors", value: Double(errors), unit: "errors", target: "0", met: errors == 0, note: "any failed request"))
+        report(
+            Measurement(
+                name: "\(count) schools at once: errors",
+                value: Double(errors),
+                unit: "errors",
+                target: "0",
+                met: errors == 0,
+                note: "any failed request"
+            )
+        )
         // Every acknowledged write is on the server.
         let stored = try await server.store.records(in: ["reports"])
         let values = Dictionary(uniqueKeysWithValues: stored.map { ($0.key.id, $0.state.value(of: "n")) })
-        let lost = outcomes.filter { $0.lastAcknowledged > 0 && values["\($0.school)/2025-S1/weekly"] != .some(.int(Int64($0.lastAcknowledged))) }.count
-        report(Measurement(name: "\(count) schools at once: acknowledged writes missing", value: Double(lost), unit: "schools", target: "0", met: lost == 0, note: "read back from the server's database after the run"))
-        report(Measurement(name: "peak RSS, server process (\(count) schools)", value: server.peakMemoryMB, unit: "MB", target: nil, met: nil, note: "one connection per school client"))
+        let lost = outcomes.filter { $0.lastAcknowledged > 0 && values["\($0.school)/2025-S1/weekly"] != .some(.int(Int64($0.lastAcknowledged))) }
+            .count
+        report(
+            Measurement(
+                name: "\(count) schools at once: acknowledged writes missing",
+                value: Double(lost),
+                unit: "schools",
+                target: "0",
+                met: lost == 0,
+                note: "read back from the server's database after the run"
+            )
+        )
+        report(
+            Measurement(
+                name: "peak RSS, server process (\(count) schools)",
+                value: server.peakMemoryMB,
+                unit: "MB",
+                target: nil,
+                met: nil,
+                note: "one connection per school client"
+            )
+        )
     }
 }
 
@@ -143,7 +287,13 @@ struct SchoolOutcome: Sendable {
     var errors = 0
     var lastAcknowledged = 0
 
-    static func run(school: String, token: String, url: String, http: HTTPClient, until deadline: ContinuousClock.Instant) async throws -> SchoolOutcome {
+    static func run(
+        school: String,
+        token: String,
+        url: String,
+        http: HTTPClient,
+        until deadline: ContinuousClock.Instant
+    ) async throws -> SchoolOutcome {
         var outcome = SchoolOutcome(school: school)
         let transport = HTTPSyncTransport(http: http, baseURL: url, token: token, timeout: .seconds(30))
         let replica = ReplicaID.random()
@@ -171,7 +321,13 @@ struct SchoolOutcome: Sendable {
                 for record in page.records where record.key == key { try state.join(record.state) }
             }
             try state.write(["n": .int(Int64(round)), "status": .string("in_progress")], by: replica)
-            let push = PushRequest(batch: .random(), replica: replica, receipt: receipt, client: "bench", records: [SyncRecord(key: key, scope: scope, state: state)])
+            let push = PushRequest(
+                batch: .random(),
+                replica: replica,
+                receipt: receipt,
+                client: "bench",
+                records: [SyncRecord(key: key, scope: scope, state: state)]
+            )
             if let response = await timed({ try await transport.push(push) }) {
                 receipt = response.receipt
                 if response.results.first?.status == .applied { outcome.lastAcknowledged = round }

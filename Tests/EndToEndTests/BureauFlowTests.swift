@@ -95,6 +95,19 @@ struct BureauFlowTests {
         #expect(discarded.status == 0, "\(discarded.stdout) \(discarded.stderr)")
         #expect(try await ok(["report", "show"] + report + ["--json"], "zhuoran.sqlite").stdout.contains(#""workflow" : "approved""#))
 
+        // Another late edit is refused too; once the bureau returns the report, the next sync re-sends it.
+        _ = try await ok(["report", "set"] + report + ["--narrative", "按退回意见补充"], "zhuoran.sqlite")
+        #expect(try await cli(["sync", "--quiet"], "zhuoran.sqlite").status == 2)
+        _ = try await ok(
+            ["bureau", "return", "--school", "qx-zhuoran", "--measure", goals, "--period", "2025-S1", "--comment", "请补充说明"],
+            "bureau.sqlite"
+        )
+        let resent = try await cli(["sync", "--quiet"], "zhuoran.sqlite")
+        #expect(resent.status == 0, "\(resent.stdout) \(resent.stderr)")
+        let returned = try await ok(["report", "show"] + report + ["--json"], "zhuoran.sqlite").stdout
+        #expect(returned.contains("按退回意见补充") && returned.contains(#""workflow" : "returned""#) && returned.contains("请补充说明"), "\(returned)")
+        #expect(!(try await ok(["status"], "zhuoran.sqlite").stdout.contains("report_locked")))
+
         // The summary: Σ1126+450 / Σ1000+500 = 1576/1500 = 105.07% against a target of 100%.
         let json = try await ok(["bureau", "summary", "--period", "2025-S1", "--json"], "bureau.sqlite").stdout
         #expect(json.contains(#""numerator" : 1576"#), "\(json.prefix(2000))")
@@ -108,7 +121,7 @@ struct BureauFlowTests {
         let text = String(decoding: csv, as: UTF8.self)
         #expect(text.contains("indicator,county,全区/县,\(rate),学前教育毛入园率,105.0667,1576,1500,%,100,>=,on_track,2"))
         #expect(text.contains("indicator,township,朝阳乡,\(rate),学前教育毛入园率,90,450,500"))
-        // The measure row: both assigned, both reported, one submitted and approved, one late (past due, not submitted).
-        #expect(text.contains("measure,county,,\(goals),工作目标,,,,,,,,,2,2,1,1,qx-huoju,"), "\(text)")
+        // The measure row: both assigned and reported; the returned report no longer counts as submitted, so both are late.
+        #expect(text.contains("measure,county,,\(goals),工作目标,,,,,,,,,2,2,0,0,qx-huoju qx-zhuoran,"), "\(text)")
     }
 }

@@ -36,6 +36,15 @@ struct ConflictRouteTests {
                 #expect(list.conflicts.map(\.id) == [key.id])
                 #expect(list.conflicts.first?.fields == ["narrative"])
                 #expect(try (try await client.send(.get, "/v1/conflicts?school=qx-huoju", token: fixture.admin)).decode(List.self).conflicts.isEmpty)
+                #expect(
+                    try (try await client.send(.get, "/v1/conflicts?before=2000-01-01T00:00:00Z", token: fixture.admin)).decode(List.self).conflicts
+                        .isEmpty
+                )
+                #expect(
+                    try (try await client.send(.get, "/v1/conflicts?before=2999-01-01T00:00:00Z", token: fixture.admin)).decode(List.self).conflicts
+                        .count == 1
+                )
+                #expect(try await client.send(.get, "/v1/conflicts?before=yesterday", token: fixture.admin).status == .badRequest)
 
                 let path = "/v1/conflicts/reports/\(key.id)"
                 let detail = try (try await client.send(.get, path, token: fixture.admin)).decode(ConflictDetail.self)

@@ -49,9 +49,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 /// every log line the request writes.
 struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = HTTPField.Name.requestID else { return try await next(request, context) }
         var context = context
         let requestID: String
-        if let offered = request.headers[.xRequestID], Self.isAcceptable(offered) {
+        if let offered = request.headers[header], Self.isAcceptable(offered) {
             requestID = offered
             context.logger[metadataKey: "sync.request_id"] = .string(offered)
         } else {
@@ -59,11 +60,11 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         do {
             var response = try await next(request, context)
-            response.headers[.xRequestID] = requestID
+            response.headers[header] = requestID
             return response
         } catch let error as APIError {
             var error = error
-            error.headers[.xRequestID] = requestID
+            error.headers[header] = requestID
             throw error
         }
     }
@@ -77,5 +78,6 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 extension HTTPField.Name {
-    static let xRequestID = HTTPField.Name("X-Request-ID")!
+    /// `X-Request-ID` is a valid field name, so this is never nil; if it were, responses would simply carry no id.
+    static let requestID = HTTPField.Name("X-Request-ID")
 }

@@ -29,7 +29,7 @@ struct AdminPages {
     func list(_ request: Request, context: SyncRequestContext) async throws -> Response {
         guard let session = try await pages.requireSession(request, allowBureau: true) else { return pages.redirectToLogin(request) }
         let formatter = ISO8601DateFormatter()
-        let items = try await store.conflicts(scope: nil, collection: nil, after: 0, limit: 1000).map {
+        let items = try await store.conflicts(scope: nil, collection: nil, detectedBefore: nil, after: 0, limit: 1000).map {
             ListItem(
                 collection: $0.collection,
                 id: $0.id,

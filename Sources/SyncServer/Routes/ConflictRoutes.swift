@@ -41,8 +41,21 @@ struct ConflictRoutes {
         guard let after = Int64(query["after"] ?? "0"), after >= 0 else {
             throw APIError.invalidParameter("after", "'after' is the 'since' of the last conflict of the previous page.")
         }
+        var before: Date?
+        if let text = query["before"] {
+            guard let date = ISO8601DateFormatter().date(from: String(text)) else {
+                throw APIError.invalidParameter("before", "'before' is a time like 2025-07-01T00:00:00Z: only conflicts older than it are listed.")
+            }
+            before = date
+        }
         struct Body: Encodable { let conflicts: [ConflictSummary] }
-        let conflicts = try await store.conflicts(scope: scope, collection: query["collection"].map(String.init), after: after, limit: limit)
+        let conflicts = try await store.conflicts(
+            scope: scope,
+            collection: query["collection"].map(String.init),
+            detectedBefore: before,
+            after: after,
+            limit: limit
+        )
         return try JSONResponse.make(Body(conflicts: conflicts), for: request)
     }
 

@@ -3,7 +3,7 @@ import GRDB
 import SyncCore
 
 extension SQLiteStore {
-    public func conflicts(scope: Scope?, collection: String?, after: Int64, limit: Int) async throws -> [ConflictSummary] {
+    public func conflicts(scope: Scope?, collection: String?, detectedBefore: Date?, after: Int64, limit: Int) async throws -> [ConflictSummary] {
         try await pool.read { db in
             var sql = "SELECT * FROM conflicts WHERE since_seq > ?"
             var arguments: StatementArguments = [after]
@@ -14,6 +14,10 @@ extension SQLiteStore {
             if let collection {
                 sql += " AND collection = ?"
                 arguments += [collection]
+            }
+            if let detectedBefore {
+                sql += " AND detected_at < ?"
+                arguments += [detectedBefore]
             }
             sql += " ORDER BY since_seq LIMIT ?"
             arguments += [limit]

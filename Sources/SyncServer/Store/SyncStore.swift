@@ -56,8 +56,9 @@ public protocol SyncStore: Sendable {
     /// Ends a session.
     func deleteSession(idHash hash: Data) async throws
 
-    /// Open conflicts, in the order they arose, optionally for one scope or collection.
-    func conflicts(scope: Scope?, collection: String?, after: Int64, limit: Int) async throws -> [ConflictSummary]
+    /// Open conflicts, in the order they arose, optionally for one scope or collection, or only
+    /// those detected before a time (the old ones).
+    func conflicts(scope: Scope?, collection: String?, detectedBefore: Date?, after: Int64, limit: Int) async throws -> [ConflictSummary]
 
     /// One conflicted record with its values side by side, or `nil` if it is not (or no longer) in conflict.
     func conflictDetail(_ key: RecordKey) async throws -> ConflictDetail?

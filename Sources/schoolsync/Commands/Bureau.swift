@@ -181,10 +181,12 @@ extension SchoolSync.Bureau {
         var key: RecordKey { RecordKey(collection: "reports", id: "\(school)/\(period)/\(measure)") }
     }
 
-    /// Syncs, checks the report is submitted and settled, writes the review, and syncs again.
+    /// Syncs, checks the report is settled and in one of `allowed` workflow states, writes the
+    /// review, and syncs again.
     static func review(
         _ global: GlobalOptions,
         _ choice: ReportChoice,
+        allowed: Set<String>,
         write: @escaping @Sendable (RecordState, String) -> [String: Value]
     ) async throws {
         try await global.withEngine(quiet: true) { engine, replica in
@@ -195,11 +197,9 @@ extension SchoolSync.Bureau {
             guard !record.state.isConflicted else {
                 throw CLIError("report \(choice.key.id) is in conflict; an administrator must resolve it before review", exitCode: 65)
             }
-            guard record.state.value(of: "workflow") == .string("submitted") else {
-                throw CLIError(
-                    "report \(choice.key.id) is \(record.state.value(of: "workflow")?.description ?? "not started"), not submitted",
-                    exitCode: 65
-                )
+            let workflow = record.state.value(of: "workflow")?.description ?? "not started"
+            guard allowed.contains(workflow) else {
+                throw CLIError("report \(choice.key.id) is \(workflow); this needs it \(allowed.sorted().joined(separator: " or "))", exitCode: 65)
             }
             let reviewer = try await replica.settings()?.deviceName ?? "bureau"
             try await replica.write(choice.key, write(record.state, reviewer))
@@ -217,7 +217,7 @@ extension SchoolSync.Bureau {
 
         func run() async throws {
             try await runCommand {
-                try await SchoolSync.Bureau.review(global, choice) { state, reviewer in
+                try await SchoolSync.Bureau.review(global, choice, allowed: ["submitted"]) { state, reviewer in
                     // The approval records what it approved: the report's context as the bureau saw it.
                     [
                         "workflow": .string("approved"), "approval": .string(RecordRules.approvalJSON(for: state.context)),
@@ -232,7 +232,7 @@ extension SchoolSync.Bureau {
     struct Return: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "return",
-            abstract: "Return a submitted report to the school with a comment; the school can edit and resubmit it.",
+            abstract: "Return a submitted or approved report to the school with a comment; the school can edit and resubmit it.",
             discussion: "Example: schoolsync bureau return --school qx-zhuoran --measure qixing-2024.a6.m1 --period 2025-S1 --comment \"请补充照片\""
         )
         @OptionGroup var global: GlobalOptions
@@ -242,7 +242,8 @@ extension SchoolSync.Bureau {
         func run() async throws {
             try await runCommand {
                 let comment = comment
-                try await SchoolSync.Bureau.review(global, choice) { _, reviewer in
+                // An approved report may be returned too: that unlocks it for the school again.
+                try await SchoolSync.Bureau.review(global, choice, allowed: ["submitted", "approved"]) { _, reviewer in
                     ["workflow": .string("returned"), "review_comment": .string(comment), "reviewer": .string(reviewer)]
                 }
                 print("returned \(choice.key.id) to the school")
