@@ -126,7 +126,7 @@ enum Machine {
             "- Date: \(ISO8601DateFormatter().string(from: Date()))",
             "- Server: the real `schoolsync-server` process on 127.0.0.1 with a fresh SQLite store; clients in the benchmark process over HTTP with gzip.",
             "",
-            "| measurement | value | unit | target | met | what bounds it |", "|---|---:|---|---|---|---|",
+            "| measurement | value | unit | target | met | what bounds it (expected; not yet profiled) |", "|---|---:|---|---|---|---|",
         ]
         for result in results {
             let met = result.met.map { $0 ? "yes" : "**no**" } ?? ""
