@@ -18,7 +18,7 @@ struct SchoolSyncServer: AsyncParsableCommand {
 
             Tokens are printed once and stored only as SHA-256 hashes.
             """,
-        subcommands: [Serve.self, SchoolCommand.self, DeviceCommand.self, UserCommand.self]
+        subcommands: [Serve.self, SchoolCommand.self, DeviceCommand.self, UserCommand.self, Backup.self, Restore.self]
     )
 }
 

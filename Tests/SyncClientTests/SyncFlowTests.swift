@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import GRDB
 import SyncCore
+import SyncServer
 import Testing
 
 @testable import SyncClient
@@ -176,6 +177,46 @@ struct SyncFlowTests {
                     let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
                     _ = try await b.sync()
                     #expect(try await b.replica.record(report())?.state.value(of: "status") == .string("done"))
+                }
+            }
+        }
+    }
+
+    /// DESIGN §4 invariant 9 with the real commands: a backup taken before some pushes is restored;
+    /// the new epoch makes the device offer everything again, so nothing pushed after the backup is lost.
+    @Test func restoringABackupStartsANewEpochAndTheSchoolsRefillIt() async throws {
+        try await Harness.with { harness in
+            let a = try harness.replica("a.sqlite")
+            let backup = harness.path("backup.sqlite")
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
+                    try await a.write(report("qx-zhuoran/2025-S1/before"), ["status": .string("done"), "school_id": .string(Harness.school)])
+                    _ = try await device.sync()
+                }
+            }
+            let oldEpoch = try SQLiteStore(path: harness.serverPath).epoch
+            try SQLiteStore(path: harness.serverPath).backup(to: backup)
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
+                    try await a.write(report("qx-zhuoran/2025-S1/after"), ["status": .string("in_progress"), "school_id": .string(Harness.school)])
+                    _ = try await device.sync()
+                }
+            }
+            let newEpoch = try SQLiteStore.restore(from: backup, to: harness.serverPath)
+            #expect(newEpoch != oldEpoch)
+            #expect(try SQLiteStore(path: harness.serverPath).epoch == newEpoch)
+            #expect(try await SQLiteStore(path: harness.serverPath).records(in: ["reports"]).map(\.key.id) == ["qx-zhuoran/2025-S1/before"])
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
+                    _ = try await device.sync()
+                    #expect(try await a.settings()?.epoch == newEpoch)
+                    let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
+                    _ = try await b.sync()
+                    let ids = try await b.replica.read { db in try String.fetchAll(db, sql: "SELECT id FROM reports ORDER BY id") }
+                    #expect(ids == ["qx-zhuoran/2025-S1/after", "qx-zhuoran/2025-S1/before"])
                 }
             }
         }

@@ -1,0 +1,37 @@
+import Foundation
+import GRDB
+import SyncCore
+
+extension SQLiteStore {
+    /// Copies the live database to `path` with SQLite's online backup, while the server keeps serving.
+    public func backup(to path: String) throws {
+        let destination = try DatabaseQueue(path: path)
+        try pool.backup(to: destination)
+        try destination.close()
+    }
+
+    /// Restores a backup over the database at `path` (no server may be running on it) and starts a
+    /// new epoch (DESIGN §4 invariant 9): cursors and push receipts of the old life stop being valid,
+    /// so every client pulls from the beginning and offers its records again, and server-side users
+    /// write under new replica ids. Returns the new epoch.
+    public static func restore(from backupPath: String, to path: String) throws -> Epoch {
+        guard FileManager.default.fileExists(atPath: backupPath) else {
+            throw StoreError(.notFound, "no backup at \(backupPath)")
+        }
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        let source = try DatabaseQueue(path: backupPath, configuration: readOnly)
+        let destination = try DatabaseQueue(path: path)
+        try source.backup(to: destination)
+        try source.close()
+        let epoch = Epoch.random()
+        try destination.write { db in
+            try db.execute(sql: "UPDATE store_meta SET value = ? WHERE key = 'epoch'", arguments: [epoch.description])
+            // Receipts belong to the old life; sessions are signed out.
+            try db.execute(sql: "DELETE FROM replicas")
+            try db.execute(sql: "DELETE FROM sessions")
+        }
+        try destination.close()
+        return epoch
+    }
+}
