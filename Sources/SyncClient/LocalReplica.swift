@@ -100,8 +100,6 @@ public final class LocalReplica: Sendable {
         public var cursor: SyncCore.Cursor?
         public var receipt: PushReceipt?
 
-        /// The scope new records of school collections go to.
-        public var writeScope: Scope? { schoolID.flatMap { try? Scope.school($0) } }
     }
 
     /// Records the server and token of this device, after the server confirmed the token.

@@ -42,6 +42,17 @@ public struct Principal: Sendable, Hashable {
         }
     }
 
+    /// Whether the principal may resolve conflicts in `collection`: which roles may resolve is per
+    /// collection (DESIGN §4) — schools' records are settled by administrators only, the catalog by
+    /// bureau users too.
+    public func mayResolve(in collection: String) -> Bool {
+        switch kind {
+        case .admin: true
+        case .bureau: CollectionRules.schoolSync.kinds[collection] == .catalog
+        case .device: false
+        }
+    }
+
     /// The scopes a device reads, or `nil` for principals that read everything.
     public var readableScopes: [Scope]? {
         guard kind == .device, let schoolID, let own = try? Scope.school(schoolID) else { return nil }

@@ -96,7 +96,7 @@ struct AdminPages {
         let key = try context.recordKey()
         let form = try await pages.readFormFields(request)
         guard form["csrf"] == session.csrf else { throw APIError.forbidden("The form is stale; reload the page and try again.") }
-        if CollectionRules.schoolSync.kinds[key.collection] != .catalog, session.principal.kind != .admin {
+        if !session.principal.mayResolve(in: key.collection) {
             return try await page(
                 for: key,
                 session: session,

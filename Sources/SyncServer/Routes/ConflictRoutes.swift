@@ -71,8 +71,7 @@ struct ConflictRoutes {
     func resolve(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let principal = try reader(context)
         let key = try context.recordKey()
-        // Which roles may resolve is per collection: a school's records are settled by administrators only.
-        if CollectionRules.schoolSync.kinds[key.collection] != .catalog, principal.kind != .admin {
+        if !principal.mayResolve(in: key.collection) {
             throw APIError.forbidden("Only administrators resolve conflicts in schools' records.")
         }
         let body = try await bodyReader.decode(ResolutionRequest.self, from: request)
