@@ -72,44 +72,41 @@ enum DomainTables {
     /// Shows a record's merged state in its table: settled values in their columns, conflicted
     /// columns NULL (never one value as if settled), deleted records removed.
     static func show(_ state: RecordState, for key: RecordKey, schema: CollectionSchema, in db: Database) throws {
-        try db.execute(sql: "UPDATE sync_control SET applying = 1 WHERE id = 1")
+        try db.cachedStatement(sql: "UPDATE sync_control SET applying = 1 WHERE id = 1").execute()
         let table = schema.name.quotedDatabaseIdentifier
         if state.isEmpty || state.isDeleted {
-            try db.execute(sql: "DELETE FROM \(table) WHERE id = ?", arguments: [key.id])
+            try db.cachedStatement(sql: "DELETE FROM \(table) WHERE id = ?").execute(arguments: [key.id])
         } else {
             let names = schema.columns.map(\.name.quotedDatabaseIdentifier)
             let values: [(any DatabaseValueConvertible)?] = schema.columns.map { column in
                 state.fields[column.name]?.settledValue.flatMap { databaseValue($0, as: column.type) }
             }
             let assignments = names.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO \(table) (id\(names.map { ", " + $0 }.joined())) VALUES (?\(String(repeating: ", ?", count: names.count)))
                     ON CONFLICT (id) DO UPDATE SET \(assignments.isEmpty ? "id = excluded.id" : assignments)
-                    """,
-                arguments: StatementArguments([key.id] + values)
-            )
+                    """
+            ).execute(arguments: StatementArguments([key.id] + values))
         }
-        try db.execute(sql: "DELETE FROM sync_conflict_fields WHERE collection = ? AND id = ?", arguments: [key.collection, key.id])
+        try db.cachedStatement(sql: "DELETE FROM sync_conflict_fields WHERE collection = ? AND id = ?").execute(arguments: [key.collection, key.id])
         if state.isConflicted {
             let fields = state.conflictingFields
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO sync_conflicts (collection, id, fields, delete_conflict) VALUES (?, ?, ?, ?)
                     ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, delete_conflict = excluded.delete_conflict
-                    """,
-                arguments: [key.collection, key.id, fields.joined(separator: ","), state.isDeleteConflict]
-            )
+                    """
+            ).execute(arguments: [key.collection, key.id, fields.joined(separator: ","), state.isDeleteConflict])
             for field in fields {
-                try db.execute(
-                    sql: "INSERT INTO sync_conflict_fields (collection, id, field) VALUES (?, ?, ?)",
-                    arguments: [key.collection, key.id, field]
-                )
+                try db.cachedStatement(sql: "INSERT INTO sync_conflict_fields (collection, id, field) VALUES (?, ?, ?)").execute(arguments: [
+                    key.collection, key.id, field,
+                ])
             }
         } else {
-            try db.execute(sql: "DELETE FROM sync_conflicts WHERE collection = ? AND id = ?", arguments: [key.collection, key.id])
+            try db.cachedStatement(sql: "DELETE FROM sync_conflicts WHERE collection = ? AND id = ?").execute(arguments: [key.collection, key.id])
         }
-        try db.execute(sql: "UPDATE sync_control SET applying = 0 WHERE id = 1")
+        try db.cachedStatement(sql: "UPDATE sync_control SET applying = 0 WHERE id = 1").execute()
     }
 
     /// The row as field values, or `nil` if the row does not exist.

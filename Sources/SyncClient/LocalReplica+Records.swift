@@ -14,7 +14,11 @@ struct StoredRecord {
     var rejectedEditSeq: Int64?
 
     static func load(_ key: RecordKey, _ db: Database) throws -> StoredRecord? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM sync_records WHERE collection = ? AND id = ?", arguments: [key.collection, key.id])
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM sync_records WHERE collection = ? AND id = ?"),
+                arguments: [key.collection, key.id]
+            )
         else { return nil }
         return try StoredRecord(row: row)
     }
@@ -43,7 +47,7 @@ struct StoredRecord {
     }
 
     func save(_ db: Database) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO sync_records (collection, id, scope, state, server_state, dirty, edit_seq, rejected_code, rejected_message, rejected_edit_seq, rejected_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? IS NULL THEN NULL ELSE CURRENT_TIMESTAMP END)
@@ -52,12 +56,11 @@ struct StoredRecord {
                     edit_seq = excluded.edit_seq, rejected_code = excluded.rejected_code, rejected_message = excluded.rejected_message,
                     rejected_edit_seq = excluded.rejected_edit_seq,
                     rejected_at = CASE WHEN excluded.rejected_code IS NULL THEN NULL ELSE COALESCE(rejected_at, excluded.rejected_at) END
-                """,
-            arguments: [
-                key.collection, key.id, scope.rawValue, try Self.text(state), try serverState.map(Self.text), dirty, editSeq,
-                rejection?.code, rejection?.message, rejectedEditSeq, rejection?.code,
-            ]
-        )
+                """
+        ).execute(arguments: [
+            key.collection, key.id, scope.rawValue, try Self.text(state), try serverState.map(Self.text), dirty, editSeq,
+            rejection?.code, rejection?.message, rejectedEditSeq, rejection?.code,
+        ])
     }
 
     static func text(_ state: RecordState) throws -> String {
@@ -156,12 +159,12 @@ extension LocalReplica {
     /// Turns every edit other programs made to the domain tables into versioned writes at this
     /// replica. Runs first in every transaction that reads or merges records.
     func captureEdits(_ db: Database) throws {
-        let captured = try Row.fetchAll(db, sql: "SELECT collection, id FROM sync_captured")
+        let captured = try Row.fetchAll(db.cachedStatement(sql: "SELECT collection, id FROM sync_captured"))
         guard !captured.isEmpty else { return }
         let replica = try Self.replicaID(db)
         for row in captured {
             let key = RecordKey(collection: row["collection"], id: row["id"])
-            try db.execute(sql: "DELETE FROM sync_captured WHERE collection = ? AND id = ?", arguments: [key.collection, key.id])
+            try db.cachedStatement(sql: "DELETE FROM sync_captured WHERE collection = ? AND id = ?").execute(arguments: [key.collection, key.id])
             guard let schema = schemas[key.collection] else { continue }
             let shown = try DomainTables.row(for: key, schema: schema, in: db)
             let stored = try StoredRecord.load(key, db)

@@ -158,17 +158,15 @@ public final class LocalReplica: Sendable {
 /// The `sync_meta` key-value table.
 enum Meta {
     static func get(_ key: String, _ db: Database) throws -> String? {
-        try String.fetchOne(db, sql: "SELECT value FROM sync_meta WHERE key = ?", arguments: [key])
+        try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM sync_meta WHERE key = ?"), arguments: [key])
     }
 
     static func set(_ key: String, _ value: String?, _ db: Database) throws {
         if let value {
-            try db.execute(
-                sql: "INSERT INTO sync_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                arguments: [key, value]
-            )
+            try db.cachedStatement(sql: "INSERT INTO sync_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                .execute(arguments: [key, value])
         } else {
-            try db.execute(sql: "DELETE FROM sync_meta WHERE key = ?", arguments: [key])
+            try db.cachedStatement(sql: "DELETE FROM sync_meta WHERE key = ?").execute(arguments: [key])
         }
     }
 }

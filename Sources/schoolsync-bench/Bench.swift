@@ -21,6 +21,23 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Small sizes, finishing in well under a minute.") var quick = false
     @Option(help: "Write the results as JSON to this file.") var json: String?
     @Option(help: "Write Benchmarks.md (the results, the machine, what bounds each number) to this file.") var markdown: String?
+    @Option(help: "Run only these parts, comma-separated: push, schools, merge (for profiling one of them).")
+    var only: String?
+
+    func validate() throws {
+        if let unknown = parts.subtracting(Self.allParts).first {
+            throw ValidationError("unknown part '\(unknown)' in --only; choose from \(Self.allParts.sorted().joined(separator: ", "))")
+        }
+        if only != nil && markdown != nil {
+            throw ValidationError("--markdown writes the whole run; leave out --only")
+        }
+    }
+
+    static let allParts: Set<String> = ["push", "schools", "merge"]
+    var parts: Set<String> {
+        guard let only else { return Self.allParts }
+        return Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+    }
 
     func run() async throws {
         let sizes =
@@ -39,7 +56,7 @@ struct Bench: AsyncParsableCommand {
         print("SchoolSync benchmark (\(quick ? "quick" : "full")) on \(Machine.description)")
 
         try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-            for count in sizes.pushes {
+            for count in sizes.pushes where parts.contains("push") {
                 try await Scenario.pushAndPull(
                     count: count,
                     sizes: sizes,
@@ -48,7 +65,7 @@ struct Bench: AsyncParsableCommand {
                     report: report
                 )
             }
-            for schools in sizes.schools {
+            for schools in sizes.schools where parts.contains("schools") {
                 try await Scenario.manySchools(
                     count: schools,
                     seconds: sizes.schoolSeconds,
@@ -58,7 +75,7 @@ struct Bench: AsyncParsableCommand {
                 )
             }
         }
-        for replicas in [2, 5, 20] {
+        for replicas in [2, 5, 20] where parts.contains("merge") {
             let rate = try MergeCost.joinsPerSecond(replicas: replicas, iterations: sizes.merges / replicas)
             report(
                 Measurement(

@@ -52,8 +52,21 @@ enum Scenario {
             (0..<count).map { (RecordKey(collection: "reports", id: Workload.reportID("qx-zhuoran", $0)), Workload.reportValues($0)) }
         )
         meter.reset()
+        let (serverCPU, clientCPU) = (server.cpuSeconds, CPUTime.seconds())
         let (pushed, pushTime) = try await Workload.timed { try await a.push() }
         guard pushed.pushed.applied == count else { throw BenchError("push applied \(pushed.pushed.applied) of \(count)") }
+        for (side, used) in [("server", server.cpuSeconds - serverCPU), ("client", CPUTime.seconds() - clientCPU)] {
+            report(
+                Measurement(
+                    name: "push: \(side) CPU per record (\(count))",
+                    value: used / Double(count) * 1_000_000,
+                    unit: "µs",
+                    target: nil,
+                    met: nil,
+                    note: "CPU time of the \(side) process during the push, from /proc (10 ms ticks)"
+                )
+            )
+        }
         let ratio = pushTime.seconds / baseline.seconds
         report(
             Measurement(

@@ -48,6 +48,9 @@ final class ServerUnderTest: @unchecked Sendable {
     /// The server's peak resident memory so far, in MB.
     var peakMemoryMB: Double { PeakMemory.megabytes(pid: process.processIdentifier) }
 
+    /// CPU seconds (user + system) the server process has used so far.
+    var cpuSeconds: Double { CPUTime.seconds(pid: process.processIdentifier) }
+
     func stop() {
         process.terminate()
         process.waitUntilExit()
@@ -63,6 +66,18 @@ enum PeakMemory {
             let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
         else { return 0 }
         return kilobytes / 1024
+    }
+}
+
+/// CPU time from /proc/<pid>/stat, to split a measured wall time between server and client.
+enum CPUTime {
+    static func seconds(pid: Int32? = nil) -> Double {
+        let path = "/proc/\(pid.map(String.init) ?? "self")/stat"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), let end = text.lastIndex(of: ")") else { return 0 }
+        // After the parenthesised command name: state is field 3, utime and stime are fields 14 and 15.
+        let fields = text[text.index(after: end)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }
 

@@ -42,10 +42,21 @@ public enum RecordRules {
         return (String(pieces[0]), String(pieces[1]), String(pieces[2]))
     }
 
-    /// A term like `2025-S1` or a year like `2025`.
+    /// A term like `2025-S1` or a year like `2025`, in ASCII digits (a regex's `\d` would also take
+    /// full-width and other scripts' digits, and compiling one per pushed record showed in profiles).
     public static func isPeriod(_ text: String) -> Bool {
-        text.wholeMatch(of: /\d{4}(-S[12])?/) != nil
+        let bytes = Array(text.utf8)
+        guard bytes.count == 4 || bytes.count == 7, bytes.prefix(4).allSatisfy(isASCIIDigit) else { return false }
+        return bytes.count == 4
+            || (bytes[4] == UInt8(ascii: "-") && bytes[5] == UInt8(ascii: "S") && (bytes[6] == UInt8(ascii: "1") || bytes[6] == UInt8(ascii: "2")))
     }
+
+    /// A SHA-256 digest as 64 lowercase hex digits.
+    public static func isSHA256Hex(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { isASCIIDigit($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
+    }
+
+    private static func isASCIIDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
 
     static func text(_ state: RecordState, _ field: String) -> String? {
         if case .string(let text)? = state.value(of: field) { return text }
@@ -190,7 +201,7 @@ public enum RecordRules {
         guard let items = try? JSONDecoder().decode([[String: String]].self, from: Data(text.utf8)) else { return false }
         return items.allSatisfy { item in
             guard let name = item["name"], !name.isEmpty, let hash = item["sha256"] else { return false }
-            return hash.wholeMatch(of: /[0-9a-f]{64}/) != nil
+            return isSHA256Hex(hash)
         }
     }
 }

@@ -14,8 +14,7 @@ extension SQLiteStore {
                 return .replicaStale(expected: expected)
             case .replay:
                 let text = try String.fetchOne(
-                    db,
-                    sql: "SELECT last_response FROM replicas WHERE replica = ?",
+                    db.cachedStatement(sql: "SELECT last_response FROM replicas WHERE replica = ?"),
                     arguments: [request.replica.description]
                 )
                 return .replayed(try CanonicalJSON.decode(PushResponse.self, from: Data((text ?? "").utf8)))
@@ -41,7 +40,7 @@ extension SQLiteStore {
                     }
                 }
                 let response = PushResponse(batch: request.batch, receipt: PushReceipt(epoch: epoch, sequence: nextSequence), results: results)
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         INSERT INTO replicas (replica, sequence, last_batch, last_response, principal_id, last_seen)
                         VALUES (?, ?, ?, ?, ?, ?)
@@ -49,12 +48,11 @@ extension SQLiteStore {
                             sequence = excluded.sequence, last_batch = excluded.last_batch,
                             last_response = excluded.last_response, principal_id = excluded.principal_id,
                             last_seen = excluded.last_seen
-                        """,
-                    arguments: [
-                        request.replica.description, Int64(nextSequence), request.batch.rawValue,
-                        String(decoding: try CanonicalJSON.encode(response), as: UTF8.self), principal.id, time,
-                    ]
-                )
+                        """
+                ).execute(arguments: [
+                    request.replica.description, Int64(nextSequence), request.batch.rawValue,
+                    String(decoding: try CanonicalJSON.encode(response), as: UTF8.self), principal.id, time,
+                ])
                 return .accepted(response, changed: changed)
             }
         }
@@ -82,7 +80,7 @@ extension SQLiteStore {
             }
             sql += " ORDER BY seq LIMIT ?"
             arguments += [limit + 1]
-            let rows = try Row.fetchAll(db, sql: sql, arguments: arguments)
+            let rows = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
             let page = rows.prefix(limit)
             let records = try page.map { row in
                 SyncRecord(
@@ -101,9 +99,10 @@ extension SQLiteStore {
     public func records(in collections: [String]) async throws -> [SyncRecord] {
         try await pool.read { db in
             try Row.fetchAll(
-                db,
-                sql:
-                    "SELECT collection, id, scope, state FROM records WHERE collection IN (\(databaseQuestionMarks(count: collections.count))) ORDER BY collection, id",
+                db.cachedStatement(
+                    sql:
+                        "SELECT collection, id, scope, state FROM records WHERE collection IN (\(databaseQuestionMarks(count: collections.count))) ORDER BY collection, id"
+                ),
                 arguments: StatementArguments(collections)
             ).map { row in
                 SyncRecord(
@@ -121,25 +120,23 @@ extension SQLiteStore {
             let client = activity.client.map { String($0.prefix(64)) }
             switch activity.kind {
             case .pull(let cursor):
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         INSERT INTO device_sync (principal_id, last_pull_cursor, last_pull_at, last_seen_at, client) VALUES (?, ?, ?, ?, ?)
                         ON CONFLICT (principal_id) DO UPDATE SET last_pull_cursor = excluded.last_pull_cursor,
                             last_pull_at = excluded.last_pull_at, last_seen_at = excluded.last_seen_at,
                             client = COALESCE(excluded.client, client)
-                        """,
-                    arguments: [activity.principal.id, cursor.description, activity.time, activity.time, client]
-                )
+                        """
+                ).execute(arguments: [activity.principal.id, cursor.description, activity.time, activity.time, client])
             case .push(let batch):
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         INSERT INTO device_sync (principal_id, last_push_at, last_push_batch, last_seen_at, client) VALUES (?, ?, ?, ?, ?)
                         ON CONFLICT (principal_id) DO UPDATE SET last_push_at = excluded.last_push_at,
                             last_push_batch = excluded.last_push_batch, last_seen_at = excluded.last_seen_at,
                             client = COALESCE(excluded.client, client)
-                        """,
-                    arguments: [activity.principal.id, activity.time, batch.rawValue, activity.time, client]
-                )
+                        """
+                ).execute(arguments: [activity.principal.id, activity.time, batch.rawValue, activity.time, client])
             }
         }
     }
@@ -147,7 +144,8 @@ extension SQLiteStore {
     // MARK: Rows
 
     static func replicaRecord(_ replica: ReplicaID, _ db: Database) throws -> PushRules.ReplicaRecord? {
-        try Row.fetchOne(db, sql: "SELECT sequence, last_batch FROM replicas WHERE replica = ?", arguments: [replica.description]).map {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT sequence, last_batch FROM replicas WHERE replica = ?"), arguments: [replica.description]).map
+        {
             PushRules.ReplicaRecord(sequence: UInt64($0["sequence"] as Int64), lastBatch: $0["last_batch"])
         }
     }
@@ -155,8 +153,7 @@ extension SQLiteStore {
     static func storedRecord(_ key: RecordKey, _ db: Database) throws -> (scope: Scope, state: RecordState)? {
         guard
             let row = try Row.fetchOne(
-                db,
-                sql: "SELECT scope, state FROM records WHERE collection = ? AND id = ?",
+                db.cachedStatement(sql: "SELECT scope, state FROM records WHERE collection = ? AND id = ?"),
                 arguments: [key.collection, key.id]
             )
         else { return nil }
@@ -173,38 +170,37 @@ extension SQLiteStore {
         change: AuditEntry.Change,
         _ db: Database
     ) throws {
-        try db.execute(sql: "INSERT INTO change_log (collection, id, scope) VALUES (?, ?, ?)", arguments: [key.collection, key.id, scope.rawValue])
+        try db.cachedStatement(sql: "INSERT INTO change_log (collection, id, scope) VALUES (?, ?, ?)").execute(arguments: [
+            key.collection, key.id, scope.rawValue,
+        ])
         let seq = db.lastInsertedRowID
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO records (collection, id, scope, state, seq, conflicted) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (collection, id) DO UPDATE SET state = excluded.state, seq = excluded.seq, conflicted = excluded.conflicted
-                """,
-            arguments: [
-                key.collection, key.id, scope.rawValue, String(decoding: try CanonicalJSON.encode(state), as: UTF8.self), seq,
-                state.isConflicted,
-            ]
-        )
+                """
+        ).execute(arguments: [
+            key.collection, key.id, scope.rawValue, String(decoding: try CanonicalJSON.encode(state), as: UTF8.self), seq,
+            state.isConflicted,
+        ])
         if state.isConflicted {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, delete_conflict = excluded.delete_conflict
-                    """,
-                arguments: [
-                    key.collection, key.id, scope.rawValue, state.conflictingFields.joined(separator: ","), state.isDeleteConflict, seq, change.time,
-                ]
-            )
+                    """
+            ).execute(arguments: [
+                key.collection, key.id, scope.rawValue, state.conflictingFields.joined(separator: ","), state.isDeleteConflict, seq, change.time,
+            ])
         } else {
-            try db.execute(sql: "DELETE FROM conflicts WHERE collection = ? AND id = ?", arguments: [key.collection, key.id])
+            try db.cachedStatement(sql: "DELETE FROM conflicts WHERE collection = ? AND id = ?").execute(arguments: [key.collection, key.id])
         }
-        try db.execute(
+        try db.cachedStatement(
             sql:
-                "INSERT INTO audit (seq, collection, record_id, principal_id, replica, at, kind, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            arguments: [
-                seq, key.collection, key.id, change.principalID, change.replica.description, change.time, change.kind.rawValue,
-                try before.map(AuditEntry.view), try AuditEntry.view(state), change.reason,
-            ]
-        )
+                "INSERT INTO audit (seq, collection, record_id, principal_id, replica, at, kind, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ).execute(arguments: [
+            seq, key.collection, key.id, change.principalID, change.replica.description, change.time, change.kind.rawValue,
+            try before.map(AuditEntry.view), try AuditEntry.view(state), change.reason,
+        ])
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GRDB
+import Reporting
 import SyncClient
 import SyncCore
 
@@ -13,7 +14,7 @@ struct ReportSelection: ParsableArguments {
     var period: String
 
     func validate() throws {
-        guard period.wholeMatch(of: /\d{4}(-S[12])?/) != nil else {
+        guard RecordRules.isPeriod(period) else {
             throw ValidationError("--period must be a term like 2025-S1 or a year like 2025, not '\(period)'")
         }
     }
@@ -166,7 +167,7 @@ extension SchoolSync.Report {
         func evidenceItems() throws -> [[String: String]] {
             try evidence.map { item in
                 let (name, hash) = try split(item, "--evidence")
-                guard hash.wholeMatch(of: /[0-9a-f]{64}/) != nil else {
+                guard RecordRules.isSHA256Hex(hash) else {
                     throw ValidationError("--evidence \(item): give the file's SHA-256 as 64 hex digits")
                 }
                 return ["name": name, "sha256": hash]
