@@ -56,7 +56,7 @@ extension LocalReplica {
                     since: row["rejected_at"]
                 )
             }
-            let pendingPush = try Meta.get("pending_push", db).flatMap { try? CanonicalJSON.decode(PendingPush.self, from: Data($0.utf8)) }
+            let pendingPush = try? PendingPush.load(db)
             return ReplicaStatus(
                 server: settings?.serverURL,
                 replica: settings?.replica.description,

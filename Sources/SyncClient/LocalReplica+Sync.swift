@@ -4,12 +4,32 @@ import SyncCore
 
 /// A push that was built and may have been sent: it is retried with the same batch id until the
 /// server answers (PROTOCOL.md §6.1).
-struct PendingPush: Codable, Sendable {
+struct PendingPush: Sendable {
     var request: PushRequest
-    /// Each record's edit counter when the push was built; a record edited since stays dirty.
-    var editSeqs: [String: Int64]
+    /// Each record's edit counter when the push was built, in request order; a record edited
+    /// since stays dirty.
+    var editSeqs: [Int64]
 
-    static func key(_ key: RecordKey) -> String { "\(key.collection)/\(key.id)" }
+    /// Persisted in `sync_meta` before it is sent: the request in its wire form, and the counters.
+    static func load(_ db: Database) throws -> PendingPush? {
+        guard let text = try Meta.get("pending_push", db) else { return nil }
+        let request = try CanonicalJSON.decode(PushRequest.self, from: Data(text.utf8))
+        let seqs = try CanonicalJSON.decode([Int64].self, from: Data((try Meta.get("pending_push_edit_seqs", db) ?? "[]").utf8))
+        guard seqs.count == request.records.count else {
+            throw SyncClientError(.integrity, "the unanswered push in this database is damaged; run 'schoolsync push' again after 'schoolsync status'")
+        }
+        return PendingPush(request: request, editSeqs: seqs)
+    }
+
+    func save(_ db: Database) throws {
+        try Meta.set("pending_push", String(decoding: try CanonicalJSON.encode(request), as: UTF8.self), db)
+        try Meta.set("pending_push_edit_seqs", String(decoding: try CanonicalJSON.encode(editSeqs), as: UTF8.self), db)
+    }
+
+    static func clear(_ db: Database) throws {
+        try Meta.set("pending_push", nil, db)
+        try Meta.set("pending_push_edit_seqs", nil, db)
+    }
 }
 
 /// What one push round did.
@@ -35,9 +55,7 @@ extension LocalReplica {
     func nextPush(maxRecords: Int) async throws -> PendingPush? {
         try await pool.write { db in
             try self.captureEdits(db)
-            if let text = try Meta.get("pending_push", db) {
-                return try CanonicalJSON.decode(PendingPush.self, from: Data(text.utf8))
-            }
+            if let pending = try PendingPush.load(db) { return pending }
             let settings = try Self.requireSettings(db)
             let rows = try Row.fetchAll(
                 db,
@@ -57,10 +75,10 @@ extension LocalReplica {
                     client: "schoolsync/\(SyncClientVersion.current)",
                     records: records.map { SyncRecord(key: $0.key, scope: $0.scope, state: $0.state) }
                 ),
-                editSeqs: Dictionary(uniqueKeysWithValues: records.map { (PendingPush.key($0.key), $0.editSeq) })
+                editSeqs: records.map(\.editSeq)
             )
             // Persisted before it is sent, so a crash or a lost answer retries the same batch.
-            try Meta.set("pending_push", String(decoding: try CanonicalJSON.encode(pending), as: UTF8.self), db)
+            try pending.save(db)
             return pending
         }
     }
@@ -71,26 +89,37 @@ extension LocalReplica {
     func complete(_ pending: PendingPush, with response: PushResponse) async throws -> PushSummary {
         try await pool.write { db in
             var summary = PushSummary(sent: pending.request.records.count)
-            let pushed = Dictionary(uniqueKeysWithValues: pending.request.records.map { ($0.key, $0.state) })
+            var pushed: [RecordKey: (state: RecordState, editSeq: Int64)] = [:]
+            for (record, editSeq) in zip(pending.request.records, pending.editSeqs) { pushed[record.key] = (record.state, editSeq) }
             for result in response.results {
-                guard var record = try StoredRecord.load(result.key, db), let state = pushed[result.key] else { continue }
-                let editSeq = pending.editSeqs[PendingPush.key(result.key)]
+                guard let (state, editSeq) = pushed[result.key] else { continue }
                 switch result.status {
                 case .applied, .unchanged, .conflict:
-                    record.serverState = try (record.serverState ?? RecordState()).joined(with: state)
-                    if record.editSeq == editSeq { record.dirty = false }
-                    record.rejection = nil
-                    record.rejectedEditSeq = nil
+                    // Only the server's state and the flags change: the merged state stays as it is.
+                    guard let row = try Row.fetchOne(
+                        db.cachedStatement(sql: "SELECT server_state FROM sync_records WHERE collection = ? AND id = ?"),
+                        arguments: [result.key.collection, result.key.id]
+                    ) else { continue }
+                    let known = try (row["server_state"] as String?).map { try CanonicalJSON.decode(RecordState.self, from: Data($0.utf8)) }
+                    let serverState = try known.map { try $0.joined(with: state) } ?? state
+                    try db.cachedStatement(
+                        sql: """
+                            UPDATE sync_records SET server_state = ?, dirty = CASE WHEN edit_seq = ? THEN 0 ELSE dirty END,
+                                rejected_code = NULL, rejected_message = NULL, rejected_edit_seq = NULL, rejected_at = NULL
+                            WHERE collection = ? AND id = ?
+                            """
+                    ).execute(arguments: [try StoredRecord.text(serverState), editSeq, result.key.collection, result.key.id])
                     if result.status == .conflict { summary.conflicts += 1 } else { summary.applied += 1 }
                 case .rejected:
+                    guard var record = try StoredRecord.load(result.key, db) else { continue }
                     record.rejection = result.reason ?? RejectReason(code: "rejected", message: "the server rejected this record")
                     record.rejectedEditSeq = editSeq
                     summary.rejected += 1
+                    try record.save(db)
                 }
-                try record.save(db)
             }
             try Meta.set("receipt", response.receipt.description, db)
-            try Meta.set("pending_push", nil, db)
+            try PendingPush.clear(db)
             try Meta.set("last_push_at", self.now(), db)
             return summary
         }
@@ -98,7 +127,7 @@ extension LocalReplica {
 
     /// Forgets an unanswered push that can never succeed as it is (413): its records stay dirty.
     func dropPendingPush() async throws {
-        try await pool.write { db in try Meta.set("pending_push", nil, db) }
+        try await pool.write { db in try PendingPush.clear(db) }
     }
 
     /// Marks one record as too large to ever be accepted, so the next pushes skip it until it changes.
@@ -171,7 +200,8 @@ extension LocalReplica {
 
     static func resetForNewEpoch(_ epoch: Epoch, _ db: Database) throws {
         try Meta.set("epoch", epoch.description, db)
-        for key in ["cursor", "receipt", "pending_push"] { try Meta.set(key, nil, db) }
+        for key in ["cursor", "receipt"] { try Meta.set(key, nil, db) }
+        try PendingPush.clear(db)
         try db.execute(
             sql: "UPDATE sync_records SET dirty = 1, rejected_code = NULL, rejected_message = NULL, rejected_edit_seq = NULL, rejected_at = NULL"
         )
@@ -195,7 +225,8 @@ extension LocalReplica {
                 try self.show(record, db)
             }
             try Meta.set("replica", fresh.description, db)
-            for key in ["cursor", "receipt", "pending_push"] { try Meta.set(key, nil, db) }
+            for key in ["cursor", "receipt"] { try Meta.set(key, nil, db) }
+        try PendingPush.clear(db)
             return fresh
         }
     }

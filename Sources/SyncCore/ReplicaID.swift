@@ -40,15 +40,21 @@ public struct ReplicaID: Sendable, Hashable, Comparable, CustomStringConvertible
         self.init(high: high, low: low)
     }
 
-    public var description: String { Self.hex(high) + Self.hex(low) }
+    /// 32 lowercase hex digits, written straight into the string's storage: ids are printed for
+    /// every dot of every state on the wire.
+    public var description: String {
+        String(unsafeUninitializedCapacity: 32) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            for index in 0..<32 {
+                let half = index < 16 ? high : low
+                buffer[index] = digits.utf8Start[Int((half >> UInt64(60 - 4 * (index % 16))) & 0xF)]
+            }
+            return 32
+        }
+    }
 
     public static func < (lhs: ReplicaID, rhs: ReplicaID) -> Bool {
         (lhs.high, lhs.low) < (rhs.high, rhs.low)
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 
     private static func hexValue(_ bytes: ArraySlice<UInt8>) -> UInt64? {

@@ -22,11 +22,18 @@ extension SQLiteStore {
                 var results: [PushResult] = []
                 results.reserveCapacity(request.records.count)
                 var changed = 0
+                // States read or written in this transaction: the domain rules look up the same
+                // assignment for every report of a school, and a batch may write what it later reads.
+                var known: [RecordKey: RecordState?] = [:]
+                func lookup(_ key: RecordKey) throws -> RecordState? {
+                    if let state = known[key] { return state }
+                    let state = try Self.storedRecord(key, db)?.state
+                    known[key] = state
+                    return state
+                }
                 for record in request.records {
                     let storedRecord = try Self.storedRecord(record.key, db)
-                    let decision = try PushRules.decide(record, stored: storedRecord, principal: principal, rules: rules) { key in
-                        try Self.storedRecord(key, db)?.state
-                    }
+                    let decision = try PushRules.decide(record, stored: storedRecord, principal: principal, rules: rules, lookup: lookup)
                     switch decision {
                     case .reject(let reason):
                         results.append(PushResult(key: record.key, status: .rejected, reason: reason))
@@ -35,6 +42,7 @@ extension SQLiteStore {
                     case .store(let state):
                         let change = AuditEntry.Change(principalID: principal.id, replica: request.replica, time: time, kind: .push, reason: nil)
                         try Self.store(state, for: record.key, in: record.scope, before: storedRecord?.state, change: change, db)
+                        known[record.key] = state
                         changed += 1
                         results.append(PushRules.result(for: record.key, state: state, changed: true))
                     }
@@ -192,7 +200,8 @@ extension SQLiteStore {
             ).execute(arguments: [
                 key.collection, key.id, scope.rawValue, state.conflictingFields.joined(separator: ","), state.isDeleteConflict, seq, change.time,
             ])
-        } else {
+        } else if before?.isConflicted == true {
+            // The index holds exactly the conflicted records, so only a record that was one has a row to drop.
             try db.cachedStatement(sql: "DELETE FROM conflicts WHERE collection = ? AND id = ?").execute(arguments: [key.collection, key.id])
         }
         try db.cachedStatement(
