@@ -16,7 +16,10 @@ struct PendingPush: Sendable {
         let request = try CanonicalJSON.decode(PushRequest.self, from: Data(text.utf8))
         let seqs = try CanonicalJSON.decode([Int64].self, from: Data((try Meta.get("pending_push_edit_seqs", db) ?? "[]").utf8))
         guard seqs.count == request.records.count else {
-            throw SyncClientError(.integrity, "the unanswered push in this database is damaged; run 'schoolsync push' again after 'schoolsync status'")
+            throw SyncClientError(
+                .integrity,
+                "the unanswered push in this database is damaged; run 'schoolsync push' again after 'schoolsync status'"
+            )
         }
         return PendingPush(request: request, editSeqs: seqs)
     }
@@ -96,10 +99,12 @@ extension LocalReplica {
                 switch result.status {
                 case .applied, .unchanged, .conflict:
                     // Only the server's state and the flags change: the merged state stays as it is.
-                    guard let row = try Row.fetchOne(
-                        db.cachedStatement(sql: "SELECT server_state FROM sync_records WHERE collection = ? AND id = ?"),
-                        arguments: [result.key.collection, result.key.id]
-                    ) else { continue }
+                    guard
+                        let row = try Row.fetchOne(
+                            db.cachedStatement(sql: "SELECT server_state FROM sync_records WHERE collection = ? AND id = ?"),
+                            arguments: [result.key.collection, result.key.id]
+                        )
+                    else { continue }
                     let known = try (row["server_state"] as String?).map { try CanonicalJSON.decode(RecordState.self, from: Data($0.utf8)) }
                     let serverState = try known.map { try $0.joined(with: state) } ?? state
                     try db.cachedStatement(
@@ -226,7 +231,7 @@ extension LocalReplica {
             }
             try Meta.set("replica", fresh.description, db)
             for key in ["cursor", "receipt"] { try Meta.set(key, nil, db) }
-        try PendingPush.clear(db)
+            try PendingPush.clear(db)
             return fresh
         }
     }

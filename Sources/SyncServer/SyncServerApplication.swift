@@ -20,17 +20,25 @@ public func makeSyncServer(
     metrics: SyncMetrics = SyncMetrics(),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let router = makeSyncRouter(configuration: configuration, store: store, metrics: metrics)
+    let activity = DeviceActivityLog(store: store, logger: logger)
+    let router = makeSyncRouter(configuration: configuration, store: store, metrics: metrics, activity: activity)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "SchoolSync"),
+        services: [activity],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )
 }
 
-/// The router alone, for in-process tests.
-public func makeSyncRouter(configuration: SyncServerConfiguration, store: any SyncStore, metrics: SyncMetrics) -> Router<SyncRequestContext> {
+/// The router alone, for in-process tests. Without the ``DeviceActivityLog`` service running,
+/// device activity is written only when the device list is read.
+public func makeSyncRouter(
+    configuration: SyncServerConfiguration,
+    store: any SyncStore,
+    metrics: SyncMetrics,
+    activity: DeviceActivityLog? = nil
+) -> Router<SyncRequestContext> {
     let router = Router(context: SyncRequestContext.self)
     // Outermost first: the request id must reach error responses, metrics must see final statuses.
     router.add(middleware: RequestIDMiddleware())
@@ -39,7 +47,8 @@ public func makeSyncRouter(configuration: SyncServerConfiguration, store: any Sy
     router.add(middleware: TokenAuthenticator(store: store))
     let bodyReader = RequestBodyReader(maxBodyBytes: configuration.maxBodyBytes)
     let notifier = ChangeNotifier()
-    SyncRoutes(store: store, configuration: configuration, metrics: metrics, notifier: notifier, bodyReader: bodyReader)
+    let activity = activity ?? DeviceActivityLog(store: store, logger: Logger(label: "SchoolSync.activity"))
+    SyncRoutes(store: store, configuration: configuration, metrics: metrics, notifier: notifier, bodyReader: bodyReader, activity: activity)
         .register(on: router)
     ConflictRoutes(store: store, bodyReader: bodyReader, notifier: notifier).register(on: router)
     AdminRoutes(store: store, bodyReader: bodyReader).register(on: router)

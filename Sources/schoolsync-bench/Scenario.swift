@@ -218,6 +218,7 @@ enum Scenario {
         }
         defer { server.stop() }
         let deadline = ContinuousClock.now + .seconds(seconds)
+        let (serverCPU, clientCPU) = (server.cpuSeconds, CPUTime.seconds())
         let outcomes = try await withThrowingTaskGroup(of: SchoolOutcome.self) { group in
             for (index, token) in tokens.enumerated() {
                 group.addTask {
@@ -227,6 +228,18 @@ enum Scenario {
             var all: [SchoolOutcome] = []
             for try await outcome in group { all.append(outcome) }
             return all
+        }
+        for (side, used) in [("server", server.cpuSeconds - serverCPU), ("clients", CPUTime.seconds() - clientCPU)] {
+            report(
+                Measurement(
+                    name: "\(count) schools at once: \(side) CPU",
+                    value: used / Double(seconds),
+                    unit: "cores",
+                    target: nil,
+                    met: nil,
+                    note: "CPU seconds per second of the run, from /proc; the machine has \(ProcessInfo.processInfo.activeProcessorCount)"
+                )
+            )
         }
         var latencies = Latencies()
         for outcome in outcomes { latencies.samples += outcome.latencies }

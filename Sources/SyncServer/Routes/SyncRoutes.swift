@@ -10,6 +10,7 @@ struct SyncRoutes {
     let metrics: SyncMetrics
     let notifier: ChangeNotifier
     let bodyReader: RequestBodyReader
+    let activity: DeviceActivityLog
 
     func register(on router: Router<SyncRequestContext>) {
         let v1 = router.group("v1")
@@ -89,7 +90,7 @@ struct SyncRoutes {
                     "sync.conflicts": "\(conflicts)", "sync.rejected": "\(rejected)", "sync.receipt": "\(response.receipt)",
                 ]
             )
-            try await store.recordActivity(DeviceActivity(principal: principal, kind: .push(push.batch), client: push.client, time: Date()))
+            await activity.record(DeviceActivity(principal: principal, kind: .push(push.batch), client: push.client, time: Date()))
             return try JSONResponse.make(response, for: request)
         case .replayed(let response):
             logger.info("push replayed", metadata: ["sync.receipt": "\(response.receipt)"])
@@ -137,7 +138,7 @@ struct SyncRoutes {
         let next = Cursor(epoch: epoch, seq: page.next)
         metrics.recordPull(records: page.records.count)
         logger.debug("pull served", metadata: ["sync.records": "\(page.records.count)", "sync.next": "\(next)", "sync.more": "\(page.more)"])
-        try await store.recordActivity(DeviceActivity(principal: principal, kind: .pull(next), client: nil, time: Date()))
+        await activity.record(DeviceActivity(principal: principal, kind: .pull(next), client: nil, time: Date()))
         return try JSONResponse.make(PullResponse(epoch: epoch, records: page.records, next: next, more: page.more), for: request)
     }
 
@@ -181,6 +182,7 @@ struct SyncRoutes {
         let principal = try context.requirePrincipal()
         guard principal.kind != .device else { throw APIError.forbidden("Only bureau and admin users may list devices.") }
         struct Body: Encodable { let devices: [DeviceInfo] }
+        await activity.flush()
         return try JSONResponse.make(Body(devices: try await store.devices()), for: request)
     }
 }

@@ -122,29 +122,30 @@ extension SQLiteStore {
         }
     }
 
-    public func recordActivity(_ activity: DeviceActivity) async throws {
-        guard activity.principal.kind == .device else { return }
+    public func recordActivity(_ activities: [DeviceActivity]) async throws {
         try await pool.write { db in
-            let client = activity.client.map { String($0.prefix(64)) }
-            switch activity.kind {
-            case .pull(let cursor):
-                try db.cachedStatement(
-                    sql: """
-                        INSERT INTO device_sync (principal_id, last_pull_cursor, last_pull_at, last_seen_at, client) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT (principal_id) DO UPDATE SET last_pull_cursor = excluded.last_pull_cursor,
-                            last_pull_at = excluded.last_pull_at, last_seen_at = excluded.last_seen_at,
-                            client = COALESCE(excluded.client, client)
-                        """
-                ).execute(arguments: [activity.principal.id, cursor.description, activity.time, activity.time, client])
-            case .push(let batch):
-                try db.cachedStatement(
-                    sql: """
-                        INSERT INTO device_sync (principal_id, last_push_at, last_push_batch, last_seen_at, client) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT (principal_id) DO UPDATE SET last_push_at = excluded.last_push_at,
-                            last_push_batch = excluded.last_push_batch, last_seen_at = excluded.last_seen_at,
-                            client = COALESCE(excluded.client, client)
-                        """
-                ).execute(arguments: [activity.principal.id, activity.time, batch.rawValue, activity.time, client])
+            for activity in activities where activity.principal.kind == .device {
+                let client = activity.client.map { String($0.prefix(64)) }
+                switch activity.kind {
+                case .pull(let cursor):
+                    try db.cachedStatement(
+                        sql: """
+                            INSERT INTO device_sync (principal_id, last_pull_cursor, last_pull_at, last_seen_at, client) VALUES (?, ?, ?, ?, ?)
+                            ON CONFLICT (principal_id) DO UPDATE SET last_pull_cursor = excluded.last_pull_cursor,
+                                last_pull_at = excluded.last_pull_at, last_seen_at = excluded.last_seen_at,
+                                client = COALESCE(excluded.client, client)
+                            """
+                    ).execute(arguments: [activity.principal.id, cursor.description, activity.time, activity.time, client])
+                case .push(let batch):
+                    try db.cachedStatement(
+                        sql: """
+                            INSERT INTO device_sync (principal_id, last_push_at, last_push_batch, last_seen_at, client) VALUES (?, ?, ?, ?, ?)
+                            ON CONFLICT (principal_id) DO UPDATE SET last_push_at = excluded.last_push_at,
+                                last_push_batch = excluded.last_push_batch, last_seen_at = excluded.last_seen_at,
+                                client = COALESCE(excluded.client, client)
+                            """
+                    ).execute(arguments: [activity.principal.id, activity.time, batch.rawValue, activity.time, client])
+                }
             }
         }
     }

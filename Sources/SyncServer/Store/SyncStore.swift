@@ -23,8 +23,8 @@ public protocol SyncStore: Sendable {
     /// The highest sequence number in the change log (0 when empty).
     func headSequence() async throws -> UInt64
 
-    /// Notes that a device pulled or pushed, for `GET /v1/devices`.
-    func recordActivity(_ activity: DeviceActivity) async throws
+    /// Notes that devices pulled or pushed, for `GET /v1/devices`, in one transaction, oldest first.
+    func recordActivity(_ activities: [DeviceActivity]) async throws
 
     /// The principal a token hash belongs to, unless revoked.
     func principal(forTokenHash hash: Data) async throws -> Principal?
