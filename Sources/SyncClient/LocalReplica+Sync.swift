@@ -232,6 +232,10 @@ extension LocalReplica {
             try Meta.set("replica", fresh.description, db)
             for key in ["cursor", "receipt"] { try Meta.set(key, nil, db) }
             try PendingPush.clear(db)
+            // The server and this database disagree about what was acknowledged: this one was
+            // restored or copied, or the server lost its last commits. Offer everything again;
+            // joins make the repeats harmless and nothing the server lacks stays behind.
+            try db.execute(sql: "UPDATE sync_records SET dirty = 1")
             return fresh
         }
     }

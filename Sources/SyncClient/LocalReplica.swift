@@ -36,6 +36,9 @@ public final class LocalReplica: Sendable {
         configuration.label = "SchoolSync.LocalReplica"
         self.path = path
         pool = try DatabasePool(path: path, configuration: configuration)
+        // A saved edit survives power loss, which rural schools see often (GRDB's WAL default may
+        // drop the last commits). Other programs' connections keep their own setting.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         self.schemas = Dictionary(uniqueKeysWithValues: schemas.map { ($0.name, $0) })
         try Self.migrator.migrate(pool)
         try pool.write { db in

@@ -152,6 +152,50 @@ struct SyncFlowTests {
         }
     }
 
+    /// A power cut takes the server's last commits (same epoch, older receipts): the device's receipt
+    /// is ahead, it takes a new replica id and offers every record again, so acknowledged edits the
+    /// server lost come back.
+    @Test func editsTheServerLostInAPowerCutAreOfferedAgain() async throws {
+        try await Harness.with { harness in
+            let a = try harness.replica("a.sqlite")
+            let other = RecordKey(collection: "reports", id: "\(Harness.school)/2025-S1/qixing-2024/m2.2")
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
+                    try await a.write(report(), ["status": .string("in_progress"), "school_id": .string(Harness.school)])
+                    _ = try await device.sync()
+                }
+            }
+            // The disk as it was before the next commits reached it.
+            try await DatabaseQueue(path: harness.serverPath).writeWithoutTransaction { try $0.checkpoint(.truncate) }
+            try FileManager.default.copyItem(atPath: harness.serverPath, toPath: harness.path("before-power-cut.sqlite"))
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
+                    try await a.write(report(), ["status": .string("done")])
+                    try await a.write(other, ["status": .string("in_progress"), "school_id": .string(Harness.school)])
+                    let report = try await device.sync()
+                    #expect(report.pushed.applied == 2)
+                    #expect(try await a.pendingCount() == 0, "both edits were acknowledged")
+                }
+            }
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: harness.serverPath + suffix) }
+            try FileManager.default.copyItem(atPath: harness.path("before-power-cut.sqlite"), toPath: harness.serverPath)
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
+                    let original = try #require(try await a.settings()).replica
+                    _ = try await device.sync()
+                    #expect(try await a.settings()?.replica != original, "a new replica id after the receipt mismatch")
+                    let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
+                    _ = try await b.sync()
+                    #expect(try await b.replica.record(report())?.state.value(of: "status") == .string("done"))
+                    #expect(try await b.replica.record(other)?.state.value(of: "status") == .string("in_progress"))
+                }
+            }
+        }
+    }
+
     @Test func aRestoredServerIsSyncedAgainFromScratch() async throws {
         try await Harness.with { harness in
             let a = try harness.replica("a.sqlite")

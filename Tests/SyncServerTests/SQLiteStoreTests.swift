@@ -87,6 +87,15 @@ struct SQLiteStoreTests {
         }
     }
 
+    /// An acknowledged push must survive power loss, not only a crash of the process: every
+    /// commit waits for the disk (GRDB's WAL default, NORMAL, does not).
+    @Test func commitsAreDurableAgainstPowerLoss() async throws {
+        try await Fixture.with { fixture in
+            let level = try await fixture.store.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+            #expect(level == 2, "PRAGMA synchronous is FULL (2)")
+        }
+    }
+
     @Test func aRejectedBatchStillAdvancesTheReceiptAndStoresNothing() async throws {
         try await Fixture.with { fixture in
             let replica = ReplicaID(high: 1, low: 2)

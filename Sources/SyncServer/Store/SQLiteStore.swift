@@ -18,6 +18,9 @@ public final class SQLiteStore: SyncStore {
         configuration.busyMode = .timeout(10)
         configuration.label = "SchoolSync.SQLiteStore"
         pool = try DatabasePool(path: path, configuration: configuration)
+        // GRDB's WAL default (NORMAL) may lose the last commits on power loss; an acknowledged push
+        // must survive it, or schools would drop edits the server never keeps.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(pool)
         epoch = try pool.write { db in
             if let text = try String.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'epoch'") {
