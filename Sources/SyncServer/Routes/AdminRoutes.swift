@@ -8,6 +8,7 @@ import SyncCore
 struct AdminRoutes {
     let store: any SyncStore
     let bodyReader: RequestBodyReader
+    let principals: PrincipalCache
 
     func register(on router: Router<SyncRequestContext>) {
         let admin = router.group("v1/admin")
@@ -87,6 +88,8 @@ struct AdminRoutes {
         guard try await store.revokePrincipal(id: id, at: Date()) else {
             throw APIError(.notFound, "not_found", "No principal with id \(id).")
         }
+        // Tokens are remembered by hash, not by principal id: forget them all.
+        principals.removeAll()
         struct Body: Encodable {
             let id: Int64
             let revoked: Bool

@@ -5,7 +5,7 @@ import SyncCore
 extension SQLiteStore {
     public func push(_ request: PushRequest, by principal: Principal, rules: CollectionRules, at time: Date) async throws -> PushOutcome {
         let epoch = self.epoch
-        return try await pool.write { db in
+        return try await pushes.run { db in
             let stored = try Self.replicaRecord(request.replica, db)
             switch PushRules.checkReceipt(request.receipt, batch: request.batch, stored: stored, epoch: epoch) {
             case .epochChanged:

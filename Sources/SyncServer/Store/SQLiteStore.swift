@@ -11,6 +11,7 @@ import SyncCore
 public final class SQLiteStore: SyncStore {
     public let epoch: Epoch
     let pool: DatabasePool
+    let pushes: GroupCommit<PushOutcome>
 
     /// Opens (or creates and migrates) the store at `path`.
     public init(path: String) throws {
@@ -21,6 +22,7 @@ public final class SQLiteStore: SyncStore {
         // GRDB's WAL default (NORMAL) may lose the last commits on power loss; an acknowledged push
         // must survive it, or schools would drop edits the server never keeps.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        pushes = GroupCommit(pool: pool)
         try Self.migrator.migrate(pool)
         epoch = try pool.write { db in
             if let text = try String.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'epoch'") {
@@ -148,7 +150,7 @@ public final class SQLiteStore: SyncStore {
     }
 
     static func head(_ db: Database) throws -> UInt64 {
-        UInt64(try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'change_log'") ?? 0)
+        UInt64(try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'change_log'")) ?? 0)
     }
 
     public func openConflictCount() async throws -> Int {
