@@ -70,7 +70,6 @@ struct Bench: AsyncParsableCommand {
                     count: schools,
                     seconds: sizes.schoolSeconds,
                     directory: root.appendingPathComponent("schools-\(schools)"),
-                    http: http,
                     report: report
                 )
             }

@@ -81,6 +81,22 @@ enum CPUTime {
     }
 }
 
+/// The open-file limit: a thousand schools need a thousand sockets on each side of loopback.
+enum FileLimit {
+    static func raise(atLeast needed: Int) throws {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        guard limit.rlim_cur < rlim_t(needed) else { return }
+        guard limit.rlim_max >= rlim_t(needed) else {
+            throw BenchError("\(needed) open files are needed but the hard limit is \(limit.rlim_max); raise it (ulimit -Hn) and run again")
+        }
+        limit.rlim_cur = rlim_t(needed)
+        guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else {
+            throw BenchError("could not raise the open-file limit to \(needed)")
+        }
+    }
+}
+
 struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

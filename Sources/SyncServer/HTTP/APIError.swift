@@ -71,8 +71,9 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
         return APIError(
             .conflict,
             "replica_stale",
-            "This database has forgotten a push the server already accepted (it was restored from a backup or copied). "
-                + "Make a new replica id, re-apply unsent edits under it, and pull from the beginning.",
+            "This database and the server disagree about which pushes were accepted (the database was restored from a backup "
+                + "or copied, or the server lost its last commits). Make a new replica id, re-apply unsent edits under it, "
+                + "offer every record again, and pull from the beginning.",
             details: details
         )
     }

@@ -122,9 +122,14 @@ struct SyncRoutes {
         let wait = try integer(query["wait"], name: "wait", default: 0, range: 0...configuration.maxWaitSeconds)
         var logger = context.logger
         logger[metadataKey: "sync.principal"] = "\(principal.kind.rawValue):\(principal.id)"
-        try await verifyReplica(query["replica"].map(String.init), receipt: query["receipt"].map(String.init), logger: &logger)
+        let verifying = try replicaReceipt(query["replica"].map(String.init), receipt: query["receipt"].map(String.init), logger: &logger)
 
-        var page = try await store.pull(after: since, limit: limit, scopes: principal.readableScopes)
+        var page: PullPage
+        switch try await store.pull(after: since, limit: limit, scopes: principal.readableScopes, verifying: verifying) {
+        case .page(let first): page = first
+        case .replicaStale(let replica, let expected): throw APIError.replicaStale(replica, expected: expected)
+        case .epochChanged(let current): throw APIError.epochChanged(current)
+        }
         guard since <= page.head else {
             throw APIError(.badRequest, "invalid_cursor", "The cursor is beyond the end of the change log. Pull from the beginning.")
         }
@@ -132,7 +137,10 @@ struct SyncRoutes {
             let deadline = ContinuousClock.now + .seconds(wait)
             while page.records.isEmpty, ContinuousClock.now < deadline, !Task.isCancelled {
                 await notifier.wait(atMost: min(.seconds(1), deadline - ContinuousClock.now))
-                page = try await store.pull(after: since, limit: limit, scopes: principal.readableScopes)
+                // Checked once above; a replica's receipt cannot go stale while it waits.
+                if case .page(let next) = try await store.pull(after: since, limit: limit, scopes: principal.readableScopes, verifying: nil) {
+                    page = next
+                }
             }
         }
         let next = Cursor(epoch: epoch, seq: page.next)
@@ -142,11 +150,12 @@ struct SyncRoutes {
         return try JSONResponse.make(PullResponse(epoch: epoch, records: page.records, next: next, more: page.more), for: request)
     }
 
-    /// Stops a stale replica before it joins anything (PROTOCOL.md §6.3, §7.1).
-    private func verifyReplica(_ replicaText: String?, receipt receiptText: String?, logger: inout Logger) async throws {
+    /// The pulling replica and its receipt from the query, checked with the pull itself so a stale
+    /// replica joins nothing (PROTOCOL.md §6.3, §7.1).
+    private func replicaReceipt(_ replicaText: String?, receipt receiptText: String?, logger: inout Logger) throws -> ReplicaReceipt? {
         guard let replicaText else {
             if receiptText != nil { throw APIError.invalidParameter("receipt", "'receipt' needs 'replica' beside it.") }
-            return
+            return nil
         }
         let replica: ReplicaID
         do {
@@ -163,11 +172,7 @@ struct SyncRoutes {
                 throw APIError(.badRequest, "invalid_cursor", error.message)
             }
         }
-        switch try await store.verifyReceipt(receipt, of: replica) {
-        case .valid: return
-        case .replicaStale(let expected): throw APIError.replicaStale(replica, expected: expected)
-        case .epochChanged(let epoch): throw APIError.epochChanged(epoch)
-        }
+        return ReplicaReceipt(replica: replica, receipt: receipt)
     }
 
     private func integer(_ text: Substring?, name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {

@@ -66,18 +66,17 @@ extension SQLiteStore {
         }
     }
 
-    public func verifyReceipt(_ receipt: PushReceipt?, of replica: ReplicaID) async throws -> ReceiptVerdict {
+    public func pull(after seq: UInt64, limit: Int, scopes: [Scope]?, verifying: ReplicaReceipt?) async throws -> PullOutcome {
         let epoch = self.epoch
-        let stored = try await pool.read { db in try Self.replicaRecord(replica, db) }
-        switch PushRules.checkReceipt(receipt, batch: nil, stored: stored, epoch: epoch) {
-        case .proceed, .replay: return .valid
-        case .stale(let expected): return .replicaStale(expected: expected)
-        case .epochChanged: return .epochChanged(current: epoch)
-        }
-    }
-
-    public func pull(after seq: UInt64, limit: Int, scopes: [Scope]?) async throws -> PullPage {
-        try await pool.read { db in
+        return try await pool.read { db in
+            if let verifying {
+                let stored = try Self.replicaRecord(verifying.replica, db)
+                switch PushRules.checkReceipt(verifying.receipt, batch: nil, stored: stored, epoch: epoch) {
+                case .proceed, .replay: break
+                case .stale(let expected): return .replicaStale(verifying.replica, expected: expected)
+                case .epochChanged: return .epochChanged(current: epoch)
+                }
+            }
             // Read the head first: in this snapshot every sequence number up to it is committed.
             let head = try Self.head(db)
             var sql = "SELECT collection, id, scope, state, seq FROM records WHERE seq > ?"
@@ -98,9 +97,9 @@ extension SQLiteStore {
                 )
             }
             if rows.count > limit, let last = page.last {
-                return PullPage(records: records, next: UInt64(last["seq"] as Int64), more: true, head: head)
+                return .page(PullPage(records: records, next: UInt64(last["seq"] as Int64), more: true, head: head))
             }
-            return PullPage(records: records, next: max(head, seq), more: false, head: head)
+            return .page(PullPage(records: records, next: max(head, seq), more: false, head: head))
         }
     }
 

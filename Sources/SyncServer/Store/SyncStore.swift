@@ -14,11 +14,11 @@ public protocol SyncStore: Sendable {
     /// Joins a push into the store (PROTOCOL.md §6.2), answering a replay or a stale replica instead when §6.3 says so.
     func push(_ request: PushRequest, by principal: Principal, rules: CollectionRules, at time: Date) async throws -> PushOutcome
 
-    /// Checks a pulling replica's receipt (PROTOCOL.md §6.3) without changing anything.
-    func verifyReceipt(_ receipt: PushReceipt?, of replica: ReplicaID) async throws -> ReceiptVerdict
-
     /// Current states of records changed after `seq` in the given scopes (`nil`: every scope).
-    func pull(after seq: UInt64, limit: Int, scopes: [Scope]?) async throws -> PullPage
+    ///
+    /// With `verifying`, the pulling replica's receipt is checked first (PROTOCOL.md §6.3), in the
+    /// same snapshot, and a stale replica gets nothing.
+    func pull(after seq: UInt64, limit: Int, scopes: [Scope]?, verifying: ReplicaReceipt?) async throws -> PullOutcome
 
     /// The highest sequence number in the change log (0 when empty).
     func headSequence() async throws -> UInt64
@@ -86,10 +86,21 @@ public enum PushOutcome: Sendable {
     case epochChanged(current: Epoch)
 }
 
-/// The answer to a receipt check on pull.
-public enum ReceiptVerdict: Sendable, Equatable {
-    case valid
-    case replicaStale(expected: PushReceipt?)
+/// A pulling replica and the last receipt it holds, to be checked before it reads.
+public struct ReplicaReceipt: Sendable, Equatable {
+    public var replica: ReplicaID
+    public var receipt: PushReceipt?
+
+    public init(replica: ReplicaID, receipt: PushReceipt?) {
+        self.replica = replica
+        self.receipt = receipt
+    }
+}
+
+/// The answer to a pull: a page, or the reason the replica may not read (PROTOCOL.md §6.3).
+public enum PullOutcome: Sendable {
+    case page(PullPage)
+    case replicaStale(ReplicaID, expected: PushReceipt?)
     case epochChanged(current: Epoch)
 }
 
