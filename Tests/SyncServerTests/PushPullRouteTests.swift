@@ -30,6 +30,32 @@ struct PushPullRouteTests {
         }
     }
 
+    /// A replica's own pushes do not come back to it: it holds them already. A state that a join
+    /// made (its push met another's) does, and every other replica gets everything.
+    @Test func aPullSkipsTheStatesThePullingReplicaPushedItself() async throws {
+        try await Fixture.with { fixture in
+            try await fixture.withRouter { client in
+                let mine = try Make.report("r1", values: ["status": .string("in_progress")], by: laptop)
+                let theirs = try Make.report("r2", values: ["status": .string("done")], by: desktop)
+                let first = try await client.push(try Make.push([mine], replica: laptop), token: fixture.deviceA)
+                _ = try await client.push(try Make.push([theirs], replica: desktop), token: fixture.deviceA2)
+                var merged = try Make.report("r2", values: ["narrative": .string("笔记本补充")], by: laptop)
+                let second = try await client.push(try Make.push([merged], replica: laptop, receipt: first.receipt), token: fixture.deviceA)
+                #expect(second.results.map(\.status) == [.applied])
+                try merged.state.join(theirs.state)
+
+                let own = try await client.pull("replica=\(laptop)&receipt=\(second.receipt)", token: fixture.deviceA)
+                #expect(own.records.map(\.key.id) == ["r2"], "r1 is exactly what this replica pushed")
+                #expect(own.records.first?.state == merged.state)
+                #expect(own.next.seq == 3, "the cursor still passes the skipped change")
+                let other = try await client.pull("replica=\(desktop)&receipt=\(PushReceipt(epoch: fixture.store.epoch, sequence: 1))", token: fixture.deviceA2)
+                #expect(Set(other.records.map(\.key.id)) == ["r1", "r2"])
+                let tool = try await client.pull(token: fixture.deviceA)
+                #expect(Set(tool.records.map(\.key.id)) == ["r1", "r2"], "a read-only tool names no replica and gets everything")
+            }
+        }
+    }
+
     @Test func concurrentEditsOfDifferentFieldsMergeAndOfTheSameFieldConflict() async throws {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in

@@ -41,7 +41,15 @@ extension SQLiteStore {
                         results.append(PushRules.result(for: record.key, state: state, changed: false))
                     case .store(let state):
                         let change = AuditEntry.Change(principalID: principal.id, replica: request.replica, time: time, kind: .push, reason: nil)
-                        try Self.store(state, for: record.key, in: record.scope, before: storedRecord?.state, change: change, db)
+                        try Self.store(
+                            state,
+                            for: record.key,
+                            in: record.scope,
+                            before: storedRecord?.state,
+                            change: change,
+                            pushedBy: state == record.state ? request.replica : nil,
+                            db
+                        )
                         known[record.key] = state
                         changed += 1
                         results.append(PushRules.result(for: record.key, state: state, changed: true))
@@ -81,6 +89,11 @@ extension SQLiteStore {
             let head = try Self.head(db)
             var sql = "SELECT collection, id, scope, state, seq FROM records WHERE seq > ?"
             var arguments: StatementArguments = [Int64(seq)]
+            if let verifying {
+                // No echo: the replica holds exactly the states it pushed (PROTOCOL.md §7.2).
+                sql += " AND (pushed_by IS NULL OR pushed_by != ?)"
+                arguments += [verifying.replica.description]
+            }
             if let scopes {
                 sql += " AND scope IN (\(databaseQuestionMarks(count: scopes.count)))"
                 arguments += StatementArguments(scopes.map(\.rawValue))
@@ -176,6 +189,7 @@ extension SQLiteStore {
         in scope: Scope,
         before: RecordState?,
         change: AuditEntry.Change,
+        pushedBy: ReplicaID? = nil,
         _ db: Database
     ) throws {
         try db.cachedStatement(sql: "INSERT INTO change_log (collection, id, scope) VALUES (?, ?, ?)").execute(arguments: [
@@ -184,12 +198,13 @@ extension SQLiteStore {
         let seq = db.lastInsertedRowID
         try db.cachedStatement(
             sql: """
-                INSERT INTO records (collection, id, scope, state, seq, conflicted) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (collection, id) DO UPDATE SET state = excluded.state, seq = excluded.seq, conflicted = excluded.conflicted
+                INSERT INTO records (collection, id, scope, state, seq, conflicted, pushed_by) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (collection, id) DO UPDATE SET
+                    state = excluded.state, seq = excluded.seq, conflicted = excluded.conflicted, pushed_by = excluded.pushed_by
                 """
         ).execute(arguments: [
             key.collection, key.id, scope.rawValue, String(decoding: try CanonicalJSON.encode(state), as: UTF8.self), seq,
-            state.isConflicted,
+            state.isConflicted, pushedBy?.description,
         ])
         if state.isConflicted {
             try db.cachedStatement(

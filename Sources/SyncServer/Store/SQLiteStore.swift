@@ -142,6 +142,11 @@ public final class SQLiteStore: SyncStore {
                     """
             )
         }
+        migrator.registerMigration("v4: who pushed each record's current state") { db in
+            // The replica whose push the stored state is, byte for byte; NULL when a join or a
+            // resolution made it. A pull by that replica skips the record: it holds it already.
+            try db.execute(sql: "ALTER TABLE records ADD COLUMN pushed_by TEXT")
+        }
         return migrator
     }
 
