@@ -71,7 +71,9 @@ enum DomainTables {
 
     /// Shows a record's merged state in its table: settled values in their columns, conflicted
     /// columns NULL (never one value as if settled), deleted records removed.
-    static func show(_ state: RecordState, for key: RecordKey, schema: CollectionSchema, in db: Database) throws {
+    /// `previous` is the state shown until now: only a record that was in conflict has conflict
+    /// rows to clear.
+    static func show(_ state: RecordState, for key: RecordKey, schema: CollectionSchema, replacing previous: RecordState, in db: Database) throws {
         try db.cachedStatement(sql: "UPDATE sync_control SET applying = 1 WHERE id = 1").execute()
         let table = schema.name.quotedDatabaseIdentifier
         if state.isEmpty || state.isDeleted {
@@ -89,7 +91,11 @@ enum DomainTables {
                     """
             ).execute(arguments: StatementArguments([key.id] + values))
         }
-        try db.cachedStatement(sql: "DELETE FROM sync_conflict_fields WHERE collection = ? AND id = ?").execute(arguments: [key.collection, key.id])
+        if previous.isConflicted {
+            try db.cachedStatement(sql: "DELETE FROM sync_conflict_fields WHERE collection = ? AND id = ?").execute(arguments: [
+                key.collection, key.id,
+            ])
+        }
         if state.isConflicted {
             let fields = state.conflictingFields
             try db.cachedStatement(
@@ -103,7 +109,7 @@ enum DomainTables {
                     key.collection, key.id, field,
                 ])
             }
-        } else {
+        } else if previous.isConflicted {
             try db.cachedStatement(sql: "DELETE FROM sync_conflicts WHERE collection = ? AND id = ?").execute(arguments: [key.collection, key.id])
         }
         try db.cachedStatement(sql: "UPDATE sync_control SET applying = 0 WHERE id = 1").execute()

@@ -141,9 +141,10 @@ extension LocalReplica {
         } catch {
             throw SyncClientError(.refused, "\(record.key): \(error.message)", cause: error)
         }
+        let previous = record.state
         record.edited(to: state)
         try record.save(db)
-        try show(record, db)
+        try show(record, replacing: previous, db)
     }
 
     /// A record's state, local flags and the server's reason if it was rejected.
@@ -206,9 +207,10 @@ extension LocalReplica {
         return scope
     }
 
-    func show(_ record: StoredRecord, _ db: Database) throws {
+    /// Shows a record's state in its table; `previous` is the state shown until now.
+    func show(_ record: StoredRecord, replacing previous: RecordState, _ db: Database) throws {
         guard let schema = schemas[record.key.collection] else { return }
-        try DomainTables.show(record.state, for: record.key, schema: schema, in: db)
+        try DomainTables.show(record.state, for: record.key, schema: schema, replacing: previous, in: db)
     }
 }
 

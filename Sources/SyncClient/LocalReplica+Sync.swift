@@ -181,12 +181,12 @@ extension LocalReplica {
                     record.rejectedEditSeq = nil
                 }
                 record.serverState = serverState
-                let changed = merged != record.state
+                let previous = record.state
                 record.state = merged
                 try record.save(db)
-                if changed {
+                if merged != previous {
                     summary.changed += 1
-                    try self.show(record, db)
+                    try self.show(record, replacing: previous, db)
                 }
                 if merged.isConflicted { summary.conflicts += 1 }
             }
@@ -220,6 +220,7 @@ extension LocalReplica {
             let fresh = ReplicaID.random()
             for row in try Row.fetchAll(db, sql: "SELECT * FROM sync_records WHERE dirty = 1") {
                 var record = try StoredRecord(row: row)
+                let previous = record.state
                 let base = record.serverState ?? RecordState()
                 do throws(SyncCoreError) {
                     record.state = try record.state.rebased(onto: base, by: fresh)
@@ -227,7 +228,7 @@ extension LocalReplica {
                     throw SyncClientError(.refused, "\(record.key) could not be rebuilt under a new replica id: \(error.message)", cause: error)
                 }
                 try record.save(db)
-                try self.show(record, db)
+                try self.show(record, replacing: previous, db)
             }
             try Meta.set("replica", fresh.description, db)
             for key in ["cursor", "receipt"] { try Meta.set(key, nil, db) }

@@ -124,6 +124,24 @@ struct LocalReplicaTests {
             #expect(record.state.value(of: "narrative") == .string("仍可编辑"))
             #expect(record.state.conflictingFields == ["status"])
             await #expect(throws: SyncClientError.self) { try await replica.write(report(), ["status": .string("done")]) }
+
+            // An administrator's resolution arrives: the column shows it and takes plain edits again.
+            var resolved = try one.joined(with: two)
+            _ = try resolved.resolve(.write(["status": .string("done")]), by: ReplicaID(high: 4, low: 4))
+            _ = try await replica.apply(
+                PullResponse(
+                    epoch: epoch,
+                    records: [SyncRecord(key: report(), scope: scope, state: resolved)],
+                    next: Cursor(epoch: epoch, seq: 3),
+                    more: false
+                )
+            )
+            #expect(try await replica.conflicts().isEmpty)
+            let settled = try await sql.read { db in try String.fetchOne(db, sql: "SELECT status FROM reports WHERE id = ?", arguments: [report().id])
+            }
+            #expect(settled == "done")
+            try await sql.write { db in try db.execute(sql: "UPDATE reports SET status = 'at_risk' WHERE id = ?", arguments: [report().id]) }
+            #expect(try await replica.record(report())?.state.value(of: "status") == .string("at_risk"))
         }
     }
 
