@@ -87,6 +87,17 @@ public final class LocalReplica: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v2: dirty records in push order") { db in
+            // Pushes take dirty records in key order, a batch at a time; an index of the dirty keys
+            // in that order lets each batch start where the last one ended instead of sorting
+            // every dirty record again (quadratic in a 100,000-record first push).
+            try db.execute(
+                sql: """
+                    DROP INDEX sync_records_dirty;
+                    CREATE INDEX sync_records_dirty_in_order ON sync_records (collection, id) WHERE dirty = 1;
+                    """
+            )
+        }
         return migrator
     }
 

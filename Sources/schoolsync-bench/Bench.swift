@@ -141,8 +141,11 @@ enum Machine {
             "- Machine: \(Machine.description)",
             "- Date: \(ISO8601DateFormatter().string(from: Date()))",
             "- Server: the real `schoolsync-server` process on 127.0.0.1 with a fresh SQLite store; clients in the benchmark process over HTTP with gzip.",
+            "- Durability: every commit waits for the disk (SQLite `synchronous = FULL`) on both sides; pushes that arrive together share one commit.",
+            "- Profile one part: `perf record -g -- .build/release/schoolsync-bench --quick --only push` (or `schools`, `merge`).",
             "",
-            "| measurement | value | unit | target | met | what bounds it (expected; not yet profiled) |", "|---|---:|---|---|---|---|",
+            "| measurement | value | unit | target | met | what bounds it (\"profiled\": read off perf profiles of this code; otherwise expected) |",
+            "|---|---:|---|---|---|---|",
         ]
         for result in results {
             let met = result.met.map { $0 ? "yes" : "**no**" } ?? ""

@@ -86,7 +86,8 @@ enum Scenario {
                 unit: "×",
                 target: "≤ 5×",
                 met: ratio <= 5,
-                note: "JSON decode/encode of every state on both sides, HTTP, the client's own bookkeeping"
+                note:
+                    "profiled: client and server take turns (a push carries the last receipt); per record the server runs 4 statements (read, change log, record, audit) and the client 2, and each state is parsed or printed 4 times; the baseline is 1 statement with its text ready"
             )
         )
         report(
@@ -142,7 +143,8 @@ enum Scenario {
                     unit: "records/s",
                     target: nil,
                     met: nil,
-                    note: "pages of 1,000; client-side joins and table writes dominate"
+                    note:
+                        "pages of 1,000; per record the client reads, joins, writes its sync row and its table row (CPU rows above show the split for pushes)"
                 )
             )
 
@@ -189,7 +191,7 @@ enum Scenario {
                     unit: "bytes",
                     target: nil,
                     met: nil,
-                    note: "whole states travel (DESIGN §4 invariant 2); gzip both ways; pull, push, pull"
+                    note: "whole states travel (DESIGN §4 invariant 2); gzip both ways; pull, push, pull; the second pull carries no echo of the push"
                 )
             )
         }
@@ -270,7 +272,8 @@ enum Scenario {
                 unit: "requests/s",
                 target: nil,
                 met: nil,
-                note: "pull-edit-push cycles; one SQLite writer serialises pushes"
+                note:
+                    "profiled: closed loop with no pause, each school its own connection; server and simulated schools share the 2 cores (CPU rows); pushes share durable commits"
             )
         )
         for p in [50.0, 95.0, 99.0] {
@@ -330,7 +333,7 @@ enum Scenario {
                 unit: "MB",
                 target: nil,
                 met: nil,
-                note: "one connection per school client"
+                note: "one connection per school"
             )
         )
     }

@@ -94,22 +94,16 @@ struct LocalReplicaTests {
             let two = try base.writingForTest(["status": .string("at_risk")], by: ReplicaID(high: 3, low: 3))
             let scope = try Scope.school("qx-zhuoran")
             let epoch = try Epoch(parsing: "0123456789abcdef0123456789abcdef")
-            _ = try await replica.apply(
+            func page(_ state: RecordState, seq: UInt64) -> PullResponse {
                 PullResponse(
                     epoch: epoch,
-                    records: [SyncRecord(key: report(), scope: scope, state: one)],
-                    next: Cursor(epoch: epoch, seq: 1),
+                    records: [SyncRecord(key: report(), scope: scope, state: state)],
+                    next: Cursor(epoch: epoch, seq: seq),
                     more: false
                 )
-            )
-            _ = try await replica.apply(
-                PullResponse(
-                    epoch: epoch,
-                    records: [SyncRecord(key: report(), scope: scope, state: two)],
-                    next: Cursor(epoch: epoch, seq: 2),
-                    more: false
-                )
-            )
+            }
+            _ = try await replica.apply(page(one, seq: 1))
+            _ = try await replica.apply(page(two, seq: 2))
             let sql = try otherProgram(harness, "a.sqlite")
             let shown = try await sql.read { db in try String.fetchOne(db, sql: "SELECT status FROM reports WHERE id = ?", arguments: [report().id]) }
             #expect(shown == nil, "a conflicted column must not show one value as settled")
@@ -128,14 +122,7 @@ struct LocalReplicaTests {
             // An administrator's resolution arrives: the column shows it and takes plain edits again.
             var resolved = try one.joined(with: two)
             _ = try resolved.resolve(.write(["status": .string("done")]), by: ReplicaID(high: 4, low: 4))
-            _ = try await replica.apply(
-                PullResponse(
-                    epoch: epoch,
-                    records: [SyncRecord(key: report(), scope: scope, state: resolved)],
-                    next: Cursor(epoch: epoch, seq: 3),
-                    more: false
-                )
-            )
+            _ = try await replica.apply(page(resolved, seq: 3))
             #expect(try await replica.conflicts().isEmpty)
             let settled = try await sql.read { db in try String.fetchOne(db, sql: "SELECT status FROM reports WHERE id = ?", arguments: [report().id])
             }

@@ -48,7 +48,10 @@ struct PushPullRouteTests {
                 #expect(own.records.map(\.key.id) == ["r2"], "r1 is exactly what this replica pushed")
                 #expect(own.records.first?.state == merged.state)
                 #expect(own.next.seq == 3, "the cursor still passes the skipped change")
-                let other = try await client.pull("replica=\(desktop)&receipt=\(PushReceipt(epoch: fixture.store.epoch, sequence: 1))", token: fixture.deviceA2)
+                let other = try await client.pull(
+                    "replica=\(desktop)&receipt=\(PushReceipt(epoch: fixture.store.epoch, sequence: 1))",
+                    token: fixture.deviceA2
+                )
                 #expect(Set(other.records.map(\.key.id)) == ["r1", "r2"])
                 let tool = try await client.pull(token: fixture.deviceA)
                 #expect(Set(tool.records.map(\.key.id)) == ["r1", "r2"], "a read-only tool names no replica and gets everything")

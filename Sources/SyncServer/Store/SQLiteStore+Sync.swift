@@ -137,27 +137,29 @@ extension SQLiteStore {
     public func recordActivity(_ activities: [DeviceActivity]) async throws {
         try await pool.write { db in
             for activity in activities where activity.principal.kind == .device {
-                let client = activity.client.map { String($0.prefix(64)) }
+                var pull: (cursor: String, at: Date)?
+                var push: (batch: String, at: Date)?
                 switch activity.kind {
-                case .pull(let cursor):
-                    try db.cachedStatement(
-                        sql: """
-                            INSERT INTO device_sync (principal_id, last_pull_cursor, last_pull_at, last_seen_at, client) VALUES (?, ?, ?, ?, ?)
-                            ON CONFLICT (principal_id) DO UPDATE SET last_pull_cursor = excluded.last_pull_cursor,
-                                last_pull_at = excluded.last_pull_at, last_seen_at = excluded.last_seen_at,
-                                client = COALESCE(excluded.client, client)
-                            """
-                    ).execute(arguments: [activity.principal.id, cursor.description, activity.time, activity.time, client])
-                case .push(let batch):
-                    try db.cachedStatement(
-                        sql: """
-                            INSERT INTO device_sync (principal_id, last_push_at, last_push_batch, last_seen_at, client) VALUES (?, ?, ?, ?, ?)
-                            ON CONFLICT (principal_id) DO UPDATE SET last_push_at = excluded.last_push_at,
-                                last_push_batch = excluded.last_push_batch, last_seen_at = excluded.last_seen_at,
-                                client = COALESCE(excluded.client, client)
-                            """
-                    ).execute(arguments: [activity.principal.id, activity.time, batch.rawValue, activity.time, client])
+                case .pull(let cursor): pull = (cursor.description, activity.time)
+                case .push(let batch): push = (batch.rawValue, activity.time)
                 }
+                // A pull leaves the push columns as they were, and a push the pull columns.
+                try db.cachedStatement(
+                    sql: """
+                        INSERT INTO device_sync (principal_id, last_pull_cursor, last_pull_at, last_push_batch, last_push_at, last_seen_at, client)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (principal_id) DO UPDATE SET
+                            last_pull_cursor = COALESCE(excluded.last_pull_cursor, last_pull_cursor),
+                            last_pull_at = COALESCE(excluded.last_pull_at, last_pull_at),
+                            last_push_batch = COALESCE(excluded.last_push_batch, last_push_batch),
+                            last_push_at = COALESCE(excluded.last_push_at, last_push_at),
+                            last_seen_at = excluded.last_seen_at,
+                            client = COALESCE(excluded.client, client)
+                        """
+                ).execute(arguments: [
+                    activity.principal.id, pull?.cursor, pull?.at, push?.batch, push?.at, activity.time,
+                    activity.client.map { String($0.prefix(64)) },
+                ])
             }
         }
     }
