@@ -311,6 +311,26 @@ enum Scenario {
                 note: "any failed request"
             )
         )
+        // The server's own request timings (its /metrics), to tell time in the server from time in
+        // the simulated schools and on the wire.
+        let metrics = try await http.execute(HTTPClientRequest(url: server.url + "/metrics"), timeout: .seconds(10))
+        let exposition = String(buffer: try await metrics.body.collect(upTo: 10_000_000))
+        for route in ["/v1/pull", "/v1/push"] {
+            func sample(_ suffix: String) -> Double {
+                let prefix = "schoolsync_http_request_duration_seconds_\(suffix){route=\"\(route)\"} "
+                return exposition.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) } ?? 0
+            }
+            report(
+                Measurement(
+                    name: "\(count) schools at once: mean time in the server of a \(route.dropFirst(4))",
+                    value: sample("count") > 0 ? sample("sum") / sample("count") * 1000 : 0,
+                    unit: "ms",
+                    target: nil,
+                    met: nil,
+                    note: "from the server's /metrics; the rest of a request's latency is the wire and the simulated school"
+                )
+            )
+        }
         // Every acknowledged write is on the server.
         let stored = try await server.store.records(in: ["reports"])
         let values = Dictionary(uniqueKeysWithValues: stored.map { ($0.key.id, $0.state.value(of: "n")) })

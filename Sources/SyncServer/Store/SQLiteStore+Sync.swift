@@ -76,7 +76,7 @@ extension SQLiteStore {
 
     public func pull(after seq: UInt64, limit: Int, scopes: [Scope]?, verifying: ReplicaReceipt?) async throws -> PullOutcome {
         let epoch = self.epoch
-        return try await pool.read { db in
+        return try await pulls.run { db in
             if let verifying {
                 let stored = try Self.replicaRecord(verifying.replica, db)
                 switch PushRules.checkReceipt(verifying.receipt, batch: nil, stored: stored, epoch: epoch) {

@@ -11,7 +11,8 @@ import SyncCore
 public final class SQLiteStore: SyncStore {
     public let epoch: Epoch
     let pool: DatabasePool
-    let pushes: GroupCommit<PushOutcome>
+    let pushes: GroupedAccess<PushOutcome>
+    let pulls: GroupedAccess<PullOutcome>
 
     /// Opens (or creates and migrates) the store at `path`.
     public init(path: String) throws {
@@ -22,7 +23,8 @@ public final class SQLiteStore: SyncStore {
         // GRDB's WAL default (NORMAL) may lose the last commits on power loss; an acknowledged push
         // must survive it, or schools would drop edits the server never keeps.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        pushes = GroupCommit(pool: pool)
+        pushes = .writes(pool)
+        pulls = .reads(pool)
         try Self.migrator.migrate(pool)
         epoch = try pool.write { db in
             if let text = try String.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'epoch'") {
