@@ -26,18 +26,20 @@ final class GroupedAccess<Output: Sendable>: Sendable {
     }
 
     /// Bounds how long the first job of a group waits for the last one.
-    static var maxGroup: Int { 64 }
-
+    private let maxGroup: Int
     private let runGroup: RunGroup
     private let queue = Mutex(Queue())
 
-    private init(runGroup: @escaping RunGroup) {
+    private init(maxGroup: Int, runGroup: @escaping RunGroup) {
+        self.maxGroup = maxGroup
         self.runGroup = runGroup
     }
 
     /// Groups of writes: one transaction, a savepoint per job.
+    /// Up to 256 pushes share a commit: measured with 1,000 schools, larger groups than reads
+    /// want, since each commit waits for the disk.
     static func writes(_ pool: DatabasePool) -> GroupedAccess {
-        GroupedAccess { works in
+        GroupedAccess(maxGroup: 256) { works in
             do {
                 return try await pool.write { db in
                     works.map { work in
@@ -61,7 +63,7 @@ final class GroupedAccess<Output: Sendable>: Sendable {
 
     /// Groups of reads: one snapshot.
     static func reads(_ pool: DatabasePool) -> GroupedAccess {
-        GroupedAccess { works in
+        GroupedAccess(maxGroup: 64) { works in
             do {
                 return try await pool.read { db in works.map { work in Result { try work(db) } } }
             } catch {
@@ -87,7 +89,7 @@ final class GroupedAccess<Output: Sendable>: Sendable {
     private func drain() async {
         while true {
             let jobs = queue.withLock { queue in
-                let taken = Array(queue.jobs.prefix(Self.maxGroup))
+                let taken = Array(queue.jobs.prefix(maxGroup))
                 queue.jobs.removeFirst(taken.count)
                 if taken.isEmpty { queue.draining = false }
                 return taken
