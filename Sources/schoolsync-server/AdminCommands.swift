@@ -63,7 +63,11 @@ extension SchoolSyncServer {
         }
 
         struct List: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List devices with their last pull, push and client.")
+            static let configuration = CommandConfiguration(
+                abstract: "List devices with their last pull, push and client.",
+                discussion:
+                    "A running server writes device activity once a second, so the newest second may be missing here; GET /v1/devices is always current."
+            )
             @OptionGroup var database: DatabaseOptions
 
             func run() async throws {
