@@ -13,8 +13,9 @@ struct PendingPush: Sendable {
     /// Persisted in `sync_meta` before it is sent: the request in its wire form, and the counters.
     static func load(_ db: Database) throws -> PendingPush? {
         guard let text = try Meta.get("pending_push", db) else { return nil }
+        guard let seqsText = try Meta.get("pending_push_edit_seqs", db) else { return try legacy(text) }
         let request = try CanonicalJSON.decode(PushRequest.self, from: Data(text.utf8))
-        let seqs = try CanonicalJSON.decode([Int64].self, from: Data((try Meta.get("pending_push_edit_seqs", db) ?? "[]").utf8))
+        let seqs = try CanonicalJSON.decode([Int64].self, from: Data(seqsText.utf8))
         guard seqs.count == request.records.count else {
             throw SyncClientError(
                 .integrity,
@@ -22,6 +23,19 @@ struct PendingPush: Sendable {
             )
         }
         return PendingPush(request: request, editSeqs: seqs)
+    }
+
+    /// The form version 0.1 saved, `{"editSeqs":{"<collection>/<id>":n},"request":{…}}`, so an
+    /// unanswered push saved before an upgrade is still retried with its batch id.
+    private static func legacy(_ text: String) throws -> PendingPush {
+        struct Saved: Decodable {
+            var request: PushRequest
+            var editSeqs: [String: Int64]
+        }
+        let saved = try JSONDecoder().decode(Saved.self, from: Data(text.utf8))
+        // A record without a counter stays dirty after the answer (no counter is -1) and is offered again.
+        let seqs = saved.request.records.map { saved.editSeqs["\($0.key.collection)/\($0.key.id)"] ?? -1 }
+        return PendingPush(request: saved.request, editSeqs: seqs)
     }
 
     func save(_ db: Database) throws {
@@ -207,9 +221,18 @@ extension LocalReplica {
         try Meta.set("epoch", epoch.description, db)
         for key in ["cursor", "receipt"] { try Meta.set(key, nil, db) }
         try PendingPush.clear(db)
-        try db.execute(
-            sql: "UPDATE sync_records SET dirty = 1, rejected_code = NULL, rejected_message = NULL, rejected_edit_seq = NULL, rejected_at = NULL"
-        )
+        try offerEverything(db)
+        try db.execute(sql: "UPDATE sync_records SET rejected_code = NULL, rejected_message = NULL, rejected_edit_seq = NULL, rejected_at = NULL")
+    }
+
+    /// Marks every record this replica may write for the next push. A school's device offers its
+    /// school's records, not the catalog it may only read (the server would refuse each one).
+    static func offerEverything(_ db: Database) throws {
+        if let school = try Meta.get("school_id", db), let scope = try? Scope.school(school) {
+            try db.execute(sql: "UPDATE sync_records SET dirty = 1 WHERE scope = ?", arguments: [scope.rawValue])
+        } else {
+            try db.execute(sql: "UPDATE sync_records SET dirty = 1")
+        }
     }
 
     /// This database forgot an acknowledged push: take a new replica id and rebuild every record
@@ -236,7 +259,7 @@ extension LocalReplica {
             // The server and this database disagree about what was acknowledged: this one was
             // restored or copied, or the server lost its last commits. Offer everything again;
             // joins make the repeats harmless and nothing the server lacks stays behind.
-            try db.execute(sql: "UPDATE sync_records SET dirty = 1")
+            try Self.offerEverything(db)
             return fresh
         }
     }

@@ -214,6 +214,36 @@ struct LocalReplicaTests {
             #expect(try await reopened.status().unansweredPush != nil)
         }
     }
+
+    /// Version 0.1 saved the unanswered push as one object; after an upgrade it is still retried
+    /// with its batch id, and acknowledging it clears the record's dirty mark.
+    @Test func anUnansweredPushSavedByTheFirstVersionIsStillRetried() async throws {
+        try await Harness.with { harness in
+            let replica = try harness.replica("a.sqlite")
+            try await enrolOffline(replica)
+            try await replica.write(report(), ["status": .string("in_progress"), "school_id": .string("qx-zhuoran")])
+            let built = try #require(try await replica.nextPush(maxRecords: 10))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let request = String(decoding: try encoder.encode(built.request), as: UTF8.self)
+            let legacy = #"{"editSeqs":{"reports/\#(report().id)":\#(built.editSeqs[0])},"request":\#(request)}"#
+            try await otherProgram(harness, "a.sqlite").write { db in
+                try db.execute(sql: "UPDATE sync_meta SET value = ? WHERE key = 'pending_push'", arguments: [legacy])
+                try db.execute(sql: "DELETE FROM sync_meta WHERE key = 'pending_push_edit_seqs'")
+            }
+            let again = try #require(try await replica.nextPush(maxRecords: 10))
+            #expect(again.request == built.request)
+            #expect(again.editSeqs == built.editSeqs)
+            let answer = PushResponse(
+                batch: again.request.batch,
+                receipt: PushReceipt(epoch: try Epoch(parsing: "0123456789abcdef0123456789abcdef"), sequence: 1),
+                results: [PushResult(key: report(), status: .applied)]
+            )
+            _ = try await replica.complete(again, with: answer)
+            #expect(try await replica.pendingCount() == 0)
+            #expect(try await replica.hasPendingPush() == false)
+        }
+    }
 }
 
 extension RecordState {

@@ -161,6 +161,8 @@ struct SyncFlowTests {
             let other = RecordKey(collection: "reports", id: "\(Harness.school)/2025-S1/qixing-2024/m2.2")
             try await harness.withServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let bureau = try await Device.enrol(try harness.replica("bureau.sqlite"), url: url, token: harness.bureau, http: http)
+                    try await Catalog.publish(with: bureau)
                     let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
                     try await a.write(report(), ["status": .string("in_progress"), "school_id": .string(Harness.school)])
                     _ = try await device.sync()
@@ -187,6 +189,8 @@ struct SyncFlowTests {
                     let original = try #require(try await a.settings()).replica
                     _ = try await device.sync()
                     #expect(try await a.settings()?.replica != original, "a new replica id after the receipt mismatch")
+                    #expect(try await a.status().rejected.isEmpty, "the catalog this device may only read is not offered back")
+                    #expect(try await a.pendingCount() == 0)
                     let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
                     _ = try await b.sync()
                     #expect(try await b.replica.record(report())?.state.value(of: "status") == .string("done"))
@@ -252,6 +256,11 @@ struct SyncFlowTests {
             #expect(newEpoch != oldEpoch)
             #expect(try SQLiteStore(path: harness.serverPath).epoch == newEpoch)
             #expect(try await SQLiteStore(path: harness.serverPath).records(in: ["reports"]).map(\.key.id) == ["qx-zhuoran/2025-S1/before"])
+            // Without receipts a replica cannot be shown to still hold what it pushed: no echo is skipped.
+            let marked = try await DatabaseQueue(path: harness.serverPath).read { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records WHERE pushed_by IS NOT NULL")
+            }
+            #expect(marked == 0)
             try await harness.withServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
                     let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)

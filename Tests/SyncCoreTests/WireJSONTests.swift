@@ -175,6 +175,13 @@ struct WireJSONTests {
         #expect(throws: DecodingError.self) { try CanonicalJSON.decode(RecordState.self, from: Data(json.utf8)) }
     }
 
+    @Test func refusesToWriteANumberJSONCannotCarry() {
+        for number in [Double.nan, .infinity, -.infinity] {
+            #expect(throws: EncodingError.self) { try CanonicalJSON.encode(Value.double(number)) }
+            #expect(throws: EncodingError.self) { try Self.foundationEncode(Value.double(number)) }
+        }
+    }
+
     @Test func refusesInvalidUTF8() {
         var bytes = Array(#"{"context":{},"fields":{},"deleted":[],"x"#.utf8)
         bytes.append(contentsOf: [0xFF, 0x22, 0x3A, 0x31, 0x7D])

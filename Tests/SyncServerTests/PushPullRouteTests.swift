@@ -59,6 +59,48 @@ struct PushPullRouteTests {
         }
     }
 
+    /// A long poll looks again without a second receipt check (the replica may not push while it
+    /// waits, so its receipt would be behind), still leaving out the replica's own pushes.
+    @Test func lookingAgainInALongPollLeavesOutEchoesWithoutARecheck() async throws {
+        try await Fixture.with { fixture in
+            try await fixture.withRouter { client in
+                let first = try await client.push(
+                    try Make.push([try Make.report("r0", values: ["status": .string("in_progress")], by: laptop)], replica: laptop),
+                    token: fixture.deviceA
+                )
+                let start = try await client.pull("replica=\(laptop)&receipt=\(first.receipt)", token: fixture.deviceA)
+                _ = try await client.push(
+                    try Make.push(
+                        [try Make.report("mine", values: ["status": .string("done")], by: laptop)],
+                        replica: laptop,
+                        receipt: first.receipt
+                    ),
+                    token: fixture.deviceA
+                )
+                _ = try await client.push(
+                    try Make.push([try Make.report("theirs", values: ["status": .string("done")], by: desktop)], replica: desktop),
+                    token: fixture.deviceA2
+                )
+                let store = fixture.store
+                let stale = try await store.pull(
+                    after: start.next.seq,
+                    limit: 100,
+                    scopes: nil,
+                    replica: .verify(ReplicaReceipt(replica: laptop, receipt: first.receipt))
+                )
+                guard case .replicaStale = stale else {
+                    Issue.record("the receipt from before the last push is stale: \(stale)")
+                    return
+                }
+                guard case .page(let again) = try await store.pull(after: start.next.seq, limit: 100, scopes: nil, replica: .verified(laptop)) else {
+                    Issue.record("looking again is never refused")
+                    return
+                }
+                #expect(again.records.map(\.key.id) == ["theirs"])
+            }
+        }
+    }
+
     @Test func concurrentEditsOfDifferentFieldsMergeAndOfTheSameFieldConflict() async throws {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in

@@ -47,7 +47,7 @@ struct SQLiteStoreTests {
                 }
                 try await group.waitForAll()
             }
-            guard case .page(let page) = try await fixture.store.pull(after: 0, limit: 100, scopes: nil, verifying: nil) else {
+            guard case .page(let page) = try await fixture.store.pull(after: 0, limit: 100, scopes: nil, replica: nil) else {
                 Issue.record("a pull without a replica is never refused")
                 return
             }

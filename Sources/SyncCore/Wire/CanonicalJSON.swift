@@ -15,6 +15,12 @@ public enum CanonicalJSON {
         if let wire = value as? any WireJSONCodable {
             var writer = JSONWriter()
             wire.write(to: &writer)
+            if let number = writer.nonFinite {
+                throw EncodingError.invalidValue(
+                    number,
+                    .init(codingPath: [], debugDescription: "\(number) is not a finite number; JSON cannot carry it")
+                )
+            }
             return Data(writer.bytes)
         }
         let encoder = JSONEncoder()

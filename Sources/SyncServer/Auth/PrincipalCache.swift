@@ -16,27 +16,42 @@ final class PrincipalCache: Sendable {
         var expires: ContinuousClock.Instant
     }
 
-    private let entries = Mutex<[Data: Entry]>([:])
+    private struct State {
+        var entries: [Data: Entry] = [:]
+        /// Moves on with every ``removeAll()``: a lookup that began before a revocation must not
+        /// put back what the revocation removed.
+        var generation: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+
+    /// Take this before reading the store, and give it back to ``remember(_:forTokenHash:readAt:now:)``.
+    var generation: UInt64 { state.withLock { $0.generation } }
 
     func principal(forTokenHash hash: Data, now: ContinuousClock.Instant = .now) -> Principal? {
-        entries.withLock { entries in
-            guard let entry = entries[hash] else { return nil }
+        state.withLock { state in
+            guard let entry = state.entries[hash] else { return nil }
             guard entry.expires > now else {
-                entries[hash] = nil
+                state.entries[hash] = nil
                 return nil
             }
             return entry.principal
         }
     }
 
-    func remember(_ principal: Principal, forTokenHash hash: Data, now: ContinuousClock.Instant = .now) {
-        entries.withLock { entries in
-            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[hash] = Entry(principal: principal, expires: now + Self.lifetime)
+    /// Remembers a principal read from the store, unless tokens were revoked since `generation`.
+    func remember(_ principal: Principal, forTokenHash hash: Data, readAt generation: UInt64, now: ContinuousClock.Instant = .now) {
+        state.withLock { state in
+            guard state.generation == generation else { return }
+            if state.entries.count >= Self.capacity { state.entries.removeAll(keepingCapacity: true) }
+            state.entries[hash] = Entry(principal: principal, expires: now + Self.lifetime)
         }
     }
 
     func removeAll() {
-        entries.withLock { $0.removeAll() }
+        state.withLock { state in
+            state.entries.removeAll()
+            state.generation &+= 1
+        }
     }
 }

@@ -15,8 +15,9 @@ struct TokenAuthenticator<Context: AuthRequestContext<Principal>>: Authenticator
         guard let token = request.headers.bearer?.token, !token.isEmpty, token.utf8.count <= 256 else { return nil }
         let hash = Token.hash(token)
         if let principal = cache.principal(forTokenHash: hash) { return principal }
+        let generation = cache.generation
         guard let principal = try await store.principal(forTokenHash: hash) else { return nil }
-        cache.remember(principal, forTokenHash: hash)
+        cache.remember(principal, forTokenHash: hash, readAt: generation)
         return principal
     }
 }

@@ -125,7 +125,7 @@ struct SyncRoutes {
         let verifying = try replicaReceipt(query["replica"].map(String.init), receipt: query["receipt"].map(String.init), logger: &logger)
 
         var page: PullPage
-        switch try await store.pull(after: since, limit: limit, scopes: principal.readableScopes, verifying: verifying) {
+        switch try await store.pull(after: since, limit: limit, scopes: principal.readableScopes, replica: verifying.map(PullingReplica.verify)) {
         case .page(let first): page = first
         case .replicaStale(let replica, let expected): throw APIError.replicaStale(replica, expected: expected)
         case .epochChanged(let current): throw APIError.epochChanged(current)
@@ -137,8 +137,9 @@ struct SyncRoutes {
             let deadline = ContinuousClock.now + .seconds(wait)
             while page.records.isEmpty, ContinuousClock.now < deadline, !Task.isCancelled {
                 await notifier.wait(atMost: min(.seconds(1), deadline - ContinuousClock.now))
-                // Checked once above; a replica's receipt cannot go stale while it waits.
-                if case .page(let next) = try await store.pull(after: since, limit: limit, scopes: principal.readableScopes, verifying: nil) {
+                // The receipt checked out above; looking again only leaves out the replica's echoes.
+                let again = verifying.map { PullingReplica.verified($0.replica) }
+                if case .page(let next) = try await store.pull(after: since, limit: limit, scopes: principal.readableScopes, replica: again) {
                     page = next
                 }
             }

@@ -25,11 +25,15 @@ extension SQLiteStore {
         try source.backup(to: destination)
         try source.close()
         let epoch = Epoch.random()
+        try SQLiteStore.migrator.migrate(destination)
         try destination.write { db in
             try db.execute(sql: "UPDATE store_meta SET value = ? WHERE key = 'epoch'", arguments: [epoch.description])
             // Receipts belong to the old life; sessions are signed out.
             try db.execute(sql: "DELETE FROM replicas")
             try db.execute(sql: "DELETE FROM sessions")
+            // Without receipts nothing shows whether a replica still holds what it pushed before
+            // the backup, so pulls send it everything again (no echo is skipped).
+            try db.execute(sql: "UPDATE records SET pushed_by = NULL")
         }
         try destination.close()
         return epoch

@@ -74,25 +74,29 @@ extension SQLiteStore {
         }
     }
 
-    public func pull(after seq: UInt64, limit: Int, scopes: [Scope]?, verifying: ReplicaReceipt?) async throws -> PullOutcome {
+    public func pull(after seq: UInt64, limit: Int, scopes: [Scope]?, replica: PullingReplica?) async throws -> PullOutcome {
         let epoch = self.epoch
         return try await pulls.run { db in
-            if let verifying {
-                let stored = try Self.replicaRecord(verifying.replica, db)
-                switch PushRules.checkReceipt(verifying.receipt, batch: nil, stored: stored, epoch: epoch) {
-                case .proceed, .replay: break
-                case .stale(let expected): return .replicaStale(verifying.replica, expected: expected)
+            var echoesOf: ReplicaID?
+            switch replica {
+            case .verify(let check)?:
+                let stored = try Self.replicaRecord(check.replica, db)
+                switch PushRules.checkReceipt(check.receipt, batch: nil, stored: stored, epoch: epoch) {
+                case .proceed, .replay: echoesOf = check.replica
+                case .stale(let expected): return .replicaStale(check.replica, expected: expected)
                 case .epochChanged: return .epochChanged(current: epoch)
                 }
+            case .verified(let id)?: echoesOf = id
+            case nil: break
             }
             // Read the head first: in this snapshot every sequence number up to it is committed.
             let head = try Self.head(db)
             var sql = "SELECT collection, id, scope, state, seq FROM records WHERE seq > ?"
             var arguments: StatementArguments = [Int64(seq)]
-            if let verifying {
+            if let echoesOf {
                 // No echo: the replica holds exactly the states it pushed (PROTOCOL.md §7.2).
                 sql += " AND (pushed_by IS NULL OR pushed_by != ?)"
-                arguments += [verifying.replica.description]
+                arguments += [echoesOf.description]
             }
             if let scopes {
                 sql += " AND scope IN (\(databaseQuestionMarks(count: scopes.count)))"

@@ -16,9 +16,9 @@ public protocol SyncStore: Sendable {
 
     /// Current states of records changed after `seq` in the given scopes (`nil`: every scope).
     ///
-    /// With `verifying`, the pulling replica's receipt is checked first (PROTOCOL.md §6.3), in the
-    /// same snapshot, and a stale replica gets nothing.
-    func pull(after seq: UInt64, limit: Int, scopes: [Scope]?, verifying: ReplicaReceipt?) async throws -> PullOutcome
+    /// With a `replica`, its receipt is checked first (PROTOCOL.md §6.3), in the same snapshot, so
+    /// a stale replica gets nothing; the states it pushed itself are left out (§7.2).
+    func pull(after seq: UInt64, limit: Int, scopes: [Scope]?, replica: PullingReplica?) async throws -> PullOutcome
 
     /// The highest sequence number in the change log (0 when empty).
     func headSequence() async throws -> UInt64
@@ -95,6 +95,15 @@ public struct ReplicaReceipt: Sendable, Equatable {
         self.replica = replica
         self.receipt = receipt
     }
+}
+
+/// Who pulls, for the receipt check and for leaving out its own pushes (PROTOCOL.md §6.3, §7.2).
+public enum PullingReplica: Sendable, Equatable {
+    /// Check the receipt first, then leave out the replica's echoes.
+    case verify(ReplicaReceipt)
+    /// Checked earlier in this request (a long poll looking again): only leave out its echoes.
+    /// Skipping echoes is safe only for a replica whose receipt checked out.
+    case verified(ReplicaID)
 }
 
 /// The answer to a pull: a page, or the reason the replica may not read (PROTOCOL.md §6.3).

@@ -12,6 +12,8 @@ public actor DeviceActivityLog: Service {
     private let logger: Logger
     /// The latest pull and the latest push of each principal since the last write.
     private var pending: [String: DeviceActivity] = [:]
+    /// The write in progress: a flush waits for it, so what it took is committed before it returns.
+    private var writing: Task<Void, Never>?
 
     public init(store: any SyncStore, logger: Logger) {
         self.store = store
@@ -26,19 +28,27 @@ public actor DeviceActivityLog: Service {
             case .pull: "pull"
             case .push: "push"
             }
-        let key = "\(activity.principal.id)/\(kind)"
-        var latest = activity
-        // A push names the client; a later pull does not, so keep what the push said.
-        if latest.client == nil { latest.client = pending[key]?.client }
-        pending[key] = latest
+        // A pull names no client; the store keeps the one the last push named.
+        pending["\(activity.principal.id)/\(kind)"] = activity
     }
 
-    /// Writes everything noted so far. Failures are logged, not thrown: the list is informational.
-    /// What failed is kept for the next write unless newer activity replaced it.
+    /// Writes everything noted so far and returns once it is committed. Failures are logged, not
+    /// thrown: the list is informational. What failed is kept for the next write unless newer
+    /// activity replaced it.
     public func flush() async {
+        // One write at a time, and a caller returns only after the write that took its activity.
+        while let running = writing { await running.value }
         guard !pending.isEmpty else { return }
         let batch = pending
         pending = [:]
+        let write = Task { await self.write(batch) }
+        writing = write
+        await write.value
+    }
+
+    private func write(_ batch: [String: DeviceActivity]) async {
+        // Cleared before the task ends, so whoever awaited it finds no write running (or a newer one).
+        defer { writing = nil }
         do {
             try await store.recordActivity(batch.values.sorted { $0.time < $1.time })
         } catch {

@@ -4,6 +4,8 @@
 struct JSONWriter {
     private(set) var bytes: [UInt8] = []
     private var needsComma = false
+    /// A NaN or infinity met while writing: JSON has no spelling for it, so the document is refused.
+    private(set) var nonFinite: Double?
 
     init(capacity: Int = 256) {
         bytes.reserveCapacity(capacity)
@@ -63,6 +65,7 @@ struct JSONWriter {
 
     /// Foundation writes a double's shortest round-trip form without a trailing `.0`.
     mutating func double(_ number: Double) {
+        if !number.isFinite { nonFinite = number }
         separate()
         var text = number.description
         if text.hasSuffix(".0") { text.removeLast(2) }
