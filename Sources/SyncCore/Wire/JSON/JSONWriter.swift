@@ -45,6 +45,12 @@ struct JSONWriter {
         needsComma = false
     }
 
+    /// A key and its string value.
+    mutating func member(_ key: String, _ text: String) {
+        self.key(key)
+        string(text)
+    }
+
     mutating func string(_ text: String) {
         separate()
         escaped(text)

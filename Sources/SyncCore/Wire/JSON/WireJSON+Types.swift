@@ -44,8 +44,7 @@ extension Value: WireJSONCodable {
         writer.beginObject()
         switch self {
         case .string(let text):
-            writer.key("string")
-            writer.string(text)
+            writer.member("string", text)
         case .int(let number):
             writer.key("int")
             writer.int(number)
@@ -66,7 +65,7 @@ extension Value: WireJSONCodable {
 extension Dot {
     /// Reads `replica` and `counter` from an object that may hold other keys (a register entry).
     init(wireJSON object: JSONObjectReader) throws(WireJSONError) {
-        replica = try object.required("replica") { value throws(WireJSONError) in try value.text(ReplicaID.self) }
+        replica = try object.text("replica", as: ReplicaID.self)
         counter = try object.required("counter") { value throws(WireJSONError) in
             let counter = try value.uint64()
             guard counter > 0, counter <= VersionVector.maxCounter else { throw .invalid("a dot's counter must be between 1 and 2^53-1") }
@@ -84,8 +83,7 @@ extension Dot {
     func writeMembers(to writer: inout JSONWriter) {
         writer.key("counter")
         writer.uint(counter)
-        writer.key("replica")
-        writer.string(replica.description)
+        writer.member("replica", replica.description)
     }
 }
 
@@ -220,8 +218,8 @@ extension SyncRecord: WireJSONCodable {
     init(wireJSON value: JSONValue) throws(WireJSONError) {
         let object = try JSONObjectReader(value, allowedKeys: Self.wireKeys)
         key = RecordKey(
-            collection: try object.required("collection") { value throws(WireJSONError) in try value.string() },
-            id: try object.required("id") { value throws(WireJSONError) in try value.string() }
+            collection: try object.string("collection"),
+            id: try object.string("id")
         )
         do {
             try key.validate()
@@ -230,20 +228,17 @@ extension SyncRecord: WireJSONCodable {
             wireError.reversedPath.append(.key("id"))
             throw wireError
         }
-        scope = try object.required("scope") { value throws(WireJSONError) in try value.text(Scope.self) }
+        scope = try object.text("scope", as: Scope.self)
         state = try RecordState(wireJSON: object)
     }
 
     func write(to writer: inout JSONWriter) {
         writer.beginObject()
-        writer.key("collection")
-        writer.string(key.collection)
+        writer.member("collection", key.collection)
         state.writeContextAndDeleted(to: &writer)
         state.writeFields(to: &writer)
-        writer.key("id")
-        writer.string(key.id)
-        writer.key("scope")
-        writer.string(scope.rawValue)
+        writer.member("id", key.id)
+        writer.member("scope", scope.rawValue)
         writer.endObject()
     }
 }
@@ -253,8 +248,8 @@ extension PushRequest: WireJSONCodable {
 
     init(wireJSON value: JSONValue) throws(WireJSONError) {
         let object = try JSONObjectReader(value, allowedKeys: Self.wireKeys)
-        batch = try object.required("batch") { value throws(WireJSONError) in try value.text(BatchID.self) }
-        replica = try object.required("replica") { value throws(WireJSONError) in try value.text(ReplicaID.self) }
+        batch = try object.text("batch", as: BatchID.self)
+        replica = try object.text("replica", as: ReplicaID.self)
         receipt = try object.optional("receipt") { value throws(WireJSONError) in try value.text(PushReceipt.self) }
         client = try object.optional("client") { value throws(WireJSONError) in try value.string() }
         records = try object.required("records") { value throws(WireJSONError) in
@@ -264,22 +259,18 @@ extension PushRequest: WireJSONCodable {
 
     func write(to writer: inout JSONWriter) {
         writer.beginObject()
-        writer.key("batch")
-        writer.string(batch.rawValue)
+        writer.member("batch", batch.rawValue)
         if let client {
-            writer.key("client")
-            writer.string(client)
+            writer.member("client", client)
         }
         if let receipt {
-            writer.key("receipt")
-            writer.string(receipt.description)
+            writer.member("receipt", receipt.description)
         }
         writer.key("records")
         writer.beginArray()
         for record in records { record.write(to: &writer) }
         writer.endArray()
-        writer.key("replica")
-        writer.string(replica.description)
+        writer.member("replica", replica.description)
         writer.endObject()
     }
 }
@@ -290,16 +281,14 @@ extension PushRequest: WireJSONCodable {
 extension RejectReason: WireJSONCodable {
     init(wireJSON value: JSONValue) throws(WireJSONError) {
         let object = try JSONObjectReader(value)
-        code = try object.required("code") { value throws(WireJSONError) in try value.string() }
-        message = try object.required("message") { value throws(WireJSONError) in try value.string() }
+        code = try object.string("code")
+        message = try object.string("message")
     }
 
     func write(to writer: inout JSONWriter) {
         writer.beginObject()
-        writer.key("code")
-        writer.string(code)
-        writer.key("message")
-        writer.string(message)
+        writer.member("code", code)
+        writer.member("message", message)
         writer.endObject()
     }
 }
@@ -307,8 +296,8 @@ extension RejectReason: WireJSONCodable {
 extension PushResult: WireJSONCodable {
     init(wireJSON value: JSONValue) throws(WireJSONError) {
         let object = try JSONObjectReader(value)
-        collection = try object.required("collection") { value throws(WireJSONError) in try value.string() }
-        id = try object.required("id") { value throws(WireJSONError) in try value.string() }
+        collection = try object.string("collection")
+        id = try object.string("id")
         status = try object.required("status") { value throws(WireJSONError) in
             let text = try value.string()
             guard let status = PushStatus(rawValue: text) else {
@@ -325,8 +314,7 @@ extension PushResult: WireJSONCodable {
 
     func write(to writer: inout JSONWriter) {
         writer.beginObject()
-        writer.key("collection")
-        writer.string(collection)
+        writer.member("collection", collection)
         if let conflictFields {
             writer.key("conflictFields")
             writer.beginArray()
@@ -337,14 +325,12 @@ extension PushResult: WireJSONCodable {
             writer.key("deleteConflict")
             writer.bool(deleteConflict)
         }
-        writer.key("id")
-        writer.string(id)
+        writer.member("id", id)
         if let reason {
             writer.key("reason")
             reason.write(to: &writer)
         }
-        writer.key("status")
-        writer.string(status.rawValue)
+        writer.member("status", status.rawValue)
         writer.endObject()
     }
 }
@@ -352,8 +338,8 @@ extension PushResult: WireJSONCodable {
 extension PushResponse: WireJSONCodable {
     init(wireJSON value: JSONValue) throws(WireJSONError) {
         let object = try JSONObjectReader(value)
-        batch = try object.required("batch") { value throws(WireJSONError) in try value.text(BatchID.self) }
-        receipt = try object.required("receipt") { value throws(WireJSONError) in try value.text(PushReceipt.self) }
+        batch = try object.text("batch", as: BatchID.self)
+        receipt = try object.text("receipt", as: PushReceipt.self)
         results = try object.required("results") { value throws(WireJSONError) in
             try value.elements { element throws(WireJSONError) in try PushResult(wireJSON: element) }
         }
@@ -361,10 +347,8 @@ extension PushResponse: WireJSONCodable {
 
     func write(to writer: inout JSONWriter) {
         writer.beginObject()
-        writer.key("batch")
-        writer.string(batch.rawValue)
-        writer.key("receipt")
-        writer.string(receipt.description)
+        writer.member("batch", batch.rawValue)
+        writer.member("receipt", receipt.description)
         writer.key("results")
         writer.beginArray()
         for result in results { result.write(to: &writer) }
@@ -376,22 +360,20 @@ extension PushResponse: WireJSONCodable {
 extension PullResponse: WireJSONCodable {
     init(wireJSON value: JSONValue) throws(WireJSONError) {
         let object = try JSONObjectReader(value)
-        epoch = try object.required("epoch") { value throws(WireJSONError) in try value.text(Epoch.self) }
+        epoch = try object.text("epoch", as: Epoch.self)
         records = try object.required("records") { value throws(WireJSONError) in
             try value.elements { element throws(WireJSONError) in try SyncRecord(wireJSON: element) }
         }
-        next = try object.required("next") { value throws(WireJSONError) in try value.text(Cursor.self) }
+        next = try object.text("next", as: Cursor.self)
         more = try object.required("more") { value throws(WireJSONError) in try value.bool() }
     }
 
     func write(to writer: inout JSONWriter) {
         writer.beginObject()
-        writer.key("epoch")
-        writer.string(epoch.description)
+        writer.member("epoch", epoch.description)
         writer.key("more")
         writer.bool(more)
-        writer.key("next")
-        writer.string(next.description)
+        writer.member("next", next.description)
         writer.key("records")
         writer.beginArray()
         for record in records { record.write(to: &writer) }

@@ -30,6 +30,16 @@ struct JSONObjectReader {
         return try Self.at(key) { () throws(WireJSONError) in try read(value) }
     }
 
+    /// A required string member.
+    func string(_ key: String) throws(WireJSONError) -> String {
+        try required(key) { value throws(WireJSONError) in try value.string() }
+    }
+
+    /// A required member in a `TextCodable` type's string form.
+    func text<T: TextCodable>(_ key: String, as type: T.Type) throws(WireJSONError) -> T {
+        try required(key) { value throws(WireJSONError) in try value.text(type) }
+    }
+
     /// An absent key and an explicit `null` both read as `nil`, as `decodeIfPresent` does.
     func optional<T>(_ key: String, _ read: (JSONValue) throws(WireJSONError) -> T) throws(WireJSONError) -> T? {
         guard let value = members[key], value != .null else { return nil }
