@@ -32,7 +32,7 @@ struct PendingPush: Sendable {
             var request: PushRequest
             var editSeqs: [String: Int64]
         }
-        let saved = try JSONDecoder().decode(Saved.self, from: Data(text.utf8))
+        let saved = try CanonicalJSON.decode(Saved.self, from: Data(text.utf8))
         // A record without a counter stays dirty after the answer (no counter is -1) and is offered again.
         let seqs = saved.request.records.map { saved.editSeqs["\($0.key.collection)/\($0.key.id)"] ?? -1 }
         return PendingPush(request: saved.request, editSeqs: seqs)

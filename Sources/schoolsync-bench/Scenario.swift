@@ -314,11 +314,11 @@ enum Scenario {
         // The server's own request timings (its /metrics), to tell time in the server from time in
         // the simulated schools and on the wire.
         let metrics = try await http.execute(HTTPClientRequest(url: server.url + "/metrics"), timeout: .seconds(10))
-        let exposition = String(buffer: try await metrics.body.collect(upTo: 10_000_000))
+        let exposition = String(buffer: try await metrics.body.collect(upTo: 10_000_000)).split(separator: "\n")
         for route in ["/v1/pull", "/v1/push"] {
             func sample(_ suffix: String) -> Double {
                 let prefix = "schoolsync_http_request_duration_seconds_\(suffix){route=\"\(route)\"} "
-                return exposition.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) } ?? 0
+                return exposition.first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) } ?? 0
             }
             report(
                 Measurement(
