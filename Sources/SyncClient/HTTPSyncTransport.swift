@@ -141,6 +141,11 @@ public struct HTTPSyncTransport: SyncTransport {
         case 401:
             code = .unauthorized
             message = "the server refused this device's token (\(said)). Ask the bureau for a new device token and run 'schoolsync init' again."
+        case 403 where body?.error == "replica_foreign":
+            // The replica id is another principal's (a database copied to a second device): the
+            // way out is the same as for a forgotten push, a fresh replica id (PROTOCOL.md §5).
+            code = .replicaStale
+            message = said
         case 403:
             code = .forbidden
             message = "this token may not do that: \(said)"

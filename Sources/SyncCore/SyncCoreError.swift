@@ -26,6 +26,8 @@ public struct SyncCoreError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let invalidName = Code("invalid_name")
         /// A value cannot be represented (a non-finite number, a string over the size limit).
         public static let invalidValue = Code("invalid_value")
+        /// A well-formed number outside the range the protocol allows (a cursor past 2^63 − 1).
+        public static let outOfRange = Code("out_of_range")
 
         public var description: String { name }
     }

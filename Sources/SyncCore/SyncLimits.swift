@@ -14,3 +14,38 @@ public enum SyncLimits {
     /// The most concurrent entries one field register or delete register may hold.
     public static let maxRegisterEntries = 64
 }
+
+extension SyncLimits {
+    /// The largest record state, in bytes of its canonical JSON (PROTOCOL.md §10). A server checks
+    /// it on the joined result of every write, so concurrent pushes that are each small cannot
+    /// together grow a record no device can push whole any more.
+    public static let maxStateBytes = 1024 * 1024
+}
+
+extension RecordState {
+    /// The length in bytes of this state's canonical JSON, the measure of
+    /// ``SyncLimits/maxStateBytes``.
+    public var encodedSize: Int {
+        var writer = JSONWriter()
+        write(to: &writer)
+        return writer.bytes.count
+    }
+
+    /// Whether the canonical JSON of this state could exceed `limit` bytes: an upper bound that
+    /// costs no encoding, so the exact size is only computed for records near the limit.
+    public func mayExceed(encodedBytes limit: Int) -> Bool {
+        // Per dot at most 32 hex digits, a 16-digit counter and punctuation; a string's bytes
+        // grow at most sixfold when escaped (\u00XX); field names are at most 64 characters.
+        let perDot = 80
+        var bound = 64 + context.counters.count * perDot + deleted.count * perDot
+        for (name, register) in fields {
+            bound += name.utf8.count + 8
+            for entry in register.entries {
+                bound += perDot + 32
+                if case .string(let text) = entry.value { bound += 6 * text.utf8.count }
+            }
+            if bound > limit { return true }
+        }
+        return bound > limit
+    }
+}

@@ -45,21 +45,46 @@ public func makeSyncRouter(
     router.add(middleware: MetricsMiddleware(metrics: metrics))
     router.add(middleware: ErrorMiddleware())
     let principals = PrincipalCache()
-    router.add(middleware: TokenAuthenticator(store: store, cache: principals))
+    let limiter = FailedAuthLimiter(limit: configuration.failedAuthPerMinute)
+    router.add(middleware: TokenAuthenticator(store: store, cache: principals, limiter: limiter))
     let bodyReader = RequestBodyReader(maxBodyBytes: configuration.maxBodyBytes)
     let notifier = ChangeNotifier()
     let activity = activity ?? DeviceActivityLog(store: store, logger: Logger(label: "SchoolSync.activity"))
     SyncRoutes(store: store, configuration: configuration, metrics: metrics, notifier: notifier, bodyReader: bodyReader, activity: activity)
         .register(on: router)
     ConflictRoutes(store: store, bodyReader: bodyReader, notifier: notifier).register(on: router)
-    AdminRoutes(store: store, bodyReader: bodyReader, principals: principals).register(on: router)
+    AdminRoutes(store: store, bodyReader: bodyReader, principals: principals, notifier: notifier).register(on: router)
     let bureau = BureauRoutes(store: store, today: configuration.clock)
     bureau.register(on: router)
     if let library = try? PageTemplates.library() {
-        let pages = PageRoutes(store: store, bureau: bureau, library: library, clock: configuration.clock)
+        let pages = PageRoutes(store: store, bureau: bureau, library: library, limiter: limiter, clock: configuration.clock)
         pages.register(on: router)
         AdminPages(pages: pages, store: store, notifier: notifier).register(on: router)
     }
     OperationsRoutes(store: store, metrics: metrics).register(on: router)
+    answerWrongMethods(on: router)
     return router
+}
+
+/// PROTOCOL.md §8: a known path called with a method it does not serve is 405
+/// `method_not_allowed` with an `Allow` header, not 404 (which says the path does not exist).
+private func answerWrongMethods(on router: Router<SyncRequestContext>) {
+    let served = Dictionary(grouping: router.routes, by: { $0.path.description })
+    let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete]
+    for routes in served.values {
+        guard let path = routes.first?.path else { continue }
+        let allowed = routes.map(\.method)
+        let allow = allowed.map(\.rawValue).sorted().joined(separator: ", ")
+        for method in methods where !allowed.contains(method) {
+            router.on(path, method: method) { request, _ -> Response in
+                var error = APIError(
+                    .methodNotAllowed,
+                    "method_not_allowed",
+                    "\(request.method.rawValue) is not served at \(request.uri.path.prefix(200)); use \(allow)."
+                )
+                error.headers[.allow] = allow
+                throw error
+            }
+        }
+    }
 }

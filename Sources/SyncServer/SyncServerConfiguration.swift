@@ -19,6 +19,10 @@ public struct SyncServerConfiguration: Sendable {
     public var defaultPullLimit = 200
     /// The longest long-poll `wait`, in seconds.
     public var maxWaitSeconds = 60
+    /// Failed sign-ins and failed bearer-token checks one client address may make per minute
+    /// before it gets 429 `too_many_requests` with `Retry-After` (PROTOCOL.md §5); 0 turns the
+    /// limit off. Tokens already known valid are never held back.
+    public var failedAuthPerMinute = 30
     /// Which collections exist and which kind of scope each lives in.
     public var collections = CollectionRules.schoolSync
 

@@ -31,6 +31,9 @@ extension SchoolSyncServer {
         @Option(help: "The largest decoded request body, in bytes.")
         var maxBodyBytes: Int = 8 * 1024 * 1024
 
+        @Option(help: "Failed sign-ins and token checks one client address may make per minute before it must wait (429); 0 turns the limit off.")
+        var failedAuthPerMinute: Int = 30
+
         @Option(help: "trace, debug, info, notice, warning, error or critical (default info).")
         var logLevel: String?
 
@@ -42,8 +45,11 @@ extension SchoolSyncServer {
             if let port = resolvedPort, !(0...65535).contains(port) {
                 throw ValidationError("the port must be between 0 and 65535")
             }
-            guard maxBatchRecords > 0, maxBodyBytes >= 1024 else {
-                throw ValidationError("--max-batch-records must be positive and --max-body-bytes at least 1024")
+            guard (1...100_000).contains(maxBatchRecords), (1024...1 << 30).contains(maxBodyBytes) else {
+                throw ValidationError("--max-batch-records must be 1–100000 and --max-body-bytes 1024–1073741824")
+            }
+            guard (0...1_000_000).contains(failedAuthPerMinute) else {
+                throw ValidationError("--failed-auth-per-minute must be 0 (no limit) to 1000000")
             }
             if let level = logLevel ?? environment["SCHOOLSYNC_LOG_LEVEL"], Logger.Level(rawValue: level) == nil {
                 throw ValidationError("unknown log level '\(level)'")
@@ -68,6 +74,7 @@ extension SchoolSyncServer {
             configuration.port = resolvedPort ?? 8080
             configuration.maxBatchRecords = maxBatchRecords
             configuration.maxBodyBytes = maxBodyBytes
+            configuration.failedAuthPerMinute = failedAuthPerMinute
             let store = try database.openStore()
             let path = database.path
             let host = configuration.host

@@ -86,7 +86,7 @@ struct PushPullRouteTests {
                     after: start.next.seq,
                     limit: 100,
                     scopes: nil,
-                    replica: .verify(ReplicaReceipt(replica: laptop, receipt: first.receipt))
+                    replica: .verify(ReplicaReceipt(replica: laptop, receipt: first.receipt, principal: try await fixture.principal(fixture.deviceA)))
                 )
                 guard case .replicaStale = stale else {
                     Issue.record("the receipt from before the last push is stale: \(stale)")
@@ -169,18 +169,28 @@ struct PushPullRouteTests {
                 var copy = base
                 try copy.state.write(["narrative": .string("复制的电脑")], by: shared)  // mints the same dot (shared, 2)
                 _ = try await client.push(try Make.push([first], replica: shared, receipt: receipt), token: fixture.deviceA)
+                // The copy syncs with the same device token (the file carries it).
                 let refused = try await client.send(
                     .post,
                     "/v1/push",
-                    token: fixture.deviceA2,
+                    token: fixture.deviceA,
                     body: try Make.body(try Make.push([copy], replica: shared, receipt: receipt))
                 )
                 #expect(refused.status == .conflict)
                 #expect(try refused.error().error == "replica_stale")
                 #expect(try refused.error().details?["expected"] == PushReceipt(epoch: fixture.store.epoch, sequence: 2).description)
-                let pullRefused = try await client.send(.get, "/v1/pull?replica=\(shared)&receipt=\(receipt)", token: fixture.deviceA2)
+                let pullRefused = try await client.send(.get, "/v1/pull?replica=\(shared)&receipt=\(receipt)", token: fixture.deviceA)
                 #expect(pullRefused.status == .conflict)
                 #expect(try pullRefused.error().error == "replica_stale")
+                // Enrolled as another device, the copy meets the ownership rule first (PROTOCOL.md §5).
+                let foreign = try await client.send(
+                    .post,
+                    "/v1/push",
+                    token: fixture.deviceA2,
+                    body: try Make.body(try Make.push([copy], replica: shared, receipt: receipt))
+                )
+                #expect(foreign.status == .forbidden)
+                #expect(try foreign.error().error == "replica_foreign")
                 // The first PC's write is intact.
                 #expect(try await client.pull(token: fixture.deviceA).records.first?.state.value(of: "enrolment") == .int(415))
             }

@@ -15,43 +15,43 @@ struct PushRulesTests {
     func receipt(_ sequence: UInt64, _ epoch: Epoch? = nil) -> PushReceipt { PushReceipt(epoch: epoch ?? self.epoch, sequence: sequence) }
 
     @Test func firstPushOfAReplicaIsAccepted() {
-        #expect(PushRules.checkReceipt(nil, batch: batch, stored: nil, epoch: epoch) == .proceed(nextSequence: 1))
+        #expect(PushRules.checkReceipt(nil, batch: batch, stored: nil, owner: nil, principal: device, epoch: epoch) == .proceed(nextSequence: 1))
     }
 
     @Test func matchingReceiptIsAcceptedAndAdvances() {
         let stored = PushRules.ReplicaRecord(sequence: 4, lastBatch: "older")
-        #expect(PushRules.checkReceipt(receipt(4), batch: batch, stored: stored, epoch: epoch) == .proceed(nextSequence: 5))
+        #expect(PushRules.checkReceipt(receipt(4), batch: batch, stored: stored, owner: nil, principal: device, epoch: epoch) == .proceed(nextSequence: 5))
     }
 
     @Test func retryOfTheLastBatchWhoseAnswerWasLostIsAReplay() {
         let stored = PushRules.ReplicaRecord(sequence: 5, lastBatch: "batch-7")
-        #expect(PushRules.checkReceipt(receipt(4), batch: batch, stored: stored, epoch: epoch) == .replay)
+        #expect(PushRules.checkReceipt(receipt(4), batch: batch, stored: stored, owner: nil, principal: device, epoch: epoch) == .replay)
         let first = PushRules.ReplicaRecord(sequence: 1, lastBatch: "batch-7")
-        #expect(PushRules.checkReceipt(nil, batch: batch, stored: first, epoch: epoch) == .replay)
+        #expect(PushRules.checkReceipt(nil, batch: batch, stored: first, owner: nil, principal: device, epoch: epoch) == .replay)
     }
 
     @Test func aCopiedDatabaseIsStale() {
         // Two PCs share receipt 4; the first pushed (server now at 5), the second pushes another batch.
         let stored = PushRules.ReplicaRecord(sequence: 5, lastBatch: "from-the-first-pc")
-        #expect(PushRules.checkReceipt(receipt(4), batch: batch, stored: stored, epoch: epoch) == .stale(expected: receipt(5)))
+        #expect(PushRules.checkReceipt(receipt(4), batch: batch, stored: stored, owner: nil, principal: device, epoch: epoch) == .stale(expected: receipt(5)))
         // And pulls carry no batch, so they can never pass as a replay.
-        #expect(PushRules.checkReceipt(receipt(4), batch: nil, stored: stored, epoch: epoch) == .stale(expected: receipt(5)))
+        #expect(PushRules.checkReceipt(receipt(4), batch: nil, stored: stored, owner: nil, principal: device, epoch: epoch) == .stale(expected: receipt(5)))
     }
 
     @Test func aDatabaseRestoredFromBeforeItsFirstPushIsStale() {
         let stored = PushRules.ReplicaRecord(sequence: 2, lastBatch: "x")
-        #expect(PushRules.checkReceipt(nil, batch: batch, stored: stored, epoch: epoch) == .stale(expected: receipt(2)))
+        #expect(PushRules.checkReceipt(nil, batch: batch, stored: stored, owner: nil, principal: device, epoch: epoch) == .stale(expected: receipt(2)))
     }
 
     @Test func aReceiptTheServerNeverIssuedIsStale() {
-        #expect(PushRules.checkReceipt(receipt(3), batch: batch, stored: nil, epoch: epoch) == .stale(expected: nil))
+        #expect(PushRules.checkReceipt(receipt(3), batch: batch, stored: nil, owner: nil, principal: device, epoch: epoch) == .stale(expected: nil))
         let stored = PushRules.ReplicaRecord(sequence: 2, lastBatch: "x")
-        #expect(PushRules.checkReceipt(receipt(9), batch: batch, stored: stored, epoch: epoch) == .stale(expected: receipt(2)))
+        #expect(PushRules.checkReceipt(receipt(9), batch: batch, stored: stored, owner: nil, principal: device, epoch: epoch) == .stale(expected: receipt(2)))
     }
 
     @Test func aReceiptFromAnotherEpochMeansTheStoreWasRestored() {
         let stored = PushRules.ReplicaRecord(sequence: 2, lastBatch: "x")
-        #expect(PushRules.checkReceipt(receipt(2, otherEpoch), batch: batch, stored: stored, epoch: epoch) == .epochChanged)
+        #expect(PushRules.checkReceipt(receipt(2, otherEpoch), batch: batch, stored: stored, owner: nil, principal: device, epoch: epoch) == .epochChanged)
     }
 
     func report(

@@ -21,6 +21,18 @@ public struct Aggregate: Sendable, Codable, Hashable {
     public var denominator: Double?
     /// How many schools reported.
     public var schools: Int
+    /// Whether a reading lies outside its kind's plausible range or the result is not a finite
+    /// number: then `value`, `numerator` and `denominator` are nil and the bureau sees "out of
+    /// range" instead of a meaningless figure (or a crash).
+    public var outOfRange: Bool
+
+    public init(value: Double?, numerator: Double?, denominator: Double?, schools: Int, outOfRange: Bool = false) {
+        self.value = value
+        self.numerator = numerator
+        self.denominator = denominator
+        self.schools = schools
+        self.outOfRange = outOfRange
+    }
 }
 
 public struct IndicatorSummary: Sendable, Codable, Hashable {
@@ -29,6 +41,8 @@ public struct IndicatorSummary: Sendable, Codable, Hashable {
         case behind
         case noTarget = "no_target"
         case noData = "no_data"
+        /// A reading is outside its plausible range (see ``Aggregate/outOfRange``).
+        case outOfRange = "out_of_range"
     }
 
     public struct Area: Sendable, Codable, Hashable {
@@ -122,9 +136,18 @@ public enum Aggregator {
         )
     }
 
-    /// Aggregates readings of one indicator by its kind.
+    /// Aggregates readings of one indicator by its kind. Total: whatever is stored, the result is
+    /// finite numbers or an aggregate marked out of range.
     static func aggregate(_ readings: [SummaryInput.Reading], kind: IndicatorKind) -> Aggregate {
         guard !readings.isEmpty else { return Aggregate(value: nil, numerator: nil, denominator: nil, schools: 0) }
+        let outOfRange = Aggregate(value: nil, numerator: nil, denominator: nil, schools: readings.count, outOfRange: true)
+        guard readings.allSatisfy({ $0.value.isPlausible(for: kind) }) else { return outOfRange }
+        let result = unguardedAggregate(readings, kind: kind)
+        let numbers = [result.value, result.numerator, result.denominator].compactMap { $0 }
+        return numbers.allSatisfy(\.isFinite) ? result : outOfRange
+    }
+
+    private static func unguardedAggregate(_ readings: [SummaryInput.Reading], kind: IndicatorKind) -> Aggregate {
         switch kind {
         case .ratio:
             var numerator = 0.0
@@ -182,6 +205,7 @@ public enum Aggregator {
     }
 
     static func standing(of county: Aggregate, against indicator: SummaryInput.Indicator) -> IndicatorSummary.Standing {
+        if county.outOfRange { return .outOfRange }
         guard let target = indicator.target, indicator.kind != .trend else { return .noTarget }
         guard let value = county.value else { return .noData }
         let met: Bool =

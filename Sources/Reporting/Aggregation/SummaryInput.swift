@@ -106,7 +106,8 @@ public struct SummaryInput: Sendable {
                         name: text(state, "name") ?? record.key.id,
                         unit: text(state, "unit"),
                         kind: kinds[record.key.id] ?? .count,
-                        target: targetText.flatMap(Double.init),
+                        // "inf" and "nan" parse as Doubles; a target is a finite number or none.
+                        target: targetText.flatMap(Double.init).flatMap { $0.isFinite ? $0 : nil },
                         targetText: targetText,
                         comparison: text(state, "comparison") ?? ">=",
                         deadline: text(state, "deadline"),
@@ -127,7 +128,9 @@ public struct SummaryInput: Sendable {
                     if state.fields["value"]?.isConflicted == true { conflicted += 1 }
                     continue
                 }
-                if case .success(let value) = IndicatorValue.parse(raw, kind: kinds[parts.item] ?? .count) {
+                // Without bounds: a stored value outside them (written before they existed, or by
+                // another program) is shown as out of range, not silently left out.
+                if case .success(let value) = IndicatorValue.parse(raw, kind: kinds[parts.item] ?? .count, checkingBounds: false) {
                     readings.append(Reading(school: parts.school, indicator: parts.item, value: value))
                 }
             default:

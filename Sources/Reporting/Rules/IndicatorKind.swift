@@ -16,6 +16,22 @@ public enum IndicatorKind: String, Sendable, CaseIterable, Codable {
     /// A direction only (逐年下降…): values are shown, not compared with a target.
     case trend
 
+    /// The values a school can plausibly report for an indicator of this kind (PROTOCOL.md §2.5
+    /// "Indicator values"): a school has no 10^307 pupils, and bounds keep every sum, mean and
+    /// variance the bureau computes over any number of schools finite. For a rate the range holds
+    /// the numerator and the denominator alike, and the denominator must be at least 1.
+    public var plausibleRange: ClosedRange<Double> {
+        switch self {
+        // People, places, classes: no county has ten million of them in one school.
+        case .ratio, .count: 0...10_000_000
+        // Yuan: a trillion is far beyond any county's education budget.
+        case .amount: 0...1_000_000_000_000
+        // Raw values of a spread or a trend may fall as well as rise.
+        case .coefficientOfVariation, .trend: -1_000_000_000_000...1_000_000_000_000
+        case .boolean: 0...1
+        }
+    }
+
     /// Derives the reporting kind from what the document says about the indicator.
     init(_ indicator: CatalogDocument.Indicator) {
         let unit = indicator.unit ?? ""
@@ -42,8 +58,47 @@ public enum IndicatorValue: Sendable, Hashable {
     case flag(Bool)
     case ratio(numerator: Double, denominator: Double)
 
-    /// Parses the JSON text of a value, checking it against the indicator's kind.
-    public static func parse(_ text: String, kind: IndicatorKind) -> Result<IndicatorValue, RuleViolation> {
+    /// Parses the JSON text of a value, checking it against the indicator's kind and, unless
+    /// `checkingBounds` is false, against the kind's ``IndicatorKind/plausibleRange``.
+    ///
+    /// Pushes are checked with bounds; the bureau's aggregation reads stored values without them,
+    /// so a value stored before the bounds existed is shown as out of range instead of vanishing.
+    public static func parse(_ text: String, kind: IndicatorKind, checkingBounds: Bool = true) -> Result<IndicatorValue, RuleViolation> {
+        let parsed = parseShape(text, kind: kind)
+        guard checkingBounds, case .success(let value) = parsed, !value.isPlausible(for: kind) else { return parsed }
+        let range = kind.plausibleRange
+        return .failure(
+            RuleViolation(
+                "\(value.wireText) is not plausible for a \(kind.rawValue) indicator: report numbers from \(Self.plain(range.lowerBound)) to \(Self.plain(range.upperBound))\(kind == .ratio ? ", a denominator of at least 1" : "")"
+            )
+        )
+    }
+
+    /// Whether every number of the value lies in the kind's plausible range.
+    public func isPlausible(for kind: IndicatorKind) -> Bool {
+        let range = kind.plausibleRange
+        switch self {
+        case .number(let number): return range.contains(number)
+        case .flag: return true
+        // A denominator counts people or places: below 1 it would turn a numerator of 1 into any rate.
+        case .ratio(let numerator, let denominator): return range.contains(numerator) && denominator >= 1 && range.contains(denominator)
+        }
+    }
+
+    /// The value as a school would write it, for messages.
+    var wireText: String {
+        switch self {
+        case .number(let number): "{\"value\": \(number)}"
+        case .flag(let flag): "{\"value\": \(flag)}"
+        case .ratio(let numerator, let denominator): "{\"numerator\": \(numerator), \"denominator\": \(denominator)}"
+        }
+    }
+
+    static func plain(_ number: Double) -> String {
+        number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+    }
+
+    private static func parseShape(_ text: String, kind: IndicatorKind) -> Result<IndicatorValue, RuleViolation> {
         guard let raw = try? JSONDecoder().decode(Raw.self, from: Data(text.utf8)) else {
             return .failure(RuleViolation("value must be {\"value\": …} or {\"numerator\": …, \"denominator\": …}, not \(text.prefix(60))"))
         }

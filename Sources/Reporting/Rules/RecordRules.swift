@@ -27,12 +27,40 @@ public enum RecordRules {
         bySchool: Bool,
         lookup: (RecordKey) throws -> RecordState?
     ) rethrows -> RuleViolation? {
-        switch key.collection {
+        // Ownership first and for every write, deletes included: otherwise one school could plant a
+        // tombstone under another school's id and lock it out of its own record for ever.
+        if let violation = ownershipViolation(key: key, scope: scope) { return violation }
+        return switch key.collection {
         case "reports": try reportViolation(key: key, scope: scope, state: state, stored: stored, bySchool: bySchool, lookup: lookup)
         case "indicator_values": try valueViolation(key: key, scope: scope, state: state, stored: stored, bySchool: bySchool, lookup: lookup)
         case "assignments": bySchool ? RuleViolation("assignments are made by the bureau, not by schools") : nil
         default: nil
         }
+    }
+
+    /// The school-owned collections and the shape of their ids: each id starts with its school.
+    public static let schoolOwned: [String: String] = [
+        "reports": "<school>/<period>/<measure>",
+        "indicator_values": "<school>/<period>/<indicator>",
+        "assignments": "<school>/<measure>",
+    ]
+
+    /// PROTOCOL.md §5 "Ownership": in a school-owned collection the id's first segment names the
+    /// school, and the record's scope must be that school's. The id decides, so no write — a
+    /// delete, a bureau correction — can put a record where its id says it does not belong.
+    public static func ownershipViolation(key: RecordKey, scope: Scope) -> RuleViolation? {
+        guard let shape = schoolOwned[key.collection] else { return nil }
+        let pieces = key.id.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard pieces.count == 2, !pieces[0].isEmpty, !pieces[1].isEmpty else {
+            return RuleViolation("\(key.collection) ids are \(shape), not \(key.id)")
+        }
+        guard scope.schoolID == String(pieces[0]) else {
+            return RuleViolation(
+                "\(key.collection)/\(key.id) belongs to school \(pieces[0]) (its id says so); it cannot live in \(scope)",
+                code: "scope_mismatch"
+            )
+        }
+        return nil
     }
 
     /// `<school>/<period>/<item>`, where the item may itself contain slashes.

@@ -29,6 +29,21 @@ public enum CanonicalJSON {
         return try encoder.encode(value)
     }
 
+    /// The keys of a JSON object, read as strictly as the wire types are (no duplicate keys, no
+    /// trailing commas, nesting of at most 64), or nil when the document is not an object. Lets
+    /// bodies decoded through Foundation be held to the same rules (PROTOCOL.md §8 `invalid_json`).
+    ///
+    /// - Throws: `DecodingError.dataCorrupted` naming what is wrong.
+    public static func strictObjectKeys(in data: Data) throws -> [String]? {
+        do throws(WireJSONError) {
+            let parsed = data.withUnsafeBytes { bytes in Result { () throws(WireJSONError) in try JSONValue.parse(bytes) } }
+            guard case .object(let members) = try parsed.get() else { return nil }
+            return members.map(\.key)
+        } catch {
+            throw error.decodingError
+        }
+    }
+
     /// Decodes a value; the wire types refuse unknown keys themselves.
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         if let wire = type as? any WireJSONCodable.Type {

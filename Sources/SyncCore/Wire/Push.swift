@@ -53,15 +53,13 @@ public struct PushReceipt: Sendable, Hashable, CustomStringConvertible {
         self.sequence = sequence
     }
 
-    /// Parses `<epoch>.<sequence>`.
+    /// Parses `<epoch>.<sequence>`. Any unsigned 64-bit sequence parses: one the server never
+    /// issued is simply not the replica's receipt (PROTOCOL.md §6.3 answers it `replica_stale`).
+    ///
+    /// - Throws: ``SyncCoreError/Code/invalidName`` when the text is not of that form.
     public init(parsing text: String) throws(SyncCoreError) {
-        let cursor: Cursor
-        do {
-            cursor = try Cursor(parsing: text)
-        } catch {
-            throw SyncCoreError(.invalidName, "push receipt '\(text.prefix(80))' must be '<epoch>.<sequence>' as returned by a push")
-        }
-        self.init(epoch: cursor.epoch, sequence: cursor.seq)
+        let (epoch, sequence) = try Cursor.parts(of: text, naming: "push receipt", "as returned by a push")
+        self.init(epoch: epoch, sequence: sequence)
     }
 
     public var description: String { "\(epoch).\(sequence)" }

@@ -65,6 +65,14 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
         )
     }
 
+    /// Another principal's replica id: nothing about its receipts is said (PROTOCOL.md §5 "Ownership").
+    static let replicaForeign = APIError(
+        .forbidden,
+        "replica_foreign",
+        "This replica id belongs to another device or user (a database copied to this device keeps the id it was made with). "
+            + "Make a new replica id, re-apply unsent edits under it, offer every record again, and pull from the beginning."
+    )
+
     static func replicaStale(_ replica: ReplicaID, expected: PushReceipt?) -> APIError {
         var details = ["replica": replica.description]
         if let expected { details["expected"] = expected.description }

@@ -20,6 +20,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .alreadyExists: throw APIError(.conflict, "already_exists", error.message)
             case .notFound: throw APIError(.notFound, "not_found", error.message)
             case .invalid: throw APIError(.badRequest, "invalid_parameter", error.message)
+            case .damaged:
+                context.logger.error("the database is damaged", metadata: ["sync.error": "\(error.message)"])
+                throw APIError(.internalServerError, "internal", "The server's database is damaged; an administrator has to restore it.")
             }
         } catch let error as SyncCoreError {
             throw APIError(.badRequest, "invalid_parameter", error.message)

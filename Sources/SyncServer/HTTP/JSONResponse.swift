@@ -34,9 +34,14 @@ enum JSONResponse {
 struct RequestBodyReader: Sendable {
     let maxBodyBytes: Int
 
+    /// The body's bytes, decoded (PROTOCOL.md §4).
+    ///
+    /// - Throws: 415 `unsupported_media_type` for a type other than `application/json`, 415
+    ///   `unsupported_encoding`, 413 `body_too_large` when the body or what it inflates to passes
+    ///   the limit, 400 `invalid_body` for gzip that is not one whole, intact member.
     func read(_ request: Request) async throws -> ByteBuffer {
-        if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
-            throw APIError(.unsupportedMediaType, "unsupported_media_type", "Send request bodies as application/json, not \(type).")
+        if let type = request.headers[.contentType], !Self.isJSON(type) {
+            throw APIError(.unsupportedMediaType, "unsupported_media_type", "Send request bodies as application/json, not \(type.prefix(100)).")
         }
         let encoding = request.headers[.contentEncoding]?.trimmingCharacters(in: .whitespaces).lowercased() ?? "identity"
         var body: ByteBuffer
@@ -49,27 +54,74 @@ struct RequestBodyReader: Sendable {
         case "identity", "":
             return body
         case "gzip", "x-gzip":
-            do {
-                return try body.decompress(with: .gzip(), maxSize: maxBodyBytes)
-            } catch let error as CompressNIOError where error == .bufferOverflow {
-                throw APIError.bodyTooLarge(limit: maxBodyBytes)
-            } catch {
-                throw APIError(.badRequest, "invalid_body", "The body is marked gzip but is not valid gzip data (\(error)).")
-            }
+            return try inflate(body)
         default:
-            throw APIError(.unsupportedMediaType, "unsupported_encoding", "Content-Encoding '\(encoding)' is not supported; use gzip or none.")
+            throw APIError(.unsupportedMediaType, "unsupported_encoding", "Content-Encoding '\(encoding.prefix(40))' is not supported; use gzip or none.")
         }
     }
 
-    /// Reads and decodes a JSON body, turning decoding failures into 400s that name the path.
-    func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
-        let body = try await read(request)
+    /// `application/json`, with or without parameters such as `charset=utf-8`.
+    static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
+    }
+
+    /// Inflates one gzip member. compress-nio inflates; the checks around it make the answer exact:
+    /// its output buffers may be larger than asked for, so the size is checked on the result, and
+    /// it returns what it has when the input stops early, so the member's trailer (RFC 1952: CRC-32
+    /// and length of the data) is checked against what came out, which also refuses bytes after it.
+    private func inflate(_ body: ByteBuffer) throws -> ByteBuffer {
+        let invalid = { (why: String) in APIError(.badRequest, "invalid_body", "The body is marked gzip but is not one whole gzip member (\(why)).") }
+        var compressed = body
+        let trailer = Array(body.readableBytesView.suffix(8))
+        let inflated: ByteBuffer
         do {
-            return try CanonicalJSON.decode(type, from: Data(body.readableBytesView))
+            inflated = try compressed.decompress(with: .gzip(), maxSize: maxBodyBytes + 1)
+        } catch let error as CompressNIOError where error == .bufferOverflow {
+            throw APIError.bodyTooLarge(limit: maxBodyBytes)
+        } catch {
+            throw invalid("\(error)")
+        }
+        guard inflated.readableBytes <= maxBodyBytes else { throw APIError.bodyTooLarge(limit: maxBodyBytes) }
+        guard trailer.count == 8 else { throw invalid("it is shorter than a gzip trailer") }
+        func littleEndian(_ bytes: ArraySlice<UInt8>) -> UInt32 { bytes.reversed().reduce(0) { $0 << 8 | UInt32($1) } }
+        guard littleEndian(trailer[4..<8]) == UInt32(truncatingIfNeeded: inflated.readableBytes),
+            littleEndian(trailer[0..<4]) == CRC32.checksum(inflated.readableBytesView)
+        else { throw invalid("it is cut short, or its trailer does not match its data") }
+        return inflated
+    }
+
+    /// Reads and decodes a JSON body, turning decoding failures into 400s that name the path.
+    /// A ``StrictBody`` is first held to the wire types' rules: no duplicate or unknown keys.
+    func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        let data = Data(try await read(request).readableBytesView)
+        do {
+            if let strict = type as? any StrictBody.Type {
+                guard let keys = try CanonicalJSON.strictObjectKeys(in: data) else {
+                    throw APIError.invalidJSON("The body must be a JSON object.")
+                }
+                if let unknown = keys.sorted().first(where: { !strict.keys.contains($0) }) {
+                    throw APIError.invalidJSON(
+                        "Unknown key .\(unknown.prefix(64)); allowed: \(strict.keys.sorted().joined(separator: ", ")).",
+                        path: ".\(unknown.prefix(64))"
+                    )
+                }
+            }
+            return try CanonicalJSON.decode(type, from: data)
         } catch let error as DecodingError {
             throw APIError.describing(error)
         }
     }
+}
+
+/// A request body decoded through Foundation whose keys are exactly ``keys``: like a push, it
+/// refuses unknown and duplicate keys instead of dropping them (PROTOCOL.md §8 `invalid_json`).
+protocol StrictBody: Decodable {
+    static var keys: Set<String> { get }
+}
+
+extension ResolutionRequest: StrictBody {
+    static var keys: Set<String> { ["seen", "values", "delete", "reason"] }
 }
 
 extension APIError {
@@ -96,5 +148,18 @@ extension APIError {
         @unknown default:
             return .invalidJSON("The body could not be decoded.")
         }
+    }
+}
+
+/// CRC-32 (IEEE 802.3, the polynomial gzip uses), to check a gzip member's trailer.
+enum CRC32 {
+    private static let table: [UInt32] = (0..<256).map { index in
+        var value = UInt32(index)
+        for _ in 0..<8 { value = value & 1 == 1 ? 0xEDB8_8320 ^ (value >> 1) : value >> 1 }
+        return value
+    }
+
+    static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
+        ~bytes.reduce(~UInt32(0)) { crc, byte in table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
     }
 }

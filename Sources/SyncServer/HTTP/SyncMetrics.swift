@@ -14,6 +14,8 @@ public struct SyncMetrics: Sendable {
     let pulledRecords: CoreMetrics.Counter
     let conflictsOpen: CoreMetrics.Gauge
     let rejectedRecords: CoreMetrics.Counter
+    /// Long polls held open right now.
+    let longPollsWaiting: CoreMetrics.Meter
 
     /// Makes the metrics on a fresh registry.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -23,6 +25,7 @@ public struct SyncMetrics: Sendable {
         pulledRecords = CoreMetrics.Counter(label: "schoolsync_pull_records_total", factory: factory)
         rejectedRecords = CoreMetrics.Counter(label: "schoolsync_push_rejected_records_total", factory: factory)
         conflictsOpen = CoreMetrics.Gauge(label: "schoolsync_conflicts_open", factory: factory)
+        longPollsWaiting = CoreMetrics.Meter(label: "schoolsync_long_polls_waiting", factory: factory)
     }
 
     func recordPush(records: Int, rejected: Int) {
@@ -32,6 +35,11 @@ public struct SyncMetrics: Sendable {
 
     func recordPull(records: Int) {
         pulledRecords.increment(by: records)
+    }
+
+    /// A long poll starts or stops waiting.
+    func longPollWaiting(_ waiting: Bool) {
+        if waiting { longPollsWaiting.increment() } else { longPollsWaiting.decrement() }
     }
 
     func recordOpenConflicts(_ count: Int) {

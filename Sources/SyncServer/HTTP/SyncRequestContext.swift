@@ -1,15 +1,20 @@
 import Hummingbird
 import HummingbirdAuth
+import NIOCore
 import SyncCore
 
 /// The per-request context: Hummingbird's core storage plus the authenticated principal.
-public struct SyncRequestContext: AuthRequestContext, RequestContext {
+public struct SyncRequestContext: AuthRequestContext, RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var identity: Principal?
+    /// The peer of the connection (nil in in-process tests): failed authentications are counted
+    /// per address (``FailedAuthLimiter``).
+    public let remoteAddress: SocketAddress?
 
     public init(source: Source) {
         coreContext = .init(source: source)
         identity = nil
+        remoteAddress = source.channel.remoteAddress
     }
 
     /// The principal, or 401 in the protocol's error shape.

@@ -40,7 +40,7 @@ struct AdminPages {
         }
         let message = request.uri.queryParameters["resolved"].map { "已解决 Resolved: \($0)" }
         return try pages.html(
-            pages.render(["title": "冲突", "who": session.principal.name, "conflicts": items, "message": message as Any], "conflicts")
+            pages.render(["title": "冲突", "who": session.principal.name, "conflicts": items, "message": message], "conflicts")
         )
     }
 
@@ -80,13 +80,13 @@ struct AdminPages {
                 }
             )
         }
-        let object: [String: Any] = [
+        let object: [String: Any?] = [
             "title": "\(key.collection)/\(key.id)", "collection": key.collection, "id": key.id, "scope": detail.scope,
             "csrf": session.csrf, "seen": String(decoding: try CanonicalJSON.encode(detail.context), as: UTF8.self),
             "fields": fields, "deleteConflict": !detail.deletedBy.isEmpty, "deletedBy": detail.deletedBy.joined(separator: "、"),
             "lastContent": (detail.lastContent ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "),
             "settled": detail.settled.sorted { $0.key < $1.key }.map { Setting(name: $0.key, value: $0.value.description) },
-            "error": error as Any,
+            "error": error,
         ]
         return try pages.html(pages.render(object, "conflict"), status: status)
     }

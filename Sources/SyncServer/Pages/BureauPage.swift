@@ -58,25 +58,26 @@ struct BureauPage {
         conflicted = summary.conflicted > 0 ? summary.conflicted : nil
         indicators = summary.indicators.map { indicator in
             let unit = indicator.kind == .ratio ? "%" : (indicator.unit ?? "")
-            let value = indicator.county.value
-            let target = indicator.target.flatMap { Double($0.replacingOccurrences(of: "约", with: "")) }
+            let value = indicator.county.value.flatMap { $0.isFinite ? $0 : nil }
+            // "inf" and "nan" parse as Doubles; a target that is not finite draws no mark.
+            let target = indicator.target.flatMap { Double($0.replacingOccurrences(of: "约", with: "")) }.flatMap { $0.isFinite ? $0 : nil }
             // The bar spans the larger of value and target, so both fit and the mark shows the gap.
             let span = max(value ?? 0, target ?? 0, 1e-9)
             return Indicator(
                 id: indicator.id,
                 name: indicator.name,
                 target: indicator.target.map { "\(indicator.comparison) \($0)\(unit)" } ?? "无",
-                value: value.map { Self.format($0, kind: indicator.kind) + unit } ?? "—",
+                value: indicator.county.outOfRange ? "超出范围 out of range" : value.map { Self.format($0, kind: indicator.kind) + unit } ?? "—",
                 ratio: indicator.county.numerator.map { "\(Self.plain($0)) / \(Self.plain(indicator.county.denominator ?? 0))" },
                 standing: indicator.standing.rawValue,
                 standingLabel: Self.label(indicator.standing),
                 schools: indicator.county.schools,
-                fill: Int(((value ?? 0) / span * 100).rounded()),
-                marker: target.map { Int(($0 / span * 100).rounded()) },
+                fill: Self.percent(value ?? 0, of: span),
+                marker: target.map { Self.percent($0, of: span) },
                 townships: indicator.townships.map {
                     Township(
                         name: $0.name,
-                        value: $0.aggregate.value.map { Self.format($0, kind: indicator.kind) + unit } ?? "—",
+                        value: $0.aggregate.outOfRange ? "超出范围 out of range" : $0.aggregate.value.map { Self.format($0, kind: indicator.kind) + unit } ?? "—",
                         schools: $0.aggregate.schools
                     )
                 },
@@ -97,6 +98,13 @@ struct BureauPage {
         }
     }
 
+    /// `part / whole` as a whole percentage from 0 to 100, for any doubles (a CSS width): never traps.
+    static func percent(_ part: Double, of whole: Double) -> Int {
+        let ratio = part / whole * 100
+        guard ratio.isFinite else { return ratio == .infinity ? 100 : 0 }
+        return Int(min(max(ratio, 0), 100).rounded())
+    }
+
     static func format(_ value: Double, kind: IndicatorKind) -> String {
         switch kind {
         case .ratio, .trend: String(format: "%.1f", value)
@@ -115,6 +123,7 @@ struct BureauPage {
         case .behind: "未达标 behind"
         case .noTarget: "无目标"
         case .noData: "无数据"
+        case .outOfRange: "超出范围 out of range"
         }
     }
 }

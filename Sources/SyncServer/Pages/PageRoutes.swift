@@ -15,6 +15,8 @@ struct PageRoutes {
     let store: any SyncStore
     let bureau: BureauRoutes
     let library: MustacheLibrary
+    /// Failed sign-ins count against the client's address like failed bearer tokens.
+    let limiter: FailedAuthLimiter
     let clock: @Sendable () -> Date
 
     func register(on router: Router<SyncRequestContext>) {
@@ -34,13 +36,21 @@ struct PageRoutes {
     }
 
     func loginForm(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        try html(render(["title": "登录", "next": safeNext(request.uri.queryParameters["next"].map(String.init))], "login"))
+        try html(render(["title": "登录", "next": Self.safeNext(request.uri.queryParameters["next"].map(String.init))], "login"))
     }
 
     func login(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let form = try await readForm(LoginForm.self, request)
-        let next = safeNext(form.next)
+        let next = Self.safeNext(form.next)
+        let address = context.remoteAddress?.ipAddress ?? "unknown"
+        if let wait = limiter.retryAfter(address) {
+            let error = FailedAuthLimiter.tooManyAttempts(retryAfter: wait)
+            var response = try html(render(["title": "登录", "next": next, "error": "尝试次数过多，请稍后再试。\(error.message)"], "login"), status: .tooManyRequests)
+            response.headers.append(contentsOf: error.headers)
+            return response
+        }
         guard let principal = try await store.principal(forTokenHash: Token.hash(form.token.trimmingCharacters(in: .whitespaces))) else {
+            limiter.recordFailure(address)
             return try html(render(["title": "登录", "next": next, "error": "令牌无效或已被吊销。The token is not valid."], "login"), status: .unauthorized)
         }
         guard principal.kind != .device else {
@@ -132,9 +142,27 @@ struct PageRoutes {
         return (hash, principal, csrf)
     }
 
-    /// Only same-site paths: an open redirect would let another site bounce users through the login.
-    private func safeNext(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"), next.count < 512 else { return "/bureau" }
+    /// Only same-origin paths: an open redirect would let another site bounce users through the
+    /// login. Browsers drop tabs and newlines from a `Location` and read `\` as `/`, so
+    /// `/<TAB>/evil` and `/\evil` lead off-site; the checks hold for the text and for its
+    /// percent-decoded form alike. Anything else goes to the default page.
+    static func safeNext(_ next: String?) -> String {
+        let fallback = "/bureau"
+        guard let next, next.utf8.count < 512 else { return fallback }
+        func isSamePath(_ text: String, allowingSpaces: Bool) -> Bool {
+            text.hasPrefix("/") && !text.hasPrefix("//")
+                && !text.unicodeScalars.contains { scalar in
+                    scalar == "\\" || scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format
+                        || (!allowingSpaces && scalar.properties.isWhitespace)
+                }
+        }
+        // Raw, it goes into the Location header as it is: no white space at all. Decoded (what a
+        // browser might make of it), no control characters, no backslash, no second slash.
+        guard isSamePath(next, allowingSpaces: false), isSamePath(next.removingPercentEncoding ?? "//", allowingSpaces: true) else {
+            return fallback
+        }
+        // The path must stay a path when parsed: no scheme, no host.
+        guard let parsed = URLComponents(string: next), parsed.scheme == nil, parsed.host == nil else { return fallback }
         return next
     }
 
@@ -149,6 +177,12 @@ struct PageRoutes {
 
     func render(_ object: Any, _ template: String) -> String {
         library.render(object, withTemplate: template) ?? ""
+    }
+
+    /// Renders named values; a nil value is left out, so the template sees "absent" (a section
+    /// that does not show) rather than an `Optional` boxed in `Any`, which renders as "nil".
+    func render(_ values: [String: Any?], _ template: String) -> String {
+        render(values.compactMapValues { $0 } as Any, template)
     }
 
     func html(_ page: String, status: HTTPResponse.Status = .ok) throws -> Response {

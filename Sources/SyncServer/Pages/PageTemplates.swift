@@ -15,7 +15,7 @@ enum PageTemplates {
         .name{font-weight:600} .muted{color:#5b6877;font-size:.9rem}
         .bar{position:relative;background:#eef1f5;height:1.1rem;border-radius:4px;margin:.4rem 0}
         .fill{position:absolute;left:0;top:0;bottom:0;border-radius:4px}
-        .on_track .fill{background:#2e8b57} .behind .fill{background:#d9822b} .no_target .fill,.no_data .fill{background:#8a97a8}
+        .on_track .fill{background:#2e8b57} .behind .fill{background:#d9822b} .no_target .fill,.no_data .fill,.out_of_range .fill{background:#8a97a8}
         .target{position:absolute;top:-3px;bottom:-3px;width:2px;background:#1d2733}
         table{border-collapse:collapse;width:100%;font-size:.9rem} td,th{border-bottom:1px solid #e3e7ed;padding:.3rem;text-align:left}
         td.n,th.n{text-align:right} .error{color:#b3261e} input,button{font-size:1rem;padding:.4rem}

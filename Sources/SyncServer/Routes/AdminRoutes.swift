@@ -9,6 +9,8 @@ struct AdminRoutes {
     let store: any SyncStore
     let bodyReader: RequestBodyReader
     let principals: PrincipalCache
+    /// Woken on a revocation, so held long polls of the revoked principal end at once.
+    let notifier: ChangeNotifier
 
     func register(on router: Router<SyncRequestContext>) {
         let admin = router.group("v1/admin")
@@ -19,17 +21,20 @@ struct AdminRoutes {
         admin.post("principals/:id/revoke", use: revoke)
     }
 
-    struct NewSchool: Decodable {
+    struct NewSchool: StrictBody {
+        static let keys: Set<String> = ["id", "name"]
         let id: String
         let name: String
     }
 
-    struct NewDevice: Decodable {
+    struct NewDevice: StrictBody {
+        static let keys: Set<String> = ["school", "name"]
         let school: String
         let name: String
     }
 
-    struct NewUser: Decodable {
+    struct NewUser: StrictBody {
+        static let keys: Set<String> = ["name", "role"]
         let name: String
         let role: String
     }
@@ -90,6 +95,8 @@ struct AdminRoutes {
         }
         // Tokens are remembered by hash, not by principal id: forget them all.
         principals.removeAll()
+        // Held long polls look again at once, see the revocation and end.
+        await notifier.announce()
         struct Body: Encodable {
             let id: Int64
             let revoked: Bool

@@ -100,6 +100,9 @@ struct SyncRoutes {
             throw APIError.replicaStale(push.replica, expected: expected)
         case .epochChanged(let epoch):
             throw APIError.epochChanged(epoch)
+        case .replicaForeign:
+            logger.warning("push under another principal's replica id refused")
+            throw APIError.replicaForeign
         }
     }
 
@@ -112,6 +115,8 @@ struct SyncRoutes {
             let cursor: Cursor
             do {
                 cursor = try Cursor(parsing: text)
+            } catch where error.code == .outOfRange {
+                throw APIError.invalidParameter("since", "\(error.message). Omit 'since' to pull from the beginning.")
             } catch {
                 throw APIError(.badRequest, "invalid_cursor", "\(error.message). Omit 'since' to pull from the beginning.")
             }
@@ -122,27 +127,43 @@ struct SyncRoutes {
         let wait = try integer(query["wait"], name: "wait", default: 0, range: 0...configuration.maxWaitSeconds)
         var logger = context.logger
         logger[metadataKey: "sync.principal"] = "\(principal.kind.rawValue):\(principal.id)"
-        let verifying = try replicaReceipt(query["replica"].map(String.init), receipt: query["receipt"].map(String.init), logger: &logger)
+        let verifying = try replicaReceipt(
+            query["replica"].map(String.init),
+            receipt: query["receipt"].map(String.init),
+            principal: principal,
+            logger: &logger
+        )
 
         var page: PullPage
         switch try await store.pull(after: since, limit: limit, scopes: principal.readableScopes, replica: verifying.map(PullingReplica.verify)) {
         case .page(let first): page = first
         case .replicaStale(let replica, let expected): throw APIError.replicaStale(replica, expected: expected)
         case .epochChanged(let current): throw APIError.epochChanged(current)
+        case .replicaForeign: throw APIError.replicaForeign
         }
         guard since <= page.head else {
             throw APIError(.badRequest, "invalid_cursor", "The cursor is beyond the end of the change log. Pull from the beginning.")
         }
         if page.records.isEmpty, wait > 0 {
+            metrics.longPollWaiting(true)
+            defer { metrics.longPollWaiting(false) }
             let deadline = ContinuousClock.now + .seconds(wait)
             while page.records.isEmpty, ContinuousClock.now < deadline, !Task.isCancelled {
                 await notifier.wait(atMost: min(.seconds(1), deadline - ContinuousClock.now))
+                // A revocation ends a held poll within the second PROTOCOL.md §5 promises, and it is
+                // checked after the wake-up, so nothing written after the revocation gets through.
+                guard try await store.isActive(principalID: principal.id) else {
+                    logger.info("long poll ended: the principal was revoked")
+                    throw APIError.unauthorized
+                }
                 // The receipt checked out above; looking again only leaves out the replica's echoes.
                 let again = verifying.map { PullingReplica.verified($0.replica) }
                 if case .page(let next) = try await store.pull(after: since, limit: limit, scopes: principal.readableScopes, replica: again) {
                     page = next
                 }
             }
+            // A revocation between the last check and that read must not let its page out either.
+            guard try await store.isActive(principalID: principal.id) else { throw APIError.unauthorized }
         }
         let next = Cursor(epoch: epoch, seq: page.next)
         metrics.recordPull(records: page.records.count)
@@ -153,7 +174,12 @@ struct SyncRoutes {
 
     /// The pulling replica and its receipt from the query, checked with the pull itself so a stale
     /// replica joins nothing (PROTOCOL.md §6.3, §7.1).
-    private func replicaReceipt(_ replicaText: String?, receipt receiptText: String?, logger: inout Logger) throws -> ReplicaReceipt? {
+    private func replicaReceipt(
+        _ replicaText: String?,
+        receipt receiptText: String?,
+        principal: Principal,
+        logger: inout Logger
+    ) throws -> ReplicaReceipt? {
         guard let replicaText else {
             if receiptText != nil { throw APIError.invalidParameter("receipt", "'receipt' needs 'replica' beside it.") }
             return nil
@@ -173,7 +199,7 @@ struct SyncRoutes {
                 throw APIError(.badRequest, "invalid_cursor", error.message)
             }
         }
-        return ReplicaReceipt(replica: replica, receipt: receipt)
+        return ReplicaReceipt(replica: replica, receipt: receipt, principal: principal)
     }
 
     private func integer(_ text: Substring?, name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {

@@ -118,11 +118,16 @@ extension SQLiteStore {
         ) {
             return try ReplicaID(parsing: text)
         }
-        let fresh = ReplicaID.random()
+        var fresh = ReplicaID.random()
+        // A device may already have pushed under any id it liked; the server's own must be unowned.
+        while try String.fetchOne(db, sql: "SELECT replica FROM replica_owners WHERE replica = ?", arguments: [fresh.description]) != nil {
+            fresh = ReplicaID.random()
+        }
         try db.execute(
             sql: "INSERT INTO user_replicas (principal_id, epoch, replica) VALUES (?, ?, ?)",
             arguments: [principal.id, epoch.description, fresh.description]
         )
+        try db.execute(sql: "INSERT INTO replica_owners (replica, principal_id) VALUES (?, ?)", arguments: [fresh.description, principal.id])
         return fresh
     }
 
@@ -132,8 +137,7 @@ extension SQLiteStore {
         for row in try Row.fetchAll(
             db,
             sql: """
-                SELECT r.replica, p.name FROM replicas r JOIN principals p ON p.id = r.principal_id
-                UNION ALL SELECT u.replica, p.name FROM user_replicas u JOIN principals p ON p.id = u.principal_id
+                SELECT o.replica, p.name FROM replica_owners o JOIN principals p ON p.id = o.principal_id
                 """
         ) {
             names[row["replica"]] = row["name"]

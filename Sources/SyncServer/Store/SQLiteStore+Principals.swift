@@ -13,6 +13,12 @@ extension SQLiteStore {
         }
     }
 
+    public func isActive(principalID id: Int64) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM principals WHERE id = ? AND revoked_at IS NULL", arguments: [id]) != nil
+        }
+    }
+
     public func createSchool(id: String, name: String, at time: Date) async throws -> SchoolInfo {
         _ = try Scope.school(id)  // the id must make a valid scope
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -7,7 +7,10 @@ extension SQLiteStore {
         let epoch = self.epoch
         return try await pushes.run { db in
             let stored = try Self.replicaRecord(request.replica, db)
-            switch PushRules.checkReceipt(request.receipt, batch: request.batch, stored: stored, epoch: epoch) {
+            let owner = try Self.replicaOwner(request.replica, db)
+            switch PushRules.checkReceipt(request.receipt, batch: request.batch, stored: stored, owner: owner, principal: principal, epoch: epoch) {
+            case .foreign:
+                return .replicaForeign
             case .epochChanged:
                 return .epochChanged(current: epoch)
             case .stale(let expected):
@@ -55,6 +58,10 @@ extension SQLiteStore {
                         results.append(PushRules.result(for: record.key, state: state, changed: true))
                     }
                 }
+                if owner == nil {
+                    try db.cachedStatement(sql: "INSERT INTO replica_owners (replica, principal_id) VALUES (?, ?)")
+                        .execute(arguments: [request.replica.description, principal.id])
+                }
                 let response = PushResponse(batch: request.batch, receipt: PushReceipt(epoch: epoch, sequence: nextSequence), results: results)
                 try db.cachedStatement(
                     sql: """
@@ -66,7 +73,7 @@ extension SQLiteStore {
                             last_seen = excluded.last_seen
                         """
                 ).execute(arguments: [
-                    request.replica.description, Int64(nextSequence), request.batch.rawValue,
+                    request.replica.description, Int64(clamping: nextSequence), request.batch.rawValue,
                     String(decoding: try CanonicalJSON.encode(response), as: UTF8.self), principal.id, time,
                 ])
                 return .accepted(response, changed: changed)
@@ -81,7 +88,9 @@ extension SQLiteStore {
             switch replica {
             case .verify(let check)?:
                 let stored = try Self.replicaRecord(check.replica, db)
-                switch PushRules.checkReceipt(check.receipt, batch: nil, stored: stored, epoch: epoch) {
+                let owner = try Self.replicaOwner(check.replica, db)
+                switch PushRules.checkReceipt(check.receipt, batch: nil, stored: stored, owner: owner, principal: check.principal, epoch: epoch) {
+                case .foreign: return .replicaForeign(check.replica)
                 case .proceed, .replay: echoesOf = check.replica
                 case .stale(let expected): return .replicaStale(check.replica, expected: expected)
                 case .epochChanged: return .epochChanged(current: epoch)
@@ -92,7 +101,8 @@ extension SQLiteStore {
             // Read the head first: in this snapshot every sequence number up to it is committed.
             let head = try Self.head(db)
             var sql = "SELECT collection, id, scope, state, seq FROM records WHERE seq > ?"
-            var arguments: StatementArguments = [Int64(seq)]
+            // Cursors are checked to fit a signed 64-bit integer; clamping keeps this total anyway.
+            var arguments: StatementArguments = [Int64(clamping: seq)]
             if let echoesOf {
                 // No echo: the replica holds exactly the states it pushed (PROTOCOL.md §7.2).
                 sql += " AND (pushed_by IS NULL OR pushed_by != ?)"
@@ -105,7 +115,14 @@ extension SQLiteStore {
             sql += " ORDER BY seq LIMIT ?"
             arguments += [limit + 1]
             let rows = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
-            let page = rows.prefix(limit)
+            // A page ends at `limit` records or after the record that takes it past the byte
+            // budget (PROTOCOL.md §7.2), so large records cannot make one answer huge.
+            var page: [Row] = []
+            var bytes = 0
+            for row in rows.prefix(limit) where page.isEmpty || bytes < Self.pageByteBudget {
+                page.append(row)
+                bytes += (row["state"] as String).utf8.count
+            }
             let records = try page.map { row in
                 SyncRecord(
                     key: RecordKey(collection: row["collection"], id: row["id"]),
@@ -113,8 +130,8 @@ extension SQLiteStore {
                     state: try CanonicalJSON.decode(RecordState.self, from: Data((row["state"] as String).utf8))
                 )
             }
-            if rows.count > limit, let last = page.last {
-                return .page(PullPage(records: records, next: UInt64(last["seq"] as Int64), more: true, head: head))
+            if rows.count > page.count, let last = page.last {
+                return .page(PullPage(records: records, next: try Self.sequence(last["seq"]), more: true, head: head))
             }
             return .page(PullPage(records: records, next: max(head, seq), more: false, head: head))
         }
@@ -168,13 +185,24 @@ extension SQLiteStore {
         }
     }
 
+    /// The state bytes after which a pull page ends (PROTOCOL.md §7.2): the default body limit.
+    static let pageByteBudget = 8 * 1024 * 1024
+
     // MARK: Rows
 
     static func replicaRecord(_ replica: ReplicaID, _ db: Database) throws -> PushRules.ReplicaRecord? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT sequence, last_batch FROM replicas WHERE replica = ?"), arguments: [replica.description]).map
-        {
-            PushRules.ReplicaRecord(sequence: UInt64($0["sequence"] as Int64), lastBatch: $0["last_batch"])
-        }
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT sequence, last_batch FROM replicas WHERE replica = ?"),
+                arguments: [replica.description]
+            )
+        else { return nil }
+        return PushRules.ReplicaRecord(sequence: try sequence(row["sequence"]), lastBatch: row["last_batch"])
+    }
+
+    /// The principal that owns a replica id, or nil while nobody has used it.
+    static func replicaOwner(_ replica: ReplicaID, _ db: Database) throws -> Int64? {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT principal_id FROM replica_owners WHERE replica = ?"), arguments: [replica.description])
     }
 
     static func storedRecord(_ key: RecordKey, _ db: Database) throws -> (scope: Scope, state: RecordState)? {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Reporting
 import SyncCore
 
 /// The embedded store: one SQLite file in WAL mode, opened through a GRDB `DatabasePool`.
@@ -149,6 +150,34 @@ public final class SQLiteStore: SyncStore {
             // resolution made it. A pull by that replica skips the record: it holds it already.
             try db.execute(sql: "ALTER TABLE records ADD COLUMN pushed_by TEXT")
         }
+        migrator.registerMigration("v5: replica ownership; tombstones planted under another school's ids") { db in
+            // Who owns each replica id (PROTOCOL.md §5): unlike `replicas`, a restore keeps it, so a
+            // new epoch does not hand a replica id to whoever pushes under it first.
+            try db.execute(
+                sql: """
+                    CREATE TABLE replica_owners (
+                        replica TEXT PRIMARY KEY NOT NULL,
+                        principal_id INTEGER NOT NULL REFERENCES principals (id)
+                    ) WITHOUT ROWID;
+                    INSERT OR IGNORE INTO replica_owners (replica, principal_id) SELECT replica, principal_id FROM user_replicas;
+                    INSERT OR IGNORE INTO replica_owners (replica, principal_id) SELECT replica, principal_id FROM replicas;
+                    """
+            )
+            // Before ids decided scopes, a school could store a tombstone under another school's id
+            // and lock that school out of its own record. A tombstone holds no content, so dropping
+            // it loses nothing; the rightful school's next push stores the record where it belongs.
+            for row in try Row.fetchAll(db, sql: "SELECT collection, id, scope, state FROM records WHERE collection IN ('reports', 'indicator_values', 'assignments')") {
+                guard let collection = row["collection"] as String?, let id = row["id"] as String?,
+                    let scope = (row["scope"] as String?).flatMap({ try? Scope(parsing: $0) }),
+                    RecordRules.ownershipViolation(key: RecordKey(collection: collection, id: id), scope: scope) != nil,
+                    let text = row["state"] as String?,
+                    let state = try? CanonicalJSON.decode(RecordState.self, from: Data(text.utf8)),
+                    state.currentValues == nil, !state.isConflicted
+                else { continue }
+                try db.execute(sql: "DELETE FROM records WHERE collection = ? AND id = ?", arguments: [collection, id])
+                try db.execute(sql: "DELETE FROM conflicts WHERE collection = ? AND id = ?", arguments: [collection, id])
+            }
+        }
         return migrator
     }
 
@@ -157,7 +186,16 @@ public final class SQLiteStore: SyncStore {
     }
 
     static func head(_ db: Database) throws -> UInt64 {
-        UInt64(try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'change_log'")) ?? 0)
+        try sequence(Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'change_log'")) ?? 0)
+    }
+
+    /// A sequence number read from a table, which another program may have written: negative
+    /// numbers are a damaged file, reported as such instead of trapping in a conversion.
+    static func sequence(_ value: Int64) throws -> UInt64 {
+        guard let sequence = UInt64(exactly: value) else {
+            throw StoreError(.damaged, "the database holds a negative sequence number (\(value)); restore it from a backup")
+        }
+        return sequence
     }
 
     public func openConflictCount() async throws -> Int {

@@ -29,6 +29,10 @@ public protocol SyncStore: Sendable {
     /// The principal a token hash belongs to, unless revoked.
     func principal(forTokenHash hash: Data) async throws -> Principal?
 
+    /// Whether a principal exists and is not revoked, read from the store itself (no cache): a long
+    /// poll asks before it answers, so nothing written after a revocation reaches the revoked.
+    func isActive(principalID id: Int64) async throws -> Bool
+
     /// Creates a school that devices can be enrolled in.
     func createSchool(id: String, name: String, at time: Date) async throws -> SchoolInfo
 
@@ -84,16 +88,21 @@ public enum PushOutcome: Sendable {
     case replicaStale(expected: PushReceipt?)
     /// The receipt belongs to another epoch.
     case epochChanged(current: Epoch)
+    /// The replica id belongs to another principal (PROTOCOL.md §5 "Ownership").
+    case replicaForeign
 }
 
 /// A pulling replica and the last receipt it holds, to be checked before it reads.
 public struct ReplicaReceipt: Sendable, Equatable {
     public var replica: ReplicaID
     public var receipt: PushReceipt?
+    /// Who pulls: only the replica's owner may name it (PROTOCOL.md §5 "Ownership").
+    public var principal: Principal
 
-    public init(replica: ReplicaID, receipt: PushReceipt?) {
+    public init(replica: ReplicaID, receipt: PushReceipt?, principal: Principal) {
         self.replica = replica
         self.receipt = receipt
+        self.principal = principal
     }
 }
 
@@ -111,6 +120,8 @@ public enum PullOutcome: Sendable {
     case page(PullPage)
     case replicaStale(ReplicaID, expected: PushReceipt?)
     case epochChanged(current: Epoch)
+    /// The replica id belongs to another principal (PROTOCOL.md §5 "Ownership").
+    case replicaForeign(ReplicaID)
 }
 
 /// One page of changed records.
@@ -177,6 +188,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case alreadyExists = "already_exists"
         case notFound = "not_found"
         case invalid = "invalid_parameter"
+        /// The database holds something no server wrote (a negative sequence, a state that does not
+        /// decode): a fault of the file, answered 500 and logged, never a trap.
+        case damaged = "damaged"
     }
 
     public var code: Code

@@ -17,18 +17,39 @@ enum PushRules {
         case replay
         case stale(expected: PushReceipt?)
         case epochChanged
+        /// The replica id belongs to another principal: answer 403 and say nothing of its receipts.
+        case foreign
     }
 
-    /// PROTOCOL.md §6.3's table. `batch` is nil for pulls, which can never be replays.
-    static func checkReceipt(_ receipt: PushReceipt?, batch: BatchID?, stored: ReplicaRecord?, epoch: Epoch) -> ReceiptDecision {
+    /// PROTOCOL.md §5 "Ownership": a replica id belongs to the principal that first pushed under
+    /// it (or, for server-side users, for whom the server minted it); nobody else may use it.
+    static func mayUse(replicaOwnedBy owner: Int64?, _ principal: Principal) -> Bool {
+        owner == nil || owner == principal.id
+    }
+
+    /// PROTOCOL.md §6.3's table, after the ownership check. `batch` is nil for pulls, which can
+    /// never be replays. Every number here came from a client or a table, so nothing may overflow:
+    /// a receipt of 2^64 − 1 is just a receipt the server never issued.
+    static func checkReceipt(
+        _ receipt: PushReceipt?,
+        batch: BatchID?,
+        stored: ReplicaRecord?,
+        owner: Int64?,
+        principal: Principal,
+        epoch: Epoch
+    ) -> ReceiptDecision {
+        guard mayUse(replicaOwnedBy: owner, principal) else { return .foreign }
         if let receipt, receipt.epoch != epoch { return .epochChanged }
         let expected = stored.map { PushReceipt(epoch: epoch, sequence: $0.sequence) }
         switch (receipt, stored) {
         case (nil, nil):
             return .proceed(nextSequence: 1)
         case (let receipt?, let stored?) where receipt.sequence == stored.sequence:
+            // A sequence at the store's ceiling cannot be followed; such a row was not written by us.
+            guard stored.sequence < Cursor.maxSequence else { return .stale(expected: expected) }
             return .proceed(nextSequence: stored.sequence + 1)
-        case (let receipt, let stored?) where batch?.rawValue == stored.lastBatch && (receipt?.sequence ?? 0) + 1 == stored.sequence:
+        case (let receipt, let stored?)
+        where batch?.rawValue == stored.lastBatch && stored.sequence > 0 && (receipt?.sequence ?? 0) == stored.sequence - 1:
             return .replay
         default:
             return .stale(expected: expected)
@@ -57,6 +78,7 @@ enum PushRules {
         }
         if let reason = rules.rejection(for: record) { return .reject(reason) }
         guard let stored else {
+            if let reason = sizeRejection(record.state, stored: nil) { return .reject(reason) }
             return try domainCheck(record, joined: record.state, stored: nil, principal: principal, rules: rules, lookup: lookup)
         }
         guard stored.scope == record.scope else {
@@ -72,7 +94,23 @@ enum PushRules {
             return .reject(RejectReason(code: code, message: error.message))
         }
         if joined == stored.state { return .unchanged(joined) }
+        if let reason = sizeRejection(joined, stored: stored.state) { return .reject(reason) }
         return try domainCheck(record, joined: joined, stored: stored.state, principal: principal, rules: rules, lookup: lookup)
+    }
+
+    /// PROTOCOL.md §10: a joined state may not pass ``SyncLimits/maxStateBytes`` — unless the
+    /// record is already past it and this write does not grow it, so that the write that settles an
+    /// oversized record (a resolution, a discard) is never refused.
+    static func sizeRejection(_ joined: RecordState, stored: RecordState?, limit: Int = SyncLimits.maxStateBytes) -> RejectReason? {
+        guard joined.mayExceed(encodedBytes: limit) else { return nil }
+        let size = joined.encodedSize
+        guard size > limit else { return nil }
+        if let stored, size <= stored.encodedSize { return nil }
+        return RejectReason(
+            code: "too_large",
+            message:
+                "the record would hold \(size) bytes, more than the \(limit) one record may hold; an administrator resolves its conflicts to shrink it, or the school shortens its text"
+        )
     }
 
     private static func domainCheck(

@@ -69,12 +69,15 @@ extension JSONValue {
         return flag
     }
 
-    /// An integer; like Foundation, `1.0` and `1e2` read as integers, `1.5` does not.
+    /// An integer; like Foundation, `1.0` and `1e2` read as integers, `1.5` does not. Stricter
+    /// than Foundation, a number is refused rather than changed: an integer literal outside the
+    /// type's range, or a fraction or exponent form beyond 2^53, where doubles stop being exact
+    /// (`9007199254740993.0` would silently become …992; PROTOCOL.md §2.2).
     func int64() throws(WireJSONError) -> Int64 {
         guard case .number(let text) = self else { throw .mismatch(.integer, found: self) }
         if let number = Int64(text) { return number }
-        guard let number = Double(text), number.isFinite, let exact = Int64(exactly: number) else {
-            throw .invalid("Number \(text) is not representable as Int64.")
+        guard let digits = Self.integerDigits(text), let exact = Int64(digits) else {
+            throw .invalid("Number \(text.prefix(40)) is not representable as Int64.")
         }
         return exact
     }
@@ -82,10 +85,44 @@ extension JSONValue {
     func uint64() throws(WireJSONError) -> UInt64 {
         guard case .number(let text) = self else { throw .mismatch(.integer, found: self) }
         if let number = UInt64(text) { return number }
-        guard let number = Double(text), number.isFinite, let exact = UInt64(exactly: number) else {
-            throw .invalid("Number \(text) is not representable as UInt64.")
+        guard let digits = Self.integerDigits(text), let exact = UInt64(digits) else {
+            throw .invalid("Number \(text.prefix(40)) is not representable as UInt64.")
         }
         return exact
+    }
+
+    /// The plain integer literal that a JSON number written with a fraction or an exponent
+    /// stands for exactly (`-1.20e1` → `-12`), or nil when it is not a whole number. Worked on the
+    /// digits, not through a double, which would round `9007199254740993.0` to …992. Exponents
+    /// are bounded, so `1e999999999` costs nothing.
+    static func integerDigits(_ text: String) -> String? {
+        var bytes = Substring(text).utf8[...]
+        var sign = ""
+        if bytes.first == UInt8(ascii: "-") {
+            sign = "-"
+            bytes = bytes.dropFirst()
+        }
+        let mantissaEnd = bytes.firstIndex { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") } ?? bytes.endIndex
+        var exponent = 0
+        if mantissaEnd != bytes.endIndex {
+            guard let parsed = Int(Substring(bytes[bytes.index(after: mantissaEnd)...])), abs(parsed) <= 400 else { return nil }
+            exponent = parsed
+        }
+        let mantissa = bytes[..<mantissaEnd]
+        let parts = mantissa.split(separator: UInt8(ascii: "."), maxSplits: 1, omittingEmptySubsequences: false)
+        let whole = parts.first.map(Array.init) ?? []
+        let fraction = parts.count > 1 ? Array(parts[1]) : []
+        guard (whole + fraction).allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), !whole.isEmpty else { return nil }
+        var digits = whole + fraction
+        let shift = exponent - fraction.count
+        if shift >= 0 {
+            digits += Array(repeating: UInt8(ascii: "0"), count: shift)
+        } else {
+            guard digits.suffix(-shift).allSatisfy({ $0 == UInt8(ascii: "0") }) else { return nil }
+            digits.removeLast(min(-shift, digits.count))
+        }
+        let trimmed = digits.drop { $0 == UInt8(ascii: "0") }
+        return trimmed.isEmpty ? "0" : sign + String(decoding: trimmed, as: UTF8.self)
     }
 
     func double() throws(WireJSONError) -> Double {

@@ -1,0 +1,75 @@
+import Foundation
+import HTTPTypes
+import Synchronization
+
+/// Counts failed sign-ins and failed bearer-token checks per client address, and says when an
+/// address has failed too often (PROTOCOL.md §5 "Rate limits").
+///
+/// Tokens are 256-bit, so guessing one is hopeless anyway; this is defence in depth, and it keeps a
+/// broken or hostile client from making the server hash and look up thousands of tokens a second.
+/// Only failures count, and a token already known valid (in ``PrincipalCache``) is never held back,
+/// so schools that share one address with a misbehaving machine keep syncing.
+final class FailedAuthLimiter: Sendable {
+    /// The most failures one address may have in one ``window``; 0 turns the limit off.
+    let limit: Int
+    /// The length of a counting window.
+    let window: Duration
+    /// Bounds memory when failures come from very many addresses.
+    static let capacity = 10_000
+
+    private struct Entry {
+        var start: ContinuousClock.Instant
+        var failures: Int
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+
+    init(limit: Int, window: Duration = .seconds(60)) {
+        self.limit = max(0, limit)
+        self.window = window
+    }
+
+    /// How long `address` must wait before its next attempt, or nil when it may try now.
+    func retryAfter(_ address: String, now: ContinuousClock.Instant = .now) -> Duration? {
+        guard limit > 0 else { return nil }
+        return entries.withLock { entries in
+            guard let entry = entries[address] else { return nil }
+            let ends = entry.start + window
+            guard now < ends else {
+                entries[address] = nil
+                return nil
+            }
+            return entry.failures >= limit ? ends - now : nil
+        }
+    }
+
+    /// Notes one failed attempt from `address`.
+    func recordFailure(_ address: String, now: ContinuousClock.Instant = .now) {
+        guard limit > 0 else { return }
+        entries.withLock { entries in
+            if var entry = entries[address], now < entry.start + window {
+                entry.failures = min(entry.failures + 1, limit)
+                entries[address] = entry
+                return
+            }
+            if entries.count >= Self.capacity {
+                entries = entries.filter { now < $0.value.start + window }
+                if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            }
+            entries[address] = Entry(start: now, failures: 1)
+        }
+    }
+
+    /// The 429 for an address that must wait, with `Retry-After` in whole seconds (at least 1).
+    static func tooManyAttempts(retryAfter: Duration) -> APIError {
+        let seconds = max(1, Int(retryAfter.components.seconds) + (retryAfter.components.attoseconds > 0 ? 1 : 0))
+        var error = APIError(
+            .tooManyRequests,
+            "too_many_requests",
+            "Too many failed sign-ins or token checks from this address. Wait \(seconds) s, then try again with a valid token.",
+            details: ["retryAfter": String(seconds)]
+        )
+        error.headers[.retryAfter] = String(seconds)
+        return error
+    }
+}
