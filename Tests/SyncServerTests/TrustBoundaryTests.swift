@@ -94,6 +94,56 @@ struct TrustBoundaryTests {
         }
     }
 
+    /// Rows another program wrote: text where numbers belong, invalid UTF-8, JSON that is not a
+    /// state. Each answer is a logged 500 (the file is damaged, not the request), never a trap, and
+    /// never a 400 that would tell the client its own push was wrong. One damage per fixture.
+    @Test(arguments: [
+        ("UPDATE records SET state = 'not json'", "/v1/pull"),
+        (#"UPDATE records SET state = '{"context":{},"fields":{},"deleted":[],"extra":1}'"#, "/v1/pull"),
+        ("UPDATE records SET scope = 'nowhere'", "/v1/pull"),
+        ("UPDATE records SET id = char(10)", "/v1/pull"),
+        ("UPDATE replicas SET sequence = 'x'", "/v1/pull?replica=00000000000000710000000000000001"),
+        ("UPDATE conflicts SET since_seq = 'abc'", "/v1/conflicts"),
+        ("UPDATE conflicts SET fields = X'FF'", "/v1/conflicts"),
+        ("UPDATE audit SET at = 'yesterday'", "/v1/history/reports/r1"),
+        ("UPDATE audit SET after = '[1]'", "/v1/history/reports/r1"),
+        ("UPDATE schools SET name = X'FF'", "/v1/admin/schools"),
+        ("UPDATE device_sync SET last_seen_at = 'soon'", "/v1/devices"),
+        ("UPDATE principals SET name = X'FF' WHERE kind = 'device'", "/v1/devices"),
+    ])
+    func damagedRowsAre500NeverATrap(damage: String, path: String) async throws {
+        try await Fixture.with { fixture in
+            try await fixture.withRouter { client in
+                for writer in [ReplicaID(high: 0x71, low: 1), ReplicaID(high: 0x71, low: 2)] {
+                    let record = try Make.report("r1", values: ["status": .string("w\(writer.low)")], by: writer)
+                    _ = try await client.push(try Make.push([record], replica: writer), token: fixture.deviceA)
+                }
+                _ = try await client.pull(token: fixture.deviceA)
+                _ = try await client.send(.get, "/v1/devices", token: fixture.admin)  // writes the device activity
+                let database = try DatabaseQueue(path: fixture.databasePath)
+                try await database.write { db in try db.execute(sql: damage) }
+                try database.close()
+                let answer = try await client.send(.get, path, token: fixture.admin)
+                #expect(answer.status == .internalServerError)
+                #expect(try answer.error().error == "internal")
+                #expect(try await client.send(.get, "/healthz", token: nil).status == .ok)
+            }
+        }
+    }
+
+    @Test func aPrincipalRowThatCannotBeReadIs500() async throws {
+        try await Fixture.with { fixture in
+            try await fixture.withRouter { client in
+                let database = try DatabaseQueue(path: fixture.databasePath)
+                try await database.write { db in try db.execute(sql: "UPDATE principals SET name = X'FF' WHERE kind = 'device'") }
+                try database.close()
+                let answer = try await client.send(.get, "/v1/session", token: fixture.deviceB)
+                #expect(answer.status == .internalServerError)
+                #expect(try await client.send(.get, "/v1/session", token: fixture.admin).status == .ok)
+            }
+        }
+    }
+
     @Test func implausibleIndicatorValuesAreRefusedAtPushTime() async throws {
         try await Fixture.with(configure: { $0.collections = .schoolSync }) { fixture in
             try await fixture.withRouter { client in

@@ -43,8 +43,10 @@ struct ConflictRoutes {
         }
         var before: Date?
         if let text = query["before"] {
-            guard let date = ISO8601DateFormatter().date(from: String(text)) else {
-                throw APIError.invalidParameter("before", "'before' is a time like 2025-07-01T00:00:00Z: only conflicts older than it are listed.")
+            // Stored times compare as text, which only holds for four-digit years.
+            let years = Date(timeIntervalSince1970: 0)...Date(timeIntervalSince1970: 253_402_300_799)
+            guard let date = ISO8601DateFormatter().date(from: String(text)), years.contains(date) else {
+                throw APIError.invalidParameter("before", "'before' is a time like 2025-07-01T00:00:00Z (years 1970–9999): only conflicts older than it are listed.")
             }
             before = date
         }

@@ -23,13 +23,13 @@ extension SQLiteStore {
             arguments += [limit]
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 ConflictSummary(
-                    collection: row["collection"],
-                    id: row["id"],
-                    scope: row["scope"],
-                    fields: (row["fields"] as String).split(separator: ",").map(String.init),
-                    deleteConflict: row["delete_conflict"],
-                    since: row["since_seq"],
-                    detectedAt: row["detected_at"]
+                    collection: try row.stored("collection"),
+                    id: try row.stored("id"),
+                    scope: try row.stored("scope"),
+                    fields: try row.stored("fields", as: String.self).split(separator: ",").map(String.init),
+                    deleteConflict: try row.stored("delete_conflict"),
+                    since: try row.stored("since_seq"),
+                    detectedAt: try row.stored("detected_at")
                 )
             }
         }
@@ -95,14 +95,14 @@ extension SQLiteStore {
                 arguments: [key.collection, key.id]
             ).map { row in
                 AuditEntry(
-                    seq: row["seq"],
-                    kind: AuditEntry.Kind(rawValue: row["kind"]) ?? .push,
-                    principal: row["principal_name"],
-                    replica: row["replica"],
-                    at: row["at"],
-                    before: try (row["before"] as String?).map { try CanonicalJSON.decode(AuditEntry.View.self, from: Data($0.utf8)) },
-                    after: try CanonicalJSON.decode(AuditEntry.View.self, from: Data((row["after"] as String).utf8)),
-                    reason: row["reason"]
+                    seq: try row.stored("seq"),
+                    kind: AuditEntry.Kind(rawValue: try row.stored("kind")) ?? .push,
+                    principal: try row.stored("principal_name"),
+                    replica: try row.stored("replica"),
+                    at: try row.stored("at"),
+                    before: try row.stored("before", as: String?.self).map { try Self.decodeStored(AuditEntry.View.self, from: $0) },
+                    after: try Self.decodeStored(AuditEntry.View.self, from: try row.stored("after")),
+                    reason: try row.stored("reason")
                 )
             }
         }
@@ -116,7 +116,11 @@ extension SQLiteStore {
             sql: "SELECT replica FROM user_replicas WHERE principal_id = ? AND epoch = ?",
             arguments: [principal.id, epoch.description]
         ) {
-            return try ReplicaID(parsing: text)
+            do {
+                return try ReplicaID(parsing: text)
+            } catch {
+                throw StoreError(.damaged, "a stored server-side replica id is not one: \(error.message)")
+            }
         }
         var fresh = ReplicaID.random()
         // A device may already have pushed under any id it liked; the server's own must be unowned.
@@ -140,7 +144,7 @@ extension SQLiteStore {
                 SELECT o.replica, p.name FROM replica_owners o JOIN principals p ON p.id = o.principal_id
                 """
         ) {
-            names[row["replica"]] = row["name"]
+            names[try row.stored("replica", as: String.self)] = try row.stored("name", as: String.self)
         }
         return names
     }
@@ -152,7 +156,7 @@ extension SQLiteStore {
             sql: "SELECT after FROM audit WHERE collection = ? AND record_id = ? ORDER BY id DESC",
             arguments: [key.collection, key.id]
         ) {
-            let view = try CanonicalJSON.decode(AuditEntry.View.self, from: Data(text.utf8))
+            let view = try decodeStored(AuditEntry.View.self, from: text)
             if !view.deleted, !view.fields.isEmpty {
                 return view.fields.compactMapValues { $0.count == 1 ? $0.first : nil }
             }

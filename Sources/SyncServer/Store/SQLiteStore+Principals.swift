@@ -34,7 +34,7 @@ extension SQLiteStore {
 
     public func schools() async throws -> [SchoolInfo] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name FROM schools ORDER BY id").map { SchoolInfo(id: $0["id"], name: $0["name"]) }
+            try Row.fetchAll(db, sql: "SELECT id, name FROM schools ORDER BY id").map { SchoolInfo(id: try $0.stored("id"), name: try $0.stored("name")) }
         }
     }
 
@@ -77,16 +77,16 @@ extension SQLiteStore {
                     """
             ).map { row in
                 DeviceInfo(
-                    id: row["id"],
-                    name: row["name"],
-                    school: row["school_id"],
-                    lastPullCursor: row["last_pull_cursor"],
-                    lastPullAt: row["last_pull_at"],
-                    lastPushAt: row["last_push_at"],
-                    lastPushBatch: row["last_push_batch"],
-                    lastSeenAt: row["last_seen_at"],
-                    client: row["client"],
-                    revoked: (row["revoked_at"] as Date?) != nil
+                    id: try row.stored("id"),
+                    name: try row.stored("name"),
+                    school: try row.stored("school_id"),
+                    lastPullCursor: try row.stored("last_pull_cursor"),
+                    lastPullAt: try row.stored("last_pull_at"),
+                    lastPushAt: try row.stored("last_push_at"),
+                    lastPushBatch: try row.stored("last_push_batch"),
+                    lastSeenAt: try row.stored("last_seen_at"),
+                    client: try row.stored("client"),
+                    revoked: try row.stored("revoked_at", as: DatabaseValue.self) != .null
                 )
             }
         }
@@ -114,9 +114,9 @@ extension SQLiteStore {
                         WHERE s.id_hash = ? AND s.expires_at > ? AND p.revoked_at IS NULL
                         """,
                     arguments: [hash, time]
-                ), let principal = Self.principal(from: row)
+                ), let principal = try Self.principal(from: row)
             else { return nil }
-            return (principal, row["csrf"])
+            return (principal, try row.stored("csrf"))
         }
     }
 
@@ -124,8 +124,8 @@ extension SQLiteStore {
         try await pool.write { db in try db.execute(sql: "DELETE FROM sessions WHERE id_hash = ?", arguments: [hash]) }
     }
 
-    static func principal(from row: Row) -> Principal? {
-        guard let kind = Principal.Kind(rawValue: row["kind"]) else { return nil }
-        return Principal(id: row["id"], kind: kind, name: row["name"], schoolID: row["school_id"])
+    static func principal(from row: Row) throws -> Principal? {
+        guard let kind = Principal.Kind(rawValue: try row.stored("kind")) else { return nil }
+        return Principal(id: try row.stored("id"), kind: kind, name: try row.stored("name"), schoolID: try row.stored("school_id"))
     }
 }

@@ -20,7 +20,7 @@ extension SQLiteStore {
                     db.cachedStatement(sql: "SELECT last_response FROM replicas WHERE replica = ?"),
                     arguments: [request.replica.description]
                 )
-                return .replayed(try CanonicalJSON.decode(PushResponse.self, from: Data((text ?? "").utf8)))
+                return .replayed(try Self.decodeStored(PushResponse.self, from: text ?? ""))
             case .proceed(let nextSequence):
                 var results: [PushResult] = []
                 results.reserveCapacity(request.records.count)
@@ -121,17 +121,11 @@ extension SQLiteStore {
             var bytes = 0
             for row in rows.prefix(limit) where page.isEmpty || bytes < Self.pageByteBudget {
                 page.append(row)
-                bytes += (row["state"] as String).utf8.count
+                bytes += try row.stored("state", as: String.self).utf8.count
             }
-            let records = try page.map { row in
-                SyncRecord(
-                    key: RecordKey(collection: row["collection"], id: row["id"]),
-                    scope: try Scope(parsing: row["scope"]),
-                    state: try CanonicalJSON.decode(RecordState.self, from: Data((row["state"] as String).utf8))
-                )
-            }
+            let records = try page.map { try $0.storedRecord() }
             if rows.count > page.count, let last = page.last {
-                return .page(PullPage(records: records, next: try Self.sequence(last["seq"]), more: true, head: head))
+                return .page(PullPage(records: records, next: try Self.sequence(try last.stored("seq")), more: true, head: head))
             }
             return .page(PullPage(records: records, next: max(head, seq), more: false, head: head))
         }
@@ -145,13 +139,7 @@ extension SQLiteStore {
                         "SELECT collection, id, scope, state FROM records WHERE collection IN (\(databaseQuestionMarks(count: collections.count))) ORDER BY collection, id"
                 ),
                 arguments: StatementArguments(collections)
-            ).map { row in
-                SyncRecord(
-                    key: RecordKey(collection: row["collection"], id: row["id"]),
-                    scope: try Scope(parsing: row["scope"]),
-                    state: try CanonicalJSON.decode(RecordState.self, from: Data((row["state"] as String).utf8))
-                )
-            }
+            ).map { try $0.storedRecord() }
         }
     }
 
@@ -197,7 +185,7 @@ extension SQLiteStore {
                 arguments: [replica.description]
             )
         else { return nil }
-        return PushRules.ReplicaRecord(sequence: try sequence(row["sequence"]), lastBatch: row["last_batch"])
+        return PushRules.ReplicaRecord(sequence: try sequence(try row.stored("sequence")), lastBatch: try row.stored("last_batch"))
     }
 
     /// The principal that owns a replica id, or nil while nobody has used it.
@@ -212,7 +200,13 @@ extension SQLiteStore {
                 arguments: [key.collection, key.id]
             )
         else { return nil }
-        return (try Scope(parsing: row["scope"]), try CanonicalJSON.decode(RecordState.self, from: Data((row["state"] as String).utf8)))
+        do {
+            return (try Scope(parsing: try row.stored("scope")), try row.storedState())
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.damaged, "the stored scope of \(key.collection)/\(key.id.prefix(128)) cannot be read: \(error)")
+        }
     }
 
     /// Writes a record's new state, appends its change-log entry and its audit entry, and keeps the

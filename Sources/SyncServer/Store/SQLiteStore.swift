@@ -167,13 +167,12 @@ public final class SQLiteStore: SyncStore {
             // and lock that school out of its own record. A tombstone holds no content, so dropping
             // it loses nothing; the rightful school's next push stores the record where it belongs.
             for row in try Row.fetchAll(db, sql: "SELECT collection, id, scope, state FROM records WHERE collection IN ('reports', 'indicator_values', 'assignments')") {
-                guard let collection = row["collection"] as String?, let id = row["id"] as String?,
-                    let scope = (row["scope"] as String?).flatMap({ try? Scope(parsing: $0) }),
-                    RecordRules.ownershipViolation(key: RecordKey(collection: collection, id: id), scope: scope) != nil,
-                    let text = row["state"] as String?,
-                    let state = try? CanonicalJSON.decode(RecordState.self, from: Data(text.utf8)),
-                    state.currentValues == nil, !state.isConflicted
+                // A row this cannot read is left as it is: the migration removes only what it is sure of.
+                guard let record = try? row.storedRecord(),
+                    RecordRules.ownershipViolation(key: record.key, scope: record.scope) != nil,
+                    record.state.currentValues == nil, !record.state.isConflicted
                 else { continue }
+                let (collection, id) = (record.key.collection, record.key.id)
                 try db.execute(sql: "DELETE FROM records WHERE collection = ? AND id = ?", arguments: [collection, id])
                 try db.execute(sql: "DELETE FROM conflicts WHERE collection = ? AND id = ?", arguments: [collection, id])
             }
