@@ -29,5 +29,8 @@ echo "== the benchmark runs (--quick, debug build: proves it works, asserts no s
 swift run --skip-build schoolsync-bench --quick >"$demo_dir/bench.log" 2>&1 || { cat "$demo_dir/bench.log"; exit 1; }
 tail -n 3 "$demo_dir/bench.log"
 
+echo "== a bounded libFuzzer run of the wire decoder and the join (fixed seed)"
+Scripts/fuzz.sh
+
 echo "== swift test"
 swift test "$@"
