@@ -110,10 +110,10 @@ let package = Package(
         .target(name: "SchoolSyncTestSupport", path: "Tests/SchoolSyncTestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "SyncCoreTests",
-            dependencies: ["SyncCore"],
+            dependencies: ["SyncCore", "SchoolSyncTestSupport"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "SyncCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "SyncCore", "SchoolSyncTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SyncServerTests",
             dependencies: [

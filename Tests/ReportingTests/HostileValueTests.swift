@@ -1,4 +1,5 @@
 import Foundation
+import SchoolSyncTestSupport
 import SyncCore
 import Testing
 
@@ -9,7 +10,7 @@ import Testing
 struct HostileValueTests {
     @Test func aggregationIsTotalOverHostileReadings() {
         let hostile: [Double] = [0, -0.0, 1, -1, 1e-300, 1e300, 1e308, -1e308, .greatestFiniteMagnitude, .leastNonzeroMagnitude, 1e7, 1e12]
-        var generator = HostileGenerator(seed: 11)
+        var generator = SeededGenerator(seed: 11)
         for _ in 0..<2_000 {
             let kind = IndicatorKind.allCases[Int(generator.next() % UInt64(IndicatorKind.allCases.count))]
             let readings = (0..<Int(1 + generator.next() % 5)).map { index -> SummaryInput.Reading in
@@ -97,20 +98,5 @@ struct HostileValueTests {
             Issue.record("a rate of 100000 % was accepted")
             return
         }
-    }
-}
-
-/// SplitMix64, so hostile inputs are the same on every run.
-struct HostileGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

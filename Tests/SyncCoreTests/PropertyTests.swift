@@ -1,3 +1,4 @@
+import SchoolSyncTestSupport
 import Foundation
 import Testing
 

@@ -27,7 +27,7 @@ struct HostileNumberSweepTests {
                 let epoch = fixture.store.epoch
                 let writer = ReplicaID(high: 0x91, low: 1)
                 let pushed = try await client.push(try Make.push([], replica: writer), token: fixture.deviceA)
-                let session = try await TrustBoundaryTests().signIn(client, token: fixture.admin)
+                let session = try await AdminPageTests().signIn(client, token: fixture.admin)
                 var answered = 0
                 func check(_ method: HTTPRequest.Method, _ path: String, token: String?, body: String? = nil, cookie: Bool = false, _ what: String) async throws {
                     var headers: HTTPFields = [:]

@@ -214,7 +214,7 @@ struct TrustBoundaryTests {
                     #expect(indicator.county.value == nil)
                     #expect(indicator.standing == .outOfRange)
                 }
-                let session = try await signIn(client, token: fixture.bureau)
+                let session = try await AdminPageTests().signIn(client, token: fixture.bureau)
                 let page = try await client.send(.get, "/bureau?period=2025-S1", token: nil, headers: [.cookie: session])
                 #expect(page.status == .ok)
                 #expect(String(buffer: page.body).contains("超出范围"))
@@ -495,7 +495,7 @@ struct TrustBoundaryTests {
                     let record = try domain.record("reports", reportID, try .school(Fixture.schoolA), ["status": .string(writer.low == 1 ? "done" : "at_risk")], by: writer)
                     _ = try await client.push(try Make.push([record], replica: writer), token: fixture.deviceA)
                 }
-                let session = try await signIn(client, token: fixture.admin)
+                let session = try await AdminPageTests().signIn(client, token: fixture.admin)
                 for path in ["/admin/conflicts", "/admin/conflicts/reports/\(reportID)", "/bureau?period=2025-S1", "/bureau?period=2026", "/login"] {
                     let page = try await client.send(.get, path, token: nil, headers: [.cookie: session])
                     let html = String(buffer: page.body)
@@ -670,20 +670,5 @@ struct TrustBoundaryTests {
                 #expect(answer.headers[.allow]?.isEmpty == false)
             }
         }
-    }
-
-    // MARK: Helpers
-
-    /// Signs in on the page and returns the session cookie.
-    func signIn(_ client: any TestClientProtocol, token: String) async throws -> String {
-        let answer = try await client.send(
-            .post,
-            "/login",
-            token: nil,
-            body: ByteBuffer(string: "token=\(token)&next=/bureau"),
-            headers: [.contentType: "application/x-www-form-urlencoded"]
-        )
-        let cookie = try #require(answer.headers[.setCookie])
-        return String(cookie.prefix { $0 != ";" })
     }
 }

@@ -1,3 +1,4 @@
+import SchoolSyncTestSupport
 @testable import SyncCore
 
 /// A randomised multi-replica history of one record, run against a reference model of causality.
