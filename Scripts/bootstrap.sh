@@ -23,3 +23,9 @@ if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
     echo "bootstrap: installing openapi-spec-validator (PyPI)"
     python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore openapi-spec-validator
 fi
+
+# The fixed seed of Scripts/check-schemathesis.sh gives the same cases only on the same version.
+if ! python3 -c 'import schemathesis, sys; sys.exit(schemathesis.__version__ != "4.32.5")' 2>/dev/null; then
+    echo "bootstrap: installing schemathesis 4.32.5 (PyPI)"
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore 'schemathesis==4.32.5'
+fi

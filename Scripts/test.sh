@@ -16,6 +16,9 @@ swift build --build-tests
 echo "== the real server answers as openapi.yaml says"
 python3 Scripts/check-openapi.py "$(swift build --show-bin-path)/schoolsync-server"
 
+echo "== schemathesis: every check against the real server, once per kind of token (seed 1)"
+Scripts/check-schemathesis.sh "$(swift build --show-bin-path)/schoolsync-server"
+
 echo "== the demo runs and reaches its expected end"
 demo_dir=$(mktemp -d)
 trap 'rm -rf "$demo_dir"' EXIT

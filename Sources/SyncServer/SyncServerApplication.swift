@@ -70,7 +70,8 @@ public func makeSyncRouter(
 /// `method_not_allowed` with an `Allow` header, not 404 (which says the path does not exist).
 private func answerWrongMethods(on router: Router<SyncRequestContext>) {
     let served = Dictionary(grouping: router.routes, by: { $0.path.description })
-    let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete]
+    // Every method a client or a scanner commonly sends; others are not routes at all (404).
+    let methods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete, .options, .trace, .connect, HTTPRequest.Method("QUERY")].compactMap { $0 }
     for routes in served.values {
         guard let path = routes.first?.path else { continue }
         let allowed = routes.map(\.method)

@@ -445,6 +445,42 @@ struct TrustBoundaryTests {
         }
     }
 
+    /// Issue 12's Chinese ids, and every other valid id: paths are percent-decoded exactly once.
+    @Test(arguments: ["七星区/措施①", "a b+c", "100%", "%41", "x/y/z", "a#b?c", "a//b", "末尾/"])
+    func everyValidIdRoundTripsThroughThePaths(id: String) async throws {
+        try await Fixture.with { fixture in
+            try await fixture.withRouter { client in
+                for writer in [ReplicaID(high: 0x81, low: 1), ReplicaID(high: 0x81, low: 2)] {
+                    let record = try Make.report(id, values: ["status": .string("w\(writer.low)")], by: writer)
+                    _ = try await client.push(try Make.push([record], replica: writer), token: fixture.deviceA)
+                }
+                let path = AdminPages.path(of: RecordKey(collection: "reports", id: id))
+                let detail = try await client.send(.get, "/v1/conflicts/\(path)", token: fixture.admin)
+                #expect(detail.status == .ok, "\(id)")
+                #expect(try detail.decode(ConflictDetail.self).id == id)
+                let history = try await client.send(.get, "/v1/history/\(path)", token: fixture.admin)
+                #expect(history.status == .ok, "\(id)")
+                let session = try await AdminPageTests().signIn(client, token: fixture.admin)
+                let list = try await client.send(.get, "/admin/conflicts", token: nil, headers: [.cookie: session])
+                #expect(String(buffer: list.body).contains("href=\"/admin/conflicts/\(path)\""))
+                let page = try await client.send(.get, "/admin/conflicts/\(path)", token: nil, headers: [.cookie: session])
+                #expect(page.status == .ok, "\(id): the page is shown, not a redirect to the list")
+            }
+        }
+        #expect(AdminPages.path(of: RecordKey(collection: "reports", id: "七星区/措施①")) == "reports/%E4%B8%83%E6%98%9F%E5%8C%BA%2F%E6%8E%AA%E6%96%BD%E2%91%A0")
+    }
+
+    @Test(arguments: ["2025-07-01T00:00:00Z", "2025-07-01T00:00:00.500Z", "2025-07-01t00:00:00z", "2025-07-01T08:00:00+08:00"])
+    func conflictTimesAreReadAsRFC3339(before: String) async throws {
+        try await Fixture.with { fixture in
+            try await fixture.withRouter { client in
+                let query = before.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                let answer = try await client.send(.get, "/v1/conflicts?before=\(query)", token: fixture.admin)
+                #expect(answer.status == .ok, "\(before)")
+            }
+        }
+    }
+
     // MARK: Pages
 
     @Test(arguments: [
@@ -537,6 +573,30 @@ struct TrustBoundaryTests {
                     let answer = try await client.send(.get, "/v1/session", token: "ss_wrong")
                     #expect(answer.status == .unauthorized)
                 }
+            }
+        }
+    }
+
+    @Test func aTokenAcceptedRecentlyPassesALimitedAddress() async throws {
+        try await Fixture.with(configure: { $0.failedAuthPerMinute = 2 }) { fixture in
+            try await fixture.withRouter { client in
+                #expect(try await client.send(.get, "/v1/session", token: fixture.deviceA).status == .ok)
+                for _ in 0..<2 {
+                    _ = try await client.send(.get, "/v1/session", token: "ss_wrong")
+                }
+                #expect(try await client.send(.get, "/v1/session", token: "ss_wrong").status == .tooManyRequests)
+                // Not from the one-second cache: the limiter remembers accepted tokens for ten minutes.
+                let limiter = FailedAuthLimiter(limit: 1)
+                let hash = Token.hash(fixture.deviceA)
+                limiter.recordFailure("a")
+                #expect(limiter.retryAfter("a") != nil)
+                #expect(!limiter.isKnownValid(hash))
+                limiter.rememberValid(hash)
+                #expect(limiter.isKnownValid(hash))
+                #expect(!limiter.isKnownValid(hash, now: .now + .seconds(601)))
+                #expect(try await client.send(.get, "/v1/session", token: fixture.deviceA).status == .ok)
+                // A token never accepted gets 429 without being looked up.
+                #expect(try await client.send(.get, "/v1/session", token: fixture.deviceB).status == .tooManyRequests)
             }
         }
     }
@@ -660,6 +720,7 @@ struct TrustBoundaryTests {
     @Test(arguments: [
         (HTTPRequest.Method.get, "/v1/push"), (.post, "/v1/pull"), (.delete, "/v1/session"), (.put, "/v1/admin/schools"),
         (.get, "/v1/admin/principals/1/revoke"), (.delete, "/v1/conflicts/reports/r"), (.post, "/bureau"),
+        (.trace, "/v1/session"), (.options, "/v1/pull"), (.head, "/v1/push"), (HTTPRequest.Method("QUERY")!, "/v1/session"),
     ])
     func aWrongMethodOnAKnownPathIs405(method: HTTPRequest.Method, path: String) async throws {
         try await Fixture.with { fixture in

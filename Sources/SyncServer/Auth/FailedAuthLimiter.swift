@@ -7,8 +7,9 @@ import Synchronization
 ///
 /// Tokens are 256-bit, so guessing one is hopeless anyway; this is defence in depth, and it keeps a
 /// broken or hostile client from making the server hash and look up thousands of tokens a second.
-/// Only failures count, and a token already known valid (in ``PrincipalCache``) is never held back,
-/// so schools that share one address with a misbehaving machine keep syncing.
+/// Only failures count, and a token this server accepted in the last ten minutes is never held
+/// back, so schools that share one address with a misbehaving machine keep syncing. (Knowing such a
+/// token means having it, so this tells a guesser nothing.)
 final class FailedAuthLimiter: Sendable {
     /// The most failures one address may have in one ``window``; 0 turns the limit off.
     let limit: Int
@@ -23,6 +24,10 @@ final class FailedAuthLimiter: Sendable {
     }
 
     private let entries = Mutex<[String: Entry]>([:])
+    /// SHA-256 hashes of tokens accepted recently, and when each was last accepted.
+    private let validTokens = Mutex<[Data: ContinuousClock.Instant]>([:])
+    /// How long an accepted token passes a limited address without another failure counting.
+    static let validTokenMemory: Duration = .seconds(600)
 
     init(limit: Int, window: Duration = .seconds(60)) {
         self.limit = max(0, limit)
@@ -40,6 +45,27 @@ final class FailedAuthLimiter: Sendable {
                 return nil
             }
             return entry.failures >= limit ? ends - now : nil
+        }
+    }
+
+    /// Notes a token (by its hash) that the store just accepted.
+    func rememberValid(_ hash: Data, now: ContinuousClock.Instant = .now) {
+        guard limit > 0 else { return }
+        validTokens.withLock { tokens in
+            if tokens[hash] == nil, tokens.count >= Self.capacity {
+                tokens = tokens.filter { now < $0.value + Self.validTokenMemory }
+                if tokens.count >= Self.capacity { tokens.removeAll(keepingCapacity: true) }
+            }
+            tokens[hash] = now
+        }
+    }
+
+    /// Whether a token (by its hash) was accepted within ``validTokenMemory``; it is still looked up,
+    /// so a revoked one is refused as usual.
+    func isKnownValid(_ hash: Data, now: ContinuousClock.Instant = .now) -> Bool {
+        validTokens.withLock { tokens in
+            guard let accepted = tokens[hash] else { return false }
+            return now < accepted + Self.validTokenMemory
         }
     }
 

@@ -13,7 +13,7 @@ struct TokenAuthenticator<Context: AuthRequestContext<Principal> & RemoteAddress
     let limiter: FailedAuthLimiter
 
     /// - Throws: 429 `too_many_requests` while the client's address has failed too often and the
-    ///   token is not one already known valid.
+    ///   token is not one accepted recently (``FailedAuthLimiter/isKnownValid(_:now:)``).
     func authenticate(request: Request, context: Context) async throws -> Principal? {
         guard request.headers[.authorization] != nil else { return nil }
         let address = context.remoteAddress?.ipAddress ?? "unknown"
@@ -23,12 +23,15 @@ struct TokenAuthenticator<Context: AuthRequestContext<Principal> & RemoteAddress
         }
         let hash = Token.hash(token)
         if let principal = cache.principal(forTokenHash: hash) { return principal }
-        if let wait = limiter.retryAfter(address) { throw FailedAuthLimiter.tooManyAttempts(retryAfter: wait) }
+        if let wait = limiter.retryAfter(address), !limiter.isKnownValid(hash) {
+            throw FailedAuthLimiter.tooManyAttempts(retryAfter: wait)
+        }
         let generation = cache.generation
         guard let principal = try await store.principal(forTokenHash: hash) else {
             limiter.recordFailure(address)
             return nil
         }
+        limiter.rememberValid(hash)
         cache.remember(principal, forTokenHash: hash, readAt: generation)
         return principal
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import HummingbirdAuth
 import NIOCore
@@ -32,13 +33,26 @@ public struct SyncRequestContext: AuthRequestContext, RequestContext, RemoteAddr
 }
 
 extension SyncRequestContext {
-    /// The record named by a `:collection/**` route: ids may contain `/`, so they are the path's tail.
+    /// The record named by a `:collection/**` route: ids may contain `/`, so they are the path's
+    /// tail. Each segment is percent-decoded exactly once, so every valid id round-trips — CJK,
+    /// spaces, `%`, `+` and `/` (as `%2F` or as a separator) alike.
+    ///
+    /// - Throws: 400 `invalid_parameter` naming `collection` or `id` when either is not valid.
     func recordKey() throws -> RecordKey {
-        let key = RecordKey(collection: parameters.get("collection") ?? "", id: parameters.getCatchAll().joined(separator: "/"))
+        func decoded(_ segment: Substring, _ name: String) throws -> String {
+            guard let text = segment.removingPercentEncoding else {
+                throw APIError.invalidParameter(name, "The \(name) in the path is not valid percent-encoded UTF-8.")
+            }
+            return text
+        }
+        let collection = try decoded(Substring(parameters.get("collection") ?? ""), "collection")
+        let id = try parameters.getCatchAll().map { try decoded($0, "id") }.joined(separator: "/")
+        let key = RecordKey(collection: collection, id: id)
         do throws(SyncCoreError) {
             try key.validate()
         } catch {
-            throw APIError.invalidParameter("id", error.message)
+            let collectionIsValid = (try? RecordKey(collection: collection, id: "x").validate()) != nil
+            throw APIError.invalidParameter(collectionIsValid ? "id" : "collection", error.message)
         }
         return key
     }

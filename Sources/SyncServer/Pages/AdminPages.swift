@@ -21,6 +21,8 @@ struct AdminPages {
     struct ListItem {
         let collection: String
         let id: String
+        /// `collection/id` for a link, each segment percent-encoded (see ``AdminPages/path(of:)``).
+        let path: String
         let scope: String
         let what: String
         let detectedAt: String
@@ -33,6 +35,7 @@ struct AdminPages {
             ListItem(
                 collection: $0.collection,
                 id: $0.id,
+                path: Self.path(of: RecordKey(collection: $0.collection, id: $0.id)),
                 scope: $0.scope,
                 what: $0.deleteConflict ? "删除与编辑冲突 deleted vs edited" : "字段 " + $0.fields.joined(separator: ", "),
                 detectedAt: $0.detectedAt.map(formatter.string(from:)) ?? ""
@@ -62,6 +65,14 @@ struct AdminPages {
         let value: String
     }
 
+    /// A record's key as the tail of a page URL, `<collection>/<id>` with the id percent-encoded
+    /// as one segment — its `/` too, so `%`, `?`, `#`, spaces, CJK and empty segments all survive —
+    /// which ``SyncRequestContext/recordKey()`` decodes exactly once.
+    static func path(of key: RecordKey) -> String {
+        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        return [key.collection, key.id].map { $0.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "" }.joined(separator: "/")
+    }
+
     func show(_ request: Request, context: SyncRequestContext) async throws -> Response {
         guard let session = try await pages.requireSession(request, allowBureau: true) else { return pages.redirectToLogin(request) }
         let key = try context.recordKey()
@@ -81,7 +92,7 @@ struct AdminPages {
             )
         }
         let object: [String: Any?] = [
-            "title": "\(key.collection)/\(key.id)", "collection": key.collection, "id": key.id, "scope": detail.scope,
+            "title": "\(key.collection)/\(key.id)", "collection": key.collection, "id": key.id, "path": Self.path(of: key), "scope": detail.scope,
             "csrf": session.csrf, "seen": String(decoding: try CanonicalJSON.encode(detail.context), as: UTF8.self),
             "fields": fields, "deleteConflict": !detail.deletedBy.isEmpty, "deletedBy": detail.deletedBy.joined(separator: "、"),
             "lastContent": (detail.lastContent ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "),

@@ -43,16 +43,18 @@ struct PageRoutes {
         let form = try await readForm(LoginForm.self, request)
         let next = Self.safeNext(form.next)
         let address = context.remoteAddress?.ipAddress ?? "unknown"
-        if let wait = limiter.retryAfter(address) {
+        let hash = Token.hash(form.token.trimmingCharacters(in: .whitespaces))
+        if let wait = limiter.retryAfter(address), !limiter.isKnownValid(hash) {
             let error = FailedAuthLimiter.tooManyAttempts(retryAfter: wait)
             var response = try html(render(["title": "登录", "next": next, "error": "尝试次数过多，请稍后再试。\(error.message)"], "login"), status: .tooManyRequests)
             response.headers.append(contentsOf: error.headers)
             return response
         }
-        guard let principal = try await store.principal(forTokenHash: Token.hash(form.token.trimmingCharacters(in: .whitespaces))) else {
+        guard let principal = try await store.principal(forTokenHash: hash) else {
             limiter.recordFailure(address)
             return try html(render(["title": "登录", "next": next, "error": "令牌无效或已被吊销。The token is not valid."], "login"), status: .unauthorized)
         }
+        limiter.rememberValid(hash)
         guard principal.kind != .device else {
             return try html(render(["title": "登录", "next": next, "error": "学校设备令牌不能登录网页；请使用区教育局或管理员令牌。"], "login"), status: .forbidden)
         }

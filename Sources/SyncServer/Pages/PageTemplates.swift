@@ -67,7 +67,7 @@ enum PageTemplates {
         <p class="muted">{{who}} · <a href="/bureau">汇总 Summary</a></p>
         {{#message}}<p class="card">{{message}}</p>{{/message}}
         {{#conflicts}}
-        <div class="card"><a class="name" href="/admin/conflicts/{{collection}}/{{id}}">{{collection}} / {{id}}</a>
+        <div class="card"><a class="name" href="/admin/conflicts/{{path}}">{{collection}} / {{id}}</a>
         <div class="muted">{{scope}} · {{what}} · {{detectedAt}}</div></div>
         {{/conflicts}}
         {{^conflicts}}<p class="muted">没有待处理的冲突。No open conflicts.</p>{{/conflicts}}
@@ -80,7 +80,7 @@ enum PageTemplates {
         <p class="muted">{{scope}} · <a href="/admin/conflicts">全部冲突 All conflicts</a></p>
         {{#error}}<p class="error">{{error}}</p>{{/error}}
         {{#deletedBy}}<p class="card error">已被 {{deletedBy}} 删除，同时在其他设备上被编辑。Deleted on one device while edited on another.</p>{{/deletedBy}}
-        <form method="post" action="/admin/conflicts/{{collection}}/{{id}}">
+        <form method="post" action="/admin/conflicts/{{path}}">
         <input type="hidden" name="csrf" value="{{csrf}}">
         <input type="hidden" name="seen" value="{{seen}}">
         {{#fields}}

@@ -24,6 +24,17 @@ struct ConflictRoutes {
         return principal
     }
 
+    /// An RFC 3339 date-time as openapi.yaml's `format: date-time` allows it: with or without
+    /// fractional seconds (`toISOString()` always writes them), `T`/`Z` in either case.
+    static func rfc3339Date(_ text: String) -> Date? {
+        let normalised = text.uppercased()
+        let plain = ISO8601DateFormatter()
+        if let date = plain.date(from: normalised) { return date }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: normalised)
+    }
+
     func list(_ request: Request, context: SyncRequestContext) async throws -> Response {
         _ = try reader(context)
         let query = request.uri.queryParameters
@@ -43,12 +54,12 @@ struct ConflictRoutes {
         }
         var before: Date?
         if let text = query["before"] {
-            // Stored times compare as text, which only holds for four-digit years.
-            let years = Date(timeIntervalSince1970: 0)...Date(timeIntervalSince1970: 253_402_300_799)
-            guard let date = ISO8601DateFormatter().date(from: String(text)), years.contains(date) else {
-                throw APIError.invalidParameter("before", "'before' is a time like 2025-07-01T00:00:00Z (years 1970–9999): only conflicts older than it are listed.")
+            guard let date = Self.rfc3339Date(String(text)) else {
+                throw APIError.invalidParameter("before", "'before' is a time like 2025-07-01T00:00:00Z: only conflicts older than it are listed.")
             }
-            before = date
+            // Stored times compare as text, which only holds for four-digit years: a time before
+            // 1970 or after 9999 means the same as the nearest of those (nothing, or everything).
+            before = min(max(date, Date(timeIntervalSince1970: 0)), Date(timeIntervalSince1970: 253_402_300_799))
         }
         struct Body: Encodable { let conflicts: [ConflictSummary] }
         let conflicts = try await store.conflicts(
