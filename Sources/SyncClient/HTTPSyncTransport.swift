@@ -97,15 +97,18 @@ public struct HTTPSyncTransport: SyncTransport {
         let status: HTTPResponseStatus
         var body: ByteBuffer
         let encoding: String?
+        let retryAfter: String?
         do {
             let limit = timeout + extra
             let response = try await http.execute(
                 request,
-                timeout: .nanoseconds(limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000),
+                // Whole seconds, capped at a day: a TimeAmount in nanoseconds cannot hold much more.
+                timeout: .seconds(min(max(limit.components.seconds, 1), 86_400)),
                 logger: logger
             )
             status = response.status
             encoding = response.headers.first(name: "Content-Encoding")
+            retryAfter = response.headers.first(name: "Retry-After")
             body = try await response.body.collect(upTo: maxResponseBytes)
             meter?.record(request: request, sentBody: sentBody, response: response.headers, receivedBody: body.readableBytes)
         } catch {
@@ -124,7 +127,10 @@ public struct HTTPSyncTransport: SyncTransport {
         }
         let data = Data(body.readableBytesView)
         guard status == .ok || status == .created else {
-            throw Self.failure(status: status, body: try? CanonicalJSON.decode(ErrorBody.self, from: data))
+            var error = Self.failure(status: status, body: try? CanonicalJSON.decode(ErrorBody.self, from: data))
+            // Seconds only (the server never sends a date); at most an hour, whatever it says.
+            error.retryAfter = retryAfter.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.map { .seconds(min(max($0, 0), 3600)) }
+            throw error
         }
         do {
             return try CanonicalJSON.decode(type, from: data)
@@ -164,6 +170,9 @@ public struct HTTPSyncTransport: SyncTransport {
         case 413:
             code = .tooLarge
             message = said
+        case 429:
+            code = .rateLimited
+            message = "the server is refusing this address for a while after many failed sign-ins (\(said)); sync again in a minute"
         case 500...:
             code = .server
             message = "the server failed (\(status.code)): \(said); changes are kept locally — sync again later"

@@ -23,6 +23,8 @@ public struct SyncClientError: Error, Sendable, CustomStringConvertible {
         public static let tooLarge = Code("too_large")
         /// The server failed (5xx).
         public static let server = Code("server")
+        /// Too many failed authentications came from this address (429); retried after `Retry-After`.
+        public static let rateLimited = Code("rate_limited")
         /// The server refused the request as malformed (a client bug).
         public static let badRequest = Code("bad_request")
         /// The server answered something this client cannot read.
@@ -45,6 +47,8 @@ public struct SyncClientError: Error, Sendable, CustomStringConvertible {
     public var body: ErrorBody?
     /// What failed underneath.
     public var cause: (any Error)?
+    /// How long the server asked the client to wait (`Retry-After`), when it said.
+    public var retryAfter: Duration?
 
     public init(_ code: Code, _ message: String, status: Int? = nil, body: ErrorBody? = nil, cause: (any Error)? = nil) {
         self.code = code
@@ -56,7 +60,7 @@ public struct SyncClientError: Error, Sendable, CustomStringConvertible {
 
     /// Whether trying again later may succeed: network trouble and server faults, never 4xx.
     public var isRetryable: Bool {
-        code == .unreachable || code == .server
+        code == .unreachable || code == .server || code == .rateLimited
     }
 
     public var description: String { message }

@@ -195,7 +195,7 @@ public struct SyncEngine: Sendable {
             do {
                 return try await operation()
             } catch let error as SyncClientError where error.isRetryable && attempt < retry.maxAttempts {
-                let delay = retry.delay(beforeRetry: attempt, using: &generator)
+                let delay = retry.delay(beforeRetry: attempt, retryAfter: error.retryAfter, using: &generator)
                 progress(.retrying(attempt: attempt, after: delay, reason: error.message))
                 logger.debug("retrying", metadata: ["sync.attempt": "\(attempt)", "sync.error": "\(error.code)"])
                 try await sleep(delay)

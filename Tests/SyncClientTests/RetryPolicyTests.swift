@@ -1,6 +1,8 @@
-import SyncClient
+import NIOHTTP1
 import SyncCore
 import Testing
+
+@testable import SyncClient
 
 struct RetryPolicyTests {
     struct FixedGenerator: RandomNumberGenerator {
@@ -37,11 +39,19 @@ struct RetryPolicyTests {
     @Test func onlyNetworkTroubleAndServerFaultsAreRetried() {
         #expect(SyncClientError(.unreachable, "").isRetryable)
         #expect(SyncClientError(.server, "").isRetryable)
+        #expect(SyncClientError(.rateLimited, "").isRetryable, "429 waits for Retry-After and tries again")
         for code: SyncClientError.Code in [
             .unauthorized, .forbidden, .badRequest, .tooLarge, .replicaStale, .epochChanged, .invalidResponse, .integrity,
         ] {
             #expect(!SyncClientError(code, "").isRetryable, "\(code)")
         }
         #expect(RetryPolicy.none.maxAttempts == 1)
+    }
+
+    @Test func answersMapToCodesThatSayWhatToDo() {
+        #expect(HTTPSyncTransport.failure(status: .tooManyRequests, body: nil).code == .rateLimited)
+        let foreign = ErrorBody(error: "replica_foreign", message: "…", details: nil)
+        #expect(HTTPSyncTransport.failure(status: .forbidden, body: foreign).code == .replicaStale, "a copied database re-mints")
+        #expect(HTTPSyncTransport.failure(status: .forbidden, body: nil).code == .forbidden)
     }
 }
