@@ -643,6 +643,24 @@ struct TrustBoundaryTests {
         }
     }
 
+    /// 8 MiB of `{"a":0},` is a million objects, 440 MB once parsed: refused before parsing.
+    @Test func aBodyOfTooManyValuesIsRefusedBeforeItIsParsed() async throws {
+        try await Fixture.with { fixture in
+            try await fixture.withRouter { client in
+                let many = Array(repeating: #"{"a":0}"#, count: 300_000).joined(separator: ",")
+                let body = #"{"batch":"b","replica":"\#(replica)","records":[\#(many)]}"#
+                let answer = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: ByteBuffer(string: body))
+                #expect(answer.status == .contentTooLarge)
+                #expect(try answer.error().error == "body_too_large")
+                // Strings full of commas and brackets are one value each.
+                let text = String(repeating: #",[:","#, count: 100_000)
+                let record = try Make.report("commas", values: ["narrative": .string(String(text.prefix(60_000)))], by: replica)
+                #expect(try await client.push(try Make.push([record], replica: replica), token: fixture.deviceA).results.first?.status == .applied)
+            }
+        }
+        #expect(RequestBodyReader.valueCountBound(Data(#"{"a":[1,2,{"b":"x,y:[z"}]}"#.utf8)) == 6)
+    }
+
     @Test func onlyApplicationJSONIsAJSONBody() async throws {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in

@@ -91,10 +91,28 @@ struct RequestBodyReader: Sendable {
         return inflated
     }
 
+    /// The most JSON values (objects, arrays, strings, numbers, literals) one body may hold.
+    ///
+    /// A parsed value costs far more memory than its bytes: 8 MiB of `{"a":0},` is a million
+    /// objects and took 440 MB to parse. The largest record PROTOCOL.md §10 allows holds about
+    /// 60,000 values, so this passes several of any size, and a client that meets the 413 halves
+    /// its batch until it fits.
+    static let maxJSONValues = 262_144
+
     /// Reads and decodes a JSON body, turning decoding failures into 400s that name the path.
     /// A ``StrictBody`` is first held to the wire types' rules: no duplicate or unknown keys.
+    ///
+    /// - Throws: 413 `body_too_large` when the body holds more than ``maxJSONValues`` values.
     func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
         let data = Data(try await read(request).readableBytesView)
+        guard Self.valueCountBound(data) <= Self.maxJSONValues else {
+            throw APIError(
+                .contentTooLarge,
+                "body_too_large",
+                "The body holds more than \(Self.maxJSONValues) JSON values; send fewer records per push.",
+                details: ["limit": String(maxBodyBytes), "values": String(Self.maxJSONValues)]
+            )
+        }
         do {
             if let strict = type as? any StrictBody.Type {
                 guard let keys = try CanonicalJSON.strictObjectKeys(in: data) else {
@@ -111,6 +129,35 @@ struct RequestBodyReader: Sendable {
         } catch let error as DecodingError {
             throw APIError.describing(error)
         }
+    }
+}
+
+extension RequestBodyReader {
+    /// An upper bound on the number of values in a JSON text, without parsing it: every value but
+    /// the first follows a `,` or a `:`, or opens right after a `[`, all outside strings. Invalid
+    /// JSON gets some bound too; the parser refuses it afterwards.
+    static func valueCountBound(_ data: Data) -> Int {
+        var count = 1
+        var inString = false
+        var escaped = false
+        for byte in data {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "["): count += 1
+            default: break
+            }
+        }
+        return count
     }
 }
 
