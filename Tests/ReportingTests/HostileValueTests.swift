@@ -99,4 +99,24 @@ struct HostileValueTests {
             return
         }
     }
+
+    /// SQLite keeps "café" in NFC and in NFD apart; Swift strings call them equal. The summary of
+    /// two such schools must not trap (it did, in a dictionary built with unique keys).
+    @Test func schoolIdsEqualOnlyUpToUnicodeFormDoNotTrapTheSummary() {
+        let input = SummaryInput(
+            period: "2025",
+            due: nil,
+            asOf: "2025-07-01",
+            schools: [
+                .init(id: "caf\u{E9}", name: "甲", township: "镇"),
+                .init(id: "cafe\u{301}", name: "乙", township: "镇"),
+            ],
+            measures: [:],
+            indicators: [],
+            assignments: [],
+            reports: [],
+            readings: []
+        )
+        #expect(Aggregator.summarize(input).period == "2025")
+    }
 }

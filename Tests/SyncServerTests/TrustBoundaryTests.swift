@@ -304,6 +304,57 @@ struct TrustBoundaryTests {
         #expect(ids == ["sch-a/2026-S1/m1", "sch-a/2026-S1/m2"])
     }
 
+    /// The approval lock holds against every way a school could change an approved report:
+    /// writing the review fields, a state that drops values without a delete, a delete of the
+    /// report or of one of its indicator values.
+    @Test func anApprovedReportCannotBeRewrittenEmptiedOrDeletedByTheSchool() async throws {
+        try await Fixture.with(configure: { $0.collections = .schoolSync }) { fixture in
+            try await fixture.withRouter { client in
+                try await domain.publish(client, fixture)
+                let school = domain.schoolReplica
+                let submitted = try domain.report(["status": .string("done"), "workflow": .string("submitted")])
+                let value = try domain.value(#"{"numerator":3,"denominator":4}"#)
+                var receipt = try await client.push(try Make.push([submitted, value], replica: school), token: fixture.deviceA).receipt
+                var approved = submitted
+                try approved.state.write(
+                    ["workflow": .string("approved"), "approval": .string(RecordRules.approvalJSON(for: submitted.state.context))],
+                    by: domain.bureauReplica
+                )
+                _ = try await client.push(
+                    try Make.push([approved], replica: domain.bureauReplica, receipt: PushReceipt(epoch: fixture.store.epoch, sequence: 1)),
+                    token: fixture.bureau
+                )
+                func push(_ record: SyncRecord) async throws -> PushResult? {
+                    let answer = try await client.push(try Make.push([record], replica: school, receipt: receipt), token: fixture.deviceA)
+                    receipt = answer.receipt
+                    return answer.results.first
+                }
+                // Rewriting the approval to cover an edit.
+                var rewritten = approved
+                try rewritten.state.write(["approval": .string(#"{"context":{"\#(school)":9007199254740991}}"#)], by: school)
+                #expect(try await push(rewritten)?.status == .rejected)
+                // A state that covers everything and holds nothing: every value would vanish.
+                let emptied = SyncRecord(
+                    key: approved.key,
+                    scope: approved.scope,
+                    state: try RecordState(context: approved.state.context.merged(with: VersionVector([school: 5])), fields: [:], deleted: [])
+                )
+                #expect(try await push(emptied)?.reason?.code == "report_locked")
+                // Deleting the report, or one of its values.
+                var deleted = approved
+                try deleted.state.delete(by: school)
+                #expect(try await push(deleted)?.reason?.code == "report_locked")
+                var deletedValue = value
+                try deletedValue.state.delete(by: school)
+                #expect(try await push(deletedValue)?.reason?.code == "report_locked")
+                // What the bureau approved is intact.
+                let summary = try await client.send(.get, "/v1/bureau/summary?period=2025-S1", token: fixture.bureau).decode(BureauSummary.self)
+                #expect(summary.measures.first?.approved == 1)
+                #expect(summary.indicators.first { $0.id == domain.rate }?.county.numerator == 3)
+            }
+        }
+    }
+
     @Test func aReplicaIdBelongsToThePrincipalThatFirstUsedIt() async throws {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in

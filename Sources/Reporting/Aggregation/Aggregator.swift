@@ -79,7 +79,9 @@ public struct MeasureSummary: Sendable, Codable, Hashable {
 /// Pure aggregation; the numbers are checked against hand calculations in the tests.
 public enum Aggregator {
     public static func summarize(_ input: SummaryInput) -> BureauSummary {
-        let schoolsByID = Dictionary(uniqueKeysWithValues: input.schools.map { ($0.id, $0) })
+        // Not uniqueKeysWithValues: ids that SQLite keeps apart can be equal Swift strings ("café"
+        // in NFC and NFD), and a duplicate key must not trap the server.
+        let schoolsByID = Dictionary(input.schools.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let reportedIndicators = Set(input.readings.map(\.indicator))
         let assignedMeasures = Set(input.assignments.map { $0[1] })
         let indicators = input.indicators.filter { reportedIndicators.contains($0.id) || assignedMeasures.contains($0.measureID) }.map { indicator in

@@ -104,10 +104,15 @@ public enum RecordRules {
         bySchool: Bool,
         lookup: (RecordKey) throws -> RecordState?
     ) rethrows -> RuleViolation? {
-        guard state.currentValues != nil || state.isConflicted else { return nil }  // deleted: nothing to check
         guard let parts = parts(of: key.id), parts.school == scope.schoolID else {
             return RuleViolation("a report's id is <school>/<period>/<measure> of its own school (period like 2025-S1 or 2025), not \(key.id)")
         }
+        // Before the delete shortcut below: deleting or emptying an approved report is an edit too.
+        if bySchool {
+            if let stored, let violation = lockViolation(report: stored, incoming: state, reportID: key.id) { return violation }
+            if let violation = reviewViolation(incoming: state, stored: stored) { return violation }
+        }
+        guard state.currentValues != nil || state.isConflicted else { return nil }  // deleted: nothing more to check
         for (field, expected) in [("school_id", parts.school), ("period", parts.period), ("measure_id", parts.item)] {
             if let value = text(state, field), value != expected {
                 return RuleViolation("\(field) is \(value) but the report's id says \(expected)")
@@ -142,9 +147,6 @@ public enum RecordRules {
         if let evidence = text(state, "evidence"), !isEvidenceList(evidence) {
             return RuleViolation("evidence must be a list of {\"name\": …, \"sha256\": 64 hex digits}")
         }
-        if bySchool, let stored, let violation = lockViolation(report: stored, incoming: state, reportID: key.id) {
-            return violation
-        }
         return nil
     }
 
@@ -156,9 +158,16 @@ public enum RecordRules {
         bySchool: Bool,
         lookup: (RecordKey) throws -> RecordState?
     ) rethrows -> RuleViolation? {
-        guard state.currentValues != nil || state.isConflicted else { return nil }
         guard let parts = parts(of: key.id), parts.school == scope.schoolID else {
             return RuleViolation("an indicator value's id is <school>/<period>/<indicator> of its own school, not \(key.id)")
+        }
+        if !(state.currentValues != nil || state.isConflicted) {
+            // A delete: only the approval lock applies (a deleted value has nothing else to check).
+            guard bySchool, let indicator = try lookup(RecordKey(collection: "indicators", id: parts.item)) else { return nil }
+            let measure = text(indicator, "measure_id") ?? ""
+            let reportID = "\(parts.school)/\(parts.period)/\(measure)"
+            guard let report = try lookup(RecordKey(collection: "reports", id: reportID)) else { return nil }
+            return lockViolation(report: report, incoming: state, reportID: reportID, stored: stored ?? RecordState())
         }
         guard let indicator = try lookup(RecordKey(collection: "indicators", id: parts.item)), exists(indicator) else {
             return RuleViolation("there is no indicator \(parts.item) in the catalog", code: "unknown_indicator")
@@ -187,30 +196,42 @@ public enum RecordRules {
         return nil
     }
 
-    /// DESIGN §4 invariant 8: while a report is approved, a content edit the approval did not see
-    /// is refused. `incoming` is the joined state; its dots that the stored record lacks and the
-    /// approval's context does not cover are the unapproved edits this push brings. One that
-    /// rewrites a field with the value already stored is not a content edit: that is how a school
-    /// discards a refused edit (a new write of the previous values, invariant 5).
+    /// DESIGN §4 invariant 8: while a report is approved, a school changes nothing the bureau
+    /// approved. `incoming` is the joined state a push would store; `stored` is what the server
+    /// holds for the record being written (the report itself, or one of its indicator values —
+    /// empty when the value is new). Any visible difference — a field's values, a field that
+    /// disappears (a state that drops values without a delete), a delete — is a content edit the
+    /// approval did not cover. A write that restores the stored values (a discard, invariant 5)
+    /// changes nothing visible, so it passes.
     static func lockViolation(report: RecordState, incoming: RecordState, reportID: String, stored: RecordState? = nil) -> RuleViolation? {
         guard text(report, "workflow") == "approved" else { return nil }
-        // Dots count per record: the approval's context speaks of the report, not of its values,
-        // so a value record has no approved dots beyond what it already holds.
-        let approved = stored == nil ? text(report, "approval").flatMap(approvedContext) ?? VersionVector() : VersionVector()
         let before = stored ?? report
-        let known = before.dots
-        func isUnapproved(_ dot: Dot) -> Bool { !known.contains(dot) && !approved.contains(dot) }
-        let changesContent =
-            incoming.deleted.contains(where: isUnapproved)
-            || incoming.fields.contains { name, register in
-                !reviewFields.contains(name)
-                    && register.entries.contains { isUnapproved($0.dot) && (before.value(of: name) ?? .null) != $0.value }
-            }
-        guard changesContent else { return nil }
+        guard changesContent(from: before, to: incoming) else { return nil }
         return RuleViolation(
             "the bureau approved report \(reportID); this edit arrived after the approval. Discard it (schoolsync report discard) or ask the bureau to return the report",
             code: "report_locked"
         )
+    }
+
+    /// Whether `after` shows anything other than `before`: deletion, or any field's set of values.
+    static func changesContent(from before: RecordState, to after: RecordState, ignoring ignored: Set<String> = []) -> Bool {
+        if before.isDeleted != after.isDeleted { return true }
+        let names = Set(before.fields.keys).union(after.fields.keys).subtracting(ignored)
+        return names.contains { values(before, $0) != values(after, $0) }
+    }
+
+    /// A field's values; an absent field reads as null, as a discard writes it (invariant 5).
+    private static func values(_ state: RecordState, _ field: String) -> Set<Value> {
+        let values = Set(state.fields[field]?.entries.map(\.value) ?? [])
+        return values.isEmpty ? [.null] : values
+    }
+
+    /// The review fields (`approval`, `review_comment`, `reviewer`) are the bureau's: a school's
+    /// push may carry them only as the server holds them.
+    static func reviewViolation(incoming: RecordState, stored: RecordState?) -> RuleViolation? {
+        let before = stored ?? RecordState()
+        guard let field = reviewFields.sorted().first(where: { values(before, $0) != values(incoming, $0) }) else { return nil }
+        return RuleViolation("\(field) is written by the bureau when it reviews a report, not by a school")
     }
 
     /// The context an approval recorded: `{"context": {<replica>: <counter>}}`.

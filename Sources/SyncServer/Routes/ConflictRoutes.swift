@@ -122,13 +122,21 @@ struct ConflictRoutes {
     func history(_ request: Request, context: SyncRequestContext) async throws -> Response {
         _ = try reader(context)
         let key = try context.recordKey()
+        let query = request.uri.queryParameters
+        guard let limit = Int(query["limit"] ?? "200"), (1...1000).contains(limit) else {
+            throw APIError.invalidParameter("limit", "'limit' must be a whole number from 1 to 1000.")
+        }
+        guard let after = Int64(query["after"] ?? "0"), after >= 0 else {
+            throw APIError.invalidParameter("after", "'after' is the 'seq' of the last entry of the previous page.")
+        }
         struct Body: Encodable {
             let collection: String
             let id: String
             let history: [AuditEntry]
+            let more: Bool
         }
-        let entries = try await store.history(key)
-        guard !entries.isEmpty else { throw APIError(.notFound, "not_found", "There is no record \(key).") }
-        return try JSONResponse.make(Body(collection: key.collection, id: key.id, history: entries), for: request)
+        let page = try await store.history(key, after: after, limit: limit)
+        guard page.exists else { throw APIError(.notFound, "not_found", "There is no record \(key).") }
+        return try JSONResponse.make(Body(collection: key.collection, id: key.id, history: page.entries, more: page.more), for: request)
     }
 }

@@ -84,16 +84,36 @@ extension SQLiteStore {
         }
     }
 
-    public func history(_ key: RecordKey) async throws -> [AuditEntry] {
+    public func history(_ key: RecordKey, after seq: Int64, limit: Int) async throws -> HistoryPage {
         try await pool.read { db in
-            try Row.fetchAll(
+            // Each entry holds two views of up to a whole state (1 MiB), and a device can add
+            // entries by pushing: pages end after `limit` entries or after 8 MiB of views.
+            let cursor = try Row.fetchCursor(
                 db,
                 sql: """
                     SELECT a.*, p.name AS principal_name FROM audit a LEFT JOIN principals p ON p.id = a.principal_id
-                    WHERE a.collection = ? AND a.record_id = ? ORDER BY a.id
+                    WHERE a.collection = ? AND a.record_id = ? AND a.seq > ? ORDER BY a.seq, a.id
                     """,
+                arguments: [key.collection, key.id, seq]
+            )
+            var rows: [Row] = []
+            var bytes = 0
+            var more = false
+            while let row = try cursor.next() {
+                if rows.count >= limit || (!rows.isEmpty && bytes >= Self.pageByteBudget) {
+                    more = true
+                    break
+                }
+                bytes += try row.stored("after", as: String.self).utf8.count + (try row.stored("before", as: String?.self)?.utf8.count ?? 0)
+                rows.append(row.copy())
+            }
+            let anyEntry = try Bool.fetchOne(
+                db,
+                sql: "SELECT 1 FROM audit WHERE collection = ? AND record_id = ? LIMIT 1",
                 arguments: [key.collection, key.id]
-            ).map { row in
+            )
+            let exists = !rows.isEmpty || anyEntry == true
+            let entries = try rows.map { row in
                 AuditEntry(
                     seq: try row.stored("seq"),
                     kind: AuditEntry.Kind(rawValue: try row.stored("kind")) ?? .push,
@@ -105,6 +125,7 @@ extension SQLiteStore {
                     reason: try row.stored("reason")
                 )
             }
+            return HistoryPage(entries: entries, more: more, exists: exists)
         }
     }
 

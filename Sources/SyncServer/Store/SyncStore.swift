@@ -72,10 +72,27 @@ public protocol SyncStore: Sendable {
     func resolve(_ key: RecordKey, _ request: ResolutionRequest, by principal: Principal, at time: Date) async throws -> ResolveOutcome
 
     /// Every accepted change of a record, oldest first.
-    func history(_ key: RecordKey) async throws -> [AuditEntry]
+    func history(_ key: RecordKey, after seq: Int64, limit: Int) async throws -> HistoryPage
 
     /// How many records are in conflict now.
     func openConflictCount() async throws -> Int
+}
+
+/// One page of a record's history (PROTOCOL.md §12): at most `limit` entries after a sequence
+/// number, ending early after the entry that takes its views past 8 MiB.
+public struct HistoryPage: Sendable {
+    /// Entries, oldest first.
+    public var entries: [AuditEntry]
+    /// Whether entries after the last one wait.
+    public var more: Bool
+    /// Whether the record has any history at all (false: there is no such record).
+    public var exists: Bool
+
+    public init(entries: [AuditEntry], more: Bool, exists: Bool) {
+        self.entries = entries
+        self.more = more
+        self.exists = exists
+    }
 }
 
 /// What a push came to.

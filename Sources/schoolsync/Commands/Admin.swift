@@ -173,11 +173,24 @@ extension SchoolSync.Admin {
 
         func run() async throws {
             try await runCommand {
-                struct Body: Codable { let history: [AuditEntry] }
-                let body = try await SchoolSync.Admin.withServer(global) { try await $0.get("/v1/history/\(record.path)", as: Body.self) }
-                if global.json { return try printJSON(body.history) }
+                struct Body: Codable {
+                    let history: [AuditEntry]
+                    let more: Bool?
+                }
+                // Pages of at most 200 entries, each after the last one seen (PROTOCOL.md §12).
+                let history = try await SchoolSync.Admin.withServer(global) { client in
+                    var entries: [AuditEntry] = []
+                    var after: Int64 = 0
+                    while true {
+                        let page = try await client.get("/v1/history/\(record.path)?after=\(after)", as: Body.self)
+                        entries += page.history
+                        guard page.more == true, let last = page.history.last?.seq, last > after else { return entries }
+                        after = last
+                    }
+                }
+                if global.json { return try printJSON(history) }
                 let formatter = ISO8601DateFormatter()
-                for entry in body.history {
+                for entry in history {
                     let fields = entry.after.fields.sorted { $0.key < $1.key }.map {
                         "\($0.key)=" + $0.value.map(\.description).joined(separator: " | ")
                     }
