@@ -20,6 +20,12 @@ extension SyncLimits {
     /// it on the joined result of every write, so concurrent pushes that are each small cannot
     /// together grow a record no device can push whole any more.
     public static let maxStateBytes = 1024 * 1024
+
+    /// The most replicas one record's context may name (PROTOCOL.md §10), checked by a server on
+    /// joined states like ``maxStateBytes``. A record is written by a school's few devices, the
+    /// bureau's and administrators' server-side replicas and a new replica per re-mint: hundreds
+    /// over many years at most, never tens of thousands.
+    public static let maxContextReplicas = 1024
 }
 
 extension RecordState {

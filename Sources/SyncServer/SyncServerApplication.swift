@@ -24,6 +24,9 @@ public func makeSyncServer(
     let router = makeSyncRouter(configuration: configuration, store: store, metrics: metrics, activity: activity)
     return Application(
         router: router,
+        // Idle connections are closed, so sockets opened and left silent cannot use up the
+        // server's file descriptors; a long poll being answered is not idle and is never cut.
+        server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "SchoolSync"),
         services: [activity],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },

@@ -23,6 +23,9 @@ public struct SyncServerConfiguration: Sendable {
     /// before it gets 429 `too_many_requests` with `Retry-After` (PROTOCOL.md §5); 0 turns the
     /// limit off. Tokens already known valid are never held back.
     public var failedAuthPerMinute = 30
+    /// Seconds a connection may sit idle (no request being read or answered) before the server
+    /// closes it.
+    public var idleTimeoutSeconds: Int64 = 30
     /// Which collections exist and which kind of scope each lives in.
     public var collections = CollectionRules.schoolSync
 

@@ -355,6 +355,98 @@ struct TrustBoundaryTests {
         }
     }
 
+    /// Review fields are the bureau's; a repeated key inside an indicator value is refused; a
+    /// school cannot learn whether another school has a record; a delete needs the whole id.
+    @Test func schoolsWriteOnlyWhatIsTheirsAndLearnNothingOfOthers() async throws {
+        try await Fixture.with(configure: { $0.collections = .schoolSync }) { fixture in
+            try await fixture.withRouter { client in
+                try await domain.publish(client, fixture)
+                var writer: UInt64 = 0
+                func push(_ record: SyncRecord, _ token: String) async throws -> PushResult? {
+                    writer += 1
+                    let replica = ReplicaID(high: 0xa1, low: writer)
+                    return try await client.push(try Make.push([record], replica: replica), token: token).results.first
+                }
+                let reviewed = try domain.report(["status": .string("done"), "reviewer": .string("我自己")])
+                #expect(try await push(reviewed, fixture.deviceA)?.reason?.code == "validation")
+                let twice = try domain.value(#"{"numerator":5,"denominator":10,"numerator":9}"#)
+                #expect(try await push(twice, fixture.deviceA)?.reason?.code == "validation")
+                // School B asks about school A's report with and without it existing: the same answer.
+                let own = try domain.report(["status": .string("done")])
+                #expect(try await push(own, fixture.deviceA)?.status == .applied)
+                var answers: [String] = []
+                for id in ["\(Fixture.schoolA)/2025-S1/\(domain.measure)", "\(Fixture.schoolA)/2025-S2/\(domain.measure)"] {
+                    var state = RecordState()
+                    try state.delete(by: ReplicaID(high: 0xa2, low: 1))
+                    let record = SyncRecord(key: RecordKey(collection: "reports", id: id), scope: try .school(Fixture.schoolB), state: state)
+                    let result = try await push(record, fixture.deviceB)
+                    answers.append("\(result?.reason?.code ?? "") \(result?.reason?.message.replacingOccurrences(of: id, with: "ID") ?? "")")
+                }
+                #expect(answers[0] == answers[1], "\(answers)")
+                // A tombstone under an id without a period is refused, whatever its context holds.
+                var junk = RecordState()
+                try junk.delete(by: ReplicaID(high: 0xa3, low: 1))
+                let tombstone = SyncRecord(key: RecordKey(collection: "reports", id: "\(Fixture.schoolA)/junk-1"), scope: try .school(Fixture.schoolA), state: junk)
+                #expect(try await push(tombstone, fixture.deviceA)?.reason?.code == "validation")
+            }
+        }
+    }
+
+    @Test func aContextNamingThousandsOfReplicasIsTooLarge() throws {
+        var counters: [ReplicaID: UInt64] = [:]
+        for index in 0..<2_000 { counters[ReplicaID(high: 0x100000, low: UInt64(index))] = 9_007_199_254_740_991 }
+        let bloated = try RecordState(context: VersionVector(counters), fields: [:], deleted: [])
+        #expect(PushRules.sizeRejection(bloated, stored: nil)?.code == "too_large")
+        #expect(PushRules.sizeRejection(bloated, stored: bloated) == nil, "a write that adds no replica to an already large context")
+    }
+
+    @Test func anOversizedFormIs413Not500() async throws {
+        try await Fixture.with { fixture in
+            try await fixture.withRouter { client in
+                let answer = try await client.send(
+                    .post,
+                    "/login",
+                    token: nil,
+                    body: ByteBuffer(string: "token=" + String(repeating: "x", count: 20_000)),
+                    headers: [.contentType: "application/x-www-form-urlencoded"]
+                )
+                #expect(answer.status == .contentTooLarge)
+            }
+        }
+    }
+
+    @Test func anIdleConnectionIsClosed() async throws {
+        try await Fixture.with(configure: { $0.idleTimeoutSeconds = 1 }) { fixture in
+            try await fixture.application.test(.live) { client in
+                let port = try #require(client.port)
+                // A bare socket that sends nothing: the server closes it (recv returns 0). The
+                // receive timeout only bounds the test if the server never does.
+                let closed = try Self.waitsForServerClose(port: port, atMost: 20)
+                #expect(closed)
+            }
+        }
+    }
+
+    /// Opens a TCP connection to 127.0.0.1:`port`, sends nothing, and says whether the server
+    /// closed it within `seconds`.
+    static func waitsForServerClose(port: Int, atMost seconds: Int) throws -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return false }
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, 0) == 0
+    }
+
     @Test func aReplicaIdBelongsToThePrincipalThatFirstUsedIt() async throws {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in

@@ -1,4 +1,5 @@
 import Foundation
+import SyncCore
 
 /// How schools report an indicator, and so how the bureau aggregates it.
 public enum IndicatorKind: String, Sendable, CaseIterable, Codable {
@@ -99,6 +100,11 @@ public enum IndicatorValue: Sendable, Hashable {
     }
 
     private static func parseShape(_ text: String, kind: IndicatorKind) -> Result<IndicatorValue, RuleViolation> {
+        // Read as strictly as the wire: `{"value":5,"value":1e300}` means 5 to one reader and
+        // 1e300 to another, so a duplicate key is refused rather than resolved either way.
+        guard (try? CanonicalJSON.strictObjectKeys(in: Data(text.utf8))) != nil else {
+            return .failure(RuleViolation("value must be one JSON object without repeated keys, not \(text.prefix(60))"))
+        }
         guard let raw = try? JSONDecoder().decode(Raw.self, from: Data(text.utf8)) else {
             return .failure(RuleViolation("value must be {\"value\": …} or {\"numerator\": …, \"denominator\": …}, not \(text.prefix(60))"))
         }

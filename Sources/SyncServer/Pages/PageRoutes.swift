@@ -100,7 +100,7 @@ struct PageRoutes {
 
     /// A form body as name → value (the last value of a repeated name wins).
     func readFormFields(_ request: Request) async throws -> [String: String] {
-        let body = String(buffer: try await request.body.collect(upTo: 64 * 1024))
+        let body = String(buffer: try await Self.collectForm(request, upTo: 1024 * 1024))
         var fields: [String: String] = [:]
         for pair in body.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -169,11 +169,23 @@ struct PageRoutes {
     }
 
     private func readForm<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
-        let body = try await request.body.collect(upTo: 16 * 1024)
+        let body = try await Self.collectForm(request, upTo: 16 * 1024)
         do {
             return try URLEncodedFormDecoder().decode(type, from: String(buffer: body))
         } catch {
             throw APIError(.badRequest, "invalid_body", "The form could not be read; reload the page and try again.")
+        }
+    }
+
+    /// A form body of at most `limit` bytes.
+    ///
+    /// - Throws: 413 `body_too_large` past it, never a 500. The conflict form carries the context
+    ///   it showed, which grows with the replicas that wrote the record, so its limit is larger.
+    static func collectForm(_ request: Request, upTo limit: Int) async throws -> ByteBuffer {
+        do {
+            return try await request.body.collect(upTo: limit)
+        } catch {
+            throw APIError.bodyTooLarge(limit: limit)
         }
     }
 

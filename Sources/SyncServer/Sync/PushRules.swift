@@ -77,6 +77,11 @@ enum PushRules {
             return .reject(RejectReason(code: "scope_denied", message: "\(principal.name) may not write to \(record.scope)"))
         }
         if let reason = rules.rejection(for: record) { return .reject(reason) }
+        // Before the stored record is looked at, so the answer never tells one school whether
+        // another school has a record under that id (PROTOCOL.md §5 "Ownership").
+        if rules.appliesDomainRules, let violation = RecordRules.ownershipViolation(key: record.key, scope: record.scope) {
+            return .reject(RejectReason(code: violation.code, message: violation.message))
+        }
         guard let stored else {
             if let reason = sizeRejection(record.state, stored: nil) { return .reject(reason) }
             return try domainCheck(record, joined: record.state, stored: nil, principal: principal, rules: rules, lookup: lookup)
@@ -102,6 +107,13 @@ enum PushRules {
     /// record is already past it and this write does not grow it, so that the write that settles an
     /// oversized record (a resolution, a discard) is never refused.
     static func sizeRejection(_ joined: RecordState, stored: RecordState?, limit: Int = SyncLimits.maxStateBytes) -> RejectReason? {
+        let replicas = joined.context.counters.count
+        if replicas > SyncLimits.maxContextReplicas, replicas > stored?.context.counters.count ?? 0 {
+            return RejectReason(
+                code: "too_large",
+                message: "the record's context would name \(replicas) replicas, more than the \(SyncLimits.maxContextReplicas) one record may have seen"
+            )
+        }
         guard joined.mayExceed(encodedBytes: limit) else { return nil }
         let size = joined.encodedSize
         guard size > limit else { return nil }
