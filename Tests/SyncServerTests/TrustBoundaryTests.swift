@@ -28,7 +28,7 @@ struct TrustBoundaryTests {
                     #expect(try answer.error().error == "invalid_parameter")
                     #expect(try answer.error().details?["parameter"] == "since")
                 }
-                for malformed in ["18446744073709551616", "+5", "-1", " 5", "5 ", "", "0x10", "１"] {
+                for malformed in ["18446744073709551616", "+5", "-1", " 5", "5 ", "", "0x10", "１", "01", "00000000000000000001"] {
                     let query = "since=\(epoch).\(malformed)".addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? ""
                     let answer = try await client.send(.get, "/v1/pull?\(query)", token: fixture.deviceA)
                     #expect(answer.status == .badRequest, "since=…\(malformed)")
@@ -483,6 +483,60 @@ struct TrustBoundaryTests {
                     body: try Make.body(try Make.push([], replica: adminReplica))
                 )
                 #expect(asAdmin.status == .forbidden)
+            }
+        }
+    }
+
+    @Test func aRestoreKeepsWhoOwnsWhichReplica() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("schoolsync-owners-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("server.sqlite").path
+        let backup = directory.appendingPathComponent("backup.sqlite").path
+        let afterBackup = ReplicaID(high: 0xb2b2, low: 0xb2b2)
+        let (bureau, device): (Principal, Principal)
+        do {
+            let store = try SQLiteStore(path: path)
+            _ = try await store.createSchool(id: "sch-a", name: "甲", at: Date())
+            bureau = try await store.createPrincipal(kind: .bureau, name: "局", schoolID: nil, at: Date()).0
+            device = try await store.createPrincipal(kind: .device, name: "甲 PC", schoolID: "sch-a", at: Date()).0
+            try store.backup(to: backup)
+            _ = try await store.push(try Make.push([], replica: afterBackup), by: bureau, rules: .protocolOnly, at: Date())
+        }
+        _ = try SQLiteStore.restore(from: backup, to: path)
+        let restored = try SQLiteStore(path: path)
+        guard case .replicaForeign = try await restored.push(try Make.push([], replica: afterBackup), by: device, rules: .protocolOnly, at: Date()) else {
+            Issue.record("a replica first used after the backup became free to claim")
+            return
+        }
+        guard case .accepted = try await restored.push(try Make.push([], replica: afterBackup), by: bureau, rules: .protocolOnly, at: Date()) else {
+            Issue.record("its owner could not use it in the new epoch")
+            return
+        }
+    }
+
+    /// A device plants an administrator's server-side replica in a record's context at the largest
+    /// counter; the administrator still resolves (under a fresh replica id).
+    @Test func anExhaustedServerReplicaIsReplacedNotAWayToBlockResolution() async throws {
+        try await Fixture.with { fixture in
+            try await fixture.withRouter { client in
+                let admin = try await fixture.principal(fixture.admin)
+                let adminReplica = try await fixture.store.pool.write { db in
+                    try SQLiteStore.serverReplica(for: admin, epoch: fixture.store.epoch, db)
+                }
+                var first = try Make.report("planted", values: ["status": .string("a")], by: ReplicaID(high: 0xc1, low: 1))
+                let second = try Make.report("planted", values: ["status": .string("b")], by: ReplicaID(high: 0xc1, low: 2))
+                first.state = try RecordState(
+                    context: first.state.context.merged(with: VersionVector([adminReplica: VersionVector.maxCounter])),
+                    fields: first.state.fields,
+                    deleted: first.state.deleted
+                )
+                _ = try await client.push(try Make.push([first], replica: ReplicaID(high: 0xc1, low: 1)), token: fixture.deviceA)
+                _ = try await client.push(try Make.push([second], replica: ReplicaID(high: 0xc1, low: 2)), token: fixture.deviceA)
+                let detail = try await client.send(.get, "/v1/conflicts/reports/planted", token: fixture.admin).decode(ConflictDetail.self)
+                let resolution = ResolutionRequest(seen: detail.context, values: ["status": .string("a")], delete: nil, reason: "选定")
+                let answer = try await client.send(.post, "/v1/conflicts/reports/planted", token: fixture.admin, body: try Make.body(resolution))
+                #expect(answer.status == .ok)
             }
         }
     }

@@ -31,11 +31,13 @@ public struct Cursor: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Splits `<epoch>.<n>`, where `n` is 1–20 ASCII digits that fit an unsigned 64-bit integer
-    /// (no sign, no spaces: the text form is canonical).
+    /// (no sign, no spaces, no leading zero: the text form is canonical, so one position has one
+    /// spelling).
     static func parts(of text: String, naming what: String, _ hint: String) throws(SyncCoreError) -> (Epoch, UInt64) {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2, (1...20).contains(parts[1].utf8.count),
             parts[1].utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+            parts[1].utf8.count == 1 || parts[1].utf8.first != UInt8(ascii: "0"),
             let number = UInt64(parts[1])
         else {
             throw SyncCoreError(.invalidName, "\(what) '\(text.prefix(80))' must be '<epoch>.<number>' \(hint)")

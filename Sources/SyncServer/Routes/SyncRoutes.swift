@@ -70,7 +70,8 @@ struct SyncRoutes {
         for record in push.records where !keys.insert(record.key).inserted {
             throw APIError.invalidJSON("\(record.key) appears twice in one push; send each record once.", path: ".records")
         }
-        if let client = push.client, client.count > 64 {
+        // Code points, as openapi.yaml's maxLength counts: a grapheme can hold any number of them.
+        if let client = push.client, client.unicodeScalars.count > 64 {
             throw APIError.invalidJSON("'client' may be at most 64 characters.", path: ".client")
         }
         var logger = context.logger

@@ -70,7 +70,12 @@ extension SQLiteStore {
         let epoch = self.epoch
         return try await pool.write { db in
             guard let (scope, stored) = try Self.storedRecord(key, db) else { return .notFound }
-            let replica = try Self.serverReplica(for: principal, epoch: epoch, db)
+            var replica = try Self.serverReplica(for: principal, epoch: epoch, db)
+            // A device can plant the user's replica in a record's context at the largest counter,
+            // so the next dot cannot be minted; the user then writes under a fresh replica id.
+            if stored.context[replica] >= VersionVector.maxCounter {
+                replica = try Self.rotateServerReplica(for: principal, epoch: epoch, db)
+            }
             var state = stored
             let resolution: Resolution = request.delete == true ? .delete : .write(request.values ?? [:])
             do throws(SyncCoreError) {
@@ -151,6 +156,21 @@ extension SQLiteStore {
         try db.execute(
             sql: "INSERT INTO user_replicas (principal_id, epoch, replica) VALUES (?, ?, ?)",
             arguments: [principal.id, epoch.description, fresh.description]
+        )
+        try db.execute(sql: "INSERT INTO replica_owners (replica, principal_id) VALUES (?, ?)", arguments: [fresh.description, principal.id])
+        return fresh
+    }
+
+    /// Replaces the user's server-side replica in this epoch with a fresh, unowned one (the old one
+    /// stays owned by the user, so its dots keep their writer's name).
+    static func rotateServerReplica(for principal: Principal, epoch: Epoch, _ db: Database) throws -> ReplicaID {
+        var fresh = ReplicaID.random()
+        while try String.fetchOne(db, sql: "SELECT replica FROM replica_owners WHERE replica = ?", arguments: [fresh.description]) != nil {
+            fresh = ReplicaID.random()
+        }
+        try db.execute(
+            sql: "UPDATE user_replicas SET replica = ? WHERE principal_id = ? AND epoch = ?",
+            arguments: [fresh.description, principal.id, epoch.description]
         )
         try db.execute(sql: "INSERT INTO replica_owners (replica, principal_id) VALUES (?, ?)", arguments: [fresh.description, principal.id])
         return fresh
