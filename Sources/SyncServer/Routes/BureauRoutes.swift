@@ -25,7 +25,11 @@ struct BureauRoutes {
     }
 
     func makeSummary(period: String) async throws -> BureauSummary {
-        let records = try await store.records(in: ["schools", "measures", "indicators", "periods", "assignments", "reports", "indicator_values"])
+        let records = try await store.records(
+            in: ["schools", "measures", "indicators", "periods", "assignments", "reports", "indicator_values"],
+            periodCollections: ["reports", "indicator_values"],
+            period: period
+        )
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withFullDate]
         return Aggregator.summarize(SummaryInput(records: records, period: period, asOf: formatter.string(from: today())))

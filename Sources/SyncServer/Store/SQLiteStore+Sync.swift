@@ -131,15 +131,19 @@ extension SQLiteStore {
         }
     }
 
-    public func records(in collections: [String]) async throws -> [SyncRecord] {
-        try await pool.read { db in
-            try Row.fetchAll(
-                db.cachedStatement(
-                    sql:
-                        "SELECT collection, id, scope, state FROM records WHERE collection IN (\(databaseQuestionMarks(count: collections.count))) ORDER BY collection, id"
-                ),
-                arguments: StatementArguments(collections)
-            ).map { try $0.storedRecord() }
+    public func records(in collections: [String], periodCollections: Set<String>, period: String?) async throws -> [SyncRecord] {
+        let whole = collections.filter { period == nil || !periodCollections.contains($0) }
+        let ofPeriod = period == nil ? [] : collections.filter { periodCollections.contains($0) }
+        return try await pool.read { db in
+            var sql = "SELECT collection, id, scope, state FROM records WHERE collection IN (\(databaseQuestionMarks(count: whole.count)))"
+            var arguments = StatementArguments(whole)
+            if let period, !ofPeriod.isEmpty {
+                // instr, not LIKE: a period is matched as text, whatever characters it holds.
+                sql += " OR (collection IN (\(databaseQuestionMarks(count: ofPeriod.count))) AND instr(id, ?) > 0)"
+                arguments += StatementArguments(ofPeriod)
+                arguments += ["/\(period)/"]
+            }
+            return try Row.fetchAll(db.cachedStatement(sql: sql + " ORDER BY collection, id"), arguments: arguments).map { try $0.storedRecord() }
         }
     }
 

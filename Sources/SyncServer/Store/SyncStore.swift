@@ -48,8 +48,10 @@ public protocol SyncStore: Sendable {
     /// Devices and their last sync activity.
     func devices() async throws -> [DeviceInfo]
 
-    /// The current states of every record in the given collections (for the bureau's summary).
-    func records(in collections: [String]) async throws -> [SyncRecord]
+    /// The current states of every record in the given collections; with a `period`, the records
+    /// of `periodCollections` only where their id names that period (`<school>/<period>/…`), so
+    /// the bureau's summary of one term never reads every term's records.
+    func records(in collections: [String], periodCollections: Set<String>, period: String?) async throws -> [SyncRecord]
 
     /// Opens a browser session for a principal; returns the session id (kept only as a hash).
     func createSession(for principal: Principal, csrf: String, expiresAt: Date) async throws -> String
@@ -92,6 +94,13 @@ public struct HistoryPage: Sendable {
         self.entries = entries
         self.more = more
         self.exists = exists
+    }
+}
+
+extension SyncStore {
+    /// The current states of every record in the given collections.
+    public func records(in collections: [String]) async throws -> [SyncRecord] {
+        try await records(in: collections, periodCollections: [], period: nil)
     }
 }
 
