@@ -86,7 +86,7 @@ struct RequestBodyReader: Sendable {
         guard trailer.count == 8 else { throw invalid("it is shorter than a gzip trailer") }
         func littleEndian(_ bytes: ArraySlice<UInt8>) -> UInt32 { bytes.reversed().reduce(0) { $0 << 8 | UInt32($1) } }
         guard littleEndian(trailer[4..<8]) == UInt32(truncatingIfNeeded: inflated.readableBytes),
-            littleEndian(trailer[0..<4]) == CRC32.checksum(inflated.readableBytesView)
+            littleEndian(trailer[0..<4]) == inflated.withUnsafeReadableBytes({ CRC32.checksum($0) })
         else { throw invalid("it is cut short, or its trailer does not match its data") }
         return inflated
     }
@@ -137,10 +137,14 @@ extension RequestBodyReader {
     /// the first follows a `,` or a `:`, or opens right after a `[`, all outside strings. Invalid
     /// JSON gets some bound too; the parser refuses it afterwards.
     static func valueCountBound(_ data: Data) -> Int {
+        data.withUnsafeBytes { valueCountBound($0) }
+    }
+
+    private static func valueCountBound(_ bytes: UnsafeRawBufferPointer) -> Int {
         var count = 1
         var inString = false
         var escaped = false
-        for byte in data {
+        for byte in bytes {
             if inString {
                 if escaped {
                     escaped = false
@@ -206,7 +210,11 @@ enum CRC32 {
         return value
     }
 
-    static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
-        ~bytes.reduce(~UInt32(0)) { crc, byte in table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+    static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        table.withUnsafeBufferPointer { table in
+            var crc = ~UInt32(0)
+            for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+            return ~crc
+        }
     }
 }
