@@ -112,3 +112,15 @@ struct ValueAndNameTests {
         #expect(BatchID.random() != BatchID.random())
     }
 }
+
+/// The range test for control characters in ids agrees with Unicode's general category (Cc)
+/// over every scalar.
+@Test func idControlCharactersAreExactlyUnicodesCc() {
+    var disagreements: [UInt32] = []
+    for value in UInt32(0)...0x10FFFF {
+        guard let scalar = Unicode.Scalar(value) else { continue }
+        let refused = (try? RecordKey(collection: "reports", id: "a" + String(Character(scalar))).validate()) == nil
+        if refused != (scalar.properties.generalCategory == .control) { disagreements.append(value) }
+    }
+    #expect(disagreements.isEmpty, "\(disagreements.prefix(10).map { String($0, radix: 16) })")
+}
