@@ -71,21 +71,11 @@ struct TrustBoundaryTests {
                 // At the ceiling: no next receipt can be issued, so the push is refused as stale.
                 try await database.write { db in try db.execute(sql: "UPDATE replicas SET sequence = 9223372036854775807") }
                 let ceiling = PushReceipt(epoch: fixture.store.epoch, sequence: 9_223_372_036_854_775_807)
-                let atCeiling = try await client.send(
-                    .post,
-                    "/v1/push",
-                    token: fixture.deviceA,
-                    body: try Make.body(try Make.push([], replica: replica, receipt: ceiling))
-                )
+                let atCeiling = try await client.sendPush(try Make.push([], replica: replica, receipt: ceiling), token: fixture.deviceA)
                 #expect(atCeiling.status == .conflict)
                 // Negative: a damaged file, a logged 500, never a trap.
                 try await database.write { db in try db.execute(sql: "UPDATE replicas SET sequence = -1") }
-                let damaged = try await client.send(
-                    .post,
-                    "/v1/push",
-                    token: fixture.deviceA,
-                    body: try Make.body(try Make.push([], replica: replica, receipt: pushed.receipt))
-                )
+                let damaged = try await client.sendPush(try Make.push([], replica: replica, receipt: pushed.receipt), token: fixture.deviceA)
                 #expect(damaged.status == .internalServerError)
                 #expect(try damaged.error().error == "internal")
                 try database.close()
@@ -454,12 +444,7 @@ struct TrustBoundaryTests {
                 let first = try await client.push(try Make.push([], replica: bureauReplica), token: fixture.bureau)
                 // Device B takes the id it saw in a record's context: 403, and not a word of receipts.
                 for receipt in [nil, first.receipt] {
-                    let hijack = try await client.send(
-                        .post,
-                        "/v1/push",
-                        token: fixture.deviceB,
-                        body: try Make.body(try Make.push([], replica: bureauReplica, receipt: receipt))
-                    )
+                    let hijack = try await client.sendPush(try Make.push([], replica: bureauReplica, receipt: receipt), token: fixture.deviceB)
                     #expect(hijack.status == .forbidden)
                     #expect(try hijack.error().error == "replica_foreign")
                     #expect(try hijack.error().details == nil)
@@ -476,12 +461,7 @@ struct TrustBoundaryTests {
                 let adminReplica = try await fixture.store.pool.write { db in
                     try SQLiteStore.serverReplica(for: admin, epoch: fixture.store.epoch, db)
                 }
-                let asAdmin = try await client.send(
-                    .post,
-                    "/v1/push",
-                    token: fixture.deviceA,
-                    body: try Make.body(try Make.push([], replica: adminReplica))
-                )
+                let asAdmin = try await client.sendPush(try Make.push([], replica: adminReplica), token: fixture.deviceA)
                 #expect(asAdmin.status == .forbidden)
             }
         }

@@ -74,7 +74,7 @@ extension SQLiteStore {
             // A device can plant the user's replica in a record's context at the largest counter,
             // so the next dot cannot be minted; the user then writes under a fresh replica id.
             if stored.context[replica] >= VersionVector.maxCounter {
-                replica = try Self.rotateServerReplica(for: principal, epoch: epoch, db)
+                replica = try Self.mintServerReplica(for: principal, epoch: epoch, db)
             }
             var state = stored
             let resolution: Resolution = request.delete == true ? .delete : .write(request.values ?? [:])
@@ -148,29 +148,23 @@ extension SQLiteStore {
                 throw StoreError(.damaged, "a stored server-side replica id is not one: \(error.message)")
             }
         }
-        var fresh = ReplicaID.random()
-        // A device may already have pushed under any id it liked; the server's own must be unowned.
-        while try String.fetchOne(db, sql: "SELECT replica FROM replica_owners WHERE replica = ?", arguments: [fresh.description]) != nil {
-            fresh = ReplicaID.random()
-        }
-        try db.execute(
-            sql: "INSERT INTO user_replicas (principal_id, epoch, replica) VALUES (?, ?, ?)",
-            arguments: [principal.id, epoch.description, fresh.description]
-        )
-        try db.execute(sql: "INSERT INTO replica_owners (replica, principal_id) VALUES (?, ?)", arguments: [fresh.description, principal.id])
-        return fresh
+        return try mintServerReplica(for: principal, epoch: epoch, db)
     }
 
-    /// Replaces the user's server-side replica in this epoch with a fresh, unowned one (the old one
-    /// stays owned by the user, so its dots keep their writer's name).
-    static func rotateServerReplica(for principal: Principal, epoch: Epoch, _ db: Database) throws -> ReplicaID {
+    /// Gives the user a fresh, unowned server-side replica for this epoch, in place of any it had
+    /// (an old one stays owned by the user, so its dots keep their writer's name). A device may
+    /// already have pushed under any id it liked; the server's own must be unowned.
+    static func mintServerReplica(for principal: Principal, epoch: Epoch, _ db: Database) throws -> ReplicaID {
         var fresh = ReplicaID.random()
         while try String.fetchOne(db, sql: "SELECT replica FROM replica_owners WHERE replica = ?", arguments: [fresh.description]) != nil {
             fresh = ReplicaID.random()
         }
         try db.execute(
-            sql: "UPDATE user_replicas SET replica = ? WHERE principal_id = ? AND epoch = ?",
-            arguments: [fresh.description, principal.id, epoch.description]
+            sql: """
+                INSERT INTO user_replicas (principal_id, epoch, replica) VALUES (?, ?, ?)
+                ON CONFLICT (principal_id, epoch) DO UPDATE SET replica = excluded.replica
+                """,
+            arguments: [principal.id, epoch.description, fresh.description]
         )
         try db.execute(sql: "INSERT INTO replica_owners (replica, principal_id) VALUES (?, ?)", arguments: [fresh.description, principal.id])
         return fresh

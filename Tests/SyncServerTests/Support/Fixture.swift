@@ -127,9 +127,14 @@ extension TestClientProtocol {
         return try await executeRequest(uri: uri, method: method, headers: headers, body: body)
     }
 
+    /// Sends a push and returns the answer, whatever its status.
+    func sendPush(_ request: PushRequest, token: String) async throws -> TestResponse {
+        try await send(.post, "/v1/push", token: token, body: try Make.body(request))
+    }
+
     /// Pushes and expects 200, returning the decoded response.
     func push(_ request: PushRequest, token: String) async throws -> PushResponse {
-        let response = try await send(.post, "/v1/push", token: token, body: try Make.body(request))
+        let response = try await sendPush(request, token: token)
         #expect(response.status == .ok, "push answered \(response.status): \(String(buffer: response.body))")
         return try response.decode(PushResponse.self)
     }
