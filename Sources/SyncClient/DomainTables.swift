@@ -115,16 +115,21 @@ enum DomainTables {
         try db.cachedStatement(sql: "UPDATE sync_control SET applying = 0 WHERE id = 1").execute()
     }
 
-    /// The row as field values, or `nil` if the row does not exist.
-    static func row(for key: RecordKey, schema: CollectionSchema, in db: Database) throws -> [String: Value]? {
+    /// The row as field values, or `nil` if the row does not exist. A column whose stored value
+    /// cannot become a field value (a non-finite REAL, a BLOB) is left out and named in `problems`.
+    static func row(for key: RecordKey, schema: CollectionSchema, in db: Database) throws -> (values: [String: Value], problems: [String])? {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM \(schema.name.quotedDatabaseIdentifier) WHERE id = ?", arguments: [key.id]) else {
             return nil
         }
         var values: [String: Value] = [:]
+        var problems: [String] = []
         for column in schema.columns {
-            values[column.name] = value(row[column.name] as DatabaseValue, as: column.type)
+            switch value(row[column.name] as DatabaseValue, as: column.type) {
+            case .success(let value): values[column.name] = value
+            case .failure(let problem): problems.append("\(column.name) \(problem.message)")
+            }
         }
-        return values
+        return (values, problems)
     }
 
     static func databaseValue(_ value: Value, as type: CollectionSchema.ColumnType) -> (any DatabaseValueConvertible)? {
@@ -137,20 +142,32 @@ enum DomainTables {
         }
     }
 
+    /// Why a stored SQLite value cannot be a field value.
+    struct Unrepresentable: Error {
+        var message: String
+    }
+
     /// Converts what plain SQL stored back into a value, keeping its storage class so nothing is
-    /// silently coerced: a wrong type reaches the server, which rejects it with a reason.
-    static func value(_ stored: DatabaseValue, as type: CollectionSchema.ColumnType) -> Value {
+    /// silently coerced: a wrong type reaches the server, which rejects it with a reason. A value
+    /// no replica could carry (infinity, NaN, bytes) is refused here instead of turning into
+    /// something else.
+    static func value(_ stored: DatabaseValue, as type: CollectionSchema.ColumnType) -> Result<Value, Unrepresentable> {
         switch stored.storage {
-        case .null: return .null
+        case .null: return .success(.null)
         case .int64(let number):
             switch type {
-            case .bool: return .bool(number != 0)
-            case .real: return .double(Double(number))
-            default: return .int(number)
+            case .bool: return .success(.bool(number != 0))
+            case .real: return .success(.double(Double(number)))
+            default: return .success(.int(number))
             }
-        case .double(let number): return (try? Value.number(number)) ?? .null
-        case .string(let text): return .string(text)
-        case .blob(let data): return .string(data.base64EncodedString())
+        case .double(let number):
+            do throws(SyncCoreError) {
+                return .success(try Value.number(number))
+            } catch {
+                return .failure(Unrepresentable(message: "holds \(number), which is not a finite number"))
+            }
+        case .string(let text): return .success(.string(text))
+        case .blob(let data): return .failure(Unrepresentable(message: "holds \(data.count) bytes of binary data (a BLOB); store text or a number"))
         }
     }
 }

@@ -89,8 +89,7 @@ extension LocalReplica {
 
     /// Writes several records in one transaction: all of them or none.
     public func write(_ changes: [(RecordKey, [String: Value])], scope: Scope? = nil) async throws {
-        try await pool.write { db in
-            try self.captureEdits(db)
+        try await transaction { db in
             let replica = try Self.replicaID(db)
             for (key, values) in changes {
                 var record =
@@ -106,8 +105,7 @@ extension LocalReplica {
 
     /// Deletes a record at this replica.
     public func delete(_ key: RecordKey) async throws {
-        try await pool.write { db in
-            try self.captureEdits(db)
+        try await transaction { db in
             guard var record = try StoredRecord.load(key, db) else {
                 throw SyncClientError(.refused, "there is no record \(key) to delete")
             }
@@ -118,11 +116,26 @@ extension LocalReplica {
 
     /// Discards this device's unsent or rejected edits of a record by writing back what the server
     /// last had (a new write, DESIGN §4 invariant 5). The discard itself is pushed with the next sync.
+    /// A record the server never had is forgotten instead; one whose sync data was damaged is
+    /// forgotten and pulled again from the server.
     public func discard(_ key: RecordKey) async throws {
-        try await pool.write { db in
-            try self.captureEdits(db)
-            guard var record = try StoredRecord.load(key, db), record.dirty else {
+        try await transaction { db in
+            let loaded: StoredRecord?
+            do {
+                loaded = try StoredRecord.load(key, db)
+            } catch {
+                // Its server copy, if any, must come back, and the server skips echoes of what this
+                // replica pushed: a new replica id pulls everything again with nothing skipped.
+                try self.forget(key, shown: RecordState(), db)
+                _ = try self.remint(db)
+                return
+            }
+            guard var record = loaded, record.dirty else {
                 throw SyncClientError(.refused, "\(key) has no local changes to discard")
+            }
+            if record.serverState == nil, try !PendingPush.mentions(key, db) {
+                try self.forget(key, shown: record.state, db)
+                return
             }
             let replica = try Self.replicaID(db)
             let previous = record.serverState ?? RecordState()
@@ -130,6 +143,14 @@ extension LocalReplica {
             record.rejectedEditSeq = nil
             try self.commitEdit(&record, db) { state throws(SyncCoreError) in try state.revert(to: previous, by: replica) }
         }
+    }
+
+    /// Removes a record from its table and from the sync tables.
+    private func forget(_ key: RecordKey, shown: RecordState, _ db: Database) throws {
+        if let schema = schemas[key.collection] {
+            try DomainTables.show(RecordState(), for: key, schema: schema, replacing: shown, in: db)
+        }
+        try LocalRejection.forget(key, db)
     }
 
     /// Applies one local edit to a record's state, marks it dirty, saves it and shows it in its table;
@@ -149,16 +170,27 @@ extension LocalReplica {
 
     /// A record's state, local flags and the server's reason if it was rejected.
     public func record(_ key: RecordKey) async throws -> LocalRecord? {
-        try await pool.write { db in
-            try self.captureEdits(db)
-            return try StoredRecord.load(key, db).map(LocalRecord.init)
+        try await transaction { db in
+            do {
+                return try StoredRecord.load(key, db).map(LocalRecord.init)
+            } catch {
+                // Reading must not fail because of one damaged row: show it as held back, with why.
+                let reason = LocalRejection.damaged(error)
+                try LocalRejection.mark(key, reason, db)
+                return LocalRecord(key: key, scope: .catalog, state: RecordState(), hasLocalChanges: true, rejection: reason)
+            }
         }
     }
 
     // MARK: Plain-SQL edits
 
     /// Turns every edit other programs made to the domain tables into versioned writes at this
-    /// replica. Runs first in every transaction that reads or merges records.
+    /// replica. Runs first in every transaction that reads or merges records (``transaction(_:)``).
+    ///
+    /// A row that cannot become a valid record (an id with a control character, a value no replica
+    /// can carry, a record with no school) never stops the capture of the others and never makes a
+    /// command fail: it is kept, marked rejected here with its reason (``LocalRejection``), held
+    /// back from every push until it is fixed with SQL or discarded, and shown by `status`.
     func captureEdits(_ db: Database) throws {
         let captured = try Row.fetchAll(db.cachedStatement(sql: "SELECT collection, id FROM sync_captured"))
         guard !captured.isEmpty else { return }
@@ -167,31 +199,87 @@ extension LocalReplica {
             let key = RecordKey(collection: row["collection"], id: row["id"])
             try db.cachedStatement(sql: "DELETE FROM sync_captured WHERE collection = ? AND id = ?").execute(arguments: [key.collection, key.id])
             guard let schema = schemas[key.collection] else { continue }
-            let shown = try DomainTables.row(for: key, schema: schema, in: db)
-            let stored = try StoredRecord.load(key, db)
-            var record = try stored ?? StoredRecord(key: key, scope: defaultScope(for: key, values: shown ?? [:], db), state: RecordState())
-            var state = record.state
-            do throws(SyncCoreError) {
-                if let shown {
-                    let isNew = state.isEmpty || state.isDeleted
-                    var changes: [String: Value] = [:]
-                    for (name, value) in shown {
-                        guard state.fields[name]?.isConflicted != true else { continue }
-                        let current = state.isDeleted ? nil : state.fields[name]?.settledValue
-                        if current ?? .null != value, !(isNew && value == .null) { changes[name] = value }
-                    }
-                    guard !changes.isEmpty || isNew else { continue }
-                    try state.write(changes, by: replica)
-                } else {
-                    guard !state.isEmpty, !state.isDeleted else { continue }
-                    try state.delete(by: replica)
-                }
-            } catch {
-                throw SyncClientError(.refused, "an edit of \(key) made outside SchoolSync could not be recorded: \(error.message)", cause: error)
-            }
-            record.edited(to: state)
-            try record.save(db)
+            try capture(key, schema: schema, by: replica, db)
         }
+    }
+
+    private func capture(_ key: RecordKey, schema: CollectionSchema, by replica: ReplicaID, _ db: Database) throws {
+        let shown = try DomainTables.row(for: key, schema: schema, in: db)
+        let stored: StoredRecord?
+        do {
+            stored = try StoredRecord.load(key, db)
+        } catch {
+            try LocalRejection.markDamaged(key, error, db)
+            return
+        }
+        var problems = shown?.problems ?? []
+        var record: StoredRecord
+        if let stored {
+            record = stored
+            if record.serverState == nil, record.rejection.map(LocalRejection.isLocal) == true, let shown,
+                let scope = try? defaultScope(for: key, values: shown.values, db)
+            {
+                record.scope = scope  // a row fixed after it was rejected here: it may now name its school
+            }
+        } else {
+            guard let shown else { return }  // inserted and deleted again before capture: nothing happened
+            do {
+                record = StoredRecord(key: key, scope: try defaultScope(for: key, values: shown.values, db), state: RecordState())
+            } catch {
+                problems.append("\(error)")
+                // Never pushed while rejected; the placeholder scope is replaced once the row is fixed.
+                record = StoredRecord(key: key, scope: .catalog, state: RecordState())
+            }
+        }
+        var state = record.state
+        if let shown {
+            let isNew = state.isEmpty || state.isDeleted
+            var changes: [String: Value] = [:]
+            for (name, value) in shown.values {
+                guard state.fields[name]?.isConflicted != true else { continue }
+                do throws(SyncCoreError) {
+                    try value.validate()
+                } catch {
+                    problems.append("\(name): \(error.message)")
+                    continue
+                }
+                let current = state.isDeleted ? nil : state.fields[name]?.settledValue
+                if current ?? .null != value, !(isNew && value == .null) { changes[name] = value }
+            }
+            guard !changes.isEmpty || isNew || !problems.isEmpty || record.rejection.map(LocalRejection.isLocal) == true else { return }
+            if !changes.isEmpty || isNew {
+                do throws(SyncCoreError) {
+                    try state.write(changes, by: replica)
+                } catch {
+                    problems.append(error.message)
+                }
+            }
+        } else {
+            guard !state.isEmpty, !state.isDeleted else { return }
+            if record.serverState == nil, try !PendingPush.mentions(key, db) {
+                // The server never had it: deleting the row forgets it (the way out of a bad id).
+                try LocalRejection.forget(key, db)
+                return
+            }
+            do throws(SyncCoreError) {
+                try state.delete(by: replica)
+            } catch {
+                problems.append(error.message)
+            }
+        }
+        do throws(SyncCoreError) {
+            try key.validate()
+        } catch {
+            problems.append(error.message)
+        }
+        record.edited(to: state)
+        if problems.isEmpty {
+            if record.rejection.map(LocalRejection.isLocal) == true { record.rejection = nil }
+        } else {
+            record.rejection = LocalRejection.invalidRow(key, problems: problems)
+            record.rejectedEditSeq = record.editSeq
+        }
+        try record.save(db)
     }
 
     /// Where a new record lives when nobody said.
@@ -224,6 +312,14 @@ public struct LocalRecord: Sendable {
     public var hasLocalChanges: Bool
     /// Why the server last rejected it, if it did.
     public var rejection: RejectReason?
+
+    init(key: RecordKey, scope: Scope, state: RecordState, hasLocalChanges: Bool, rejection: RejectReason?) {
+        self.key = key
+        self.scope = scope
+        self.state = state
+        self.hasLocalChanges = hasLocalChanges
+        self.rejection = rejection
+    }
 
     init(_ record: StoredRecord) {
         key = record.key

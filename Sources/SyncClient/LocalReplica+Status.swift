@@ -40,8 +40,7 @@ public struct ReplicaStatus: Sendable, Codable {
 extension LocalReplica {
     /// The replica's status.
     public func status() async throws -> ReplicaStatus {
-        try await pool.write { db in
-            try self.captureEdits(db)
+        try await transaction { db in
             let settings = try Self.settings(db)
             let rejected = try Row.fetchAll(
                 db,
@@ -77,13 +76,13 @@ extension LocalReplica {
 
     /// The records in conflict here, with each conflicting field's values.
     public func conflicts() async throws -> [ReplicaStatus.Conflict] {
-        try await pool.read { db in try self.conflicts(db) }
+        try await snapshot { db in try self.conflicts(db) }
     }
 
     private func conflicts(_ db: Database) throws -> [ReplicaStatus.Conflict] {
         try Row.fetchAll(db, sql: "SELECT collection, id FROM sync_conflicts ORDER BY collection, id").compactMap { row in
             let key = RecordKey(collection: row["collection"], id: row["id"])
-            guard let record = try StoredRecord.load(key, db), let conflict = record.state.conflict else { return nil }
+            guard let record = try? StoredRecord.load(key, db), let conflict = record.state.conflict else { return nil }
             return ReplicaStatus.Conflict(
                 collection: key.collection,
                 id: key.id,

@@ -38,6 +38,27 @@ struct PendingPush: Sendable {
         return PendingPush(request: saved.request, editSeqs: seqs)
     }
 
+    /// The stored push, or `nil` when there is none or it can no longer be read (a record in it
+    /// that today's rules refuse, damaged text): such a push is forgotten and the next one is
+    /// rebuilt from the dirty marks, which still hold every record it carried. If the server had
+    /// applied it, the rebuilt push carries an older receipt and the server answers
+    /// `replica_stale`: the replica re-mints and nothing is lost (PROTOCOL.md §6.3).
+    static func loadOrForget(_ db: Database) throws -> PendingPush? {
+        do {
+            return try load(db)
+        } catch {
+            try clear(db)
+            return nil
+        }
+    }
+
+    /// Whether the stored push carries this record (so the server may have it already).
+    static func mentions(_ key: RecordKey, _ db: Database) throws -> Bool {
+        guard let text = try Meta.get("pending_push", db) else { return false }
+        guard let pending = try? loadOrForget(db) else { return text.contains(key.id) }
+        return pending.request.records.contains { $0.key == key }
+    }
+
     func save(_ db: Database) throws {
         try Meta.set("pending_push", String(decoding: try CanonicalJSON.encode(request), as: UTF8.self), db)
         try Meta.set("pending_push_edit_seqs", String(decoding: try CanonicalJSON.encode(editSeqs), as: UTF8.self), db)
@@ -70,20 +91,35 @@ extension LocalReplica {
     /// The push to send next: the one still unanswered, or a new batch of dirty records (skipping
     /// records rejected since their last edit). `nil` when nothing waits.
     func nextPush(maxRecords: Int) async throws -> PendingPush? {
-        try await pool.write { db in
-            try self.captureEdits(db)
-            if let pending = try PendingPush.load(db) { return pending }
+        try await transaction { db in
+            if let pending = try PendingPush.loadOrForget(db) { return pending }
             let settings = try Self.requireSettings(db)
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT * FROM sync_records WHERE dirty = 1 AND (rejected_edit_seq IS NULL OR rejected_edit_seq != edit_seq)
-                    ORDER BY collection, id LIMIT ?
-                    """,
-                arguments: [maxRecords]
-            )
-            guard !rows.isEmpty else { return nil }
-            let records = try rows.map(StoredRecord.init(row:))
+            var records: [StoredRecord] = []
+            // Rows that can never be sent are marked and skipped, so one bad record never stops the
+            // others (and a marked row no longer matches the query, so this ends).
+            while records.isEmpty {
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT * FROM sync_records WHERE dirty = 1 AND (rejected_edit_seq IS NULL OR rejected_edit_seq != edit_seq)
+                        ORDER BY collection, id LIMIT ?
+                        """,
+                    arguments: [maxRecords]
+                )
+                guard !rows.isEmpty else { return nil }
+                for row in rows {
+                    let key = RecordKey(collection: row["collection"], id: row["id"])
+                    do {
+                        let record = try StoredRecord(row: row)
+                        try Self.checkWireForm(record)
+                        records.append(record)
+                    } catch let error as SyncClientError {
+                        try LocalRejection.mark(key, RejectReason(code: LocalRejection.invalidRecord, message: error.message), db)
+                    } catch {
+                        try LocalRejection.markDamaged(key, error, db)
+                    }
+                }
+            }
             let pending = PendingPush(
                 request: PushRequest(
                     batch: .random(),
@@ -100,11 +136,23 @@ extension LocalReplica {
         }
     }
 
+    /// Refuses a record the server's wire rules would refuse, with the same code that checks them
+    /// there (SyncCore's decoder), so a bad record is held back alone instead of making the server
+    /// refuse the whole batch.
+    static func checkWireForm(_ record: StoredRecord) throws {
+        let wire = SyncRecord(key: record.key, scope: record.scope, state: record.state)
+        do {
+            _ = try CanonicalJSON.decode(SyncRecord.self, from: try CanonicalJSON.encode(wire))
+        } catch {
+            throw SyncClientError(.refused, "kept on this device and not sent: the record breaks the protocol's rules (\(error)) — fix or delete the row")
+        }
+    }
+
     /// Applies the server's answer to a push in one transaction: acknowledged records remember
     /// the state the server now holds and lose their dirty mark unless edited meanwhile; rejected
     /// records keep their edits and the reason.
     func complete(_ pending: PendingPush, with response: PushResponse) async throws -> PushSummary {
-        try await pool.write { db in
+        try await transaction { db in
             var summary = PushSummary(sent: pending.request.records.count)
             var pushed: [RecordKey: (state: RecordState, editSeq: Int64)] = [:]
             for (record, editSeq) in zip(pending.request.records, pending.editSeqs) { pushed[record.key] = (record.state, editSeq) }
@@ -119,7 +167,7 @@ extension LocalReplica {
                             arguments: [result.key.collection, result.key.id]
                         )
                     else { continue }
-                    let known = try (row["server_state"] as String?).map { try CanonicalJSON.decode(RecordState.self, from: Data($0.utf8)) }
+                    let known = (row["server_state"] as String?).flatMap { try? CanonicalJSON.decode(RecordState.self, from: Data($0.utf8)) }
                     let serverState = try known.map { try $0.joined(with: state) } ?? state
                     try db.cachedStatement(
                         sql: """
@@ -130,7 +178,7 @@ extension LocalReplica {
                     ).execute(arguments: [try StoredRecord.text(serverState), editSeq, result.key.collection, result.key.id])
                     if result.status == .conflict { summary.conflicts += 1 } else { summary.applied += 1 }
                 case .rejected:
-                    guard var record = try StoredRecord.load(result.key, db) else { continue }
+                    guard var record = try? StoredRecord.load(result.key, db) else { continue }
                     record.rejection = result.reason ?? RejectReason(code: "rejected", message: "the server rejected this record")
                     record.rejectedEditSeq = editSeq
                     summary.rejected += 1
@@ -146,14 +194,14 @@ extension LocalReplica {
 
     /// Forgets an unanswered push that can never succeed as it is (413): its records stay dirty.
     func dropPendingPush() async throws {
-        try await pool.write { db in try PendingPush.clear(db) }
+        try await transaction { db in try PendingPush.clear(db) }
     }
 
-    /// Marks one record as too large to ever be accepted, so the next pushes skip it until it changes.
-    func markTooLarge(_ key: RecordKey, message: String) async throws {
-        try await pool.write { db in
-            guard var record = try StoredRecord.load(key, db) else { return }
-            record.rejection = RejectReason(code: "too_large", message: message)
+    /// Holds one record back from the next pushes, with the server's reason, until it changes.
+    func holdBack(_ key: RecordKey, _ reason: RejectReason) async throws {
+        try await transaction { db in
+            guard var record = try? StoredRecord.load(key, db) else { return }
+            record.rejection = reason
             record.rejectedEditSeq = record.editSeq
             try record.save(db)
         }
@@ -163,7 +211,7 @@ extension LocalReplica {
 
     /// The next pull's parameters: the stored cursor, this replica and its receipt.
     func nextPull(limit: Int, wait: Int = 0) async throws -> PullRequest {
-        try await pool.read { db in
+        try await snapshot { db in
             let settings = try Self.requireSettings(db)
             return PullRequest(since: settings.cursor, limit: limit, wait: wait, replica: settings.replica, receipt: settings.receipt)
         }
@@ -172,11 +220,13 @@ extension LocalReplica {
     /// Joins a pulled page and stores its cursor in one transaction (PROTOCOL.md §7.3). Local edits
     /// made with plain SQL are captured first, so a pull never overwrites them.
     func apply(_ page: PullResponse) async throws -> PullSummary {
-        try await pool.write { db in
-            try self.captureEdits(db)
+        try await transaction { db in
             var summary = PullSummary(received: page.records.count)
             for incoming in page.records {
-                var record = try StoredRecord.load(incoming.key, db) ?? StoredRecord(key: incoming.key, scope: incoming.scope, state: RecordState())
+                // A damaged local row cannot be joined; the server's copy replaces it (it held
+                // nothing readable, and it was never sent).
+                var record =
+                    (try? StoredRecord.load(incoming.key, db)) ?? StoredRecord(key: incoming.key, scope: incoming.scope, state: RecordState())
                 let merged: RecordState
                 let serverState: RecordState
                 do throws(SyncCoreError) {
@@ -189,8 +239,9 @@ extension LocalReplica {
                         cause: error
                     )
                 }
-                if serverState != record.serverState {
+                if serverState != record.serverState, record.rejection.map(LocalRejection.isLocal) != true {
                     // The server's record moved on (e.g. a report was returned): retry a rejected edit.
+                    // A record held back here stays so until it is edited.
                     record.rejection = nil
                     record.rejectedEditSeq = nil
                 }
@@ -214,7 +265,7 @@ extension LocalReplica {
     /// The server's store was restored: forget the cursor and receipt, and mark every record dirty
     /// so the next push offers the server everything this replica holds (PROTOCOL.md §7.4).
     func resetForNewEpoch(_ epoch: Epoch) async throws {
-        try await pool.write { db in try Self.resetForNewEpoch(epoch, db) }
+        try await transaction { db in try Self.resetForNewEpoch(epoch, db) }
     }
 
     static func resetForNewEpoch(_ epoch: Epoch, _ db: Database) throws {
@@ -239,36 +290,38 @@ extension LocalReplica {
     /// with unacknowledged edits on the last state the server had, so no forgotten dot is ever
     /// reused (PROTOCOL.md §6.3). Returns the new id.
     func remint() async throws -> ReplicaID {
-        try await pool.write { db in
-            let fresh = ReplicaID.random()
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM sync_records WHERE dirty = 1") {
-                var record = try StoredRecord(row: row)
-                let previous = record.state
-                let base = record.serverState ?? RecordState()
-                do throws(SyncCoreError) {
-                    record.state = try record.state.rebased(onto: base, by: fresh)
-                } catch {
-                    throw SyncClientError(.refused, "\(record.key) could not be rebuilt under a new replica id: \(error.message)", cause: error)
-                }
-                try record.save(db)
-                try self.show(record, replacing: previous, db)
+        try await transaction { db in try self.remint(db) }
+    }
+
+    func remint(_ db: Database) throws -> ReplicaID {
+        let fresh = ReplicaID.random()
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM sync_records WHERE dirty = 1") {
+            guard var record = try? StoredRecord(row: row) else { continue }  // damaged: never sent, nothing to rebuild
+            let previous = record.state
+            let base = record.serverState ?? RecordState()
+            do throws(SyncCoreError) {
+                record.state = try record.state.rebased(onto: base, by: fresh)
+            } catch {
+                throw SyncClientError(.refused, "\(record.key) could not be rebuilt under a new replica id: \(error.message)", cause: error)
             }
-            try Meta.set("replica", fresh.description, db)
-            for key in ["cursor", "receipt"] { try Meta.set(key, nil, db) }
-            try PendingPush.clear(db)
-            // The server and this database disagree about what was acknowledged: this one was
-            // restored or copied, or the server lost its last commits. Offer everything again;
-            // joins make the repeats harmless and nothing the server lacks stays behind.
-            try Self.offerEverything(db)
-            return fresh
+            try record.save(db)
+            try self.show(record, replacing: previous, db)
         }
+        try Meta.set("replica", fresh.description, db)
+        for key in ["cursor", "receipt"] { try Meta.set(key, nil, db) }
+        try PendingPush.clear(db)
+        // The server and this database disagree about what was acknowledged: this one was
+        // restored or copied, or the server lost its last commits. Offer everything again;
+        // joins make the repeats harmless and nothing the server lacks stays behind.
+        try Self.offerEverything(db)
+        return fresh
     }
 
     // MARK: Status
 
     /// Remembers the outcome of the last sync attempt for `status`.
     func recordOutcome(error: SyncClientError?) async throws {
-        try await pool.write { db in
+        try await transaction { db in
             try Meta.set("last_attempt_at", self.now(), db)
             if let error {
                 try Meta.set("last_error", error.message, db)
@@ -289,12 +342,11 @@ extension LocalReplica {
 
 extension LocalReplica {
     func hasPendingPush() async throws -> Bool {
-        try await pool.read { db in try Meta.get("pending_push", db) != nil }
+        try await snapshot { db in try Meta.get("pending_push", db) != nil }
     }
 
     func pendingCount() async throws -> Int {
-        try await pool.write { db in
-            try self.captureEdits(db)
+        try await transaction { db in
             return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sync_records WHERE dirty = 1") ?? 0
         }
     }

@@ -118,7 +118,7 @@ public final class LocalReplica: Sendable {
 
     /// Records the server and token of this device, after the server confirmed the token.
     public func enrol(serverURL: String, token: String, session: SessionInfo) async throws {
-        try await pool.write { db in
+        try await transaction { db in
             let existing = try Meta.get("replica", db)
             if existing == nil { try Meta.set("replica", ReplicaID.random().description, db) }
             try Meta.set("server_url", serverURL, db)
@@ -134,7 +134,7 @@ public final class LocalReplica: Sendable {
 
     /// The settings, or `nil` before `enrol`.
     public func settings() async throws -> Settings? {
-        try await pool.read { db in try Self.settings(db) }
+        try await snapshot { db in try Self.settings(db) }
     }
 
     static func settings(_ db: Database) throws -> Settings? {
@@ -169,6 +169,43 @@ public final class LocalReplica: Sendable {
     }
 }
 
+extension LocalReplica {
+    /// Runs `body` in one write transaction, after turning every pending plain-SQL edit into a
+    /// versioned write (DESIGN §4 invariant 3). Every transaction that changes records goes through
+    /// here, so no path that rewrites the domain tables from sync state (a pull, a re-mint, an
+    /// epoch reset, a discard) can overwrite an edit another program made just before it.
+    ///
+    /// - Throws: ``SyncClientError/Code/storage`` when the disk is full or failing; other database errors as they are.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await mappingStorageErrors {
+            try await pool.write { db in
+                try self.captureEdits(db)
+                return try body(db)
+            }
+        }
+    }
+
+    /// Runs `body` on a read-only snapshot (no capture: nothing it does rewrites a table).
+    func snapshot<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await mappingStorageErrors { try await pool.read(body) }
+    }
+
+    /// Turns SQLite's "disk full" and "I/O error" into an error that says what happened and what
+    /// to do; the transaction was rolled back, so nothing written before it is lost.
+    private func mappingStorageErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL || error.resultCode == .SQLITE_IOERR {
+            let what = error.resultCode == .SQLITE_FULL ? "the disk holding \(path) is full" : "the disk holding \(path) could not be written (full or failing)"
+            throw SyncClientError(
+                .storage,
+                "\(what); nothing already saved was lost and the unfinished step was undone — free some space, then run the command again (SQLite: \(error.message ?? "\(error.resultCode)"))",
+                cause: error
+            )
+        }
+    }
+}
+
 /// The `sync_meta` key-value table.
 enum Meta {
     static func get(_ key: String, _ db: Database) throws -> String? {
@@ -188,8 +225,7 @@ enum Meta {
 extension LocalReplica {
     /// Reads the database (domain tables included) in one snapshot, after capturing plain-SQL edits.
     public func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.write { db in
-            try self.captureEdits(db)
+        try await transaction { db in
             return try body(db)
         }
     }

@@ -36,6 +36,11 @@ public struct SyncClientError: Error, Sendable, CustomStringConvertible {
         /// One dot carries two values: some replica reused a dot. Sync stops for this record.
         public static let integrity = Code("integrity")
 
+        /// The local database could not be written: the disk is full or failing. Nothing saved is lost.
+        public static let storage = Code("storage")
+        /// Another sync of the same database file is running (PROTOCOL.md §6.1: one push in flight per replica).
+        public static let busy = Code("busy")
+
         public var description: String { name }
     }
 

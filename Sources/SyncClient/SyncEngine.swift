@@ -35,6 +35,9 @@ public struct SyncEngine: Sendable {
     public var progress: @Sendable (SyncProgress) -> Void
     /// Waits between retries; tests pass one that does not sleep.
     public var sleep: @Sendable (Duration) async throws -> Void
+    /// How long `sync`, `pull` and `push` wait for another sync of the same database file to end
+    /// before throwing ``SyncClientError/Code/busy``; zero gives up at once.
+    public var lockWait: Duration = .zero
 
     public init(
         replica: LocalReplica,
@@ -97,7 +100,11 @@ public struct SyncEngine: Sendable {
         }
     }
 
+    /// Runs one sync operation holding the database's sync lock, and records its outcome for `status`.
+    /// A sync refused because another is running records nothing: the running one's outcome stands.
     private func recordingOutcome(_ body: () async throws -> SyncReport) async throws -> SyncReport {
+        let lock = try await SyncLock.acquire(for: replica.path, wait: lockWait, sleep: sleep)
+        defer { lock.release() }
         do {
             let report = try await body()
             try await replica.recordOutcome(error: nil)
@@ -144,11 +151,18 @@ public struct SyncEngine: Sendable {
             let response: PushResponse
             do {
                 response = try await withRetries { try await transport.push(pending.request) }
-            } catch let error as SyncClientError where error.code == .tooLarge {
-                // Never sent whole, so forgetting it reuses no batch id; its records stay dirty.
+            } catch let error as SyncClientError where error.code == .tooLarge || error.code == .badRequest {
+                // The server refused the whole batch without applying any of it, so forgetting it
+                // reuses no batch id and its records stay dirty. Halving finds the one record that
+                // cannot pass; it is held back alone and the others go on (one bad record never
+                // stops a school).
                 try await replica.dropPendingPush()
                 if pending.request.records.count == 1, let key = pending.request.records.first?.key {
-                    try await replica.markTooLarge(key, message: "this record is larger than the server accepts; shorten it (\(error.message))")
+                    let reason =
+                        error.code == .tooLarge
+                        ? RejectReason(code: "too_large", message: "this record is larger than the server accepts; shorten it (\(error.message))")
+                        : RejectReason(code: error.body?.error ?? "bad_request", message: "the server refuses this record: \(error.message); fix or discard it")
+                    try await replica.holdBack(key, reason)
                 } else {
                     size = max(1, pending.request.records.count / 2)
                 }

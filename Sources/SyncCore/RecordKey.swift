@@ -55,9 +55,38 @@ public struct RecordKey: Sendable, Hashable, Comparable, CustomStringConvertible
         }
     }
 
+    /// Keys are equal when their collections and ids are the same UTF-8 bytes (PROTOCOL.md §2.2):
+    /// SQLite, the server's tables and every other implementation tell an NFC id from its NFD
+    /// spelling, so Swift's normalising `String ==` must not merge them here.
+    public static func == (lhs: RecordKey, rhs: RecordKey) -> Bool {
+        lhs.collection.utf8.elementsEqual(rhs.collection.utf8) && lhs.id.utf8.elementsEqual(rhs.id.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        collection.utf8.hashBytes(into: &hasher)
+        hasher.combine(0xFF as UInt8)  // no UTF-8 text holds 0xFF: the collection ends here
+        id.utf8.hashBytes(into: &hasher)
+    }
+
+    /// Orders keys by the bytes of collection, then id: the order of SQLite's `BINARY` collation,
+    /// so a sorted batch and an `ORDER BY collection, id` agree.
     public static func < (lhs: RecordKey, rhs: RecordKey) -> Bool {
-        (lhs.collection, lhs.id) < (rhs.collection, rhs.id)
+        if !lhs.collection.utf8.elementsEqual(rhs.collection.utf8) {
+            return lhs.collection.utf8.lexicographicallyPrecedes(rhs.collection.utf8)
+        }
+        return lhs.id.utf8.lexicographicallyPrecedes(rhs.id.utf8)
     }
 
     public var description: String { "\(collection)/\(id)" }
+}
+
+extension String.UTF8View {
+    /// Feeds the exact bytes to a hasher, for types whose equality compares UTF-8 bytes.
+    func hashBytes(into hasher: inout Hasher) {
+        let done: Void? = withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        if done == nil {
+            for byte in self { hasher.combine(byte) }
+        }
+        hasher.combine(count)
+    }
 }

@@ -22,6 +22,41 @@ public enum Value: Sendable, Hashable {
         return .double(value == 0 ? 0 : value)
     }
 
+    /// Values are equal when they are the same kind and, for strings, the same UTF-8 bytes
+    /// (PROTOCOL.md §2.2). Swift's `String ==` treats canonically equivalent texts as equal (an
+    /// NFC "café" equals its NFD spelling); replicas that kept different bytes behind an "equal"
+    /// value would differ silently, so equality here never normalises.
+    public static func == (lhs: Value, rhs: Value) -> Bool {
+        switch (lhs, rhs) {
+        case (.string(let a), .string(let b)): a.utf8.elementsEqual(b.utf8)
+        case (.int(let a), .int(let b)): a == b
+        case (.double(let a), .double(let b)): a == b
+        case (.bool(let a), .bool(let b)): a == b
+        case (.null, .null): true
+        default: false
+        }
+    }
+
+    /// Hashes what ``==`` compares: the kind and, for strings, the exact UTF-8 bytes.
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .string(let text):
+            hasher.combine(0 as UInt8)
+            text.utf8.hashBytes(into: &hasher)
+        case .int(let number):
+            hasher.combine(1 as UInt8)
+            hasher.combine(number)
+        case .double(let number):
+            hasher.combine(2 as UInt8)
+            hasher.combine(number)
+        case .bool(let flag):
+            hasher.combine(3 as UInt8)
+            hasher.combine(flag)
+        case .null:
+            hasher.combine(4 as UInt8)
+        }
+    }
+
     /// Checks that the value can be stored and sent.
     public func validate() throws(SyncCoreError) {
         switch self {

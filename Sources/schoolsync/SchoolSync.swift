@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import GRDB
 import Logging
 import Reporting
 import SyncClient
@@ -23,8 +24,9 @@ struct SchoolSync: AsyncParsableCommand {
 
             Exit codes: 0 done; 2 synced, but records were rejected or are in conflict (see status);
             64 bad usage; 65 an edit was refused; 69 server unreachable or failing (changes are kept
-            locally); 70 the server's data contradicts this database; 77 the token was refused;
-            1 anything else.
+            locally); 70 the server's data contradicts this database; 74 the disk is full or failing
+            (nothing saved is lost; free space and run it again); 75 another sync of this database is
+            running (see --wait); 77 the token was refused; 1 anything else.
             """,
         subcommands: [
             Init.self, Pull.self, Push.self, SyncCommand.self, Status.self, Measures.self, Report.self, Conflicts.self, Bureau.self, Admin.self,
@@ -52,6 +54,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Records per pull page.")
     var pageSize: Int = 500
 
+    @Option(help: ArgumentHelp("Seconds to wait for another sync of this database to finish.", discussion: "Default 0: exit 75 at once."))
+    var wait: Int = 0
+
     var path: String { db ?? ProcessInfo.processInfo.environment["SCHOOLSYNC_DB"] ?? "school.sqlite" }
 
     func validate() throws {
@@ -59,11 +64,14 @@ struct GlobalOptions: ParsableArguments {
         guard attempts > 0 else { throw ValidationError("--attempts must be positive") }
         guard (1...500).contains(batchSize) else { throw ValidationError("--batch-size must be from 1 to 500") }
         guard (1...1000).contains(pageSize) else { throw ValidationError("--page-size must be from 1 to 1000") }
+        guard (0...86_400).contains(wait) else { throw ValidationError("--wait must be from 0 to 86400 seconds") }
     }
 
     func openReplica() throws -> LocalReplica {
         do {
             return try LocalReplica(path: path, schemas: DomainSchema.all)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL || error.resultCode == .SQLITE_IOERR {
+            throw CLIError("cannot open the database at \(path): the disk is full or failing (\(error.message ?? "")); free some space and run the command again", exitCode: 74)
         } catch {
             throw CLIError("cannot open the database at \(path): \(error)", exitCode: 1)
         }
@@ -72,13 +80,13 @@ struct GlobalOptions: ParsableArguments {
     /// Opens the replica, checks it is enrolled, and runs `body` with an engine on a scoped HTTP client.
     func withEngine<T>(quiet: Bool, _ body: (SyncEngine, LocalReplica) async throws -> T) async throws -> T {
         let replica = try openReplica()
-        guard let settings = try await replica.settings() else {
+        guard let settings = try await CLIError.translating({ try await replica.settings() }) else {
             throw CLIError("\(path) is not enrolled yet; run 'schoolsync init --server URL --token TOKEN --db \(path)' first", exitCode: 64)
         }
         let printer = ProgressPrinter(enabled: !quiet && !json)
         return try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
             let transport = HTTPSyncTransport(http: http, baseURL: settings.serverURL, token: settings.token, timeout: .seconds(timeout))
-            let engine = SyncEngine(
+            var engine = SyncEngine(
                 replica: replica,
                 transport: transport,
                 retry: RetryPolicy(maxAttempts: attempts),
@@ -86,6 +94,7 @@ struct GlobalOptions: ParsableArguments {
                 pageSize: pageSize,
                 progress: { printer.show($0) }
             )
+            engine.lockWait = .seconds(wait)
             return try await CLIError.translating { try await body(engine, replica) }
         }
     }
@@ -113,6 +122,8 @@ struct CLIError: Error, CustomStringConvertible {
                 case .refused: 65
                 case .usage: 64
                 case .integrity, .invalidResponse: 70
+                case .storage: 74
+                case .busy: 75
                 default: 1
                 }
             throw CLIError(error.message, exitCode: code)

@@ -111,6 +111,38 @@ struct ValueAndNameTests {
         }
         #expect(BatchID.random() != BatchID.random())
     }
+
+    /// PROTOCOL.md §2.2: texts compare by their exact UTF-8 bytes, never by canonical equivalence,
+    /// wherever equality decides something (capture, "same value" in conflicts, unchanged pushes, keys).
+    @Test(arguments: [
+        ("caf\u{E9} r\u{E9}sum\u{E9}", "cafe\u{301} re\u{301}sume\u{301}"),  // NFC and NFD
+        ("\u{212A}", "K"),  // KELVIN SIGN is canonically equivalent to ASCII K
+        ("\u{AC00}", "\u{1100}\u{1161}"),  // a Hangul syllable and its jamo
+    ])
+    func equivalentButDifferentTextsAreDifferent(_ a: String, _ b: String) throws {
+        #expect(a == b, "Swift's String == calls these equal")
+        #expect(Value.string(a) != Value.string(b))
+        #expect(Set([Value.string(a), Value.string(b)]).count == 2)
+        #expect(Value.string(a) == Value.string(String(decoding: Array(a.utf8), as: UTF8.self)))
+        let keyA = RecordKey(collection: "reports", id: a)
+        let keyB = RecordKey(collection: "reports", id: b)
+        #expect(keyA != keyB)
+        #expect(Set([keyA, keyB]).count == 2)
+        #expect((keyA < keyB) == Array(a.utf8).lexicographicallyPrecedes(Array(b.utf8)), "keys sort as SQLite's BINARY collation")
+        // Two concurrent writes of equivalent texts are two distinct values: a conflict, so
+        // no replica keeps different bytes behind an "equal" value.
+        let x = ReplicaID(high: 0xAAAA_AAAA_AAAA_AAAA, low: 0xAAAA_AAAA_AAAA_AAAA)
+        let y = ReplicaID(high: 0xBBBB_BBBB_BBBB_BBBB, low: 0xBBBB_BBBB_BBBB_BBBB)
+        var left = RecordState()
+        try left.write(["narrative": .string(a)], by: x)
+        var right = RecordState()
+        try right.write(["narrative": .string(b)], by: y)
+        let joined = try left.joined(with: right)
+        #expect(joined.conflictingFields == ["narrative"])
+        var same = RecordState()
+        try same.write(["narrative": .string(a)], by: y)
+        #expect(try left.joined(with: same).isConflicted == false, "the same bytes twice are no conflict")
+    }
 }
 
 /// The range test for control characters in ids agrees with Unicode's general category (Cc)
@@ -123,4 +155,5 @@ struct ValueAndNameTests {
         if refused != (scalar.properties.generalCategory == .control) { disagreements.append(value) }
     }
     #expect(disagreements.isEmpty, "\(disagreements.prefix(10).map { String($0, radix: 16) })")
+
 }

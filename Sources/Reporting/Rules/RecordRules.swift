@@ -30,12 +30,68 @@ public enum RecordRules {
         // Ownership first and for every write, deletes included: otherwise one school could plant a
         // tombstone under another school's id and lock it out of its own record for ever.
         if let violation = ownershipViolation(key: key, scope: scope) { return violation }
+        if let violation = kindViolation(key: key, state: state) { return violation }
         return switch key.collection {
         case "reports": try reportViolation(key: key, scope: scope, state: state, stored: stored, bySchool: bySchool, lookup: lookup)
         case "indicator_values": try valueViolation(key: key, scope: scope, state: state, stored: stored, bySchool: bySchool, lookup: lookup)
-        case "assignments": bySchool ? RuleViolation("assignments are made by the bureau, not by schools") : nil
+        // PROTOCOL.md §6.4: a school writing an assignment is refused as `not_assigned`, the code
+        // for "the bureau has not given this school that measure".
+        case "assignments":
+            bySchool
+                ? RuleViolation("assignments are made by the bureau, not by schools", code: "not_assigned")
+                : copiesViolation(key: key, state: state, copies: assignmentCopies(of: key.id))
         default: nil
         }
+    }
+
+    /// A settled value whose kind its column cannot hold (DOMAIN-PROTOCOL.md): a number where text
+    /// is expected would skip every text rule below and vanish from the summary unseen, so the kind
+    /// is checked first, for every domain collection. Fields the schema does not know pass as they
+    /// are (an older server keeps a newer client's fields, DESIGN §4 invariant 2).
+    public static func kindViolation(key: RecordKey, state: RecordState) -> RuleViolation? {
+        guard let schema = DomainSchema.all.first(where: { $0.name == key.collection }), let values = state.currentValues else { return nil }
+        for column in schema.columns {
+            guard let value = values[column.name] else { continue }
+            let fits =
+                switch (column.type, value) {
+                case (_, .null): true
+                case (.text, .string), (.json, .string): true
+                case (.integer, .int): true
+                case (.real, .int), (.real, .double): true
+                case (.bool, .bool): true
+                default: false
+                }
+            if !fits {
+                return RuleViolation("\(column.name) of \(key.collection) holds \(value.kindName); DOMAIN-PROTOCOL.md gives it \(column.type.kindName)")
+            }
+        }
+        return nil
+    }
+
+    /// Fields that repeat what the id (or the catalog) already says must say the same: the summary
+    /// and the school's screens read the fields, the rules read the id, and the two must not tell
+    /// different stories (DOMAIN-PROTOCOL.md §2.2).
+    static func copiesViolation(key: RecordKey, state: RecordState, copies: [(field: String, expected: String)]) -> RuleViolation? {
+        for (field, expected) in copies {
+            if let value = text(state, field), !sameBytes(value, expected) {
+                return RuleViolation("\(field) is \(value) but \(key.collection)/\(key.id) says \(expected)")
+            }
+        }
+        return nil
+    }
+
+    /// What an assignment's id `<school>/<measure>` says, for its fields to repeat.
+    static func assignmentCopies(of id: String) -> [(field: String, expected: String)] {
+        let pieces = id.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard pieces.count == 2 else { return [] }
+        return [("school_id", String(pieces[0])), ("measure_id", String(pieces[1]))]
+    }
+
+    /// Ids and the fields that repeat them compare by their exact UTF-8 bytes (PROTOCOL.md §2.2):
+    /// Swift's `==` would take a KELVIN SIGN for the letter K, while every table compares bytes.
+    static func sameBytes(_ a: String?, _ b: String?) -> Bool {
+        guard let a, let b else { return a == nil && b == nil }
+        return a.utf8.elementsEqual(b.utf8)
     }
 
     /// The school-owned collections and the shape of their ids: each id starts with its school.
@@ -54,7 +110,7 @@ public enum RecordRules {
         guard pieces.count == 2, !pieces[0].isEmpty, !pieces[1].isEmpty else {
             return RuleViolation("\(key.collection) ids are \(shape), not \(key.id)")
         }
-        guard scope.schoolID == String(pieces[0]) else {
+        guard sameBytes(scope.schoolID, String(pieces[0])) else {
             return RuleViolation(
                 "\(key.collection)/\(key.id) belongs to school \(pieces[0]) (its id says so); it cannot live in \(scope)",
                 code: "scope_mismatch"
@@ -104,7 +160,7 @@ public enum RecordRules {
         bySchool: Bool,
         lookup: (RecordKey) throws -> RecordState?
     ) rethrows -> RuleViolation? {
-        guard let parts = parts(of: key.id), parts.school == scope.schoolID else {
+        guard let parts = parts(of: key.id), sameBytes(parts.school, scope.schoolID) else {
             return RuleViolation("a report's id is <school>/<period>/<measure> of its own school (period like 2025-S1 or 2025), not \(key.id)")
         }
         // Before the delete shortcut below: deleting or emptying an approved report is an edit too.
@@ -113,10 +169,8 @@ public enum RecordRules {
             if let violation = reviewViolation(incoming: state, stored: stored) { return violation }
         }
         guard state.currentValues != nil || state.isConflicted else { return nil }  // deleted: nothing more to check
-        for (field, expected) in [("school_id", parts.school), ("period", parts.period), ("measure_id", parts.item)] {
-            if let value = text(state, field), value != expected {
-                return RuleViolation("\(field) is \(value) but the report's id says \(expected)")
-            }
+        if let violation = copiesViolation(key: key, state: state, copies: [("school_id", parts.school), ("period", parts.period), ("measure_id", parts.item)]) {
+            return violation
         }
         guard exists(try lookup(RecordKey(collection: "measures", id: parts.item))) else {
             return RuleViolation(
@@ -158,7 +212,7 @@ public enum RecordRules {
         bySchool: Bool,
         lookup: (RecordKey) throws -> RecordState?
     ) rethrows -> RuleViolation? {
-        guard let parts = parts(of: key.id), parts.school == scope.schoolID else {
+        guard let parts = parts(of: key.id), sameBytes(parts.school, scope.schoolID) else {
             return RuleViolation("an indicator value's id is <school>/<period>/<indicator> of its own school, not \(key.id)")
         }
         if !(state.currentValues != nil || state.isConflicted) {
@@ -179,6 +233,8 @@ public enum RecordRules {
                 code: "not_assigned"
             )
         }
+        let copies = [("school_id", parts.school), ("period", parts.period), ("indicator_id", parts.item), ("measure_id", measure)]
+        if let violation = copiesViolation(key: key, state: state, copies: copies) { return violation }
         let kind = text(indicator, "value_kind").flatMap(IndicatorKind.init(rawValue:)) ?? .count
         if let value = text(state, "value"), case .failure(let violation) = IndicatorValue.parse(value, kind: kind) {
             return RuleViolation("\(parts.item) (\(text(indicator, "name") ?? "")): \(violation.message)")
@@ -251,6 +307,32 @@ public enum RecordRules {
         return items.allSatisfy { item in
             guard let name = item["name"], !name.isEmpty, let hash = item["sha256"] else { return false }
             return isSHA256Hex(hash)
+        }
+    }
+}
+
+extension Value {
+    /// The value's kind as PROTOCOL.md §2.2 names it.
+    var kindName: String {
+        switch self {
+        case .string: "a string"
+        case .int: "an integer"
+        case .double: "a double"
+        case .bool: "a bool"
+        case .null: "null"
+        }
+    }
+}
+
+extension CollectionSchema.ColumnType {
+    /// The value kinds a column of this type holds, as DOMAIN-PROTOCOL.md says them.
+    var kindName: String {
+        switch self {
+        case .text: "a string"
+        case .json: "a string holding JSON"
+        case .integer: "an integer"
+        case .real: "a number (int or double)"
+        case .bool: "a bool"
         }
     }
 }
