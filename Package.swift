@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // Pure sync engine: no I/O, no dependency but Foundation.
@@ -106,6 +107,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A loopback TCP proxy that cuts, black-holes, stalls and rate-limits connections on a
+        // seeded plan: the fault harness of the tests and the benchmark's field row.
+        .target(
+            name: "FaultProxy",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Tests/FaultProxy",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FaultProxyTests",
+            dependencies: ["FaultProxy", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         // Helpers shared by the test targets: child processes of the built executables.
         .target(name: "SchoolSyncTestSupport", path: "Tests/SchoolSyncTestSupport", swiftSettings: swiftSettings),
         .testTarget(
@@ -145,6 +159,7 @@ let package = Package(
                 "SyncServer",
                 "SyncClient",
                 "SchoolSyncTestSupport",
+                "FaultProxy",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

@@ -164,6 +164,10 @@ def resolve(state, replica, resolution, seen=None):
         contested = all_dots(state)
     else:
         contested = {(r, c) for n in conflicting_fields(state) for r, c, _ in state["fields"][n]}
+    if "write" in resolution:
+        # PROTOCOL.md §3.5: a resolution also replaces the fields it names; their dots must have been shown.
+        for name in resolution["write"]:
+            contested |= {(r, c) for r, c, _ in state["fields"].get(name, [])}
     if seen is not None and any(not covers(seen, d) for d in contested):
         raise Refused("stale_resolution")
     if "delete" in resolution:
@@ -444,6 +448,19 @@ def build():
          "resolve", [join(join(t_a, t_b), t_c)], replica=E, resolution={"write": {"enrolment": i(402)}},
          seen={A: 2, B: 1, C: 1},
          check=lambda o: values_of(o)["enrolment"] == i(402))
+    later = raw_write(cf, C, {"narrative": s("后来补充")})
+    case("resolution", "naming a settled field changed since it was shown is stale", "C settled the narrative after the admin looked; a resolution that also writes the narrative would overwrite it unseen.",
+         "resolve", [later], replica=E, resolution={"write": {"enrolment": i(420), "narrative": s("管理员改写")}},
+         seen=cf["context"],
+         check=lambda o: o == {"error": "stale_resolution"})
+    case("resolution", "naming only the conflicting field keeps what arrived since", "The same view, resolving only the conflict: C's narrative stays.",
+         "resolve", [later], replica=E, resolution={"write": {"enrolment": i(420)}},
+         seen=cf["context"],
+         check=lambda o: o["conflict"] is None and values_of(o)["narrative"] == s("后来补充"))
+    case("resolution", "staleness is checked before completeness", "A stale view that also leaves a field open is answered as stale: look again first.",
+         "resolve", [join(join(t_a, t_b), t_c)], replica=E, resolution={"write": {}},
+         seen={A: 2, B: 1},
+         check=lambda o: o == {"error": "stale_resolution"})
     case("resolution", "resolving a record without conflict is refused", "There is nothing to resolve; edit it instead.",
          "resolve", [base], replica=E, resolution={"write": {"status": s("done")}},
          check=lambda o: o == {"error": "not_in_conflict"})
@@ -469,6 +486,14 @@ def build():
     case("integrity", "one dot both writing and deleting is an integrity error", "The same dot (A,2) deletes on one copy and writes on the other.",
          "join", [twin_a, del_twin],
          check=lambda o: o == {"error": "integrity"})
+    both = raw_write(base, A, {"enrolment": i(500), "narrative": s("两项")})
+    left = raw_write(both, B, {"narrative": s("乙改")})
+    right = raw_write(both, C, {"enrolment": i(510)})
+    only_enrolment = {"context": left["context"], "fields": {"enrolment": left["fields"]["enrolment"]}, "deleted": []}
+    only_narrative = {"context": right["context"], "fields": {"narrative": right["fields"]["narrative"]}, "deleted": []}
+    case("integrity", "one dot in different fields on the two sides", "(A,2) wrote two fields; each side has since replaced a different one (shown without the replacing writes). Not an integrity error: joined by the ordinary rule.",
+         "join", [only_enrolment, only_narrative],
+         check=lambda o: "error" not in o)
     case("integrity", "the same dot with the same value is not an error", "Two copies that minted identical writes agree: nothing to detect here.",
          "join", [twin_a, raw_write(base, A, {"enrolment": i(500)})],
          check=lambda o: o["conflict"] is None)

@@ -151,6 +151,10 @@ public struct SyncEngine: Sendable {
             let response: PushResponse
             do {
                 response = try await withRetries { try await transport.push(pending.request) }
+            } catch let error as SyncClientError where error.body?.error == "batch_reused" {
+                // Nothing was applied; the records are still dirty and go again under a fresh id.
+                try await replica.dropPendingPush()
+                continue
             } catch let error as SyncClientError where error.code == .tooLarge || error.code == .badRequest {
                 // The server refused the whole batch without applying any of it, so forgetting it
                 // reuses no batch id and its records stay dirty. Halving finds the one record that

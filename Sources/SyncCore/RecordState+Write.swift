@@ -56,8 +56,14 @@ extension RecordState {
         guard isConflicted else {
             throw SyncCoreError(.notInConflict, "the record is not in conflict; edit it instead")
         }
-        let contested = contestedDots
-        if let seen, let unseen = contested.sorted().first(where: { !seen.contains($0) }) {
+        // What the resolution replaces must all have been shown: the contested dots, and the dots
+        // of any other field it names (PROTOCOL.md §3.5) — a settled value that arrived after the
+        // conflict was shown is never overwritten unseen. Checked before anything else.
+        var replaced = contestedDots
+        if case .write(let values) = resolution {
+            for name in values.keys { replaced.formUnion(fields[name]?.dots ?? []) }
+        }
+        if let seen, let unseen = replaced.sorted().first(where: { !seen.contains($0) }) {
             throw SyncCoreError(
                 .staleResolution,
                 "the record changed since it was shown (new value \(unseen)); look at it again and resolve what is there now"

@@ -47,6 +47,7 @@ public func makeSyncRouter(
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: MetricsMiddleware(metrics: metrics))
     router.add(middleware: ErrorMiddleware())
+    router.add(middleware: QueryParameterMiddleware())
     let principals = PrincipalCache()
     let limiter = FailedAuthLimiter(limit: configuration.failedAuthPerMinute)
     router.add(middleware: TokenAuthenticator(store: store, cache: principals, limiter: limiter))

@@ -13,10 +13,13 @@ public final class ServerProcess: @unchecked Sendable {
     }
 
     /// Starts the server on the database and waits for its start-up line.
-    public init(database: String, arguments: [String] = []) async throws {
+    ///
+    /// - Parameter port: 0 (the default) for an ephemeral port; a given port to restart a server
+    ///   where its clients (or a proxy) expect it.
+    public init(database: String, port requestedPort: Int = 0, arguments: [String] = []) async throws {
         process = Process()
         process.executableURL = try Self.binary
-        process.arguments = ["serve", "--db", database, "--host", "127.0.0.1", "--port", "0", "--log-level", "warning"] + arguments
+        process.arguments = ["serve", "--db", database, "--host", "127.0.0.1", "--port", "\(requestedPort)", "--log-level", "warning"] + arguments
         output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

@@ -144,14 +144,14 @@ struct ConflictRouteTests {
                 let path = "/v1/conflicts/reports/\(base.key.id)"
                 let detail = try (try await client.send(.get, path, token: fixture.admin)).decode(ConflictDetail.self)
                 #expect(detail.deletedBy == ["卓然 教务处 PC"])
-                #expect(detail.lastContent == ["status": .string("in_progress"), "narrative": .string("初稿")])
-                var keep = detail.lastContent ?? [:]
-                keep.merge(detail.settled) { _, settled in settled }
+                // The last content before the delete, with the concurrent edit laid over it (PROTOCOL.md §3.5).
+                #expect(detail.lastContent == ["status": .string("done"), "narrative": .string("初稿")])
+                // "keep" re-writes the full content even when the resolver names no field (DESIGN §4 invariant 6).
                 let resolved = try await client.send(
                     .post,
                     path,
                     token: fixture.admin,
-                    body: try body(ResolutionRequest(seen: detail.context, values: keep, delete: nil, reason: "误删，保留"))
+                    body: try body(ResolutionRequest(seen: detail.context, values: [:], delete: nil, reason: "误删，保留"))
                 )
                 #expect(resolved.status == .ok)
                 let state = try resolved.decode(SyncRecord.self).state

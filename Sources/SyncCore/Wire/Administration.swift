@@ -135,4 +135,14 @@ public struct ResolutionRequest: Sendable, Codable, Hashable {
         self.delete = delete
         self.reason = reason
     }
+
+    /// A missing `reason` decodes as empty, so the server answers it like an empty one, with
+    /// 400 `invalid_parameter` naming `reason` (PROTOCOL.md §12), not as malformed JSON.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        seen = try container.decode(VersionVector.self, forKey: .seen)
+        values = try container.decodeIfPresent([String: Value].self, forKey: .values)
+        delete = try container.decodeIfPresent(Bool.self, forKey: .delete)
+        reason = try container.decodeIfPresent(String.self, forKey: .reason) ?? ""
+    }
 }

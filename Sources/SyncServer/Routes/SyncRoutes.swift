@@ -104,6 +104,13 @@ struct SyncRoutes {
         case .replicaForeign:
             logger.warning("push under another principal's replica id refused")
             throw APIError.replicaForeign
+        case .batchReused:
+            logger.warning("push reusing the last batch id with the current receipt refused", metadata: ["sync.batch": "\(push.batch)"])
+            throw APIError(
+                .conflict,
+                "batch_reused",
+                "Batch \(push.batch) was already accepted, and this push carries the receipt its answer gave: it is a new push under an old id, so nothing was applied. Send it again under a fresh batch id (PROTOCOL.md §6.2)."
+            )
         }
     }
 

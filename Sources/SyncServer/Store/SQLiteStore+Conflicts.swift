@@ -61,7 +61,7 @@ extension SQLiteStore {
                 conflicts: conflict.fields.mapValues(candidates),
                 deletedBy: conflict.deletes.map { writers[$0.replica.description] ?? $0.replica.description },
                 settled: settled,
-                lastContent: conflict.isDeleteConflict ? try Self.lastLiveContent(key, db) : nil
+                lastContent: conflict.isDeleteConflict ? try Self.keptContent(key, state, db) : nil
             )
         }
     }
@@ -77,7 +77,12 @@ extension SQLiteStore {
                 replica = try Self.mintServerReplica(for: principal, epoch: epoch, db)
             }
             var state = stored
-            let resolution: Resolution = request.delete == true ? .delete : .write(request.values ?? [:])
+            var resolution: Resolution = request.delete == true ? .delete : .write(request.values ?? [:])
+            if stored.isDeleteConflict, case .write(let values) = resolution {
+                // Keeping a record deleted on one side re-writes its full content (DESIGN §4
+                // invariant 6), so a keep that names few fields, or none, still restores the record.
+                resolution = .write((try Self.keptContent(key, stored, db) ?? [:]).merging(values) { _, chosen in chosen })
+            }
             do throws(SyncCoreError) {
                 try state.resolve(resolution, by: replica, seen: request.seen)
             } catch {
@@ -182,6 +187,16 @@ extension SQLiteStore {
             names[try row.stored("replica", as: String.self)] = try row.stored("name", as: String.self)
         }
         return names
+    }
+
+    /// What keeping a record in edit-vs-delete conflict restores: its last content before the
+    /// delete, with the concurrent edits that survived the delete laid over it (PROTOCOL.md §3.5).
+    static func keptContent(_ key: RecordKey, _ state: RecordState, _ db: Database) throws -> [String: Value]? {
+        var content = try lastLiveContent(key, db) ?? [:]
+        for (name, register) in state.fields {
+            if let value = register.settledValue { content[name] = value }
+        }
+        return content.isEmpty ? nil : content
     }
 
     /// The last content the history shows for a record while it was not deleted.

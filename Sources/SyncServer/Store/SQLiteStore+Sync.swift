@@ -11,6 +11,8 @@ extension SQLiteStore {
             switch PushRules.checkReceipt(request.receipt, batch: request.batch, stored: stored, owner: owner, principal: principal, epoch: epoch) {
             case .foreign:
                 return .replicaForeign
+            case .batchReused:
+                return .batchReused
             case .epochChanged:
                 return .epochChanged(current: epoch)
             case .stale(let expected):
@@ -91,7 +93,7 @@ extension SQLiteStore {
                 let owner = try Self.replicaOwner(check.replica, db)
                 switch PushRules.checkReceipt(check.receipt, batch: nil, stored: stored, owner: owner, principal: check.principal, epoch: epoch) {
                 case .foreign: return .replicaForeign(check.replica)
-                case .proceed, .replay: echoesOf = check.replica
+                case .proceed, .replay, .batchReused: echoesOf = check.replica
                 case .stale(let expected): return .replicaStale(check.replica, expected: expected)
                 case .epochChanged: return .epochChanged(current: epoch)
                 }

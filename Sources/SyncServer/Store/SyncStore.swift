@@ -116,6 +116,8 @@ public enum PushOutcome: Sendable {
     case epochChanged(current: Epoch)
     /// The replica id belongs to another principal (PROTOCOL.md §5 "Ownership").
     case replicaForeign
+    /// A new push under the batch id of the last accepted one (PROTOCOL.md §6.2 step 3).
+    case batchReused
 }
 
 /// A pulling replica and the last receipt it holds, to be checked before it reads.

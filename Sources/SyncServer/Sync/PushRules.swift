@@ -19,6 +19,9 @@ enum PushRules {
         case epochChanged
         /// The replica id belongs to another principal: answer 403 and say nothing of its receipts.
         case foreign
+        /// A new push (current receipt) under the batch id of the last accepted one (PROTOCOL.md
+        /// §6.2 step 3): neither a retry nor a fresh push, so nothing is applied.
+        case batchReused
     }
 
     /// PROTOCOL.md §5 "Ownership": a replica id belongs to the principal that first pushed under
@@ -47,6 +50,10 @@ enum PushRules {
         case (let receipt?, let stored?) where receipt.sequence == stored.sequence:
             // A sequence at the store's ceiling cannot be followed; such a row was not written by us.
             guard stored.sequence < Cursor.maxSequence else { return .stale(expected: expected) }
+            // A retry of the last push carries the receipt it was built with, never the one its
+            // answer gave: the same id with the current receipt would be answered with another
+            // push's results while its own records were never looked at.
+            if let batch, batch.rawValue == stored.lastBatch { return .batchReused }
             return .proceed(nextSequence: stored.sequence + 1)
         case (let receipt, let stored?)
         where batch?.rawValue == stored.lastBatch && stored.sequence > 0 && (receipt?.sequence ?? 0) == stored.sequence - 1:
