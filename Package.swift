@@ -101,6 +101,7 @@ let package = Package(
                 "SyncClient",
                 "SyncServer",
                 "Reporting",
+                "FaultProxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),

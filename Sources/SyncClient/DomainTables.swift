@@ -17,7 +17,7 @@ enum DomainTables {
         let name = schema.name
         let literal = "'\(name)'"
         let notApplying = "(SELECT applying FROM sync_control WHERE id = 1) = 0"
-        for suffix in ["insert", "update", "delete", "guard_update", "guard_delete"] {
+        for suffix in ["insert", "update", "delete", "guard_insert", "guard_update", "guard_delete"] {
             try db.execute(sql: "DROP TRIGGER IF EXISTS \("sync_\(name)_\(suffix)".quotedDatabaseIdentifier)")
         }
         try db.execute(
@@ -35,8 +35,13 @@ enum DomainTables {
         )
         // A conflicted column never takes a plain edit, and a record in edit-vs-delete conflict takes none at all.
         let deleteConflict = "EXISTS (SELECT 1 FROM sync_conflicts WHERE collection = \(literal) AND id = OLD.id AND delete_conflict = 1)"
+        // An id must be text without NUL: GRDB, SQLite's text functions and every replica read ids as
+        // text, and a BLOB or NUL id could never be synced, shown or even deleted by its key.
+        let idGuard =
+            "SELECT RAISE(ABORT, 'the id of a \(name) row must be text without NUL characters') WHERE typeof(NEW.id) != 'text' OR instr(CAST(NEW.id AS BLOB), x'00') > 0;"
         var guards = [
-            "SELECT RAISE(ABORT, 'this \(name) record was deleted on one device and edited on another; an administrator must resolve it first') WHERE \(deleteConflict);"
+            idGuard,
+            "SELECT RAISE(ABORT, 'this \(name) record was deleted on one device and edited on another; an administrator must resolve it first') WHERE \(deleteConflict);",
         ]
         for column in schema.columns {
             let field = column.name.quotedDatabaseIdentifier
@@ -50,6 +55,8 @@ enum DomainTables {
         }
         try db.execute(
             sql: """
+                CREATE TRIGGER \("sync_\(name)_guard_insert".quotedDatabaseIdentifier) BEFORE INSERT ON \(table) WHEN \(notApplying)
+                BEGIN \(idGuard) END;
                 CREATE TRIGGER \("sync_\(name)_guard_update".quotedDatabaseIdentifier) BEFORE UPDATE ON \(table) WHEN \(notApplying)
                 BEGIN \(guards.joined(separator: "\n")) END;
                 CREATE TRIGGER \("sync_\(name)_guard_delete".quotedDatabaseIdentifier) BEFORE DELETE ON \(table) WHEN \(notApplying)
@@ -117,14 +124,38 @@ enum DomainTables {
 
     /// The row as field values, or `nil` if the row does not exist. A column whose stored value
     /// cannot become a field value (a non-finite REAL, a BLOB) is left out and named in `problems`.
-    static func row(for key: RecordKey, schema: CollectionSchema, in db: Database) throws -> (values: [String: Value], problems: [String])? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM \(schema.name.quotedDatabaseIdentifier) WHERE id = ?", arguments: [key.id]) else {
-            return nil
-        }
+    ///
+    /// Text is read as its bytes and decoded strictly: a text that is not valid UTF-8, or holds a
+    /// NUL, is a problem, never silently repaired or cut short (PROTOCOL.md §2.2 compares bytes).
+    ///
+    /// - Parameter idBytes: look the row up by these id bytes (an id that is not valid UTF-8).
+    static func row(for key: RecordKey, idBytes: Data? = nil, schema: CollectionSchema, in db: Database) throws -> (
+        values: [String: Value], problems: [String]
+    )? {
+        let table = schema.name.quotedDatabaseIdentifier
+        let bytesColumns = schema.columns.map { "CAST(\($0.name.quotedDatabaseIdentifier) AS BLOB) AS \("__bytes_\($0.name)".quotedDatabaseIdentifier)" }
+        let select = "SELECT *\(bytesColumns.map { ", " + $0 }.joined()) FROM \(table)"
+        let found =
+            if let idBytes {
+                try Row.fetchOne(db, sql: "\(select) WHERE CAST(id AS BLOB) = ?", arguments: [idBytes])
+            } else {
+                try Row.fetchOne(db, sql: "\(select) WHERE id = ?", arguments: [key.id])
+            }
+        guard let row = found else { return nil }
         var values: [String: Value] = [:]
         var problems: [String] = []
         for column in schema.columns {
-            switch value(row[column.name] as DatabaseValue, as: column.type) {
+            let stored = row[column.name] as DatabaseValue
+            if case .string = stored.storage {
+                let bytes: Data = row["__bytes_\(column.name)"] ?? Data()
+                guard let text = String(validating: bytes, as: UTF8.self), !bytes.contains(0) else {
+                    problems.append("\(column.name) holds \(bytes.count) bytes that are not valid UTF-8 text (or hold a NUL)")
+                    continue
+                }
+                values[column.name] = .string(text)
+                continue
+            }
+            switch value(stored, as: column.type) {
             case .success(let value): values[column.name] = value
             case .failure(let problem): problems.append("\(column.name) \(problem.message)")
             }

@@ -44,6 +44,19 @@ enum LocalRejection {
         )
     }
 
+    /// Marks a record held back by its row id, which names the row even when its text does not
+    /// read back as stored.
+    static func mark(rowid: Int64, _ reason: RejectReason, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                UPDATE sync_records SET rejected_code = ?, rejected_message = ?, rejected_edit_seq = edit_seq,
+                    rejected_at = COALESCE(rejected_at, CURRENT_TIMESTAMP)
+                WHERE rowid = ?
+                """,
+            arguments: [reason.code, reason.message, rowid]
+        )
+    }
+
     static func markDamaged(_ key: RecordKey, _ error: any Error, _ db: Database) throws {
         try mark(key, damaged(error), db)
     }

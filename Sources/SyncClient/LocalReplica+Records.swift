@@ -125,16 +125,17 @@ extension LocalReplica {
                 loaded = try StoredRecord.load(key, db)
             } catch {
                 // Its server copy, if any, must come back, and the server skips echoes of what this
-                // replica pushed: a new replica id pulls everything again with nothing skipped.
+                // replica pushed: the next sync (under the sync lock) takes a new replica id and pulls
+                // everything again with nothing skipped.
                 try self.forget(key, shown: RecordState(), db)
-                _ = try self.remint(db)
+                try Meta.set("remint_requested", "1", db)
                 return
             }
             guard var record = loaded, record.dirty else {
                 throw SyncClientError(.refused, "\(key) has no local changes to discard")
             }
-            if record.serverState == nil, try !PendingPush.mentions(key, db) {
-                try self.forget(key, shown: record.state, db)
+            if (try? key.validate()) == nil {
+                try self.forget(key, shown: record.state, db)  // never on any server (see capture)
                 return
             }
             let replica = try Self.replicaID(db)
@@ -192,19 +193,27 @@ extension LocalReplica {
     /// command fail: it is kept, marked rejected here with its reason (``LocalRejection``), held
     /// back from every push until it is fixed with SQL or discarded, and shown by `status`.
     func captureEdits(_ db: Database) throws {
-        let captured = try Row.fetchAll(db.cachedStatement(sql: "SELECT collection, id FROM sync_captured"))
+        // Ids are read as bytes: SQLite keeps whatever bytes another program stored, and reading
+        // them as text would repair invalid UTF-8 and cut at a NUL, so a row would be looked up
+        // (and its edit lost) under an id it does not have.
+        let captured = try Row.fetchAll(db.cachedStatement(sql: "SELECT collection, CAST(id AS BLOB) AS id_bytes FROM sync_captured"))
         guard !captured.isEmpty else { return }
         let replica = try Self.replicaID(db)
         for row in captured {
-            let key = RecordKey(collection: row["collection"], id: row["id"])
-            try db.cachedStatement(sql: "DELETE FROM sync_captured WHERE collection = ? AND id = ?").execute(arguments: [key.collection, key.id])
-            guard let schema = schemas[key.collection] else { continue }
-            try capture(key, schema: schema, by: replica, db)
+            let collection: String = row["collection"]
+            let bytes: Data = row["id_bytes"] ?? Data()
+            try db.cachedStatement(sql: "DELETE FROM sync_captured WHERE collection = ? AND CAST(id AS BLOB) = ?").execute(arguments: [collection, bytes])
+            guard let schema = schemas[collection] else { continue }
+            let id = String(decoding: bytes, as: UTF8.self)
+            let exact = Data(id.utf8) == bytes && !bytes.contains(0)
+            try capture(RecordKey(collection: collection, id: id), idBytes: exact ? nil : bytes, schema: schema, by: replica, db)
         }
     }
 
-    private func capture(_ key: RecordKey, schema: CollectionSchema, by replica: ReplicaID, _ db: Database) throws {
-        let shown = try DomainTables.row(for: key, schema: schema, in: db)
+    /// - Parameter idBytes: the row's id when it is not valid UTF-8 text (`key.id` is then its
+    ///   repaired spelling, under which the record is held back).
+    private func capture(_ key: RecordKey, idBytes: Data?, schema: CollectionSchema, by replica: ReplicaID, _ db: Database) throws {
+        let shown = try DomainTables.row(for: key, idBytes: idBytes, schema: schema, in: db)
         let stored: StoredRecord?
         do {
             stored = try StoredRecord.load(key, db)
@@ -213,6 +222,7 @@ extension LocalReplica {
             return
         }
         var problems = shown?.problems ?? []
+        if idBytes != nil { problems.append("the id is not valid UTF-8 text") }
         var record: StoredRecord
         if let stored {
             record = stored
@@ -256,8 +266,11 @@ extension LocalReplica {
             }
         } else {
             guard !state.isEmpty, !state.isDeleted else { return }
-            if record.serverState == nil, try !PendingPush.mentions(key, db) {
-                // The server never had it: deleting the row forgets it (the way out of a bad id).
+            let heldBackSinceCreated = record.serverState == nil && record.rejection?.code == LocalRejection.invalidRow
+            if idBytes != nil || (try? key.validate()) == nil || heldBackSinceCreated {
+                // No server can hold a record under this id: deleting the row forgets it (the way
+                // out of a bad id). A valid id gets a tombstone instead — even one this database
+                // believes unsent may be on the server (a push whose answer was lost, a restored copy).
                 try LocalRejection.forget(key, db)
                 return
             }

@@ -52,13 +52,6 @@ struct PendingPush: Sendable {
         }
     }
 
-    /// Whether the stored push carries this record (so the server may have it already).
-    static func mentions(_ key: RecordKey, _ db: Database) throws -> Bool {
-        guard let text = try Meta.get("pending_push", db) else { return false }
-        guard let pending = try? loadOrForget(db) else { return text.contains(key.id) }
-        return pending.request.records.contains { $0.key == key }
-    }
-
     func save(_ db: Database) throws {
         try Meta.set("pending_push", String(decoding: try CanonicalJSON.encode(request), as: UTF8.self), db)
         try Meta.set("pending_push_edit_seqs", String(decoding: try CanonicalJSON.encode(editSeqs), as: UTF8.self), db)
@@ -101,22 +94,22 @@ extension LocalReplica {
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT * FROM sync_records WHERE dirty = 1 AND (rejected_edit_seq IS NULL OR rejected_edit_seq != edit_seq)
+                        SELECT rowid, * FROM sync_records WHERE dirty = 1 AND (rejected_edit_seq IS NULL OR rejected_edit_seq != edit_seq)
                         ORDER BY collection, id LIMIT ?
                         """,
                     arguments: [maxRecords]
                 )
                 guard !rows.isEmpty else { return nil }
                 for row in rows {
-                    let key = RecordKey(collection: row["collection"], id: row["id"])
+                    let rowid: Int64 = row["rowid"]
                     do {
                         let record = try StoredRecord(row: row)
                         try Self.checkWireForm(record)
                         records.append(record)
                     } catch let error as SyncClientError {
-                        try LocalRejection.mark(key, RejectReason(code: LocalRejection.invalidRecord, message: error.message), db)
+                        try LocalRejection.mark(rowid: rowid, RejectReason(code: LocalRejection.invalidRecord, message: error.message), db)
                     } catch {
-                        try LocalRejection.markDamaged(key, error, db)
+                        try LocalRejection.mark(rowid: rowid, LocalRejection.damaged(error), db)
                     }
                 }
             }
@@ -273,7 +266,14 @@ extension LocalReplica {
         for key in ["cursor", "receipt"] { try Meta.set(key, nil, db) }
         try PendingPush.clear(db)
         try offerEverything(db)
-        try db.execute(sql: "UPDATE sync_records SET rejected_code = NULL, rejected_message = NULL, rejected_edit_seq = NULL, rejected_at = NULL")
+        // The server's reasons no longer hold; this device's own do (only an edit lifts them).
+        try db.execute(
+            sql: """
+                UPDATE sync_records SET rejected_code = NULL, rejected_message = NULL, rejected_edit_seq = NULL, rejected_at = NULL
+                WHERE rejected_code NOT IN (?, ?, ?)
+                """,
+            arguments: [LocalRejection.invalidRow, LocalRejection.invalidRecord, LocalRejection.damaged]
+        )
     }
 
     /// Marks every record this replica may write for the next push. A school's device offers its
@@ -291,6 +291,15 @@ extension LocalReplica {
     /// reused (PROTOCOL.md §6.3). Returns the new id.
     func remint() async throws -> ReplicaID {
         try await transaction { db in try self.remint(db) }
+    }
+
+    /// Whether a re-mint was asked for outside a sync (discarding a damaged record); clears the request.
+    func takeRemintRequest() async throws -> Bool {
+        try await transaction { db in
+            guard try Meta.get("remint_requested", db) != nil else { return false }
+            try Meta.set("remint_requested", nil, db)
+            return true
+        }
     }
 
     func remint(_ db: Database) throws -> ReplicaID {

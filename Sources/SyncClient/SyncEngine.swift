@@ -106,6 +106,9 @@ public struct SyncEngine: Sendable {
         let lock = try await SyncLock.acquire(for: replica.path, wait: lockWait, sleep: sleep)
         defer { lock.release() }
         do {
+            if try await replica.takeRemintRequest() {
+                progress(.reminted(try await replica.remint()))
+            }
             let report = try await body()
             try await replica.recordOutcome(error: nil)
             return report
@@ -154,8 +157,11 @@ public struct SyncEngine: Sendable {
             } catch let error as SyncClientError where error.body?.error == "batch_reused" {
                 // Nothing was applied; the records are still dirty and go again under a fresh id.
                 try await replica.dropPendingPush()
+                if onlyUnanswered { break }
                 continue
-            } catch let error as SyncClientError where error.code == .tooLarge || error.code == .badRequest {
+            } catch let error as SyncClientError
+                where error.code == .tooLarge || (error.status == 400 && error.body?.error == "invalid_json")
+            {
                 // The server refused the whole batch without applying any of it, so forgetting it
                 // reuses no batch id and its records stay dirty. Halving finds the one record that
                 // cannot pass; it is held back alone and the others go on (one bad record never
@@ -170,6 +176,7 @@ public struct SyncEngine: Sendable {
                 } else {
                     size = max(1, pending.request.records.count / 2)
                 }
+                if onlyUnanswered { break }
                 continue
             } catch {
                 if try await recover(from: error) { continue }

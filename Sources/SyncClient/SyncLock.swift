@@ -29,7 +29,8 @@ final class SyncLock: Sendable {
         wait: Duration,
         sleep: @Sendable (Duration) async throws -> Void
     ) async throws -> SyncLock {
-        let path = databasePath + ".sync-lock"
+        // The same file however the database was named (a symlink, a relative path).
+        let path = URL(fileURLWithPath: databasePath).resolvingSymlinksInPath().path + ".sync-lock"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw SyncClientError(.storage, "cannot open the lock file \(path): \(String(cString: strerror(errno)))")
@@ -56,7 +57,12 @@ final class SyncLock: Sendable {
                     "another sync of \(databasePath) is running\(holder.map { $0.isEmpty ? "" : " (process \($0))" } ?? ""); it sends this device's changes too — let it finish, or wait for it with --wait SECONDS"
                 )
             }
-            try await sleep(.milliseconds(200))
+            do {
+                try await sleep(.milliseconds(200))
+            } catch {
+                close(descriptor)
+                throw error
+            }
         }
     }
 

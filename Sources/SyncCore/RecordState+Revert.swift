@@ -46,8 +46,17 @@ extension RecordState {
     /// This replica's view rebuilt on top of `base` under a new replica id: what a client does after
     /// `replica_stale` (PROTOCOL.md §6.3), so its unacknowledged edits carry the context the user saw
     /// and none of the forgotten dots.
+    ///
+    /// A delete of a record the base does not hold (the server's copy of it was never seen
+    /// acknowledged) is still a delete: a delete marker under the new id. It cannot cover the
+    /// forgotten dots, so where the server holds the record the two meet as an edit-vs-delete
+    /// conflict for an administrator — the delete is kept, never dropped.
     public func rebased(onto base: RecordState, by replica: ReplicaID) throws(SyncCoreError) -> RecordState {
         var rebuilt = base
+        if isDeleted, base.isEmpty {
+            try rebuilt.applyDelete(by: replica)
+            return rebuilt
+        }
         try rebuilt.rewrite(toShow: self, by: replica)
         return rebuilt
     }

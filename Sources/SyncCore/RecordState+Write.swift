@@ -111,7 +111,7 @@ extension RecordState {
         return dot
     }
 
-    private mutating func applyDelete(by replica: ReplicaID) throws(SyncCoreError) -> Dot {
+    mutating func applyDelete(by replica: ReplicaID) throws(SyncCoreError) -> Dot {
         var newContext = context
         let dot = try newContext.advance(replica)
         context = newContext

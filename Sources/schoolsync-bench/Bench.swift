@@ -21,7 +21,7 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Small sizes, finishing in well under a minute.") var quick = false
     @Option(help: "Write the results as JSON to this file.") var json: String?
     @Option(help: "Write Benchmarks.md (the results, the machine, what bounds each number) to this file.") var markdown: String?
-    @Option(help: "Run only these parts, comma-separated: push, schools, merge (for profiling one of them).")
+    @Option(help: "Run only these parts, comma-separated: push, schools, merge, field (for profiling one of them).")
     var only: String?
 
     func validate() throws {
@@ -33,7 +33,7 @@ struct Bench: AsyncParsableCommand {
         }
     }
 
-    static let allParts: Set<String> = ["push", "schools", "merge"]
+    static let allParts: Set<String> = ["push", "schools", "merge", "field"]
     var parts: Set<String> {
         guard let only else { return Self.allParts }
         return Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
@@ -42,8 +42,11 @@ struct Bench: AsyncParsableCommand {
     func run() async throws {
         let sizes =
             quick
-            ? Sizes(pushes: [2_000], schoolPull: 500, bureauExtra: 3_000, schools: [50], schoolSeconds: 3, merges: 20_000)
-            : Sizes(pushes: [10_000, 100_000], schoolPull: 500, bureauExtra: 50_000, schools: [200, 1_000], schoolSeconds: 15, merges: 300_000)
+            ? Sizes(pushes: [2_000], schoolPull: 500, bureauExtra: 3_000, schools: [50], schoolSeconds: 3, merges: 20_000, fieldReports: 10)
+            : Sizes(
+                pushes: [10_000, 100_000], schoolPull: 500, bureauExtra: 50_000, schools: [200, 1_000], schoolSeconds: 15, merges: 300_000,
+                fieldReports: 40
+            )
         var results: [Measurement] = []
         func report(_ measurement: Measurement) {
             results.append(measurement)
@@ -64,6 +67,9 @@ struct Bench: AsyncParsableCommand {
                     http: http,
                     report: report
                 )
+            }
+            if parts.contains("field") {
+                try await FieldScenario.run(reports: sizes.fieldReports, directory: root.appendingPathComponent("field"), http: http, report: report)
             }
             for schools in sizes.schools where parts.contains("schools") {
                 try await Scenario.manySchools(
@@ -117,6 +123,8 @@ struct Sizes {
     var schools: [Int]
     var schoolSeconds: Int
     var merges: Int
+    /// Reports in the field row's weekly sync.
+    var fieldReports: Int
 }
 
 struct Results: Codable {

@@ -115,19 +115,24 @@ struct CLIError: Error, CustomStringConvertible {
         do {
             return try await body()
         } catch let error as SyncClientError {
-            let code: Int32 =
-                switch error.code {
-                case .unreachable, .server: 69
-                case .unauthorized, .forbidden: 77
-                case .refused: 65
-                case .usage: 64
-                case .integrity, .invalidResponse: 70
-                case .storage: 74
-                case .busy: 75
-                default: 1
-                }
-            throw CLIError(error.message, exitCode: code)
+            throw CLIError(error)
         }
+    }
+
+    /// The documented exit code of a library error (see the help text).
+    init(_ error: SyncClientError) {
+        let code: Int32 =
+            switch error.code {
+            case .unreachable, .server: 69
+            case .unauthorized, .forbidden: 77
+            case .refused: 65
+            case .usage: 64
+            case .integrity, .invalidResponse: 70
+            case .storage: 74
+            case .busy: 75
+            default: 1
+            }
+        self.init(error.message, exitCode: code)
     }
 }
 
@@ -166,5 +171,10 @@ func runCommand(_ body: () async throws -> Void) async throws {
     } catch let error as CLIError {
         FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
         throw ExitCode(error.exitCode)
+    } catch let error as SyncClientError {
+        // A library call made outside `CLIError.translating` still gets its documented code (a full disk is 74 everywhere).
+        let translated = CLIError(error)
+        FileHandle.standardError.write(Data("error: \(translated.description)\n".utf8))
+        throw ExitCode(translated.exitCode)
     }
 }

@@ -233,6 +233,36 @@ struct CLITests {
         }
     }
 
+    /// Issue 12: an administrator reaches any valid id from the CLI — CJK, spaces, `%`, `+`, `?`,
+    /// `#`, and `/` as separators, doubled or trailing — and the server names it back unchanged.
+    @Test(.timeLimit(.minutes(1)), arguments: ["七星区/措施①", "a b+c", "100%", "%41", "x/y/z", "a#b?c", "a//b", "末尾/"])
+    func adminCommandsRoundTripEveryValidID(id: String) async throws {
+        try await World.with { world in
+            #expect(try await world.cli(["init", "--server", world.server.baseURL, "--token", world.admin], db: "admin.sqlite").status == 0)
+            let shown = try await world.cli(["admin", "show", "--collection", "reports", "--id", id], db: "admin.sqlite")
+            #expect(shown.status == 65)
+            #expect(shown.stderr.contains("reports/\(id) is not in conflict"), "\(shown.stderr)")
+            let history = try await world.cli(["admin", "history", "--collection", "reports", "--id", id], db: "admin.sqlite")
+            #expect(history.stderr.contains("reports/\(id)") || history.stdout.contains("reports/\(id)"), "\(history.stderr)")
+        }
+    }
+
+    /// Issue 12: a second sync of a database while one runs exits 75 at once and says why.
+    @Test(.timeLimit(.minutes(1))) func aSecondSyncOfTheSameDatabaseExits75() async throws {
+        try await World.with { world in
+            #expect(try await world.cli(["init", "--server", world.server.baseURL, "--token", world.deviceA], db: "a.sqlite").status == 0)
+            // Hold the lock as a running sync would (same file, same kind of lock).
+            let descriptor = open(world.path("a.sqlite") + ".sync-lock", O_RDWR | O_CREAT, 0o644)
+            #expect(descriptor >= 0)
+            #expect(flock(descriptor, LOCK_EX | LOCK_NB) == 0)
+            let second = try await world.cli(["sync"], db: "a.sqlite")
+            #expect(second.status == 75)
+            #expect(second.stderr.contains("another sync"))
+            close(descriptor)
+            #expect(try await world.cli(["sync"], db: "a.sqlite").status == 0)
+        }
+    }
+
     @Test(arguments: ["init", "pull", "push", "sync", "status", "measures", "report", "conflicts"])
     func everyCommandHasHelpWithAnExample(command: String) async throws {
         let help = try await RunningCommand.run("schoolsync", [command, "--help"])

@@ -161,6 +161,94 @@ struct NoLostWriteTests {
         }
     }
 
+    /// A delete of a record this restored copy never saw acknowledged is still a delete: the
+    /// server has the record (the forgotten push), so the delete must reach it, never be dropped.
+    @Test func aPlainSQLDeleteOnARestoredCopyReachesTheServer() async throws {
+        try await Harness.with { harness in
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let path = harness.path("a.sqlite")
+                    var a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
+                    try await a.replica.write(report(), ["narrative": .string("新建"), "school_id": .string(Harness.school)])
+                    try await checkpoint(path)
+                    try copy(path, to: harness.path("old.sqlite"))
+                    _ = try await a.sync()  // the server now has the record; the copy does not know
+                    try a.replica.pool.close()
+                    try restore(harness.path("old.sqlite"), over: path)
+                    try await sql(path, "DELETE FROM reports WHERE id = ?", [report().id])
+                    a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
+                    _ = try await a.sync()
+                    _ = try await a.sync()
+                    // The re-minted replica cannot vouch for the forgotten dot, so its delete meets
+                    // the server's copy as an edit-vs-delete conflict: kept side by side, not dropped.
+                    let other = try await Device.enrol(try harness.replica("a2.sqlite"), url: url, token: harness.deviceA2, http: http)
+                    _ = try await other.sync()
+                    for device in [a, other] {
+                        let state = try #require(try await device.replica.record(report())?.state)
+                        #expect(state.isDeleteConflict, "the delete reached the server and is kept beside the edit")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ids another program cannot give a record: a BLOB or a NUL is refused at the table; an id
+    /// that is not valid UTF-8 is held back (never looked up under a repaired spelling), and
+    /// deleting the row forgets it. Text values with such bytes are held back too.
+    @Test func idsAndTextsThatAreNotUTF8AreRefusedOrHeldBack() async throws {
+        try await Harness.with { harness in
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let path = harness.path("a.sqlite")
+                    let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
+                    for statement in [
+                        "INSERT INTO reports (id, school_id) VALUES (x'71782d7a68756f72616e2f31', 'qx-zhuoran')",  // a BLOB id
+                        "INSERT INTO reports (id, school_id) VALUES ('qx-zhuoran/a' || char(0) || 'b', 'qx-zhuoran')",  // a NUL
+                    ] {
+                        await #expect(throws: DatabaseError.self) { try await sql(path, statement) }
+                    }
+                    try await sql(path, "INSERT INTO reports (id, school_id) VALUES (CAST(x'71782d7a68756f72616e2fff' AS TEXT), 'qx-zhuoran')")
+                    try await sql(path, "INSERT INTO reports (id, school_id, narrative) VALUES ('qx-zhuoran/2025-S1/bytes', 'qx-zhuoran', CAST(x'e4b8ad' || x'ff' AS TEXT))")
+                    try await a.replica.write(report(), ["narrative": .string("正常"), "school_id": .string(Harness.school)])
+                    #expect(try await a.sync().pushed.applied == 1)
+                    let held = try await a.replica.status().rejected
+                    #expect(held.count == 2)
+                    #expect(held.allSatisfy { $0.code == LocalRejection.invalidRow })
+                    #expect(held.contains { $0.message.contains("the id is not valid UTF-8") })
+                    #expect(held.contains { $0.message.contains("narrative holds") })
+                    try await sql(path, "DELETE FROM reports WHERE CAST(id AS BLOB) = x'71782d7a68756f72616e2fff'")
+                    try await sql(path, "UPDATE reports SET narrative = '中' WHERE id = 'qx-zhuoran/2025-S1/bytes'")
+                    #expect(try await a.replica.status().rejected.isEmpty)
+                    #expect(try await a.sync().pushed.applied == 1)
+                    #expect(try await a.replica.status().pending == 0)
+                }
+            }
+        }
+    }
+
+    /// Only a refusal that names a record's content splits a batch: a 400 about the body in transit
+    /// (`invalid_body`) leaves every record as it was, to be sent again.
+    @Test func aRefusalOfTheBodyInTransitHoldsNothingBack() async throws {
+        try await Harness.with { harness in
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+                    let a = try await Device.enrol(
+                        try harness.replica("a.sqlite"),
+                        url: url,
+                        token: harness.deviceA,
+                        http: http,
+                        wrap: { RefusingTransport($0, refusing: report(), code: "invalid_body") }
+                    )
+                    try await a.replica.write(report(), ["narrative": .string("一"), "school_id": .string(Harness.school)])
+                    await #expect(throws: SyncClientError.self) { try await a.sync() }
+                    let status = try await a.replica.status()
+                    #expect(status.rejected.isEmpty)
+                    #expect(status.pending == 1)
+                }
+            }
+        }
+    }
+
     /// The reproduction: another program inserts a row whose id ends in a newline; the
     /// school's normal edit still goes through, the bad row is held back with its reason, `status`
     /// and `record` still answer, and deleting the row is the way out.
@@ -393,10 +481,12 @@ struct NoLostWriteTests {
 struct RefusingTransport: SyncTransport {
     let inner: any SyncTransport
     let refused: RecordKey
+    let code: String
 
-    init(_ inner: any SyncTransport, refusing key: RecordKey) {
+    init(_ inner: any SyncTransport, refusing key: RecordKey, code: String = "invalid_json") {
         self.inner = inner
         refused = key
+        self.code = code
     }
 
     func session() async throws(SyncClientError) -> SessionInfo { try await inner.session() }
@@ -405,9 +495,9 @@ struct RefusingTransport: SyncTransport {
         if request.records.contains(where: { $0.key == refused }) {
             throw SyncClientError(
                 .badRequest,
-                "the server refused the request (400 invalid_json): records[0].id: not accepted",
+                "the server refused the request (400 \(code)): records[0].id: not accepted",
                 status: 400,
-                body: ErrorBody(error: "invalid_json", message: "records[0].id: not accepted")
+                body: ErrorBody(error: code, message: "records[0].id: not accepted")
             )
         }
         return try await inner.push(request)

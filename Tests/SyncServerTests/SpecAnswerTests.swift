@@ -23,6 +23,8 @@ struct SpecAnswerTests {
         ("/v1/conflicts?schol=qx-zhuoran", "schol"),
         ("/v1/history/reports/qx-zhuoran/2025-S1/m1?page=2", "page"),
         ("/v1/bureau/summary?period=2025-S1&format=csv", "format"),
+        ("/v1/pull/?scope=school:qx-huoju", "scope"),  // the router ignores empty segments; so does the check
+        ("//v1/pull?scope=school:qx-huoju", "scope"),
     ])
     func unknownQueryParametersAreRefusedByName(_ uri: String, _ parameter: String) async throws {
         try await Fixture.with { fixture in
@@ -127,6 +129,38 @@ struct SpecAnswerTests {
                 #expect(resolved.status == .ok)
                 #expect(try resolved.decode(SyncRecord.self).state.currentValues == ["narrative": .string("甲"), "status": .string("at_risk")])
                 _ = second
+            }
+        }
+    }
+
+    /// §3.5: keeping a record in edit-vs-delete conflict restores its content from history, but a
+    /// field that is also in conflict is the resolver's to choose — never taken from history.
+    @Test func keepLeavesAFieldInConflictToTheResolver() async throws {
+        try await Fixture.with { fixture in
+            try await fixture.withRouter { client in
+                let third = ReplicaID(high: 0x0e, low: 3)
+                let base = try Make.report("qx-zhuoran/2025-S1/m3", values: ["status": .string("in_progress"), "narrative": .string("初稿")], by: office)
+                let receipt = try await client.push(try Make.push([base], replica: office), token: fixture.deviceA).receipt
+                var one = base
+                try one.state.write(["narrative": .string("甲")], by: office)
+                _ = try await client.push(try Make.push([one], replica: office, receipt: receipt), token: fixture.deviceA)
+                var deleted = base
+                try deleted.state.delete(by: principalPC)
+                _ = try await client.push(try Make.push([deleted], replica: principalPC), token: fixture.deviceA2)
+                var two = base
+                try two.state.write(["narrative": .string("乙")], by: third)
+                _ = try await client.push(try Make.push([two], replica: third), token: fixture.deviceA)
+                let path = "/v1/conflicts/reports/\(base.key.id)"
+                let detail = try (try await client.send(.get, path, token: fixture.admin)).decode(ConflictDetail.self)
+                #expect(detail.lastContent?["narrative"] == nil, "the narrative is contested: not offered from history")
+                #expect(detail.lastContent?["status"] == .string("in_progress"))
+                let silent = ResolutionRequest(seen: detail.context, values: [:], delete: nil, reason: "保留")
+                let refused = try await client.send(.post, path, token: fixture.admin, body: try Make.body(silent))
+                #expect(try refused.error().error == "unresolved_fields")
+                let chosen = ResolutionRequest(seen: detail.context, values: ["narrative": .string("乙")], delete: nil, reason: "保留乙")
+                let resolved = try await client.send(.post, path, token: fixture.admin, body: try Make.body(chosen))
+                #expect(resolved.status == .ok)
+                #expect(try resolved.decode(SyncRecord.self).state.currentValues == ["status": .string("in_progress"), "narrative": .string("乙")])
             }
         }
     }

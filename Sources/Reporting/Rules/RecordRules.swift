@@ -30,6 +30,9 @@ public enum RecordRules {
         // Ownership first and for every write, deletes included: otherwise one school could plant a
         // tombstone under another school's id and lock it out of its own record for ever.
         if let violation = ownershipViolation(key: key, scope: scope) { return violation }
+        if key.collection == "assignments", bySchool {
+            return RuleViolation("assignments are made by the bureau, not by schools", code: "not_assigned")
+        }
         if let violation = kindViolation(key: key, state: state) { return violation }
         return switch key.collection {
         case "reports": try reportViolation(key: key, scope: scope, state: state, stored: stored, bySchool: bySchool, lookup: lookup)
@@ -49,9 +52,10 @@ public enum RecordRules {
     /// is checked first, for every domain collection. Fields the schema does not know pass as they
     /// are (an older server keeps a newer client's fields, DESIGN §4 invariant 2).
     public static func kindViolation(key: RecordKey, state: RecordState) -> RuleViolation? {
-        guard let schema = DomainSchema.all.first(where: { $0.name == key.collection }), let values = state.currentValues else { return nil }
+        guard let schema = DomainSchema.all.first(where: { $0.name == key.collection }), state.deleted.isEmpty else { return nil }
         for column in schema.columns {
-            guard let value = values[column.name] else { continue }
+            // Each settled value is checked, whatever else is in conflict.
+            guard let value = state.fields[column.name]?.settledValue else { continue }
             let fits =
                 switch (column.type, value) {
                 case (_, .null): true

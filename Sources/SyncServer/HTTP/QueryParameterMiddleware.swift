@@ -16,8 +16,11 @@ struct QueryParameterMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let path = Substring(request.uri.path)
-        guard path.hasPrefix("/v1/"), let query = request.uri.query, !query.isEmpty else { return try await next(request, context) }
+        guard let query = request.uri.query, !query.isEmpty else { return try await next(request, context) }
+        // The router ignores empty segments (`//v1/pull`, `/v1/pull/` reach the pull route), so
+        // the path is matched the same way.
+        let path = Substring("/" + request.uri.path.split(separator: "/").joined(separator: "/"))
+        guard path.hasPrefix("/v1/") else { return try await next(request, context) }
         let known = Self.parameters(of: path)
         var seen: Set<Substring> = []
         for (name, _) in request.uri.queryParameters {

@@ -194,7 +194,12 @@ extension SQLiteStore {
     static func keptContent(_ key: RecordKey, _ state: RecordState, _ db: Database) throws -> [String: Value]? {
         var content = try lastLiveContent(key, db) ?? [:]
         for (name, register) in state.fields {
-            if let value = register.settledValue { content[name] = value }
+            if let value = register.settledValue {
+                content[name] = value
+            } else {
+                // Edited concurrently on two sides as well: the resolver chooses, history does not.
+                content[name] = nil
+            }
         }
         return content.isEmpty ? nil : content
     }

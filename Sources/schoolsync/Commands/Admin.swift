@@ -25,11 +25,13 @@ extension SchoolSync.Admin {
         @Option(help: "The record's collection, e.g. reports.") var collection: String
         @Option(help: "The record's id.") var id: String
 
+        /// The record's path: the id percent-encoded once as a single segment, its `/` as `%2F`,
+        /// so ids with empty segments (`a//b`, a trailing `/`) survive routers that drop empty
+        /// segments and the server's single decoding gives the id back byte for byte (PROTOCOL.md §12).
         var path: String {
-            let id = id.split(separator: "/").map { $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? String($0) }.joined(
-                separator: "/"
-            )
-            return "\(collection)/\(id)"
+            var allowed = CharacterSet.urlPathAllowed
+            allowed.remove(charactersIn: "/;+")
+            return "\(collection)/\(id.addingPercentEncoding(withAllowedCharacters: allowed) ?? id)"
         }
     }
 
