@@ -42,10 +42,11 @@ struct Bench: AsyncParsableCommand {
     func run() async throws {
         let sizes =
             quick
-            ? Sizes(pushes: [2_000], schoolPull: 500, bureauExtra: 3_000, schools: [50], schoolSeconds: 3, merges: 20_000, fieldReports: 10)
+            ? Sizes(pushes: [2_000], schoolPull: 500, bureauExtra: 3_000, schools: [50], schoolSeconds: 3, merges: 20_000, fieldReports: 10,
+                fieldWeeks: 3)
             : Sizes(
                 pushes: [10_000, 100_000], schoolPull: 500, bureauExtra: 50_000, schools: [200, 1_000], schoolSeconds: 15, merges: 300_000,
-                fieldReports: 40
+                fieldReports: 40, fieldWeeks: 20
             )
         var results: [Measurement] = []
         func report(_ measurement: Measurement) {
@@ -69,7 +70,7 @@ struct Bench: AsyncParsableCommand {
                 )
             }
             if parts.contains("field") {
-                try await FieldScenario.run(reports: sizes.fieldReports, directory: root.appendingPathComponent("field"), http: http, report: report)
+                try await FieldScenario.run(reports: sizes.fieldReports, weeks: sizes.fieldWeeks, directory: root.appendingPathComponent("field"), http: http, report: report)
             }
             for schools in sizes.schools where parts.contains("schools") {
                 try await Scenario.manySchools(
@@ -123,8 +124,9 @@ struct Sizes {
     var schools: [Int]
     var schoolSeconds: Int
     var merges: Int
-    /// Reports in the field row's weekly sync.
+    /// Reports in the field row's weekly sync, and how many weeks are synced.
     var fieldReports: Int
+    var fieldWeeks: Int
 }
 
 struct Results: Codable {

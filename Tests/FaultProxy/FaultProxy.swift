@@ -384,7 +384,9 @@ private final class Flow {
     var finished = false
     /// The source's read was held back for backpressure.
     var readHeld = false
-    /// Rate limiting: earliest time the next slice may be written, and the pending timer.
+    /// Rate limiting: when the slice at the head of `pending` is due (computed once, so a wake-up
+    /// keeps it), when the link finishes its last slice, and the pending timer.
+    var sliceDue: NIODeadline?
     var nextSend = NIODeadline.uptimeNanoseconds(0)
     var timer: Scheduled<Void>?
 
@@ -614,24 +616,28 @@ private final class Relay {
         if let rate = fault.bytesPerSecond {
             guard flow.timer == nil else { return }
             let sliceBytes = max(1, rate / 20)
-            // A late timer may be made up for, but at most by one slice interval (so the average
-            // rate holds under load without bursts after an idle period).
-            let catchUp = TimeAmount.milliseconds(50)
+            // Each slice is delivered when the link would have finished sending it: after the
+            // previous slice's end (or now, if the link was idle) plus its own transmission time.
+            // So even a small message takes its time on a slow link, as on a real one; nothing
+            // is sent in a burst after an idle period.
             var wrote = false
-            while !flow.pending.isEmpty, destination.isWritable {
+            while let first = flow.pending.first, destination.isWritable {
                 let now = NIODeadline.now()
-                if flow.nextSend > now {
-                    flow.timer = loop.assumeIsolated().scheduleTask(deadline: flow.nextSend) {
+                let size = min(sliceBytes, first.readableBytes)
+                let due = flow.sliceDue ?? (max(flow.nextSend, now) + .nanoseconds(Int64(size) * 1_000_000_000 / Int64(rate)))
+                if due > now {
+                    flow.sliceDue = due
+                    flow.timer = loop.assumeIsolated().scheduleTask(deadline: due) {
                         flow.timer = nil
                         self.pump(flow)
                     }
                     break
                 }
-                let slice = takeSlice(from: flow, maxBytes: sliceBytes)
+                flow.sliceDue = nil
+                let slice = takeSlice(from: flow, maxBytes: size)
                 guard send(slice, on: flow, to: destination) else { return }  // cut
                 wrote = true
-                let cost = TimeAmount.nanoseconds(Int64(slice.readableBytes) * 1_000_000_000 / Int64(rate))
-                flow.nextSend = max(flow.nextSend, now - catchUp) + cost
+                flow.nextSend = due
             }
             if wrote { destination.flush() }
         } else {
