@@ -16,7 +16,9 @@ enum DomainTables {
         }
         let name = schema.name
         let literal = "'\(name)'"
-        let notApplying = "(SELECT applying FROM sync_control WHERE id = 1) = 0"
+        // A missing control row (another program deleted it) means "capture": edits are never
+        // dropped because the flag cannot be read.
+        let notApplying = "COALESCE((SELECT applying FROM sync_control WHERE id = 1), 0) = 0"
         for suffix in ["insert", "update", "delete", "guard_insert", "guard_update", "guard_delete"] {
             try db.execute(sql: "DROP TRIGGER IF EXISTS \("sync_\(name)_\(suffix)".quotedDatabaseIdentifier)")
         }
@@ -81,7 +83,7 @@ enum DomainTables {
     /// `previous` is the state shown until now: only a record that was in conflict has conflict
     /// rows to clear.
     static func show(_ state: RecordState, for key: RecordKey, schema: CollectionSchema, replacing previous: RecordState, in db: Database) throws {
-        try db.cachedStatement(sql: "UPDATE sync_control SET applying = 1 WHERE id = 1").execute()
+        try setApplying(true, db)
         let table = schema.name.quotedDatabaseIdentifier
         if state.isEmpty || state.isDeleted {
             try db.cachedStatement(sql: "DELETE FROM \(table) WHERE id = ?").execute(arguments: [key.id])
@@ -119,7 +121,15 @@ enum DomainTables {
         } else if previous.isConflicted {
             try db.cachedStatement(sql: "DELETE FROM sync_conflicts WHERE collection = ? AND id = ?").execute(arguments: [key.collection, key.id])
         }
-        try db.cachedStatement(sql: "UPDATE sync_control SET applying = 0 WHERE id = 1").execute()
+        try setApplying(false, db)
+    }
+
+    /// Sets the flag that keeps the engine's own writes from being captured, re-creating the
+    /// control row if another program deleted it.
+    static func setApplying(_ applying: Bool, _ db: Database) throws {
+        try db.cachedStatement(
+            sql: "INSERT INTO sync_control (id, applying) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET applying = excluded.applying"
+        ).execute(arguments: [applying])
     }
 
     /// The row as field values, or `nil` if the row does not exist. A column whose stored value
@@ -147,7 +157,7 @@ enum DomainTables {
         for column in schema.columns {
             let stored = row[column.name] as DatabaseValue
             if case .string = stored.storage {
-                let bytes: Data = row["__bytes_\(column.name)"] ?? Data()
+                let bytes = try row.field("__bytes_\(column.name)", as: Data?.self) ?? Data()
                 guard let text = String(validating: bytes, as: UTF8.self), !bytes.contains(0) else {
                     problems.append("\(column.name) holds \(bytes.count) bytes that are not valid UTF-8 text (or hold a NUL)")
                     continue

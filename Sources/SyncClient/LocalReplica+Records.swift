@@ -35,15 +35,16 @@ struct StoredRecord {
     }
 
     init(row: Row) throws {
-        key = RecordKey(collection: row["collection"], id: row["id"])
-        scope = try Scope(parsing: row["scope"])
-        state = try CanonicalJSON.decode(RecordState.self, from: Data((row["state"] as String).utf8))
-        serverState = try (row["server_state"] as String?).map { try CanonicalJSON.decode(RecordState.self, from: Data($0.utf8)) }
-        dirty = row["dirty"]
-        editSeq = row["edit_seq"]
-        let code: String? = row["rejected_code"]
-        rejection = code.map { RejectReason(code: $0, message: row["rejected_message"] ?? "") }
-        rejectedEditSeq = row["rejected_edit_seq"]
+        key = RecordKey(collection: try row.field("collection"), id: try row.field("id"))
+        scope = try Scope(parsing: try row.field("scope"))
+        state = try CanonicalJSON.decode(RecordState.self, from: Data(try row.field("state", as: String.self).utf8))
+        serverState = try row.field("server_state", as: String?.self).map { try CanonicalJSON.decode(RecordState.self, from: Data($0.utf8)) }
+        dirty = try row.field("dirty")
+        editSeq = try row.field("edit_seq")
+        let code = try row.field("rejected_code", as: String?.self)
+        let message = try row.field("rejected_message", as: String?.self)
+        rejection = code.map { RejectReason(code: $0, message: message ?? "") }
+        rejectedEditSeq = try row.field("rejected_edit_seq")
     }
 
     func save(_ db: Database) throws {
@@ -66,6 +67,11 @@ struct StoredRecord {
     static func text(_ state: RecordState) throws -> String {
         String(decoding: try CanonicalJSON.encode(state), as: UTF8.self)
     }
+
+    /// Whether every answer about this record was a refusal (here or by the server) and no state of
+    /// it was ever acknowledged: deleting or discarding it then forgets it, since no server holds
+    /// it and none would take a tombstone for it (an id naming another school, a bad id).
+    var neverAccepted: Bool { serverState == nil && rejection != nil }
 
     /// Records a local edit: the state changed here and must be pushed.
     mutating func edited(to state: RecordState) {
@@ -134,7 +140,7 @@ extension LocalReplica {
             guard var record = loaded, record.dirty else {
                 throw SyncClientError(.refused, "\(key) has no local changes to discard")
             }
-            if (try? key.validate()) == nil {
+            if (try? key.validate()) == nil || record.neverAccepted {
                 try self.forget(key, shown: record.state, db)  // never on any server (see capture)
                 return
             }
@@ -200,8 +206,8 @@ extension LocalReplica {
         guard !captured.isEmpty else { return }
         let replica = try Self.replicaID(db)
         for row in captured {
-            let collection: String = row["collection"]
-            let bytes: Data = row["id_bytes"] ?? Data()
+            let collection = try row.field("collection", as: String.self)
+            let bytes = try row.field("id_bytes", as: Data?.self) ?? Data()
             try db.cachedStatement(sql: "DELETE FROM sync_captured WHERE collection = ? AND CAST(id AS BLOB) = ?").execute(arguments: [collection, bytes])
             guard let schema = schemas[collection] else { continue }
             let id = String(decoding: bytes, as: UTF8.self)
@@ -226,7 +232,9 @@ extension LocalReplica {
         var record: StoredRecord
         if let stored {
             record = stored
-            if record.serverState == nil, record.rejection.map(LocalRejection.isLocal) == true, let shown,
+            // A record the server never accepted (held back here, or refused there) takes its
+            // scope from the row as it is now: fixing `school_id` is a way out of `scope_denied`.
+            if record.serverState == nil, record.rejection != nil, let shown,
                 let scope = try? defaultScope(for: key, values: shown.values, db)
             {
                 record.scope = scope  // a row fixed after it was rejected here: it may now name its school
@@ -266,8 +274,7 @@ extension LocalReplica {
             }
         } else {
             guard !state.isEmpty, !state.isDeleted else { return }
-            let heldBackSinceCreated = record.serverState == nil && record.rejection?.code == LocalRejection.invalidRow
-            if idBytes != nil || (try? key.validate()) == nil || heldBackSinceCreated {
+            if idBytes != nil || (try? key.validate()) == nil || record.neverAccepted {
                 // No server can hold a record under this id: deleting the row forgets it (the way
                 // out of a bad id). A valid id gets a tombstone instead — even one this database
                 // believes unsent may be on the server (a push whose answer was lost, a restored copy).

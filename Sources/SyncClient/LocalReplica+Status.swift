@@ -42,17 +42,21 @@ extension LocalReplica {
     public func status() async throws -> ReplicaStatus {
         try await transaction { db in
             let settings = try Self.settings(db)
+            // Display only: CAST AS TEXT reads whatever another program stored there without failing.
             let rejected = try Row.fetchAll(
                 db,
-                sql:
-                    "SELECT collection, id, rejected_code, rejected_message, rejected_at FROM sync_records WHERE rejected_code IS NOT NULL ORDER BY collection, id"
+                sql: """
+                    SELECT CAST(collection AS TEXT) AS collection, CAST(id AS TEXT) AS id, CAST(rejected_code AS TEXT) AS code,
+                        CAST(rejected_message AS TEXT) AS message, CAST(rejected_at AS TEXT) AS since
+                    FROM sync_records WHERE rejected_code IS NOT NULL ORDER BY collection, id
+                    """
             ).map { row in
                 ReplicaStatus.Rejected(
-                    collection: row["collection"],
-                    id: row["id"],
-                    code: row["rejected_code"],
-                    message: row["rejected_message"] ?? "",
-                    since: row["rejected_at"]
+                    collection: try row.field("collection", as: String?.self) ?? "",
+                    id: try row.field("id", as: String?.self) ?? "",
+                    code: try row.field("code", as: String?.self) ?? "",
+                    message: try row.field("message", as: String?.self) ?? "",
+                    since: try row.field("since", as: String?.self)
                 )
             }
             let pendingPush = try? PendingPush.load(db)
@@ -81,7 +85,8 @@ extension LocalReplica {
 
     private func conflicts(_ db: Database) throws -> [ReplicaStatus.Conflict] {
         try Row.fetchAll(db, sql: "SELECT collection, id FROM sync_conflicts ORDER BY collection, id").compactMap { row in
-            let key = RecordKey(collection: row["collection"], id: row["id"])
+            guard let collection = try? row.field("collection", as: String.self), let id = try? row.field("id", as: String.self) else { return nil }
+            let key = RecordKey(collection: collection, id: id)
             guard let record = try? StoredRecord.load(key, db), let conflict = record.state.conflict else { return nil }
             return ReplicaStatus.Conflict(
                 collection: key.collection,

@@ -94,19 +94,27 @@ extension LocalReplica {
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT rowid, * FROM sync_records WHERE dirty = 1 AND (rejected_edit_seq IS NULL OR rejected_edit_seq != edit_seq)
+                        SELECT rowid, CAST(id AS BLOB) AS id_bytes, typeof(id) AS id_type, * FROM sync_records
+                        WHERE dirty = 1 AND (rejected_edit_seq IS NULL OR rejected_edit_seq != edit_seq)
                         ORDER BY collection, id LIMIT ?
                         """,
                     arguments: [maxRecords]
                 )
                 guard !rows.isEmpty else { return nil }
                 for row in rows {
-                    let rowid: Int64 = row["rowid"]
+                    let rowid = try row.field("rowid", as: Int64.self)
                     do {
                         let record = try StoredRecord(row: row)
+                        // The answer is matched to this row by its id as text: an id another program
+                        // stored as a BLOB, or as bytes that do not read back the same, would never
+                        // be acknowledged and would be sent again for ever.
+                        guard try row.field("id_type", as: String.self) == "text", try row.field("id_bytes", as: Data?.self) == Data(record.key.id.utf8)
+                        else {
+                            throw SyncClientError(.integrity, "its id is not stored as text (another program changed the sync tables)")
+                        }
                         try Self.checkWireForm(record)
                         records.append(record)
-                    } catch let error as SyncClientError {
+                    } catch let error as SyncClientError where error.code != .integrity {
                         try LocalRejection.mark(rowid: rowid, RejectReason(code: LocalRejection.invalidRecord, message: error.message), db)
                     } catch {
                         try LocalRejection.mark(rowid: rowid, LocalRejection.damaged(error), db)
@@ -160,7 +168,8 @@ extension LocalReplica {
                             arguments: [result.key.collection, result.key.id]
                         )
                     else { continue }
-                    let known = (row["server_state"] as String?).flatMap { try? CanonicalJSON.decode(RecordState.self, from: Data($0.utf8)) }
+                    let text: String? = (try? row.field("server_state", as: String?.self)) ?? nil
+                    let known = text.flatMap { try? CanonicalJSON.decode(RecordState.self, from: Data($0.utf8)) }
                     let serverState = try known.map { try $0.joined(with: state) } ?? state
                     try db.cachedStatement(
                         sql: """

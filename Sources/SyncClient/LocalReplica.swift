@@ -43,6 +43,7 @@ public final class LocalReplica: Sendable {
         try Self.migrator.migrate(pool)
         try pool.write { db in
             for schema in schemas { try DomainTables.install(schema, in: db) }
+            try DomainTables.setApplying(false, db)
         }
     }
 
@@ -121,6 +122,16 @@ public final class LocalReplica: Sendable {
         try await transaction { db in
             let existing = try Meta.get("replica", db)
             if existing == nil { try Meta.set("replica", ReplicaID.random().description, db) }
+            if let previous = try Meta.get("token", db), previous != token {
+                // The server's refusals were answers to another principal; this one may be allowed.
+                try db.execute(
+                    sql: """
+                        UPDATE sync_records SET rejected_code = NULL, rejected_message = NULL, rejected_edit_seq = NULL, rejected_at = NULL
+                        WHERE rejected_code NOT IN (?, ?, ?)
+                        """,
+                    arguments: [LocalRejection.invalidRow, LocalRejection.invalidRecord, LocalRejection.damaged]
+                )
+            }
             try Meta.set("server_url", serverURL, db)
             try Meta.set("token", token, db)
             try Meta.set("device_name", session.principal.name, db)
@@ -134,7 +145,7 @@ public final class LocalReplica: Sendable {
 
     /// The settings, or `nil` before `enrol`.
     public func settings() async throws -> Settings? {
-        try await snapshot { db in try Self.settings(db) }
+        try await transaction { db in try Self.settings(db) }  // a transaction: it repairs a damaged replica id first
     }
 
     static func settings(_ db: Database) throws -> Settings? {
@@ -147,9 +158,12 @@ public final class LocalReplica: Sendable {
             replica: try ReplicaID(parsing: replica),
             schoolID: try Meta.get("school_id", db),
             deviceName: try Meta.get("device_name", db) ?? "",
-            epoch: try Meta.get("epoch", db).map { try Epoch(parsing: $0) },
-            cursor: try Meta.get("cursor", db).map { try SyncCore.Cursor(parsing: $0) },
-            receipt: try Meta.get("receipt", db).map { try PushReceipt(parsing: $0) }
+            // Another program may have damaged these; each is safe to forget: without an epoch the
+            // next answer sets it, without a cursor the next pull starts from the beginning, and
+            // without a receipt the server answers replica_stale and the replica re-mints.
+            epoch: try Meta.get("epoch", db).flatMap { try? Epoch(parsing: $0) },
+            cursor: try Meta.get("cursor", db).flatMap { try? SyncCore.Cursor(parsing: $0) },
+            receipt: try Meta.get("receipt", db).flatMap { try? PushReceipt(parsing: $0) }
         )
     }
 
@@ -161,8 +175,20 @@ public final class LocalReplica: Sendable {
     }
 
     /// The replica id; made when the database is first enrolled or written.
+    ///
+    /// A replica id another program damaged is replaced by a fresh one, as after a re-mint: no dot
+    /// is ever minted under the unreadable id again, the cursor, receipt and unanswered push are
+    /// forgotten, and every record is offered again (PROTOCOL.md §6.3).
     static func replicaID(_ db: Database) throws -> ReplicaID {
-        if let text = try Meta.get("replica", db) { return try ReplicaID(parsing: text) }
+        if let text = try Meta.get("replica", db) {
+            if let id = try? ReplicaID(parsing: text) { return id }
+            let fresh = ReplicaID.random()
+            try Meta.set("replica", fresh.description, db)
+            for key in ["cursor", "receipt"] { try Meta.set(key, nil, db) }
+            try PendingPush.clear(db)
+            try offerEverything(db)
+            return fresh
+        }
         let fresh = ReplicaID.random()
         try Meta.set("replica", fresh.description, db)
         return fresh
@@ -179,6 +205,10 @@ extension LocalReplica {
     func transaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await mappingStorageErrors {
             try await pool.write { db in
+                // Capture is on between transactions; a flag another program left set would
+                // silently turn it off.
+                try DomainTables.setApplying(false, db)
+                _ = try Self.replicaID(db)  // replaces a damaged id before anything reads it
                 try self.captureEdits(db)
                 return try body(db)
             }
@@ -195,6 +225,12 @@ extension LocalReplica {
     private func mappingStorageErrors<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+            throw SyncClientError(
+                .busy,
+                "another program has held a write lock on \(path) for over 10 seconds (a spreadsheet or script with an open transaction); close it or finish its change, then run the command again — nothing was changed",
+                cause: error
+            )
         } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL || error.resultCode == .SQLITE_IOERR {
             let what = error.resultCode == .SQLITE_FULL ? "the disk holding \(path) is full" : "the disk holding \(path) could not be written (full or failing)"
             throw SyncClientError(

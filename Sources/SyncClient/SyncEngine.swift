@@ -150,7 +150,18 @@ public struct SyncEngine: Sendable {
         var total = PushSummary()
         let waiting = try await replica.pendingCount()
         var size = batchSize
+        // Every round acknowledges, holds back or halves: more rounds than that allows means the
+        // rounds make no progress (a row the answers cannot reach), and the loop must end.
+        var rounds = 0
+        let maxRounds = 4 * (waiting / max(1, batchSize) + 1) + 64 + 2 * waiting
         while let pending = try await replica.nextPush(maxRecords: size) {
+            rounds += 1
+            guard rounds <= maxRounds else {
+                throw SyncClientError(
+                    .integrity,
+                    "the push made no progress after \(rounds - 1) rounds (a record's sync data in the database cannot be acknowledged); run 'schoolsync status' and report this"
+                )
+            }
             let response: PushResponse
             do {
                 response = try await withRetries { try await transport.push(pending.request) }

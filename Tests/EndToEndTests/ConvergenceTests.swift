@@ -197,6 +197,7 @@ struct ConvergenceTests {
         switch result.status {
         case 0:
             run.edits.append(Edit(device: device, reportID: id, token: token, seen: seen.map { [$0] } ?? [], operation: operation))
+            run.log.append("#\(operation) \(device) cli \(id) := \(token) (saw \(seen ?? "nothing"))")
             run.count("cli-edit")
         case 65:
             run.count("cli-edit-refused")  // the narrative is in conflict: refused, so not accepted
@@ -225,6 +226,7 @@ struct ConvergenceTests {
                 return seen
             }
             run.edits.append(Edit(device: device, reportID: id, token: token, seen: seen.map { [$0] } ?? [], operation: operation))
+            run.log.append("#\(operation) \(device) sql \(id) := \(token) (saw \(seen ?? "nothing"))")
             run.count("sql-edit")
         } catch let error as DatabaseError where error.message?.contains("conflict") == true {
             run.count("sql-edit-refused")
@@ -255,6 +257,7 @@ struct ConvergenceTests {
                 let seen = candidates.compactMap { if case .string(let text) = $0.value { text } else { nil } }
                 run.edits.append(Edit(device: "admin", reportID: id, token: token, seen: seen, operation: operation, confirmed: true))
             }
+            run.log.append("#\(operation) admin resolved \(id): \(arguments.filter { $0.contains("=") }) (saw \(detail.conflicts["narrative"]?.map { "\($0.value)" } ?? []))")
             run.count("resolve")
         case 65, 69:
             run.count("resolve-refused")  // stale (new values arrived), or the link failed
@@ -270,6 +273,7 @@ struct ConvergenceTests {
 
     func sync(_ run: Run, device: String, operation: Int) async throws {
         let result = try await run.cli(["sync", "--quiet", "--attempts", "1", "--timeout", "3"], device: device)
+        run.log.append("#\(operation) \(device) sync → \(result.status)")
         switch result.status {
         case 0, 2:
             confirm(run, device: device)
@@ -287,6 +291,7 @@ struct ConvergenceTests {
         _ = await process.waitForErrorLine(containing: "pulled")
         process.signal(SIGKILL)
         let result = await process.wait()
+        run.log.append("#\(operation) \(device) killed sync → \(result.status)")
         if result.status == 0 || result.status == 2 { confirm(run, device: device) }
         run.count("sync-killed")
     }
@@ -294,6 +299,7 @@ struct ConvergenceTests {
     func restartServer(_ run: Run) async throws {
         if let server = run.server { await server.stop(with: SIGKILL) }
         run.server = try await ServerProcess(database: run.serverDatabase, port: run.serverPort, arguments: ["--failed-auth-per-minute", "0"])
+        run.log.append("server killed and restarted")
         run.count("server-killed")
     }
 
@@ -306,6 +312,7 @@ struct ConvergenceTests {
             if FileManager.default.fileExists(atPath: source) { try FileManager.default.copyItem(atPath: source, toPath: copy) }
         }
         run.snapshots[device] = operation
+        run.log.append("#\(operation) \(device) snapshot")
         run.count("snapshot")
     }
 
@@ -320,6 +327,7 @@ struct ConvergenceTests {
         for index in run.edits.indices where run.edits[index].device == device && run.edits[index].operation > taken && !run.edits[index].confirmed {
             run.edits[index].excused = true
         }
+        run.log.append("\(device) restored to its snapshot of #\(taken)")
         run.count("restore")
     }
 
@@ -366,5 +374,21 @@ struct ConvergenceTests {
             lost.append("\(edit.token) on \(edit.reportID) (it replaced \(edit.seen))")
         }
         #expect(lost.isEmpty, "accepted edits lost: \(lost.joined(separator: "; "))")
+        if !lost.isEmpty, let first = run.edits.first(where: { edit in lost.contains { $0.hasPrefix(edit.token) } }) {
+            // What happened to the first lost edit's record, for whoever has to find out why.
+            print("log of \(first.reportID):")
+            for line in run.log where line.contains(first.reportID) || !line.contains("/2025-S1/") { print("  " + line) }
+            let queue = try DatabaseQueue(path: run.serverDatabase)
+            let audit = try await queue.read { db in
+                try Row.fetchAll(db, sql: "SELECT seq, kind, replica, after FROM audit WHERE record_id = ? ORDER BY id", arguments: [first.reportID])
+            }
+            try queue.close()
+            print("server history of \(first.reportID):")
+            for row in audit {
+                let after: String = row["after"]
+                let narrative = after.range(of: #""narrative":\[[^\]]*\]"#, options: .regularExpression).map { String(after[$0]) } ?? "-"
+                print("  #\(row["seq"] as Int64) \(row["kind"] as String) by \(row["replica"] as String): \(narrative)")
+            }
+        }
     }
 }

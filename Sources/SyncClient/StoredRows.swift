@@ -1,0 +1,22 @@
+import Foundation
+import GRDB
+import SyncCore
+
+// The sync tables live in an ordinary SQLite file that other programs can write, so nothing read
+// back from them may trap the process: GRDB's `row["column"]` subscript traps on NULL or a value
+// of the wrong type. Reads of sync tables go through `field`, which throws instead; a record that
+// cannot be read is then held back as damaged, and display paths read text with CAST, which never
+// fails (SQLite returns the bytes as text; invalid UTF-8 is shown repaired).
+
+extension Row {
+    /// The column's value as `T` (an optional `T` for a column that may be NULL).
+    ///
+    /// - Throws: ``SyncClientError/Code/integrity`` naming the column when it holds no value of that type.
+    func field<T: DatabaseValueConvertible>(_ column: String, as type: T.Type = T.self) throws -> T {
+        do {
+            return try decode(T.self, forColumn: column)
+        } catch {
+            throw SyncClientError(.integrity, "the database's column \(column) does not hold a \(T.self) (another program changed it)")
+        }
+    }
+}
