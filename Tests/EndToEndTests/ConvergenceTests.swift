@@ -246,7 +246,12 @@ struct ConvergenceTests {
         }
         let detail = try JSONDecoder().decode(ConflictDetail.self, from: Data(shown.stdout.utf8))
         let token = "admin#\(operation)·裁决"
-        var arguments = ["admin", "resolve", "--collection", "reports", "--id", id, "--reason", "收敛测试", "--attempts", "1", "--timeout", "3"]
+        // --seen: settle only what was shown; a value that arrives in between (a killed device's
+        // push the link delivers late) makes the resolution stale instead of being settled unseen.
+        let seenContext = String(decoding: try CanonicalJSON.encode(detail.context), as: UTF8.self)
+        var arguments = [
+            "admin", "resolve", "--collection", "reports", "--id", id, "--reason", "收敛测试", "--attempts", "1", "--timeout", "3", "--seen", seenContext,
+        ]
         for field in detail.conflicts.keys.sorted() {
             arguments += ["--value", field == "narrative" ? "narrative=\(token)" : "\(field)=done"]
         }

@@ -92,6 +92,7 @@ extension SchoolSync.Admin {
                     for candidate in candidates { print("    «\(candidate.value)»  — \(candidate.writer) (replica \(candidate.replica))") }
                 }
                 for (field, value) in detail.settled.sorted(by: { $0.key < $1.key }) { print("  \(field): \(value)") }
+                print("  seen: \(String(decoding: try CanonicalJSON.encode(detail.context), as: UTF8.self))  (pass as --seen to admin resolve)")
                 if let last = detail.lastContent {
                     print(
                         "  last content before the delete: " + last.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
@@ -111,6 +112,8 @@ extension SchoolSync.Admin {
                   schoolsync admin resolve --collection reports --id ID --keep --reason "误删"
                   schoolsync admin resolve --collection reports --id ID --delete --reason "重复填报"
                 Refused (exit 65) if new values arrived since the conflict was shown: look again with 'admin show'.
+                Pass the context 'admin show' printed as --seen, so values that arrive between looking and
+                resolving are never settled unseen (without --seen, what the server holds when this runs is settled).
                 """
         )
         @OptionGroup var global: GlobalOptions
@@ -120,6 +123,7 @@ extension SchoolSync.Admin {
         @Flag(help: "Keep a record that was deleted on one device and edited on another, with its last content.") var keep = false
         @Flag(help: "Delete the record.") var delete = false
         @Option(help: "Why; kept in the record's history.") var reason: String
+        @Option(help: "The context 'admin show' printed (JSON): refuse if anything arrived since.") var seen: String?
 
         func validate() throws {
             guard [pick != nil || !value.isEmpty, keep, delete].filter({ $0 }).count == 1 else {
@@ -140,7 +144,15 @@ extension SchoolSync.Admin {
         }
 
         func makeRequest(_ detail: ConflictDetail) throws -> ResolutionRequest {
-            if delete { return ResolutionRequest(seen: detail.context, values: nil, delete: true, reason: reason) }
+            var shown = detail.context
+            if let seen {
+                do {
+                    shown = try CanonicalJSON.decode(VersionVector.self, from: Data(seen.utf8))
+                } catch {
+                    throw CLIError("--seen \(seen.prefix(80)): give the context 'admin show' printed, e.g. {\"aaaa…\":3}", exitCode: 64)
+                }
+            }
+            if delete { return ResolutionRequest(seen: shown, values: nil, delete: true, reason: reason) }
             var values: [String: Value] = [:]
             if keep {
                 values = detail.lastContent ?? [:]
@@ -160,7 +172,7 @@ extension SchoolSync.Admin {
                 let text = String(item[item.index(after: equals)...])
                 values[field] = Value(typed: text, like: detail.conflicts[field]?.first?.value ?? detail.settled[field])
             }
-            return ResolutionRequest(seen: detail.context, values: values, delete: nil, reason: reason)
+            return ResolutionRequest(seen: shown, values: values, delete: nil, reason: reason)
         }
 
     }
