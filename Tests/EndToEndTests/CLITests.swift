@@ -247,6 +247,26 @@ struct CLITests {
         }
     }
 
+    /// Numbers are written in one spelling (values compare by bytes), and a value of an indicator
+    /// the device does not know is refused at once, not after a sync.
+    @Test(.timeLimit(.minutes(1))) func indicatorValuesAreCanonicalAndChecked() async throws {
+        try await World.with { world in
+            try await world.publishCatalog()
+            #expect(try await world.cli(["init", "--server", world.server.baseURL, "--token", world.deviceA], db: "a.sqlite").status == 0)
+            #expect(try await world.cli(["sync", "--quiet"], db: "a.sqlite").status == 0)
+            let set = try await world.cli(["report", "set"] + measure + ["--ratio", "qixing-2024/i1=1126.0/1e3"], db: "a.sqlite")
+            #expect(set.status == 0, "\(set.stderr)")
+            let value = try await DatabaseQueue(path: world.path("a.sqlite")).read { db in
+                try String.fetchOne(db, sql: "SELECT value FROM indicator_values WHERE indicator_id = 'qixing-2024/i1'")
+            }
+            #expect(value == #"{"denominator":1000,"numerator":1126}"#)
+            #expect(try await world.cli(["report", "set"] + measure + ["--ratio", "qixing-2024/i1=0x10/1000"], db: "a.sqlite").status == 64)
+            let unknown = try await world.cli(["report", "set"] + measure + ["--value", "qixing-2024/nope=3"], db: "a.sqlite")
+            #expect(unknown.status == 65)
+            #expect(unknown.stderr.contains("no indicator qixing-2024/nope"))
+        }
+    }
+
     /// Issue 12: a second sync of a database while one runs exits 75 at once and says why.
     @Test(.timeLimit(.minutes(1))) func aSecondSyncOfTheSameDatabaseExits75() async throws {
         try await World.with { world in

@@ -142,9 +142,8 @@ extension SchoolSync.Report {
                 let (indicator, text) = try split(item, "--value")
                 if text == "true" || text == "false" {
                     result.append((indicator, #"{"value":\#(text)}"#))
-                } else if let number = Double(text), number.isFinite {
-                    result.append((indicator, #"{"value":\#(text)}"#))
-                    _ = number
+                } else if let number = Self.canonicalNumber(text) {
+                    result.append((indicator, #"{"value":\#(number)}"#))
                 } else {
                     throw ValidationError("--value \(item): the value must be a number, true or false")
                 }
@@ -152,14 +151,15 @@ extension SchoolSync.Report {
             for item in ratio {
                 let (indicator, text) = try split(item, "--ratio")
                 let parts = text.split(separator: "/")
-                guard parts.count == 2, let numerator = Double(parts[0]), let denominator = Double(parts[1]), numerator.isFinite, denominator.isFinite
+                guard parts.count == 2, let numeratorText = Self.canonicalNumber(String(parts[0])), let denominatorText = Self.canonicalNumber(String(parts[1])),
+                    let numerator = Double(numeratorText), let denominator = Double(denominatorText)
                 else {
                     throw ValidationError("--ratio \(item): write NUMERATOR/DENOMINATOR, e.g. 1126/1000")
                 }
                 guard denominator > 0, numerator >= 0 else {
                     throw ValidationError("--ratio \(item): the denominator must be positive and the numerator not negative")
                 }
-                result.append((indicator, #"{"denominator":\#(parts[1]),"numerator":\#(parts[0])}"#))
+                result.append((indicator, #"{"denominator":\#(denominatorText),"numerator":\#(numeratorText)}"#))
             }
             return result
         }
@@ -174,6 +174,19 @@ extension SchoolSync.Report {
             }
         }
 
+        /// A number as JSON writes it, one spelling per value: `2`, `2.5`, `1e+20` — never `0x10`,
+        /// `+3`, `2.50` or ` 7`. Values compare by their bytes (PROTOCOL.md §2.2), so two devices
+        /// entering the same number must write the same text; `nil` for anything that is not a finite decimal number.
+        static func canonicalNumber(_ text: String) -> String? {
+            guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || "-.eE+".utf8.contains($0) }) else {
+                return nil
+            }
+            if let whole = Int64(text) { return "\(whole)" }
+            guard let number = Double(text), number.isFinite else { return nil }
+            if number == number.rounded(), abs(number) < 9.007_199_254_740_992e15 { return "\(Int64(number))" }
+            return "\(number)"
+        }
+
         private func split(_ item: String, _ option: String) throws -> (String, String) {
             guard let equals = item.firstIndex(of: "="), equals != item.startIndex, item.index(after: equals) != item.endIndex else {
                 throw ValidationError("\(option) \(item): write NAME=VALUE")
@@ -186,6 +199,16 @@ extension SchoolSync.Report {
                 let replica = try global.openReplica()
                 let (school, device) = try await SchoolSync.Report.school(of: replica, path: global.path)
                 try await SchoolSync.Report.requireMeasure(report.measure, in: replica)
+                // Each value belongs to an indicator of this measure: say so here, not after a sync.
+                for (indicator, _) in try indicatorValues() {
+                    let record = try await CLIError.translating { try await replica.record(RecordKey(collection: "indicators", id: indicator)) }
+                    guard let state = record?.state, !state.isDeleted else {
+                        throw CLIError("there is no indicator \(indicator) on this device; run 'schoolsync sync', then see 'schoolsync measures'", exitCode: 65)
+                    }
+                    if case .string(let measure)? = state.value(of: "measure_id"), !measure.utf8.elementsEqual(report.measure.utf8) {
+                        throw CLIError("indicator \(indicator) belongs to measure \(measure), not \(report.measure); use --measure \(measure)", exitCode: 65)
+                    }
+                }
                 let key = report.key(school: school)
                 let existing = try await replica.record(key)
                 // Only what the user named is written, so two devices editing different fields merge.
