@@ -159,3 +159,31 @@ final class FlakyTransport: SyncTransport, @unchecked Sendable {
     var batches: [String] { lock.withLock { sentBatches } }
     var pushes: Int { lock.withLock { pushCalls } }
 }
+
+/// A real server with a school's devices, and another program's plain SQL on their databases:
+/// what the no-lost-write and tampered-database tests share.
+protocol DeviceScenarios {}
+
+extension DeviceScenarios {
+    /// A real server on loopback with a school's devices, and an HTTP client for them.
+    func scenario(_ body: @escaping @Sendable (Harness, String, HTTPClient) async throws -> Void) async throws {
+        try await Harness.with { harness in
+            try await harness.withServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in try await body(harness, url, http) }
+            }
+        }
+    }
+
+    /// Another program's connection to a device's database, as a spreadsheet tool or a script would open it.
+    func otherProgram(_ path: String) throws -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        return try DatabaseQueue(path: path, configuration: configuration)
+    }
+
+    func sql(_ path: String, _ statement: String, _ arguments: StatementArguments = []) async throws {
+        let queue = try otherProgram(path)
+        try await queue.write { db in try db.execute(sql: statement, arguments: arguments) }
+        try queue.close()
+    }
+}

@@ -9,21 +9,7 @@ import Testing
 
 /// Another program writes the sync tables themselves (issue 12, from a hostile run): nothing it
 /// writes there may crash a command, make a sync run for ever, or leave a record without a way out.
-struct TamperedDatabaseTests {
-    func scenario(_ body: @escaping @Sendable (Harness, String, HTTPClient) async throws -> Void) async throws {
-        try await Harness.with { harness in
-            try await harness.withServer { url in
-                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in try await body(harness, url, http) }
-            }
-        }
-    }
-
-    func sql(_ path: String, _ statement: String, _ arguments: StatementArguments = []) async throws {
-        let queue = try DatabaseQueue(path: path)
-        try await queue.write { db in try db.execute(sql: statement, arguments: arguments) }
-        try queue.close()
-    }
-
+struct TamperedDatabaseTests: DeviceScenarios {
     @Test func bytesWhereTextBelongsNeverCrashStatus() async throws {
         try await scenario { harness, url, http in
             let path = harness.path("a.sqlite")
