@@ -75,6 +75,7 @@ let package = Package(
             name: "schoolsync-server",
             dependencies: [
                 "SyncServer",
+                "SyncCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -39,8 +39,13 @@ public struct HTTPSyncTransport: SyncTransport {
         self.logger = logger
     }
 
+    /// The exchange every call goes through: headers, gzip, timeout, size cap, error mapping.
+    var connection: ServerConnection {
+        ServerConnection(http: http, baseURL: baseURL, token: token, timeout: timeout, maxResponseBytes: maxResponseBytes, logger: logger, meter: meter)
+    }
+
     public func session() async throws(SyncClientError) -> SessionInfo {
-        try await send(HTTPClientRequest(url: baseURL + "/v1/session"), as: SessionInfo.self)
+        try await connection.send(HTTPClientRequest(url: baseURL + "/v1/session"), as: SessionInfo.self)
     }
 
     public func push(_ request: PushRequest) async throws(SyncClientError) -> PushResponse {
@@ -56,138 +61,12 @@ public struct HTTPSyncTransport: SyncTransport {
             throw SyncClientError(.usage, "could not encode the push: \(error)", cause: error)
         }
         http.body = .bytes(compressed)
-        return try await send(http, as: PushResponse.self, sentBody: compressed.readableBytes)
-    }
-
-    /// Any other JSON `GET` of the server's API, e.g. `/v1/bureau/summary?period=2025-S1`.
-    public func get<T: Decodable>(_ pathAndQuery: String, as type: T.Type) async throws(SyncClientError) -> T {
-        try await send(HTTPClientRequest(url: baseURL + pathAndQuery), as: type)
-    }
-
-    /// Any other JSON `POST` of the server's API, e.g. resolving a conflict.
-    public func post<T: Decodable>(_ path: String, body: some Encodable, as type: T.Type) async throws(SyncClientError) -> T {
-        var http = HTTPClientRequest(url: baseURL + path)
-        http.method = .POST
-        http.headers.add(name: "Content-Type", value: "application/json")
-        let buffer: ByteBuffer
-        do {
-            buffer = ByteBuffer(bytes: try CanonicalJSON.encode(body))
-        } catch {
-            throw SyncClientError(.usage, "could not encode the request: \(error)", cause: error)
-        }
-        http.body = .bytes(buffer)
-        return try await send(http, as: type, sentBody: buffer.readableBytes)
+        return try await connection.send(http, as: PushResponse.self, sentBody: compressed.readableBytes)
     }
 
     public func pull(_ request: PullRequest) async throws(SyncClientError) -> PullResponse {
         // Long polls hold the request open on purpose: give them their wait on top of the timeout.
-        try await send(HTTPClientRequest(url: baseURL + "/v1/pull?" + request.query), as: PullResponse.self, extra: .seconds(request.wait))
-    }
-
-    private func send<T: Decodable>(
-        _ request: HTTPClientRequest,
-        as type: T.Type,
-        extra: Duration = .zero,
-        sentBody: Int = 0
-    ) async throws(SyncClientError) -> T {
-        var request = request
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.headers.add(name: "Accept-Encoding", value: "gzip")
-        request.headers.add(name: "User-Agent", value: "schoolsync-client/\(SyncClientVersion.current)")
-        let status: HTTPResponseStatus
-        var body: ByteBuffer
-        let encoding: String?
-        let retryAfter: String?
-        do {
-            let limit = timeout + extra
-            let response = try await http.execute(
-                request,
-                // Whole seconds, capped at a day: a TimeAmount in nanoseconds cannot hold much more.
-                timeout: .seconds(min(max(limit.components.seconds, 1), 86_400)),
-                logger: logger
-            )
-            status = response.status
-            encoding = response.headers.first(name: "Content-Encoding")
-            retryAfter = response.headers.first(name: "Retry-After")
-            body = try await response.body.collect(upTo: maxResponseBytes)
-            meter?.record(request: request, sentBody: sentBody, response: response.headers, receivedBody: body.readableBytes)
-        } catch {
-            throw SyncClientError(
-                .unreachable,
-                "cannot reach the server at \(baseURL) (\(Self.describe(error))); changes are kept locally — run sync again when online",
-                cause: error
-            )
-        }
-        if encoding?.lowercased() == "gzip" {
-            do {
-                body = try body.decompress(with: .gzip(), maxSize: maxResponseBytes)
-            } catch {
-                throw SyncClientError(.invalidResponse, "the server sent a corrupt gzip body", status: Int(status.code), cause: error)
-            }
-        }
-        let data = Data(body.readableBytesView)
-        guard status == .ok || status == .created else {
-            var error = Self.failure(status: status, body: try? CanonicalJSON.decode(ErrorBody.self, from: data))
-            // Seconds only (the server never sends a date); at most an hour, whatever it says.
-            error.retryAfter = retryAfter.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.map { .seconds(min(max($0, 0), 3600)) }
-            throw error
-        }
-        do {
-            return try CanonicalJSON.decode(type, from: data)
-        } catch {
-            throw SyncClientError(.invalidResponse, "the server's answer could not be read: \(error)", status: Int(status.code), cause: error)
-        }
-    }
-
-    static func failure(status: HTTPResponseStatus, body: ErrorBody?) -> SyncClientError {
-        let said = body?.message ?? status.reasonPhrase
-        let code: SyncClientError.Code
-        let message: String
-        switch status.code {
-        case 401:
-            code = .unauthorized
-            message = "the server refused this device's token (\(said)). Ask the bureau for a new device token and run 'schoolsync init' again."
-        case 403 where body?.error == "replica_foreign":
-            // The replica id is another principal's (a database copied to a second device): the
-            // way out is the same as for a forgotten push, a fresh replica id (PROTOCOL.md §5).
-            code = .replicaStale
-            message = said
-        case 403:
-            code = .forbidden
-            message = "this token may not do that: \(said)"
-        case 409 where body?.error == "replica_stale":
-            code = .replicaStale
-            message = said
-        case 409 where body?.error == "epoch_changed":
-            code = .epochChanged
-            message = said
-        case 409:
-            code = .refused
-            message = said
-        case 404:
-            code = .refused
-            message = said
-        case 413:
-            code = .tooLarge
-            message = said
-        case 429:
-            code = .rateLimited
-            message = "the server is refusing this address for a while after many failed sign-ins (\(said)); sync again in a minute"
-        case 500...:
-            code = .server
-            message = "the server failed (\(status.code)): \(said); changes are kept locally — sync again later"
-        default:
-            code = .badRequest
-            message = "the server refused the request (\(status.code) \(body?.error ?? "")): \(said)"
-        }
-        return SyncClientError(code, message, status: Int(status.code), body: body)
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError {
-            return error.shortDescription
-        }
-        return String(describing: error)
+        try await connection.send(HTTPClientRequest(url: baseURL + "/v1/pull?" + request.query), as: PullResponse.self, extra: .seconds(request.wait))
     }
 }
 

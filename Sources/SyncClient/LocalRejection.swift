@@ -7,27 +7,21 @@ import SyncCore
 /// A local rejection holds until the record's next edit (fixing the row with SQL, `report set`,
 /// `report discard`); a pull does not lift it, since only an edit can fix the record.
 enum LocalRejection {
-    /// A row of a domain table that cannot become a valid record (bad id, bad value, no school).
-    static let invalidRow = "invalid_row"
-    /// A record whose wire form the server's own rules would refuse (checked before every push).
-    static let invalidRecord = "invalid_record"
-    /// A `sync_records` row another program damaged: it cannot be read, so it is never sent.
-    static let damaged = "damaged"
+    /// The codes of PROTOCOL.md §11 (``RejectCode/allLocal``), as the SQL of this module binds them.
+    static let codes = RejectCode.allLocal.map(\.rawValue)
 
-    static func isLocal(_ reason: RejectReason) -> Bool {
-        reason.code == invalidRow || reason.code == invalidRecord || reason.code == damaged
-    }
+    static func isLocal(_ reason: RejectReason) -> Bool { reason.code.isLocal }
 
     static func invalidRow(_ key: RecordKey, problems: [String]) -> RejectReason {
         RejectReason(
-            code: invalidRow,
+            code: .invalidRow,
             message: "kept on this device and not sent: \(problems.joined(separator: "; ")) — fix the row in the \(key.collection) table, or delete it"
         )
     }
 
     static func damaged(_ error: any Error) -> RejectReason {
         RejectReason(
-            code: damaged,
+            code: .damaged,
             message: "this record's sync data in the database cannot be read (\(error)); it is not sent — 'schoolsync report discard' or deleting the row replaces it with the server's copy"
         )
     }
@@ -40,7 +34,7 @@ enum LocalRejection {
                     rejected_at = COALESCE(rejected_at, CURRENT_TIMESTAMP)
                 WHERE collection = ? AND id = ?
                 """,
-            arguments: [reason.code, reason.message, key.collection, key.id]
+            arguments: [reason.code.rawValue, reason.message, key.collection, key.id]
         )
     }
 
@@ -53,7 +47,7 @@ enum LocalRejection {
                     rejected_at = COALESCE(rejected_at, CURRENT_TIMESTAMP)
                 WHERE rowid = ?
                 """,
-            arguments: [reason.code, reason.message, rowid]
+            arguments: [reason.code.rawValue, reason.message, rowid]
         )
     }
 

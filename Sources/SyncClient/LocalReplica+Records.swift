@@ -43,7 +43,7 @@ struct StoredRecord {
         editSeq = try row.field("edit_seq")
         let code = try row.field("rejected_code", as: String?.self)
         let message = try row.field("rejected_message", as: String?.self)
-        rejection = code.map { RejectReason(code: $0, message: message ?? "") }
+        rejection = code.map { RejectReason(code: RejectCode(rawValue: $0), message: message ?? "") }
         rejectedEditSeq = try row.field("rejected_edit_seq")
     }
 
@@ -60,7 +60,7 @@ struct StoredRecord {
                 """
         ).execute(arguments: [
             key.collection, key.id, scope.rawValue, try Self.text(state), try serverState.map(Self.text), dirty, editSeq,
-            rejection?.code, rejection?.message, rejectedEditSeq, rejection?.code,
+            rejection?.code.rawValue, rejection?.message, rejectedEditSeq, rejection?.code.rawValue,
         ])
     }
 

@@ -7,7 +7,7 @@ public struct ReplicaStatus: Sendable, Codable {
     public struct Rejected: Sendable, Codable {
         public var collection: String
         public var id: String
-        public var code: String
+        public var code: RejectCode
         public var message: String
         public var since: String?
     }
@@ -54,7 +54,7 @@ extension LocalReplica {
                 ReplicaStatus.Rejected(
                     collection: try row.field("collection", as: String?.self) ?? "",
                     id: try row.field("id", as: String?.self) ?? "",
-                    code: try row.field("code", as: String?.self) ?? "",
+                    code: RejectCode(rawValue: try row.field("code", as: String?.self) ?? ""),
                     message: try row.field("message", as: String?.self) ?? "",
                     since: try row.field("since", as: String?.self)
                 )

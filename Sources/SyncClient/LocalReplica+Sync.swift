@@ -115,7 +115,7 @@ extension LocalReplica {
                         try Self.checkWireForm(record)
                         records.append(record)
                     } catch let error as SyncClientError where error.code != .integrity {
-                        try LocalRejection.mark(rowid: rowid, RejectReason(code: LocalRejection.invalidRecord, message: error.message), db)
+                        try LocalRejection.mark(rowid: rowid, RejectReason(code: .invalidRecord, message: error.message), db)
                     } catch {
                         try LocalRejection.mark(rowid: rowid, LocalRejection.damaged(error), db)
                     }
@@ -181,7 +181,7 @@ extension LocalReplica {
                     if result.status == .conflict { summary.conflicts += 1 } else { summary.applied += 1 }
                 case .rejected:
                     guard var record = try? StoredRecord.load(result.key, db) else { continue }
-                    record.rejection = result.reason ?? RejectReason(code: "rejected", message: "the server rejected this record")
+                    record.rejection = result.reason ?? RejectReason(code: .validation, message: "the server rejected this record without saying why")
                     record.rejectedEditSeq = editSeq
                     summary.rejected += 1
                     try record.save(db)
@@ -281,7 +281,7 @@ extension LocalReplica {
                 UPDATE sync_records SET rejected_code = NULL, rejected_message = NULL, rejected_edit_seq = NULL, rejected_at = NULL
                 WHERE rejected_code NOT IN (?, ?, ?)
                 """,
-            arguments: [LocalRejection.invalidRow, LocalRejection.invalidRecord, LocalRejection.damaged]
+            arguments: StatementArguments(LocalRejection.codes)
         )
     }
 

@@ -129,7 +129,7 @@ public final class LocalReplica: Sendable {
                         UPDATE sync_records SET rejected_code = NULL, rejected_message = NULL, rejected_edit_seq = NULL, rejected_at = NULL
                         WHERE rejected_code NOT IN (?, ?, ?)
                         """,
-                    arguments: [LocalRejection.invalidRow, LocalRejection.invalidRecord, LocalRejection.damaged]
+                    arguments: StatementArguments(LocalRejection.codes)
                 )
             }
             try Meta.set("server_url", serverURL, db)
@@ -140,7 +140,29 @@ public final class LocalReplica: Sendable {
                 try Self.resetForNewEpoch(session.epoch, db)
             }
             try Meta.set("epoch", session.epoch.description, db)
+            try Self.rememberServerLimits(session.limits, db)
         }
+    }
+
+    /// The server's limits as `/v1/session` last gave them, or `nil` if this replica never kept them.
+    public func serverLimits() async throws -> SessionInfo.Limits? {
+        try await snapshot { db in
+            guard let batch = try Meta.get("max_batch_records", db).flatMap(Int.init), let page = try Meta.get("max_pull_limit", db).flatMap(Int.init),
+                let body = try Meta.get("max_body_bytes", db).flatMap(Int.init)
+            else { return nil }
+            return SessionInfo.Limits(maxBatchRecords: batch, maxBodyBytes: body, maxPullLimit: page)
+        }
+    }
+
+    /// Keeps the server's limits, so each run sizes its batches and pages by them.
+    public func rememberServerLimits(_ limits: SessionInfo.Limits) async throws {
+        try await transaction { db in try Self.rememberServerLimits(limits, db) }
+    }
+
+    static func rememberServerLimits(_ limits: SessionInfo.Limits, _ db: Database) throws {
+        try Meta.set("max_batch_records", String(limits.maxBatchRecords), db)
+        try Meta.set("max_body_bytes", String(limits.maxBodyBytes), db)
+        try Meta.set("max_pull_limit", String(limits.maxPullLimit), db)
     }
 
     /// The settings, or `nil` before `enrol`.

@@ -4,7 +4,9 @@ import SyncCore
 ///
 /// Follows swift-nio's error shape: a stable ``Code``, a message, and the underlying cause.
 public struct SyncClientError: Error, Sendable, CustomStringConvertible {
-    /// A stable, machine-readable code.
+    /// A stable, machine-readable code: what the client makes of an answer (PROTOCOL.md §8's
+    /// ``ErrorCode`` stays in ``body``). Where a category is a wire code, it takes its spelling from
+    /// SyncCore's types, so the two cannot drift apart.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let name: String
         private init(_ name: String) { self.name = name }
@@ -12,21 +14,21 @@ public struct SyncClientError: Error, Sendable, CustomStringConvertible {
         /// The server could not be reached (no link, DNS, refused, reset, timed out).
         public static let unreachable = Code("unreachable")
         /// The token was refused (401).
-        public static let unauthorized = Code("unauthorized")
+        public static let unauthorized = Code(ErrorCode.unauthorized.rawValue)
         /// The token may not do this (403).
-        public static let forbidden = Code("forbidden")
+        public static let forbidden = Code(ErrorCode.forbidden.rawValue)
         /// The server says this database forgot an acknowledged push (handled by re-minting).
-        public static let replicaStale = Code("replica_stale")
+        public static let replicaStale = Code(ErrorCode.replicaStale.rawValue)
         /// The server's store was restored (handled by resetting the cursor).
-        public static let epochChanged = Code("epoch_changed")
+        public static let epochChanged = Code(ErrorCode.epochChanged.rawValue)
         /// The server refused a request as too large.
-        public static let tooLarge = Code("too_large")
+        public static let tooLarge = Code(RejectCode.tooLarge.rawValue)
         /// The server failed (5xx).
         public static let server = Code("server")
         /// Too many failed authentications came from this address (429); retried after `Retry-After`.
         public static let rateLimited = Code("rate_limited")
         /// The server refused the request as malformed (a client bug).
-        public static let badRequest = Code("bad_request")
+        public static let badRequest = Code(ErrorCode.badRequest.rawValue)
         /// The server answered something this client cannot read.
         public static let invalidResponse = Code("invalid_response")
         /// The local database is not set up, or an argument does not make sense.
@@ -34,7 +36,7 @@ public struct SyncClientError: Error, Sendable, CustomStringConvertible {
         /// A local edit was refused (conflicted field, unknown record, bad value).
         public static let refused = Code("refused")
         /// One dot carries two values: some replica reused a dot. Sync stops for this record.
-        public static let integrity = Code("integrity")
+        public static let integrity = Code(RejectCode.integrity.rawValue)
 
         /// The local database could not be written: the disk is full or failing. Nothing saved is lost.
         public static let storage = Code("storage")

@@ -63,10 +63,10 @@ public struct SyncEngine: Sendable {
     /// when something was pushed).
     @discardableResult
     public func sync() async throws -> SyncReport {
-        try await recordingOutcome {
-            var report = SyncReport(pushed: try await pushUnanswered())
-            report.pulled = try await pullAll()
-            let pushed = try await pushAll()
+        try await recordingOutcome { sizes in
+            var report = SyncReport(pushed: try await pushUnanswered(sizes))
+            report.pulled = try await pullAll(sizes)
+            let pushed = try await pushAll(sizes)
             report.pushed.sent += pushed.sent
             report.pushed.applied += pushed.applied
             report.pushed.conflicts += pushed.conflicts
@@ -74,7 +74,7 @@ public struct SyncEngine: Sendable {
             // The second pull brings back what others changed while we pushed, and the merged states
             // of our conflicts; with nothing pushed there is nothing to wait for, so a quiet sync is one round trip.
             if pushed.sent > 0 {
-                let second = try await pullAll()
+                let second = try await pullAll(sizes)
                 report.pulled.received += second.received
                 report.pulled.changed += second.changed
                 report.pulled.conflicts = second.conflicts
@@ -86,30 +86,30 @@ public struct SyncEngine: Sendable {
     /// Pulls until the server has nothing more.
     @discardableResult
     public func pull() async throws -> SyncReport {
-        try await recordingOutcome {
-            let unanswered = try await pushUnanswered()
-            return SyncReport(pulled: try await pullAll(), pushed: unanswered)
+        try await recordingOutcome { sizes in
+            let unanswered = try await pushUnanswered(sizes)
+            return SyncReport(pulled: try await pullAll(sizes), pushed: unanswered)
         }
     }
 
     /// Pushes every dirty record (an unanswered earlier push first).
     @discardableResult
     public func push() async throws -> SyncReport {
-        try await recordingOutcome {
-            SyncReport(pushed: try await pushAll())
+        try await recordingOutcome { sizes in
+            SyncReport(pushed: try await pushAll(sizes))
         }
     }
 
     /// Runs one sync operation holding the database's sync lock, and records its outcome for `status`.
     /// A sync refused because another is running records nothing: the running one's outcome stands.
-    private func recordingOutcome(_ body: () async throws -> SyncReport) async throws -> SyncReport {
+    private func recordingOutcome(_ body: (Sizes) async throws -> SyncReport) async throws -> SyncReport {
         let lock = try await SyncLock.acquire(for: replica.path, wait: lockWait, sleep: sleep)
         defer { lock.release() }
         do {
             if try await replica.takeRemintRequest() {
                 progress(.reminted(try await replica.remint()))
             }
-            let report = try await body()
+            let report = try await body(try await sizes())
             try await replica.recordOutcome(error: nil)
             return report
         } catch let error as SyncClientError {
@@ -120,21 +120,43 @@ public struct SyncEngine: Sendable {
 
     /// Retries a push whose answer never came, before anything else: a pull would carry a receipt
     /// the server may have moved past (PROTOCOL.md §6.1).
-    func pushUnanswered() async throws -> PushSummary {
+    func pushUnanswered(_ sizes: Sizes) async throws -> PushSummary {
         guard try await replica.hasPendingPush() else { return PushSummary() }
-        return try await pushAll(onlyUnanswered: true)
+        return try await pushAll(sizes, onlyUnanswered: true)
     }
 
-    func pullAll() async throws -> PullSummary {
+    /// The batch and page sizes of one run: the engine's own, capped by the server's limits
+    /// (`/v1/session`, PROTOCOL.md §10), which the replica remembers from enrolment. A replica
+    /// enrolled before it kept them asks once; if the server cannot be asked, the engine's sizes
+    /// stand and a 413 splits the batch.
+    struct Sizes {
+        var batch: Int
+        var page: Int
+    }
+
+    func sizes() async throws -> Sizes {
+        var limits = try await replica.serverLimits()
+        if limits == nil, let session = try? await transport.session() {
+            limits = session.limits
+            try await replica.rememberServerLimits(session.limits)
+        }
+        guard let limits else { return Sizes(batch: batchSize, page: pageSize) }
+        return Sizes(batch: max(1, min(batchSize, limits.maxBatchRecords)), page: max(1, min(pageSize, limits.maxPullLimit)))
+    }
+
+    func pullAll(_ sizes: Sizes) async throws -> PullSummary {
+        var machine = StateMachine(retry: retry, batchSize: sizes.batch)
+        var generator = SystemRandomNumberGenerator()
         var total = PullSummary()
         while true {
-            let request = try await replica.nextPull(limit: pageSize)
+            let request = try await replica.nextPull(limit: sizes.page)
             let page: PullResponse
             do {
-                page = try await withRetries { try await transport.pull(request) }
+                page = try await transport.pull(request)
+                machine.succeeded()
             } catch {
-                if try await recover(from: error) { continue }
-                throw error
+                try await perform(machine.failed(error, request: .pull, using: &generator))
+                continue
             }
             let summary = try await replica.apply(page)
             total.received += summary.received
@@ -146,52 +168,38 @@ public struct SyncEngine: Sendable {
         }
     }
 
-    func pushAll(onlyUnanswered: Bool = false) async throws -> PushSummary {
+    func pushAll(_ sizes: Sizes, onlyUnanswered: Bool = false) async throws -> PushSummary {
+        var machine = StateMachine(retry: retry, batchSize: sizes.batch)
+        var generator = SystemRandomNumberGenerator()
         var total = PushSummary()
         let waiting = try await replica.pendingCount()
-        var size = batchSize
-        // Every round acknowledges, holds back or halves: more rounds than that allows means the
-        // rounds make no progress (a row the answers cannot reach), and the loop must end.
-        var rounds = 0
-        let maxRounds = 4 * (waiting / max(1, batchSize) + 1) + 64 + 2 * waiting
+        machine.pushStarted(waiting: waiting)
+        var size = sizes.batch
         while let pending = try await replica.nextPush(maxRecords: size) {
-            rounds += 1
-            guard rounds <= maxRounds else {
-                throw SyncClientError(
-                    .integrity,
-                    "the push made no progress after \(rounds - 1) rounds (a record's sync data in the database cannot be acknowledged); run 'schoolsync status' and report this"
-                )
-            }
+            if let stuck = machine.pushRoundStarted() { throw stuck }
             let response: PushResponse
             do {
-                response = try await withRetries { try await transport.push(pending.request) }
-            } catch let error as SyncClientError where error.body?.error == "batch_reused" {
-                // Nothing was applied; the records are still dirty and go again under a fresh id.
-                try await replica.dropPendingPush()
-                if onlyUnanswered { break }
-                continue
-            } catch let error as SyncClientError
-                where error.code == .tooLarge || (error.status == 400 && error.body?.error == "invalid_json")
-            {
-                // The server refused the whole batch without applying any of it, so forgetting it
-                // reuses no batch id and its records stay dirty. Halving finds the one record that
-                // cannot pass; it is held back alone and the others go on (one bad record never
-                // stops a school).
-                try await replica.dropPendingPush()
-                if pending.request.records.count == 1, let key = pending.request.records.first?.key {
-                    let reason =
-                        error.code == .tooLarge
-                        ? RejectReason(code: "too_large", message: "this record is larger than the server accepts; shorten it (\(error.message))")
-                        : RejectReason(code: error.body?.error ?? "bad_request", message: "the server refuses this record: \(error.message); fix or discard it")
-                    try await replica.holdBack(key, reason)
-                } else {
-                    size = max(1, pending.request.records.count / 2)
+                response = try await transport.push(pending.request)
+                machine.succeeded()
+            } catch {
+                let action = machine.failed(error, request: .push(records: pending.request.records.count), using: &generator)
+                switch action {
+                case .rebuildBatch:
+                    try await replica.dropPendingPush()
+                case .splitBatch(let maxRecords):
+                    try await replica.dropPendingPush()
+                    size = maxRecords
+                case .holdBack(let reason):
+                    // Refused whole, so nothing of it was applied: forgetting the batch reuses no
+                    // batch id, and the record stays dirty until an edit fixes it.
+                    try await replica.dropPendingPush()
+                    if let key = pending.request.records.first?.key { try await replica.holdBack(key, reason) }
+                default:
+                    try await perform(action)
+                    continue
                 }
                 if onlyUnanswered { break }
                 continue
-            } catch {
-                if try await recover(from: error) { continue }
-                throw error
             }
             let summary = try await replica.complete(pending, with: response)
             total.sent += summary.sent
@@ -199,44 +207,31 @@ public struct SyncEngine: Sendable {
             total.conflicts += summary.conflicts
             total.rejected += summary.rejected
             progress(.pushed(records: total.sent, of: max(waiting, total.sent)))
-            size = batchSize
+            size = sizes.batch
             if onlyUnanswered { break }
         }
         return total
     }
 
-    /// Handles the two answers that need the replica to change before trying again.
-    private func recover(from error: any Error) async throws -> Bool {
-        guard let error = error as? SyncClientError else { return false }
-        switch error.code {
-        case .replicaStale:
+    /// Performs the actions of ``StateMachine`` that are the same for pulls and pushes.
+    private func perform(_ action: StateMachine.Action) async throws {
+        switch action {
+        case .retry(let delay, let attempt, let error):
+            progress(.retrying(attempt: attempt, after: delay, reason: error.message))
+            logger.debug("retrying", metadata: ["sync.attempt": "\(attempt)", "sync.error": "\(error.code)"])
+            try await sleep(delay)
+        case .remint:
             let fresh = try await replica.remint()
             logger.notice("replica re-minted after replica_stale", metadata: ["sync.replica": "\(fresh)"])
             progress(.reminted(fresh))
-            return true
-        case .epochChanged:
-            guard let text = error.body?.details?["epoch"], let epoch = try? Epoch(parsing: text) else { return false }
+        case .resetEpoch(let epoch):
             try await replica.resetForNewEpoch(epoch)
             progress(.epochReset(epoch))
-            return true
-        default:
-            return false
-        }
-    }
-
-    private func withRetries<T: Sendable>(_ operation: () async throws -> T) async throws -> T {
-        var generator = SystemRandomNumberGenerator()
-        var attempt = 1
-        while true {
-            do {
-                return try await operation()
-            } catch let error as SyncClientError where error.isRetryable && attempt < retry.maxAttempts {
-                let delay = retry.delay(beforeRetry: attempt, retryAfter: error.retryAfter, using: &generator)
-                progress(.retrying(attempt: attempt, after: delay, reason: error.message))
-                logger.debug("retrying", metadata: ["sync.attempt": "\(attempt)", "sync.error": "\(error.code)"])
-                try await sleep(delay)
-                attempt += 1
-            }
+        case .fail(let error):
+            throw error
+        case .rebuildBatch, .splitBatch, .holdBack:
+            // Only a push answers these, and it performs them itself.
+            break
         }
     }
 }

@@ -37,24 +37,3 @@ public struct PullRequest: Sendable, Hashable {
         return items.joined(separator: "&")
     }
 }
-
-/// What `GET /v1/session` says about the token.
-public struct SessionInfo: Sendable, Hashable, Codable {
-    public struct Principal: Sendable, Hashable, Codable {
-        public var kind: String
-        public var name: String
-        public var school: String?
-    }
-
-    public struct Limits: Sendable, Hashable, Codable {
-        public var maxBatchRecords: Int
-        public var maxBodyBytes: Int
-        public var maxPullLimit: Int
-    }
-
-    public var epoch: Epoch
-    public var principal: Principal
-    public var readScopes: [String]
-    public var writeScopes: [String]
-    public var limits: Limits
-}

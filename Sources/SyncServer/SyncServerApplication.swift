@@ -84,7 +84,7 @@ private func answerWrongMethods(on router: Router<SyncRequestContext>) {
             router.on(path, method: method) { request, _ -> Response in
                 var error = APIError(
                     .methodNotAllowed,
-                    "method_not_allowed",
+                    .methodNotAllowed,
                     "\(request.method.rawValue) is not served at \(request.uri.path.prefix(200)); use \(allow)."
                 )
                 error.headers[.allow] = allow

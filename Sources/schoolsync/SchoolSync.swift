@@ -48,23 +48,38 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "How many times a failed request is tried in all (network errors and server faults only).")
     var attempts: Int = 5
 
-    @Option(help: "Records per push (the server's limit caps it).")
+    @Option(help: "Records per push, at most (the server's maxBatchRecords from /v1/session caps it).")
     var batchSize: Int = 200
 
-    @Option(help: "Records per pull page.")
+    @Option(help: "Records per pull page, at most (the server's maxPullLimit from /v1/session caps it).")
     var pageSize: Int = 500
 
     @Option(help: ArgumentHelp("Seconds to wait for another sync of this database to finish.", discussion: "Default 0: exit 75 at once."))
     var wait: Int = 0
 
+    @Option(help: ArgumentHelp("How much the library logs on standard error: trace, debug, info, notice, warning, error or critical.", discussion: "Each line carries the replica id and, for requests, the X-Request-ID the server logs too."))
+    var logLevel: String = "warning"
+
     var path: String { db ?? ProcessInfo.processInfo.environment["SCHOOLSYNC_DB"] ?? "school.sqlite" }
+
+    /// A logger on standard error at `--log-level`, tagged with the replica id (standard output stays
+    /// clean for --json).
+    func logger(_ label: String, replica: ReplicaID?) -> Logger {
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
+        if let replica { logger[metadataKey: "sync.replica"] = .string(replica.description) }
+        return logger
+    }
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
         guard attempts > 0 else { throw ValidationError("--attempts must be positive") }
-        guard (1...500).contains(batchSize) else { throw ValidationError("--batch-size must be from 1 to 500") }
-        guard (1...1000).contains(pageSize) else { throw ValidationError("--page-size must be from 1 to 1000") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        guard pageSize > 0 else { throw ValidationError("--page-size must be positive") }
         guard (0...86_400).contains(wait) else { throw ValidationError("--wait must be from 0 to 86400 seconds") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
     }
 
     func openReplica() throws -> LocalReplica {
@@ -85,17 +100,45 @@ struct GlobalOptions: ParsableArguments {
         }
         let printer = ProgressPrinter(enabled: !quiet && !json)
         return try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-            let transport = HTTPSyncTransport(http: http, baseURL: settings.serverURL, token: settings.token, timeout: .seconds(timeout))
+            let transport = HTTPSyncTransport(
+                http: http,
+                baseURL: settings.serverURL,
+                token: settings.token,
+                timeout: .seconds(timeout),
+                logger: logger("schoolsync.http", replica: settings.replica)
+            )
             var engine = SyncEngine(
                 replica: replica,
                 transport: transport,
                 retry: RetryPolicy(maxAttempts: attempts),
                 batchSize: batchSize,
                 pageSize: pageSize,
+                logger: logger("schoolsync.sync", replica: settings.replica),
                 progress: { printer.show($0) }
             )
             engine.lockWait = .seconds(wait)
             return try await CLIError.translating { try await body(engine, replica) }
+        }
+    }
+}
+
+extension GlobalOptions {
+    /// Runs `body` with an administration client for the server and token this database was
+    /// enrolled with: bureau and admin commands need no sync, only the same server and token.
+    func withAdministration<T>(_ body: (AdministrationClient) async throws -> T) async throws -> T {
+        let replica = try openReplica()
+        guard let settings = try await CLIError.translating({ try await replica.settings() }) else {
+            throw CLIError("\(path) is not enrolled yet; run 'schoolsync init --server URL --token TOKEN --db \(path)' first", exitCode: 64)
+        }
+        return try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+            let client = AdministrationClient(
+                http: http,
+                baseURL: settings.serverURL,
+                token: settings.token,
+                timeout: .seconds(timeout),
+                logger: logger("schoolsync.admin", replica: nil)
+            )
+            return try await CLIError.translating { try await body(client) }
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SchoolSyncTestSupport
+import SyncCore
 import SyncServer
 import Testing
 

@@ -197,7 +197,7 @@ struct DomainVector: Decodable, Sendable, CustomTestStringConvertible {
             lookup: lookup
         )
         guard let violation else { return (.accepted, nil) }
-        return (.rejected(violation.code), violation.message)
+        return (.rejected(violation.code.rawValue), violation.message)
     }
 
     static func loadAll() throws -> [DomainVector] {

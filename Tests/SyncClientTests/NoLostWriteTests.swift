@@ -190,7 +190,7 @@ struct NoLostWriteTests: DeviceScenarios {
             #expect(try await a.sync().pushed.applied == 1)
             let held = try await a.replica.status().rejected
             #expect(held.count == 2)
-            #expect(held.allSatisfy { $0.code == LocalRejection.invalidRow })
+            #expect(held.allSatisfy { $0.code == .invalidRow })
             #expect(held.contains { $0.message.contains("the id is not valid UTF-8") })
             #expect(held.contains { $0.message.contains("narrative holds") })
             try await sql(path, "DELETE FROM reports WHERE CAST(id AS BLOB) = x'71782d7a68756f72616e2fff'")
@@ -210,7 +210,7 @@ struct NoLostWriteTests: DeviceScenarios {
                 url: url,
                 token: harness.deviceA,
                 http: http,
-                wrap: { RefusingTransport($0, refusing: report(), code: "invalid_body") }
+                wrap: { RefusingTransport($0, refusing: report(), code: .invalidBody) }
             )
             try await a.replica.write(report(), ["narrative": .string("一"), "school_id": .string(Harness.school)])
             await #expect(throws: SyncClientError.self) { try await a.sync() }
@@ -236,7 +236,7 @@ struct NoLostWriteTests: DeviceScenarios {
             #expect(result.pushed.applied == 1)
             #expect(try await narrative(a, report("qx-zhuoran/2025-S1/from-b")) == .string("乙机"), "other devices' edits still arrive")
             let status = try await a.replica.status()
-            #expect(status.rejected.map(\.code) == [LocalRejection.invalidRow])
+            #expect(status.rejected.map(\.code) == [.invalidRow])
             #expect(status.rejected.first?.id == "qx-zhuoran/2025-S1/bad\n")
             #expect(status.rejected.first?.message.contains("control characters") == true)
             #expect(status.pending == 1)
@@ -265,7 +265,7 @@ struct NoLostWriteTests: DeviceScenarios {
             #expect(try await a.sync().pushed.applied == 1)
             let status = try await a.replica.status()
             #expect(status.rejected.map(\.id) == ["qx-zhuoran/2025-S1/blob", "qx-zhuoran/2025-S1/long"])
-            #expect(status.rejected.allSatisfy { $0.code == LocalRejection.invalidRow })
+            #expect(status.rejected.allSatisfy { $0.code == .invalidRow })
             #expect(status.rejected.first?.message.contains("binary data") == true)
             #expect(status.rejected.last?.message.contains("exceeds the limit") == true)
             try await sql(path, "UPDATE reports SET narrative = '改短了' WHERE id IN ('qx-zhuoran/2025-S1/long', 'qx-zhuoran/2025-S1/blob')")
@@ -309,7 +309,7 @@ struct NoLostWriteTests: DeviceScenarios {
             #expect(result.pushed.applied == 39)
             let status = try await a.replica.status()
             #expect(status.rejected.map(\.id) == [poisoned.id])
-            #expect(status.rejected.map(\.code) == ["invalid_json"])
+            #expect(status.rejected.map(\.code) == [.invalidRecord])
             #expect(status.pending == 1)
             #expect(status.unansweredPush == nil)
         }
@@ -327,8 +327,8 @@ struct NoLostWriteTests: DeviceScenarios {
             try await a.replica.write(report("qx-zhuoran/2025-S1/fine"), ["narrative": .string("照常"), "school_id": .string(Harness.school)])
             #expect(try await a.sync().pushed.applied == 1)
             let shown = try #require(try await a.replica.record(report()))
-            #expect(shown.rejection?.code == LocalRejection.damaged)
-            #expect(try await a.replica.status().rejected.map(\.code) == [LocalRejection.damaged])
+            #expect(shown.rejection?.code == .damaged)
+            #expect(try await a.replica.status().rejected.map(\.code) == [.damaged])
             try await a.replica.discard(report())
             _ = try await a.sync()
             #expect(try await narrative(a) == .string("服务器有"))
@@ -420,9 +420,9 @@ struct NoLostWriteTests: DeviceScenarios {
 struct RefusingTransport: SyncTransport {
     let inner: any SyncTransport
     let refused: RecordKey
-    let code: String
+    let code: ErrorCode
 
-    init(_ inner: any SyncTransport, refusing key: RecordKey, code: String = "invalid_json") {
+    init(_ inner: any SyncTransport, refusing key: RecordKey, code: ErrorCode = .invalidJSON) {
         self.inner = inner
         refused = key
         self.code = code

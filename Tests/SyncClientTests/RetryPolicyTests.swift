@@ -49,9 +49,9 @@ struct RetryPolicyTests {
     }
 
     @Test func answersMapToCodesThatSayWhatToDo() {
-        #expect(HTTPSyncTransport.failure(status: .tooManyRequests, body: nil).code == .rateLimited)
-        let foreign = ErrorBody(error: "replica_foreign", message: "…", details: nil)
-        #expect(HTTPSyncTransport.failure(status: .forbidden, body: foreign).code == .replicaStale, "a copied database re-mints")
-        #expect(HTTPSyncTransport.failure(status: .forbidden, body: nil).code == .forbidden)
+        #expect(ServerConnection.failure(status: .tooManyRequests, body: nil).code == .rateLimited)
+        let foreign = ErrorBody(error: .replicaForeign, message: "…", details: nil)
+        #expect(ServerConnection.failure(status: .forbidden, body: foreign).code == .replicaStale, "a copied database re-mints")
+        #expect(ServerConnection.failure(status: .forbidden, body: nil).code == .forbidden)
     }
 }

@@ -65,7 +65,7 @@ struct SyncFlowTests {
                     #expect(first.pushed.applied == 1)
                     #expect(first.pushed.rejected == 1)
                     let status = try await a.replica.status()
-                    #expect(status.rejected.map(\.code) == ["scope_denied"])
+                    #expect(status.rejected.map(\.code) == [.scopeDenied])
                     #expect(status.pending == 1)
                     // Not re-sent while unchanged: the next sync makes progress and does not wedge.
                     let second = try await a.sync()
@@ -293,7 +293,7 @@ struct SyncFlowTests {
                     let result = try await a.sync()
                     #expect(result.pushed.applied == 20)
                     let status = try await a.replica.status()
-                    #expect(status.rejected.map(\.code) == ["too_large"])
+                    #expect(status.rejected.map(\.code) == [.tooLarge])
                     #expect(status.rejected.first?.id == "qx-zhuoran/2025-S1/huge")
                 }
             }

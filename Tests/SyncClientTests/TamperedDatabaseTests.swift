@@ -34,7 +34,7 @@ struct TamperedDatabaseTests: DeviceScenarios {
             try await sql(path, "UPDATE sync_records SET id = CAST(id AS BLOB) WHERE id = ?", [report().id])
             let result = try await a.sync()
             #expect(result.pushed.applied == 1)
-            #expect(try await a.replica.status().rejected.map(\.code) == [LocalRejection.damaged])
+            #expect(try await a.replica.status().rejected.map(\.code) == [.damaged])
             #expect(try await a.sync().pushed.sent == 0)
         }
     }
@@ -49,7 +49,7 @@ struct TamperedDatabaseTests: DeviceScenarios {
             try await sql(path, "INSERT INTO reports (id, school_id, narrative) VALUES ('qx-huoju/2025-S1/m1', 'qx-huoju', '别校')")
             try await sql(path, "INSERT INTO reports (id, school_id, narrative) VALUES ('qx-zhuoran/2025-S2/m2', 'qx-huoju', '填错了学校')")
             #expect(try await a.sync().pushed.rejected == 2)
-            #expect(try await a.replica.status().rejected.map(\.code) == ["scope_denied", "scope_denied"])
+            #expect(try await a.replica.status().rejected.map(\.code) == [.scopeDenied, .scopeDenied])
             try await sql(path, "DELETE FROM reports WHERE id = 'qx-huoju/2025-S1/m1'")
             try await sql(path, "UPDATE reports SET school_id = 'qx-zhuoran', narrative = '已修正' WHERE id = 'qx-zhuoran/2025-S2/m2'")
             let fixed = try await a.sync()

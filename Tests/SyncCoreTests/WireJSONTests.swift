@@ -90,7 +90,7 @@ struct WireJSONTests {
             results: [
                 PushResult(key: records[0].key, status: .applied),
                 PushResult(key: records[1].key, status: .conflict, conflictFields: ["narrative", "status"], deleteConflict: false),
-                PushResult(key: records[2].key, status: .rejected, reason: RejectReason(code: "report_locked", message: "已审核的报告不能修改")),
+                PushResult(key: records[2].key, status: .rejected, reason: RejectReason(code: .reportLocked, message: "已审核的报告不能修改")),
             ]
         )
         try Self.expectSameBytes(push)

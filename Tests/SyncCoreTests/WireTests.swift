@@ -57,7 +57,7 @@ struct WireTests {
             results: [
                 PushResult(key: key, status: .applied),
                 PushResult(key: key, status: .conflict, conflictFields: ["enrolment"], deleteConflict: false),
-                PushResult(key: key, status: .rejected, reason: RejectReason(code: "report_locked", message: "报告已审核通过")),
+                PushResult(key: key, status: .rejected, reason: RejectReason(code: .reportLocked, message: "报告已审核通过")),
             ]
         )
         let text = String(decoding: try CanonicalJSON.encode(response), as: UTF8.self)
@@ -73,7 +73,7 @@ struct WireTests {
     }
 
     @Test func errorBodiesHaveCodeMessageAndDetails() throws {
-        let body = ErrorBody(error: "replica_stale", message: "This database was restored from a backup.", details: ["replica": "\(Replicas.a)"])
+        let body = ErrorBody(error: .replicaStale, message: "This database was restored from a backup.", details: ["replica": "\(Replicas.a)"])
         let text = String(decoding: try CanonicalJSON.encode(body), as: UTF8.self)
         #expect(text == #"{"details":{"replica":"\#(Replicas.a)"},"error":"replica_stale","message":"This database was restored from a backup."}"#)
     }

@@ -73,7 +73,7 @@ struct AdminRouteTests {
                         body: ByteBuffer(string: #"{"id":"x","name":"x"}"#)
                     )
                     #expect(response.status == .forbidden)
-                    #expect(try response.error().error == "forbidden")
+                    #expect(try response.error().error == .forbidden)
                 }
                 #expect(try await client.send(.get, "/v1/devices", token: fixture.deviceA).status == .forbidden)
             }
@@ -90,7 +90,7 @@ struct AdminRouteTests {
                     body: ByteBuffer(string: #"{"id":"qx-zhuoran","name":"again"}"#)
                 )
                 #expect(duplicate.status == .conflict)
-                #expect(try duplicate.error().error == "already_exists")
+                #expect(try duplicate.error().error == .alreadyExists)
                 let badID = try await client.send(
                     .post,
                     "/v1/admin/schools",

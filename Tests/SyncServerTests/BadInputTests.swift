@@ -40,7 +40,7 @@ struct BadInputTests {
             try await fixture.withRouter { client in
                 let response = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: ByteBuffer(string: body))
                 #expect(response.status == .badRequest)
-                #expect(try response.error().error == code)
+                #expect(try response.error().error.rawValue == code)
                 #expect(try !response.error().message.isEmpty)
             }
         }
@@ -65,7 +65,7 @@ struct BadInputTests {
                     for (method, path) in [(HTTPRequest.Method.get, "/v1/pull"), (.post, "/v1/push"), (.get, "/v1/session")] {
                         let response = try await client.send(method, path, token: token, body: method == .post ? ByteBuffer(string: "{}") : nil)
                         #expect(response.status == .unauthorized, "\(path) with \(token ?? "no token")")
-                        #expect(try response.error().error == "unauthorized")
+                        #expect(try response.error().error == .unauthorized)
                     }
                 }
                 let device = try await fixture.store.createPrincipal(kind: .device, name: "旧电脑", schoolID: Fixture.schoolA, at: Date())
@@ -91,7 +91,7 @@ struct BadInputTests {
                     body: try Make.body(try Make.push(records, replica: replica))
                 )
                 #expect(tooMany.status == .contentTooLarge)
-                #expect(try tooMany.error().error == "batch_too_large")
+                #expect(try tooMany.error().error == .batchTooLarge)
                 #expect(try tooMany.error().details?["limit"] == "3")
                 let big = try Make.report("big", values: ["narrative": .string(String(repeating: "长", count: 3000))], by: replica)
                 let tooLarge = try await client.send(
@@ -101,7 +101,7 @@ struct BadInputTests {
                     body: try Make.body(try Make.push([big], replica: replica))
                 )
                 #expect(tooLarge.status == .contentTooLarge)
-                #expect(try tooLarge.error().error == "body_too_large")
+                #expect(try tooLarge.error().error == .bodyTooLarge)
                 // A gzip bomb: small on the wire, too large once decoded.
                 var bomb = ByteBuffer(string: String(repeating: " ", count: 100_000))
                 let compressed = try bomb.compress(with: .gzip())
@@ -117,10 +117,10 @@ struct BadInputTests {
                 let body = try Make.body(try Make.push([], replica: replica))
                 let notGzip = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: body, headers: [.contentEncoding: "gzip"])
                 #expect(notGzip.status == .badRequest)
-                #expect(try notGzip.error().error == "invalid_body")
+                #expect(try notGzip.error().error == .invalidBody)
                 let brotli = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: body, headers: [.contentEncoding: "br"])
                 #expect(brotli.status == .unsupportedMediaType)
-                #expect(try brotli.error().error == "unsupported_encoding")
+                #expect(try brotli.error().error == .unsupportedEncoding)
                 let form = try await client.send(
                     .post,
                     "/v1/push",
@@ -129,7 +129,7 @@ struct BadInputTests {
                     headers: [.contentType: "application/x-www-form-urlencoded"]
                 )
                 #expect(form.status == .unsupportedMediaType)
-                #expect(try form.error().error == "unsupported_media_type")
+                #expect(try form.error().error == .unsupportedMediaType)
             }
         }
     }
@@ -166,7 +166,7 @@ struct BadInputTests {
             try await fixture.withRouter { client in
                 let response = try await client.send(.get, "/v1/pull?\(query)", token: fixture.deviceA)
                 #expect(response.status == .badRequest)
-                #expect(try response.error().error == code)
+                #expect(try response.error().error.rawValue == code)
             }
         }
     }
@@ -176,7 +176,7 @@ struct BadInputTests {
             try await fixture.withRouter { client in
                 let response = try await client.send(.get, "/v1/pull?since=\(fixture.store.epoch).99", token: fixture.deviceA)
                 #expect(response.status == .badRequest)
-                #expect(try response.error().error == "invalid_cursor")
+                #expect(try response.error().error == .invalidCursor)
             }
         }
     }
@@ -186,7 +186,7 @@ struct BadInputTests {
             try await fixture.withRouter { client in
                 let response = try await client.send(.get, "/v2/pull", token: fixture.deviceA)
                 #expect(response.status == .notFound)
-                #expect(try response.error().error == "not_found")
+                #expect(try response.error().error == .notFound)
             }
         }
     }

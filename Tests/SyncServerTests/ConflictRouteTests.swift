@@ -60,7 +60,7 @@ struct ConflictRouteTests {
                 let choice = ResolutionRequest(seen: detail.context, values: ["narrative": .string("东园主体完工，西园延期")], delete: nil, reason: "以校长室为准")
                 let stale = try await client.send(.post, path, token: fixture.admin, body: try body(choice))
                 #expect(stale.status == .conflict)
-                #expect(try stale.error().error == "conflict_stale")
+                #expect(try stale.error().error == .conflictStale)
 
                 // Looked at again, it resolves.
                 let fresh = try (try await client.send(.get, path, token: fixture.admin)).decode(ConflictDetail.self)
@@ -81,7 +81,7 @@ struct ConflictRouteTests {
                     body: try body(ResolutionRequest(seen: fresh.context, values: ["narrative": .string("x")], delete: nil, reason: "again"))
                 )
                 #expect(again.status == .conflict)
-                #expect(try again.error().error == "not_in_conflict")
+                #expect(try again.error().error == .notInConflict)
                 #expect(try (try await client.send(.get, "/v1/conflicts", token: fixture.admin)).decode(List.self).conflicts.isEmpty)
                 #expect(try await client.send(.get, path, token: fixture.admin).status == .notFound)
 
@@ -119,7 +119,7 @@ struct ConflictRouteTests {
                 let partial = ResolutionRequest(seen: detail.context, values: ["status": .string("done")], delete: nil, reason: "r")
                 let unresolved = try await client.send(.post, path, token: fixture.admin, body: try body(partial))
                 #expect(unresolved.status == .badRequest)
-                #expect(try unresolved.error().error == "unresolved_fields")
+                #expect(try unresolved.error().error == .unresolvedFields)
                 #expect(try await client.send(.post, "/v1/conflicts/reports/nope", token: fixture.admin, body: try body(valid)).status == .notFound)
                 #expect(try await client.send(.get, "/v1/history/reports/nope", token: fixture.admin).status == .notFound)
             }

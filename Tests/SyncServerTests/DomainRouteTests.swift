@@ -93,7 +93,7 @@ struct DomainRouteTests {
                     try report(["status": .string("done")]).renamed("\(Fixture.schoolA)/spring/\(measure)"),
                 ]
                 let response = try await client.push(try Make.push(records, replica: schoolReplica), token: fixture.deviceA)
-                let outcome = response.results.map { $0.status == .rejected ? ($0.reason?.code ?? "?") : $0.status.rawValue }
+                let outcome = response.results.map { $0.status == .rejected ? ($0.reason?.code.rawValue ?? "?") : $0.status.rawValue }
                 #expect(
                     outcome == [
                         "applied", "unknown_measure", "applied", "validation", "validation", "validation", "validation", "validation", "validation",
@@ -116,7 +116,7 @@ struct DomainRouteTests {
                 var other = try report(["status": .string("done")], school: Fixture.schoolB)
                 other.state = try RecordState().writing(["status": .string("done")], by: replica)
                 let response = try await client.push(try Make.push([other], replica: replica), token: fixture.deviceB)
-                #expect(response.results.first?.reason?.code == "not_assigned")
+                #expect(response.results.first?.reason?.code == .notAssigned)
                 let assignment = try record(
                     "assignments",
                     "\(Fixture.schoolB)/x",
@@ -152,7 +152,7 @@ struct DomainRouteTests {
                 // The school's offline edit, made before it heard of the approval.
                 try submitted.state.write(["narrative": .string("审核后才到的修改")], by: schoolReplica)
                 let refused = try await client.push(try Make.push([submitted], replica: schoolReplica, receipt: receipt), token: fixture.deviceA)
-                #expect(refused.results.first?.reason?.code == "report_locked")
+                #expect(refused.results.first?.reason?.code == .reportLocked)
                 receipt = refused.receipt
                 // The school discards: a new write of what the server has. It changes no content, so it passes.
                 var discarded = submitted
@@ -165,7 +165,7 @@ struct DomainRouteTests {
                     try Make.push([try value(#"{"numerator":1,"denominator":2}"#)], replica: schoolReplica, receipt: accepted.receipt),
                     token: fixture.deviceA
                 )
-                #expect(late.results.first?.reason?.code == "report_locked")
+                #expect(late.results.first?.reason?.code == .reportLocked)
             }
         }
     }

@@ -177,11 +177,11 @@ struct PushPullRouteTests {
                     body: try Make.body(try Make.push([copy], replica: shared, receipt: receipt))
                 )
                 #expect(refused.status == .conflict)
-                #expect(try refused.error().error == "replica_stale")
+                #expect(try refused.error().error == .replicaStale)
                 #expect(try refused.error().details?["expected"] == PushReceipt(epoch: fixture.store.epoch, sequence: 2).description)
                 let pullRefused = try await client.send(.get, "/v1/pull?replica=\(shared)&receipt=\(receipt)", token: fixture.deviceA)
                 #expect(pullRefused.status == .conflict)
-                #expect(try pullRefused.error().error == "replica_stale")
+                #expect(try pullRefused.error().error == .replicaStale)
                 // Enrolled as another device, the copy meets the ownership rule first (PROTOCOL.md §5).
                 let foreign = try await client.send(
                     .post,
@@ -190,7 +190,7 @@ struct PushPullRouteTests {
                     body: try Make.body(try Make.push([copy], replica: shared, receipt: receipt))
                 )
                 #expect(foreign.status == .forbidden)
-                #expect(try foreign.error().error == "replica_foreign")
+                #expect(try foreign.error().error == .replicaForeign)
                 // The first PC's write is intact.
                 #expect(try await client.pull(token: fixture.deviceA).records.first?.state.value(of: "enrolment") == .int(415))
             }
@@ -204,11 +204,11 @@ struct PushPullRouteTests {
                 let push = try Make.push([], replica: laptop, receipt: PushReceipt(epoch: stranger, sequence: 3))
                 let refused = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: try Make.body(push))
                 #expect(refused.status == .conflict)
-                #expect(try refused.error().error == "epoch_changed")
+                #expect(try refused.error().error == .epochChanged)
                 #expect(try refused.error().details?["epoch"] == fixture.store.epoch.description)
                 let pull = try await client.send(.get, "/v1/pull?since=\(stranger).5", token: fixture.deviceA)
                 #expect(pull.status == .conflict)
-                #expect(try pull.error().error == "epoch_changed")
+                #expect(try pull.error().error == .epochChanged)
             }
         }
     }
@@ -246,7 +246,7 @@ struct PushPullRouteTests {
                 )
                 let response = try await client.push(try Make.push([foreign, own, plan], replica: laptop), token: fixture.deviceA)
                 #expect(response.results.map(\.status) == [.rejected, .applied, .rejected])
-                #expect(response.results.compactMap(\.reason?.code) == ["scope_denied", "scope_denied"])
+                #expect(response.results.compactMap(\.reason?.code) == [.scopeDenied, .scopeDenied])
                 #expect(try await client.pullAll(token: fixture.bureau).records.map(\.key.id) == ["own"])
             }
         }

@@ -71,7 +71,7 @@ struct PushRulesTests {
             Issue.record("other school accepted")
             return
         }
-        #expect(reason.code == "scope_denied")
+        #expect(reason.code == .scopeDenied)
         let plan = SyncRecord(
             key: RecordKey(collection: "plans", id: "qixing-2024"),
             scope: .catalog,
@@ -81,7 +81,7 @@ struct PushRulesTests {
             Issue.record("device wrote the catalog")
             return
         }
-        #expect(catalogReason.code == "scope_denied")
+        #expect(catalogReason.code == .scopeDenied)
         guard case .store = try PushRules.decide(plan, stored: nil, principal: bureau, rules: .protocolOnly) else {
             Issue.record("bureau could not write the catalog")
             return
@@ -94,13 +94,13 @@ struct PushRulesTests {
             Issue.record("report in catalog accepted")
             return
         }
-        #expect(reason.code == "wrong_scope_kind")
+        #expect(reason.code == .wrongScopeKind)
         let unknown = SyncRecord(key: RecordKey(collection: "photos", id: "p"), scope: .catalog, state: RecordState())
         guard case .reject(let unknownReason) = try PushRules.decide(unknown, stored: nil, principal: bureau, rules: .protocolOnly) else {
             Issue.record("unknown collection accepted")
             return
         }
-        #expect(unknownReason.code == "unknown_collection")
+        #expect(unknownReason.code == .unknownCollection)
     }
 
     @Test func aRecordKeepsTheScopeItWasFirstStoredIn() throws {
@@ -116,7 +116,7 @@ struct PushRulesTests {
             Issue.record("scope change accepted")
             return
         }
-        #expect(reason.code == "scope_mismatch")
+        #expect(reason.code == .scopeMismatch)
     }
 
     @Test func joinsDecideAppliedUnchangedAndIntegrity() throws {
@@ -139,7 +139,7 @@ struct PushRulesTests {
             Issue.record("reused dot accepted")
             return
         }
-        #expect(reason.code == "integrity")
+        #expect(reason.code == .integrity)
     }
 
     @Test func resultsReportConflictsWithTheirFields() throws {

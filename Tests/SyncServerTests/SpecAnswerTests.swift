@@ -32,7 +32,7 @@ struct SpecAnswerTests {
                 let response = try await client.send(.get, uri, token: fixture.admin)
                 #expect(response.status == .badRequest)
                 let error = try response.error()
-                #expect(error.error == "invalid_parameter")
+                #expect(error.error == .invalidParameter)
                 #expect(error.details?["parameter"] == parameter)
             }
         }
@@ -74,7 +74,7 @@ struct SpecAnswerTests {
                 let other = try Make.report("qx-zhuoran/2025-S1/m2", values: ["status": .string("done")], by: office, on: one.state)
                 let reused = try await client.sendPush(try Make.push([other], replica: office, receipt: answer.receipt, batch: "b-1"), token: fixture.deviceA)
                 #expect(reused.status == .conflict)
-                #expect(try reused.error().error == "batch_reused")
+                #expect(try reused.error().error == .batchReused)
                 #expect(try await fixture.store.records(in: ["reports"]).map(\.key.id) == ["qx-zhuoran/2025-S1/m1"])
                 // A fresh id goes through, with the same receipt.
                 let fresh = try await client.push(try Make.push([other], replica: office, receipt: answer.receipt, batch: "b-2"), token: fixture.deviceA)
@@ -91,7 +91,7 @@ struct SpecAnswerTests {
                 for body in [#"{"seen":{},"values":{}}"#, #"{"seen":{},"values":{},"reason":""}"#] {
                     let response = try await client.send(.post, path, token: fixture.admin, body: ByteBuffer(string: body))
                     #expect(response.status == .badRequest)
-                    #expect(try response.error().error == "invalid_parameter")
+                    #expect(try response.error().error == .invalidParameter)
                     #expect(try response.error().details?["parameter"] == "reason")
                 }
             }
@@ -119,10 +119,10 @@ struct SpecAnswerTests {
                 let overwriting = ResolutionRequest(seen: shown.context, values: ["narrative": .string("甲"), "status": .string("done")], delete: nil, reason: "以甲为准")
                 let stale = try await client.send(.post, path, token: fixture.admin, body: try Make.body(overwriting))
                 #expect(stale.status == .conflict)
-                #expect(try stale.error().error == "conflict_stale")
+                #expect(try stale.error().error == .conflictStale)
                 // Stale is checked before completeness: a stale resolution missing a field is still stale.
                 let incomplete = ResolutionRequest(seen: shown.context, values: ["status": .string("done")], delete: nil, reason: "只改状态")
-                #expect(try (try await client.send(.post, path, token: fixture.admin, body: try Make.body(incomplete))).error().error == "conflict_stale")
+                #expect(try (try await client.send(.post, path, token: fixture.admin, body: try Make.body(incomplete))).error().error == .conflictStale)
                 // Naming only the conflicting field is not stale: the new status is kept.
                 let fair = ResolutionRequest(seen: shown.context, values: ["narrative": .string("甲")], delete: nil, reason: "以甲为准")
                 let resolved = try await client.send(.post, path, token: fixture.admin, body: try Make.body(fair))
@@ -156,7 +156,7 @@ struct SpecAnswerTests {
                 #expect(detail.lastContent?["status"] == .string("in_progress"))
                 let silent = ResolutionRequest(seen: detail.context, values: [:], delete: nil, reason: "保留")
                 let refused = try await client.send(.post, path, token: fixture.admin, body: try Make.body(silent))
-                #expect(try refused.error().error == "unresolved_fields")
+                #expect(try refused.error().error == .unresolvedFields)
                 let chosen = ResolutionRequest(seen: detail.context, values: ["narrative": .string("乙")], delete: nil, reason: "保留乙")
                 let resolved = try await client.send(.post, path, token: fixture.admin, body: try Make.body(chosen))
                 #expect(resolved.status == .ok)
@@ -174,7 +174,7 @@ struct SpecAnswerTests {
                 let assignment = SyncRecord(key: RecordKey(collection: "assignments", id: "qx-zhuoran/m1"), scope: Make.scope(Fixture.schoolA), state: state)
                 let answer = try await client.push(try Make.push([assignment], replica: office), token: fixture.deviceA)
                 #expect(answer.results.first?.status == .rejected)
-                #expect(answer.results.first?.reason?.code == "not_assigned")
+                #expect(answer.results.first?.reason?.code == .notAssigned)
             }
         }
     }
@@ -188,7 +188,7 @@ struct SpecAnswerTests {
                 let small = try Make.report("qx-zhuoran/2025-S1/small", values: ["narrative": .string("小")], by: office)
                 let whole = try await client.sendPush(try Make.push([small, big], replica: office), token: fixture.deviceA)
                 #expect(whole.status == .contentTooLarge)
-                #expect(try whole.error().error == "body_too_large")
+                #expect(try whole.error().error == .bodyTooLarge)
                 #expect(try await fixture.store.records(in: ["reports"]).isEmpty, "nothing of a refused request is applied")
             }
         }

@@ -25,18 +25,18 @@ struct TrustBoundaryTests {
                 for seq in ["9223372036854775808", "18446744073709551615"] {
                     let answer = try await client.send(.get, "/v1/pull?since=\(epoch).\(seq)", token: fixture.deviceA)
                     #expect(answer.status == .badRequest)
-                    #expect(try answer.error().error == "invalid_parameter")
+                    #expect(try answer.error().error == .invalidParameter)
                     #expect(try answer.error().details?["parameter"] == "since")
                 }
                 for malformed in ["18446744073709551616", "+5", "-1", " 5", "5 ", "", "0x10", "１", "01", "00000000000000000001"] {
                     let query = "since=\(epoch).\(malformed)".addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? ""
                     let answer = try await client.send(.get, "/v1/pull?\(query)", token: fixture.deviceA)
                     #expect(answer.status == .badRequest, "since=…\(malformed)")
-                    #expect(try answer.error().error == "invalid_cursor", "since=…\(malformed)")
+                    #expect(try answer.error().error == .invalidCursor, "since=…\(malformed)")
                 }
                 // The largest sequence a log can hold is a well-formed cursor, just beyond this log.
                 let beyond = try await client.send(.get, "/v1/pull?since=\(epoch).9223372036854775807", token: fixture.deviceA)
-                #expect(try beyond.error().error == "invalid_cursor")
+                #expect(try beyond.error().error == .invalidCursor)
                 // The server is still there.
                 #expect(try await client.send(.get, "/v1/pull", token: fixture.deviceA).status == .ok)
             }
@@ -53,12 +53,12 @@ struct TrustBoundaryTests {
                 let withReceipt = #"{"batch":"b1","receipt":"\#(huge)","replica":"0123456789abcdef0123456789abcdef","records":[]}"#
                 let again = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: ByteBuffer(string: withReceipt))
                 #expect(again.status == .conflict)
-                #expect(try again.error().error == "replica_stale")
+                #expect(try again.error().error == .replicaStale)
                 let other = withReceipt.replacingOccurrences(of: #""b1""#, with: #""b2""#)
                 #expect(try await client.send(.post, "/v1/push", token: fixture.deviceA, body: ByteBuffer(string: other)).status == .conflict)
                 let pull = try await client.send(.get, "/v1/pull?replica=0123456789abcdef0123456789abcdef&receipt=\(huge)", token: fixture.deviceA)
                 #expect(pull.status == .conflict)
-                #expect(try pull.error().error == "replica_stale")
+                #expect(try pull.error().error == .replicaStale)
             }
         }
     }
@@ -77,7 +77,7 @@ struct TrustBoundaryTests {
                 try await database.write { db in try db.execute(sql: "UPDATE replicas SET sequence = -1") }
                 let damaged = try await client.sendPush(try Make.push([], replica: replica, receipt: pushed.receipt), token: fixture.deviceA)
                 #expect(damaged.status == .internalServerError)
-                #expect(try damaged.error().error == "internal")
+                #expect(try damaged.error().error == .`internal`)
                 try database.close()
                 #expect(try await client.send(.get, "/v1/pull", token: fixture.deviceA).status == .ok)
             }
@@ -115,7 +115,7 @@ struct TrustBoundaryTests {
                 try database.close()
                 let answer = try await client.send(.get, path, token: fixture.admin)
                 #expect(answer.status == .internalServerError)
-                #expect(try answer.error().error == "internal")
+                #expect(try answer.error().error == .`internal`)
                 #expect(try await client.send(.get, "/healthz", token: nil).status == .ok)
             }
         }
@@ -162,7 +162,7 @@ struct TrustBoundaryTests {
                     let result = try #require(answer.results.first)
                     #expect((result.status != .rejected) == item.accepted, "\(item.json): \(result)")
                     if !item.accepted {
-                        #expect(result.reason?.code == "validation")
+                        #expect(result.reason?.code == .validation)
                         #expect(result.reason?.message.contains("not plausible") == true, "\(result.reason?.message ?? "")")
                     }
                 }
@@ -240,19 +240,19 @@ struct TrustBoundaryTests {
                     return ReplicaID(high: 0xbad, low: nextWriter)
                 }
                 #expect(answer.results.first?.status == .rejected)
-                #expect(answer.results.first?.reason?.code == "scope_mismatch")
+                #expect(answer.results.first?.reason?.code == .scopeMismatch)
                 // The bureau cannot put it there either.
                 let byBureau = try await client.push(try Make.push([planted], replica: ReplicaID(high: 0xb2, low: 1)), token: fixture.bureau)
-                #expect(byBureau.results.first?.reason?.code == "scope_mismatch")
+                #expect(byBureau.results.first?.reason?.code == .scopeMismatch)
                 // Every school-owned collection, and ids without a school at all.
                 for (collection, id) in [("indicator_values", "\(Fixture.schoolA)/2025-S1/\(domain.rate)"), ("assignments", "\(Fixture.schoolA)/x")] {
                     let record = SyncRecord(key: RecordKey(collection: collection, id: id), scope: try .school(Fixture.schoolB), state: squat)
                     let result = try await client.push(try Make.push([record], replica: fresh()), token: fixture.deviceB)
-                    #expect(result.results.first?.reason?.code == "scope_mismatch", "\(collection)")
+                    #expect(result.results.first?.reason?.code == .scopeMismatch, "\(collection)")
                 }
                 let noSchool = SyncRecord(key: RecordKey(collection: "reports", id: "garbage"), scope: try .school(Fixture.schoolB), state: squat)
                 let garbage = try await client.push(try Make.push([noSchool], replica: fresh()), token: fixture.deviceB)
-                #expect(garbage.results.first?.reason?.code == "validation")
+                #expect(garbage.results.first?.reason?.code == .validation)
                 // School A's own report goes in.
                 let own = try await client.push(
                     try Make.push([try domain.report(["status": .string("done")])], replica: domain.schoolReplica),
@@ -329,14 +329,14 @@ struct TrustBoundaryTests {
                     scope: approved.scope,
                     state: try RecordState(context: approved.state.context.merged(with: VersionVector([school: 5])), fields: [:], deleted: [])
                 )
-                #expect(try await push(emptied)?.reason?.code == "report_locked")
+                #expect(try await push(emptied)?.reason?.code == .reportLocked)
                 // Deleting the report, or one of its values.
                 var deleted = approved
                 try deleted.state.delete(by: school)
-                #expect(try await push(deleted)?.reason?.code == "report_locked")
+                #expect(try await push(deleted)?.reason?.code == .reportLocked)
                 var deletedValue = value
                 try deletedValue.state.delete(by: school)
-                #expect(try await push(deletedValue)?.reason?.code == "report_locked")
+                #expect(try await push(deletedValue)?.reason?.code == .reportLocked)
                 // What the bureau approved is intact.
                 let summary = try await client.send(.get, "/v1/bureau/summary?period=2025-S1", token: fixture.bureau).decode(BureauSummary.self)
                 #expect(summary.measures.first?.approved == 1)
@@ -358,9 +358,9 @@ struct TrustBoundaryTests {
                     return try await client.push(try Make.push([record], replica: replica), token: token).results.first
                 }
                 let reviewed = try domain.report(["status": .string("done"), "reviewer": .string("我自己")])
-                #expect(try await push(reviewed, fixture.deviceA)?.reason?.code == "validation")
+                #expect(try await push(reviewed, fixture.deviceA)?.reason?.code == .validation)
                 let twice = try domain.value(#"{"numerator":5,"denominator":10,"numerator":9}"#)
-                #expect(try await push(twice, fixture.deviceA)?.reason?.code == "validation")
+                #expect(try await push(twice, fixture.deviceA)?.reason?.code == .validation)
                 // School B asks about school A's report with and without it existing: the same answer.
                 let own = try domain.report(["status": .string("done")])
                 #expect(try await push(own, fixture.deviceA)?.status == .applied)
@@ -370,14 +370,14 @@ struct TrustBoundaryTests {
                     try state.delete(by: ReplicaID(high: 0xa2, low: 1))
                     let record = SyncRecord(key: RecordKey(collection: "reports", id: id), scope: try .school(Fixture.schoolB), state: state)
                     let result = try await push(record, fixture.deviceB)
-                    answers.append("\(result?.reason?.code ?? "") \(result?.reason?.message.replacingOccurrences(of: id, with: "ID") ?? "")")
+                    answers.append("\(result?.reason?.code.rawValue ?? "") \(result?.reason?.message.replacingOccurrences(of: id, with: "ID") ?? "")")
                 }
                 #expect(answers[0] == answers[1], "\(answers)")
                 // A tombstone under an id without a period is refused, whatever its context holds.
                 var junk = RecordState()
                 try junk.delete(by: ReplicaID(high: 0xa3, low: 1))
                 let tombstone = SyncRecord(key: RecordKey(collection: "reports", id: "\(Fixture.schoolA)/junk-1"), scope: try .school(Fixture.schoolA), state: junk)
-                #expect(try await push(tombstone, fixture.deviceA)?.reason?.code == "validation")
+                #expect(try await push(tombstone, fixture.deviceA)?.reason?.code == .validation)
             }
         }
     }
@@ -386,7 +386,7 @@ struct TrustBoundaryTests {
         var counters: [ReplicaID: UInt64] = [:]
         for index in 0..<2_000 { counters[ReplicaID(high: 0x100000, low: UInt64(index))] = 9_007_199_254_740_991 }
         let bloated = try RecordState(context: VersionVector(counters), fields: [:], deleted: [])
-        #expect(PushRules.sizeRejection(bloated, stored: nil)?.code == "too_large")
+        #expect(PushRules.sizeRejection(bloated, stored: nil)?.code == .tooLarge)
         #expect(PushRules.sizeRejection(bloated, stored: bloated) == nil, "a write that adds no replica to an already large context")
     }
 
@@ -446,13 +446,13 @@ struct TrustBoundaryTests {
                 for receipt in [nil, first.receipt] {
                     let hijack = try await client.sendPush(try Make.push([], replica: bureauReplica, receipt: receipt), token: fixture.deviceB)
                     #expect(hijack.status == .forbidden)
-                    #expect(try hijack.error().error == "replica_foreign")
+                    #expect(try hijack.error().error == .replicaForeign)
                     #expect(try hijack.error().details == nil)
                     #expect(!String(buffer: hijack.body).contains(first.receipt.description))
                 }
                 let peek = try await client.send(.get, "/v1/pull?replica=\(bureauReplica)", token: fixture.deviceB)
                 #expect(peek.status == .forbidden)
-                #expect(try peek.error().error == "replica_foreign")
+                #expect(try peek.error().error == .replicaForeign)
                 // The bureau carries on undisturbed.
                 let next = try await client.push(try Make.push([], replica: bureauReplica, receipt: first.receipt), token: fixture.bureau)
                 #expect(next.receipt.sequence == 2)
@@ -562,7 +562,7 @@ struct TrustBoundaryTests {
                 // A second, concurrent 16 × 60 KB would make the stored record about 2 MB.
                 let second = try await client.push(try Make.push([try wide(writers[1])], replica: writers[1]), token: fixture.deviceA2)
                 #expect(second.results.first?.status == .rejected)
-                #expect(second.results.first?.reason?.code == "too_large")
+                #expect(second.results.first?.reason?.code == .tooLarge)
                 // The record stays editable: an edit on top of what is stored does not grow it.
                 let stored = try #require(try await client.pullAll(token: fixture.bureau).records.first { $0.key.id == "wide" })
                 var edit = stored
@@ -588,7 +588,7 @@ struct TrustBoundaryTests {
         // Anything that grows it further is refused…
         var grown = oversized
         try grown.join(try RecordState().writing(["extra": .string(text)], by: ReplicaID(high: 0x52, low: 9)))
-        #expect(PushRules.sizeRejection(grown, stored: oversized)?.code == "too_large")
+        #expect(PushRules.sizeRejection(grown, stored: oversized)?.code == .tooLarge)
         // …a resolution that keeps one value per field is not.
         var settled = oversized
         try settled.resolve(
@@ -727,7 +727,7 @@ struct TrustBoundaryTests {
                 }
                 let limited = try await client.send(.get, "/v1/session", token: "ss_wrong")
                 #expect(limited.status == .tooManyRequests)
-                #expect(try limited.error().error == "too_many_requests")
+                #expect(try limited.error().error == .tooManyRequests)
                 let seconds = try #require(limited.headers[.retryAfter].flatMap { Int($0) })
                 #expect((1...60).contains(seconds))
                 let login = try await client.send(
@@ -798,7 +798,7 @@ struct TrustBoundaryTests {
                 }
                 var exact = ByteBuffer(string: String(repeating: " ", count: 65_536))
                 let atLimit = try await send(try exact.compress(with: .gzip()))
-                #expect(try atLimit.error().error == "invalid_json", "exactly the limit is read (and is not a push)")
+                #expect(try atLimit.error().error == .invalidJSON, "exactly the limit is read (and is not a push)")
                 var over = ByteBuffer(string: String(repeating: " ", count: 65_537))
                 #expect(try await send(try over.compress(with: .gzip())).status == .contentTooLarge)
 
@@ -814,7 +814,7 @@ struct TrustBoundaryTests {
                 ] {
                     let answer = try await send(ByteBuffer(bytes: damaged))
                     #expect(answer.status == .badRequest, "\(name)")
-                    #expect(try answer.error().error == "invalid_body", "\(name)")
+                    #expect(try answer.error().error == .invalidBody, "\(name)")
                 }
             }
         }
@@ -828,7 +828,7 @@ struct TrustBoundaryTests {
                 let body = #"{"batch":"b","replica":"\#(replica)","records":[\#(many)]}"#
                 let answer = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: ByteBuffer(string: body))
                 #expect(answer.status == .contentTooLarge)
-                #expect(try answer.error().error == "body_too_large")
+                #expect(try answer.error().error == .bodyTooLarge)
                 // Strings full of commas and brackets are one value each.
                 let text = String(repeating: #",[:","#, count: 100_000)
                 let record = try Make.report("commas", values: ["narrative": .string(String(text.prefix(60_000)))], by: replica)
@@ -869,7 +869,7 @@ struct TrustBoundaryTests {
                 let answer = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: ByteBuffer(string: body))
                 guard let stored else {
                     #expect(answer.status == .badRequest, "\(value)")
-                    #expect(try answer.error().error == "invalid_json")
+                    #expect(try answer.error().error == .invalidJSON)
                     return
                 }
                 #expect(answer.status == .ok, "\(value)")
@@ -890,7 +890,7 @@ struct TrustBoundaryTests {
                 ] {
                     let answer = try await client.send(.post, "/v1/admin/schools", token: fixture.admin, body: ByteBuffer(string: body))
                     #expect(answer.status == .badRequest, "\(body)")
-                    #expect(try answer.error().error == "invalid_json", "\(body)")
+                    #expect(try answer.error().error == .invalidJSON, "\(body)")
                 }
                 let user = try await client.send(
                     .post,
@@ -898,14 +898,14 @@ struct TrustBoundaryTests {
                     token: fixture.admin,
                     body: ByteBuffer(string: #"{"name":"x","role":"bureau","admin":true}"#)
                 )
-                #expect(try user.error().error == "invalid_json")
+                #expect(try user.error().error == .invalidJSON)
                 let resolution = try await client.send(
                     .post,
                     "/v1/conflicts/reports/r",
                     token: fixture.admin,
                     body: ByteBuffer(string: #"{"seen":{},"reason":"a","reason":"b"}"#)
                 )
-                #expect(try resolution.error().error == "invalid_json")
+                #expect(try resolution.error().error == .invalidJSON)
                 let fine = try await client.send(.post, "/v1/admin/schools", token: fixture.admin, body: ByteBuffer(string: #"{"id":"x4","name":"甲"}"#))
                 #expect(fine.status == .created)
             }
@@ -922,7 +922,7 @@ struct TrustBoundaryTests {
             try await fixture.withRouter { client in
                 let answer = try await client.send(method, path, token: fixture.admin)
                 #expect(answer.status == .methodNotAllowed)
-                #expect(try answer.error().error == "method_not_allowed")
+                #expect(try answer.error().error == .methodNotAllowed)
                 #expect(answer.headers[.allow]?.isEmpty == false)
             }
         }

@@ -172,10 +172,10 @@ public enum IndicatorValue: Sendable, Hashable {
 
 /// A domain rule a record breaks, in words for the school.
 public struct RuleViolation: Error, Sendable, Hashable {
-    public var code: String
+    public var code: RejectCode
     public var message: String
 
-    public init(_ message: String, code: String = "validation") {
+    public init(_ message: String, code: RejectCode = .validation) {
         self.code = code
         self.message = message
     }

@@ -31,7 +31,7 @@ public enum RecordRules {
         // tombstone under another school's id and lock it out of its own record for ever.
         if let violation = ownershipViolation(key: key, scope: scope) { return violation }
         if key.collection == "assignments", bySchool {
-            return RuleViolation("assignments are made by the bureau, not by schools", code: "not_assigned")
+            return RuleViolation("assignments are made by the bureau, not by schools", code: .notAssigned)
         }
         if let violation = kindViolation(key: key, state: state) { return violation }
         return switch key.collection {
@@ -41,7 +41,7 @@ public enum RecordRules {
         // for "the bureau has not given this school that measure".
         case "assignments":
             bySchool
-                ? RuleViolation("assignments are made by the bureau, not by schools", code: "not_assigned")
+                ? RuleViolation("assignments are made by the bureau, not by schools", code: .notAssigned)
                 : copiesViolation(key: key, state: state, copies: assignmentCopies(of: key.id))
         default: nil
         }
@@ -117,7 +117,7 @@ public enum RecordRules {
         guard sameBytes(scope.schoolID, String(pieces[0])) else {
             return RuleViolation(
                 "\(key.collection)/\(key.id) belongs to school \(pieces[0]) (its id says so); it cannot live in \(scope)",
-                code: "scope_mismatch"
+                code: .scopeMismatch
             )
         }
         return nil
@@ -179,13 +179,13 @@ public enum RecordRules {
         guard exists(try lookup(RecordKey(collection: "measures", id: parts.item))) else {
             return RuleViolation(
                 "there is no measure \(parts.item) in the catalog; sync to fetch it, then pick one from 'schoolsync measures'",
-                code: "unknown_measure"
+                code: .unknownMeasure
             )
         }
         guard exists(try lookup(RecordKey(collection: "assignments", id: "\(parts.school)/\(parts.item)"))) else {
             return RuleViolation(
                 "measure \(parts.item) is not assigned to school \(parts.school); ask the bureau if it should be",
-                code: "not_assigned"
+                code: .notAssigned
             )
         }
         if let status = text(state, "status"), !statuses.contains(status) {
@@ -228,13 +228,13 @@ public enum RecordRules {
             return lockViolation(report: report, incoming: state, reportID: reportID, stored: stored ?? RecordState())
         }
         guard let indicator = try lookup(RecordKey(collection: "indicators", id: parts.item)), exists(indicator) else {
-            return RuleViolation("there is no indicator \(parts.item) in the catalog", code: "unknown_indicator")
+            return RuleViolation("there is no indicator \(parts.item) in the catalog", code: .unknownIndicator)
         }
         let measure = text(indicator, "measure_id") ?? ""
         guard exists(try lookup(RecordKey(collection: "assignments", id: "\(parts.school)/\(measure)"))) else {
             return RuleViolation(
                 "indicator \(parts.item) belongs to measure \(measure), which is not assigned to school \(parts.school)",
-                code: "not_assigned"
+                code: .notAssigned
             )
         }
         let copies = [("school_id", parts.school), ("period", parts.period), ("indicator_id", parts.item), ("measure_id", measure)]
@@ -269,7 +269,7 @@ public enum RecordRules {
         guard changesContent(from: before, to: incoming) else { return nil }
         return RuleViolation(
             "the bureau approved report \(reportID); this edit arrived after the approval. Discard it (schoolsync report discard) or ask the bureau to return the report",
-            code: "report_locked"
+            code: .reportLocked
         )
     }
 

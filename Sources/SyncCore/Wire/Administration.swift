@@ -146,3 +146,35 @@ public struct ResolutionRequest: Sendable, Codable, Hashable {
         reason = try container.decodeIfPresent(String.self, forKey: .reason) ?? ""
     }
 }
+
+/// The body of `GET /v1/conflicts` (PROTOCOL.md §12): `{"conflicts": [...]}`, oldest first.
+public struct ConflictList: Sendable, Codable, Hashable {
+    /// The open conflicts the page holds.
+    public var conflicts: [ConflictSummary]
+
+    /// Makes a list.
+    public init(conflicts: [ConflictSummary]) {
+        self.conflicts = conflicts
+    }
+}
+
+/// The body of `GET /v1/history/{collection}/{id…}` (PROTOCOL.md §12): one page of a record's
+/// accepted changes, oldest first.
+public struct RecordHistoryPage: Sendable, Codable, Hashable {
+    /// The record's collection.
+    public var collection: String
+    /// The record's id.
+    public var id: String
+    /// The changes of this page.
+    public var history: [AuditEntry]
+    /// Whether another page follows from `after` = the last entry's `seq`.
+    public var more: Bool
+
+    /// Makes a page.
+    public init(collection: String, id: String, history: [AuditEntry], more: Bool) {
+        self.collection = collection
+        self.id = id
+        self.history = history
+        self.more = more
+    }
+}

@@ -27,8 +27,8 @@ public struct PullResponse: Sendable, Hashable, Codable {
 
 /// The body of every error response: `{error, message, details}`.
 public struct ErrorBody: Sendable, Hashable, Codable {
-    /// A stable code from PROTOCOL.md, e.g. `replica_stale`.
-    public var error: String
+    /// A stable code from PROTOCOL.md §8, e.g. ``ErrorCode/replicaStale``.
+    public var error: ErrorCode
     /// What went wrong and what to do, in plain words.
     public var message: String
     /// Extra facts a program may act on (the limit exceeded, the current epoch…).
@@ -41,7 +41,7 @@ public struct ErrorBody: Sendable, Hashable, Codable {
     }
 
     /// Makes an error body.
-    public init(error: String, message: String, details: [String: String]? = nil) {
+    public init(error: ErrorCode, message: String, details: [String: String]? = nil) {
         self.error = error
         self.message = message
         self.details = details

@@ -133,13 +133,13 @@ public enum PushStatus: String, Sendable, Hashable, Codable {
 
 /// Why the server refused a record.
 public struct RejectReason: Sendable, Hashable, Codable {
-    /// A stable code, e.g. `scope_denied`, `validation`, `report_locked`.
-    public var code: String
+    /// A stable code of PROTOCOL.md §6.4 (or §11 for a client's own hold-backs).
+    public var code: RejectCode
     /// What is wrong and what to do, for the person at the school.
     public var message: String
 
     /// Makes a reason.
-    public init(code: String, message: String) {
+    public init(code: RejectCode, message: String) {
         self.code = code
         self.message = message
     }

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import SyncCore
 import Synchronization
 
 /// Counts failed sign-ins and failed bearer-token checks per client address, and says when an
@@ -91,7 +92,7 @@ final class FailedAuthLimiter: Sendable {
         let seconds = max(1, Int(retryAfter.components.seconds) + (retryAfter.components.attoseconds > 0 ? 1 : 0))
         var error = APIError(
             .tooManyRequests,
-            "too_many_requests",
+            .tooManyRequests,
             "Too many failed sign-ins or token checks from this address. Wait \(seconds) s, then try again with a valid token.",
             details: ["retryAfter": String(seconds)]
         )

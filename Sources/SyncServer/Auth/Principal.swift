@@ -2,12 +2,8 @@ import SyncCore
 
 /// Who a request acts for: a school's device, a bureau user or an administrator.
 public struct Principal: Sendable, Hashable {
-    /// The kinds of principal and what each may do (PROTOCOL.md §5).
-    public enum Kind: String, Sendable, Codable, CaseIterable {
-        case device
-        case bureau
-        case admin
-    }
+    /// The kinds of principal and what each may do (PROTOCOL.md §5); the wire's own type.
+    public typealias Kind = PrincipalKind
 
     /// The store's id of the principal.
     public var id: Int64

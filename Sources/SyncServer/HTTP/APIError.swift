@@ -8,7 +8,7 @@ import SyncCore
 public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConvertible {
     public var status: HTTPResponse.Status
     /// The stable code from PROTOCOL.md §8.
-    public var code: String
+    public var code: ErrorCode
     /// What happened and what to do.
     public var message: String
     /// Facts a program may act on.
@@ -16,7 +16,7 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     /// Extra headers, such as `Retry-After`.
     public var headers: HTTPFields = [:]
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, details: [String: String]? = nil) {
+    public init(_ status: HTTPResponse.Status, _ code: ErrorCode, _ message: String, details: [String: String]? = nil) {
         self.status = status
         self.code = code
         self.message = message
@@ -32,25 +32,25 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     public var description: String { "\(status.code) \(code): \(message)" }
 
     static func invalidJSON(_ message: String, path: String? = nil) -> APIError {
-        APIError(.badRequest, "invalid_json", message, details: path.map { ["path": $0] })
+        APIError(.badRequest, .invalidJSON, message, details: path.map { ["path": $0] })
     }
 
     static func invalidParameter(_ name: String, _ message: String) -> APIError {
-        APIError(.badRequest, "invalid_parameter", message, details: ["parameter": name])
+        APIError(.badRequest, .invalidParameter, message, details: ["parameter": name])
     }
 
     static let unauthorized = APIError(
         .unauthorized,
-        "unauthorized",
+        .unauthorized,
         "A valid token is required: send 'Authorization: Bearer <token>'. Ask the bureau for a new device token if yours was revoked."
     )
 
-    static func forbidden(_ message: String) -> APIError { APIError(.forbidden, "forbidden", message) }
+    static func forbidden(_ message: String) -> APIError { APIError(.forbidden, .forbidden, message) }
 
     static func bodyTooLarge(limit: Int) -> APIError {
         APIError(
             .contentTooLarge,
-            "body_too_large",
+            .bodyTooLarge,
             "The request body is larger than \(limit) bytes; send fewer records per push.",
             details: ["limit": String(limit)]
         )
@@ -59,7 +59,7 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     static func epochChanged(_ epoch: Epoch) -> APIError {
         APIError(
             .conflict,
-            "epoch_changed",
+            .epochChanged,
             "The server's database was restored or replaced. Pull from the beginning and push all local records again.",
             details: ["epoch": epoch.description]
         )
@@ -68,7 +68,7 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     /// Another principal's replica id: nothing about its receipts is said (PROTOCOL.md §5 "Ownership").
     static let replicaForeign = APIError(
         .forbidden,
-        "replica_foreign",
+        .replicaForeign,
         "This replica id belongs to another device or user (a database copied to this device keeps the id it was made with). "
             + "Make a new replica id, re-apply unsent edits under it, offer every record again, and pull from the beginning."
     )
@@ -78,7 +78,7 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
         if let expected { details["expected"] = expected.description }
         return APIError(
             .conflict,
-            "replica_stale",
+            .replicaStale,
             "This database and the server disagree about which pushes were accepted (the database was restored from a backup "
                 + "or copied, or the server lost its last commits). Make a new replica id, re-apply unsent edits under it, "
                 + "offer every record again, and pull from the beginning.",

@@ -17,33 +17,33 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError.describing(error)
         } catch let error as StoreError {
             switch error.code {
-            case .alreadyExists: throw APIError(.conflict, "already_exists", error.message)
-            case .notFound: throw APIError(.notFound, "not_found", error.message)
-            case .invalid: throw APIError(.badRequest, "invalid_parameter", error.message)
+            case .alreadyExists: throw APIError(.conflict, .alreadyExists, error.message)
+            case .notFound: throw APIError(.notFound, .notFound, error.message)
+            case .invalid: throw APIError(.badRequest, .invalidParameter, error.message)
             case .damaged:
                 context.logger.error("the database is damaged", metadata: ["sync.error": "\(error.message)"])
-                throw APIError(.internalServerError, "internal", "The server's database is damaged; an administrator has to restore it.")
+                throw APIError(.internalServerError, .`internal`, "The server's database is damaged; an administrator has to restore it.")
             }
         } catch let error as SyncCoreError {
-            throw APIError(.badRequest, "invalid_parameter", error.message)
+            throw APIError(.badRequest, .invalidParameter, error.message)
         } catch {
             context.logger.error("request failed", metadata: ["sync.error": "\(String(reflecting: error))"])
-            throw APIError(.internalServerError, "internal", "The server failed to handle this request; it has been logged. Try again later.")
+            throw APIError(.internalServerError, .`internal`, "The server failed to handle this request; it has been logged. Try again later.")
         }
     }
 
     static func translate(_ error: HTTPError) -> APIError {
         let message = error.body ?? error.status.reasonPhrase
         switch error.status {
-        case .notFound: return APIError(.notFound, "not_found", "No such endpoint or resource.")
-        case .methodNotAllowed: return APIError(.methodNotAllowed, "method_not_allowed", message)
+        case .notFound: return APIError(.notFound, .notFound, "No such endpoint or resource.")
+        case .methodNotAllowed: return APIError(.methodNotAllowed, .methodNotAllowed, message)
         case .unauthorized: return .unauthorized
         case .forbidden: return .forbidden(message)
-        case .contentTooLarge: return APIError(.contentTooLarge, "body_too_large", "The request body is too large.")
-        case .badRequest: return APIError(.badRequest, "invalid_json", message)
-        case .unsupportedMediaType: return APIError(.unsupportedMediaType, "unsupported_media_type", message)
+        case .contentTooLarge: return APIError(.contentTooLarge, .bodyTooLarge, "The request body is too large.")
+        case .badRequest: return APIError(.badRequest, .invalidJSON, message)
+        case .unsupportedMediaType: return APIError(.unsupportedMediaType, .unsupportedMediaType, message)
         default:
-            return APIError(error.status, error.status.code >= 500 ? "internal" : "bad_request", message)
+            return APIError(error.status, error.status.code >= 500 ? .internal : .badRequest, message)
         }
     }
 }

@@ -41,7 +41,7 @@ struct RequestBodyReader: Sendable {
     ///   the limit, 400 `invalid_body` for gzip that is not one whole, intact member.
     func read(_ request: Request) async throws -> ByteBuffer {
         if let type = request.headers[.contentType], !Self.isJSON(type) {
-            throw APIError(.unsupportedMediaType, "unsupported_media_type", "Send request bodies as application/json, not \(type.prefix(100)).")
+            throw APIError(.unsupportedMediaType, .unsupportedMediaType, "Send request bodies as application/json, not \(type.prefix(100)).")
         }
         let encoding = request.headers[.contentEncoding]?.trimmingCharacters(in: .whitespaces).lowercased() ?? "identity"
         var body: ByteBuffer
@@ -56,7 +56,7 @@ struct RequestBodyReader: Sendable {
         case "gzip", "x-gzip":
             return try inflate(body)
         default:
-            throw APIError(.unsupportedMediaType, "unsupported_encoding", "Content-Encoding '\(encoding.prefix(40))' is not supported; use gzip or none.")
+            throw APIError(.unsupportedMediaType, .unsupportedEncoding, "Content-Encoding '\(encoding.prefix(40))' is not supported; use gzip or none.")
         }
     }
 
@@ -71,7 +71,7 @@ struct RequestBodyReader: Sendable {
     /// it returns what it has when the input stops early, so the member's trailer (RFC 1952: CRC-32
     /// and length of the data) is checked against what came out, which also refuses bytes after it.
     private func inflate(_ body: ByteBuffer) throws -> ByteBuffer {
-        let invalid = { (why: String) in APIError(.badRequest, "invalid_body", "The body is marked gzip but is not one whole gzip member (\(why)).") }
+        let invalid = { (why: String) in APIError(.badRequest, .invalidBody, "The body is marked gzip but is not one whole gzip member (\(why)).") }
         var compressed = body
         let trailer = Array(body.readableBytesView.suffix(8))
         let inflated: ByteBuffer
@@ -108,7 +108,7 @@ struct RequestBodyReader: Sendable {
         guard Self.valueCountBound(data) <= Self.maxJSONValues else {
             throw APIError(
                 .contentTooLarge,
-                "body_too_large",
+                .bodyTooLarge,
                 "The body holds more than \(Self.maxJSONValues) JSON values; send fewer records per push.",
                 details: ["limit": String(maxBodyBytes), "values": String(Self.maxJSONValues)]
             )

@@ -173,7 +173,7 @@ struct PageRoutes {
         do {
             return try URLEncodedFormDecoder().decode(type, from: String(buffer: body))
         } catch {
-            throw APIError(.badRequest, "invalid_body", "The form could not be read; reload the page and try again.")
+            throw APIError(.badRequest, .invalidBody, "The form could not be read; reload the page and try again.")
         }
     }
 

@@ -91,7 +91,7 @@ struct AdminRoutes {
             throw APIError.invalidParameter("id", "The principal id must be a number.")
         }
         guard try await store.revokePrincipal(id: id, at: Date()) else {
-            throw APIError(.notFound, "not_found", "No principal with id \(id).")
+            throw APIError(.notFound, .notFound, "No principal with id \(id).")
         }
         // Tokens are remembered by hash, not by principal id: forget them all.
         principals.removeAll()
@@ -121,7 +121,7 @@ struct OperationsRoutes {
             _ = try await store.headSequence()
         } catch {
             context.logger.error("health check failed", metadata: ["sync.error": "\(error)"])
-            throw APIError(.serviceUnavailable, "unavailable", "The store does not answer.")
+            throw APIError(.serviceUnavailable, .unavailable, "The store does not answer.")
         }
         return try JSONResponse.make(Body(status: "ok"), for: request)
     }

@@ -61,7 +61,6 @@ struct ConflictRoutes {
             // 1970 or after 9999 means the same as the nearest of those (nothing, or everything).
             before = min(max(date, Date(timeIntervalSince1970: 0)), Date(timeIntervalSince1970: 253_402_300_799))
         }
-        struct Body: Encodable { let conflicts: [ConflictSummary] }
         let conflicts = try await store.conflicts(
             scope: scope,
             collection: query["collection"].map(String.init),
@@ -69,14 +68,14 @@ struct ConflictRoutes {
             after: after,
             limit: limit
         )
-        return try JSONResponse.make(Body(conflicts: conflicts), for: request)
+        return try JSONResponse.make(ConflictList(conflicts: conflicts), for: request)
     }
 
     func detail(_ request: Request, context: SyncRequestContext) async throws -> Response {
         _ = try reader(context)
         let key = try context.recordKey()
         guard let detail = try await store.conflictDetail(key) else {
-            throw APIError(.notFound, "not_found", "\(key) is not in conflict (it may have been resolved already).")
+            throw APIError(.notFound, .notFound, "\(key) is not in conflict (it may have been resolved already).")
         }
         return try JSONResponse.make(detail, for: request)
     }
@@ -102,13 +101,16 @@ struct ConflictRoutes {
             at: Date()
         ) {
         case .notFound:
-            throw APIError(.notFound, "not_found", "There is no record \(key).")
+            throw APIError(.notFound, .notFound, "There is no record \(key).")
         case .refused(let error) where error.code == .staleResolution:
-            throw APIError(.conflict, "conflict_stale", "New values arrived since you looked: \(error.message)")
+            throw APIError(.conflict, .conflictStale, "New values arrived since you looked: \(error.message)")
         case .refused(let error) where error.code == .notInConflict:
-            throw APIError(.conflict, "not_in_conflict", "\(key) is no longer in conflict; someone resolved it already.")
+            throw APIError(.conflict, .notInConflict, "\(key) is no longer in conflict; someone resolved it already.")
+        case .refused(let error) where error.code == .unresolvedFields:
+            throw APIError(.badRequest, .unresolvedFields, error.message)
         case .refused(let error):
-            throw APIError(.badRequest, error.code.name, error.message)
+            // The resolution's own values break §2 (a value out of range, a field name): the body is wrong.
+            throw APIError.invalidJSON(error.message, path: "values")
         case .resolved(let record):
             await notifier.announce()
             context.logger.info(
@@ -129,14 +131,8 @@ struct ConflictRoutes {
         guard let after = Int64(query["after"] ?? "0"), after >= 0 else {
             throw APIError.invalidParameter("after", "'after' is the 'seq' of the last entry of the previous page.")
         }
-        struct Body: Encodable {
-            let collection: String
-            let id: String
-            let history: [AuditEntry]
-            let more: Bool
-        }
         let page = try await store.history(key, after: after, limit: limit)
-        guard page.exists else { throw APIError(.notFound, "not_found", "There is no record \(key).") }
-        return try JSONResponse.make(Body(collection: key.collection, id: key.id, history: page.entries, more: page.more), for: request)
+        guard page.exists else { throw APIError(.notFound, .notFound, "There is no record \(key).") }
+        return try JSONResponse.make(RecordHistoryPage(collection: key.collection, id: key.id, history: page.entries, more: page.more), for: request)
     }
 }

@@ -20,28 +20,10 @@ struct SyncRoutes {
         v1.get("devices", use: devices)
     }
 
-    struct Session: Encodable {
-        struct Who: Encodable {
-            let kind: Principal.Kind
-            let name: String
-            let school: String?
-        }
-        struct Limits: Encodable {
-            let maxBatchRecords: Int
-            let maxBodyBytes: Int
-            let maxPullLimit: Int
-        }
-        let epoch: Epoch
-        let principal: Who
-        let readScopes: [String]
-        let writeScopes: [String]
-        let limits: Limits
-    }
-
     func session(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let own = principal.readableScopes?.map(\.rawValue)
-        let body = Session(
+        let body = SessionInfo(
             epoch: store.epoch,
             principal: .init(kind: principal.kind, name: principal.name, school: principal.schoolID),
             readScopes: own ?? ["*"],
@@ -61,7 +43,7 @@ struct SyncRoutes {
         guard push.records.count <= configuration.maxBatchRecords else {
             throw APIError(
                 .contentTooLarge,
-                "batch_too_large",
+                .batchTooLarge,
                 "A push may carry at most \(configuration.maxBatchRecords) records; this one has \(push.records.count). Split it.",
                 details: ["limit": String(configuration.maxBatchRecords)]
             )
@@ -108,7 +90,7 @@ struct SyncRoutes {
             logger.warning("push reusing the last batch id with the current receipt refused", metadata: ["sync.batch": "\(push.batch)"])
             throw APIError(
                 .conflict,
-                "batch_reused",
+                .batchReused,
                 "Batch \(push.batch) was already accepted, and this push carries the receipt its answer gave: it is a new push under an old id, so nothing was applied. Send it again under a fresh batch id (PROTOCOL.md §6.2)."
             )
         }
@@ -126,7 +108,7 @@ struct SyncRoutes {
             } catch where error.code == .outOfRange {
                 throw APIError.invalidParameter("since", "\(error.message). Omit 'since' to pull from the beginning.")
             } catch {
-                throw APIError(.badRequest, "invalid_cursor", "\(error.message). Omit 'since' to pull from the beginning.")
+                throw APIError(.badRequest, .invalidCursor, "\(error.message). Omit 'since' to pull from the beginning.")
             }
             guard cursor.epoch == epoch else { throw APIError.epochChanged(epoch) }
             since = cursor.seq
@@ -150,7 +132,7 @@ struct SyncRoutes {
         case .replicaForeign: throw APIError.replicaForeign
         }
         guard since <= page.head else {
-            throw APIError(.badRequest, "invalid_cursor", "The cursor is beyond the end of the change log. Pull from the beginning.")
+            throw APIError(.badRequest, .invalidCursor, "The cursor is beyond the end of the change log. Pull from the beginning.")
         }
         if page.records.isEmpty, wait > 0 {
             metrics.longPollWaiting(true)
@@ -204,7 +186,7 @@ struct SyncRoutes {
             do {
                 receipt = try PushReceipt(parsing: receiptText)
             } catch {
-                throw APIError(.badRequest, "invalid_cursor", error.message)
+                throw APIError(.badRequest, .invalidCursor, error.message)
             }
         }
         return ReplicaReceipt(replica: replica, receipt: receipt, principal: principal)

@@ -213,12 +213,12 @@ public struct DeviceInfo: Sendable, Codable, Hashable {
 /// A store could not do what was asked for a reason the caller should show (not a fault).
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
-        case alreadyExists = "already_exists"
-        case notFound = "not_found"
-        case invalid = "invalid_parameter"
+        case alreadyExists
+        case notFound
+        case invalid
         /// The database holds something no server wrote (a negative sequence, a state that does not
         /// decode): a fault of the file, answered 500 and logged, never a trap.
-        case damaged = "damaged"
+        case damaged
     }
 
     public var code: Code

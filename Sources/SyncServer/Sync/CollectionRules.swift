@@ -26,13 +26,13 @@ public struct CollectionRules: Sendable {
     func rejection(for record: SyncRecord) -> RejectReason? {
         guard let kind = kinds[record.key.collection] else {
             return RejectReason(
-                code: "unknown_collection",
+                code: .unknownCollection,
                 message: "this server has no collection '\(record.key.collection)'; known: \(kinds.keys.sorted().joined(separator: ", "))"
             )
         }
         guard (record.scope == .catalog) == (kind == .catalog) else {
             return RejectReason(
-                code: "wrong_scope_kind",
+                code: .wrongScopeKind,
                 message:
                     "\(record.key.collection) records live in \(kind == .catalog ? "the catalog scope" : "a school: scope"), not in \(record.scope)"
             )

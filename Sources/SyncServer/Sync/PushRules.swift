@@ -81,7 +81,7 @@ enum PushRules {
         lookup: (RecordKey) throws -> RecordState? = { _ in nil }
     ) rethrows -> RecordDecision {
         guard principal.canWrite(record.scope) else {
-            return .reject(RejectReason(code: "scope_denied", message: "\(principal.name) may not write to \(record.scope)"))
+            return .reject(RejectReason(code: .scopeDenied, message: "\(principal.name) may not write to \(record.scope)"))
         }
         if let reason = rules.rejection(for: record) { return .reject(reason) }
         // Before the stored record is looked at, so the answer never tells one school whether
@@ -94,7 +94,7 @@ enum PushRules {
             return try domainCheck(record, joined: record.state, stored: nil, principal: principal, rules: rules, lookup: lookup)
         }
         guard stored.scope == record.scope else {
-            return .reject(RejectReason(code: "scope_mismatch", message: "\(record.key) is stored in \(stored.scope), not \(record.scope)"))
+            return .reject(RejectReason(code: .scopeMismatch, message: "\(record.key) is stored in \(stored.scope), not \(record.scope)"))
         }
         let joined: RecordState
         do {
@@ -102,7 +102,7 @@ enum PushRules {
             // Joins can grow registers past the limits a single replica checks when writing.
             _ = try RecordState(context: joined.context, fields: joined.fields, deleted: joined.deleted)
         } catch {
-            let code = error.code == .integrity ? "integrity" : "too_large"
+            let code: RejectCode = error.code == .integrity ? .integrity : .tooLarge
             return .reject(RejectReason(code: code, message: error.message))
         }
         if joined == stored.state { return .unchanged(joined) }
@@ -117,7 +117,7 @@ enum PushRules {
         let replicas = joined.context.counters.count
         if replicas > SyncLimits.maxContextReplicas, replicas > stored?.context.counters.count ?? 0 {
             return RejectReason(
-                code: "too_large",
+                code: .tooLarge,
                 message: "the record's context would name \(replicas) replicas, more than the \(SyncLimits.maxContextReplicas) one record may have seen"
             )
         }
@@ -126,7 +126,7 @@ enum PushRules {
         guard size > limit else { return nil }
         if let stored, size <= stored.encodedSize { return nil }
         return RejectReason(
-            code: "too_large",
+            code: .tooLarge,
             message:
                 "the record would hold \(size) bytes, more than the \(limit) one record may hold; an administrator resolves its conflicts to shrink it, or the school shortens its text"
         )

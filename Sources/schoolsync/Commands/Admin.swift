@@ -25,22 +25,13 @@ extension SchoolSync.Admin {
         @Option(help: "The record's collection, e.g. reports.") var collection: String
         @Option(help: "The record's id.") var id: String
 
-        /// The record's path: the id percent-encoded once as a single segment, its `/` as `%2F`,
-        /// so ids with empty segments (`a//b`, a trailing `/`) survive routers that drop empty
-        /// segments and the server's single decoding gives the id back byte for byte (PROTOCOL.md §12).
-        var path: String {
-            var allowed = CharacterSet.urlPathAllowed
-            allowed.remove(charactersIn: "/;+")
-            return "\(collection)/\(id.addingPercentEncoding(withAllowedCharacters: allowed) ?? id)"
-        }
+        /// The record named; the client percent-encodes its id as one path segment (PROTOCOL.md §12).
+        var key: RecordKey { RecordKey(collection: collection, id: id) }
     }
 
-    /// Runs `body` with the HTTP transport of an enrolled replica.
-    static func withServer<T>(_ global: GlobalOptions, _ body: @escaping (HTTPSyncTransport) async throws -> T) async throws -> T {
-        try await global.withEngine(quiet: true) { engine, _ in
-            guard let transport = engine.transport as? HTTPSyncTransport else { throw CLIError("no server", exitCode: 1) }
-            return try await body(transport)
-        }
+    /// Runs `body` with an administration client for the server and token this database was enrolled with.
+    static func withServer<T>(_ global: GlobalOptions, _ body: (AdministrationClient) async throws -> T) async throws -> T {
+        try await global.withAdministration(body)
     }
 
     struct List: AsyncParsableCommand {
@@ -55,14 +46,10 @@ extension SchoolSync.Admin {
 
         func run() async throws {
             try await runCommand {
-                struct Body: Decodable { let conflicts: [ConflictSummary] }
-                var query = "/v1/conflicts?limit=1000"
-                if let school { query += "&school=\(school)" }
-                if let collection { query += "&collection=\(collection)" }
-                let body = try await SchoolSync.Admin.withServer(global) { try await $0.get(query, as: Body.self) }
-                if global.json { return try printJSON(body.conflicts) }
-                if body.conflicts.isEmpty { print("no open conflicts") }
-                for conflict in body.conflicts {
+                let conflicts = try await SchoolSync.Admin.withServer(global) { try await $0.conflicts(school: school, collection: collection) }
+                if global.json { return try printJSON(conflicts) }
+                if conflicts.isEmpty { print("no open conflicts") }
+                for conflict in conflicts {
                     print(
                         "\(conflict.collection)  \(conflict.id)  \(conflict.deleteConflict ? "deleted vs edited" : conflict.fields.joined(separator: ", "))  (\(conflict.scope))"
                     )
@@ -81,9 +68,7 @@ extension SchoolSync.Admin {
 
         func run() async throws {
             try await runCommand {
-                let detail = try await SchoolSync.Admin.withServer(global) {
-                    try await $0.get("/v1/conflicts/\(record.path)", as: ConflictDetail.self)
-                }
+                let detail = try await SchoolSync.Admin.withServer(global) { try await $0.conflict(record.key) }
                 if global.json { return try printJSON(detail) }
                 print("\(detail.collection)/\(detail.id) (\(detail.scope))")
                 if !detail.deletedBy.isEmpty { print("  DELETED by \(detail.deletedBy.joined(separator: ", ")) while others edited it") }
@@ -133,10 +118,8 @@ extension SchoolSync.Admin {
 
         func run() async throws {
             try await runCommand {
-                let resolved = try await SchoolSync.Admin.withServer(global) { transport in
-                    let detail = try await transport.get("/v1/conflicts/\(record.path)", as: ConflictDetail.self)
-                    let request = try makeRequest(detail)
-                    return try await transport.post("/v1/conflicts/\(record.path)", body: request, as: SyncRecord.self)
+                let resolved = try await SchoolSync.Admin.withServer(global) { client in
+                    try await client.resolve(record.key, try makeRequest(try await client.conflict(record.key)))
                 }
                 if global.json { return try printJSON(["resolved": "\(resolved.key)"]) }
                 print("resolved \(resolved.key); every device receives it on its next sync")
@@ -187,21 +170,7 @@ extension SchoolSync.Admin {
 
         func run() async throws {
             try await runCommand {
-                struct Body: Codable {
-                    let history: [AuditEntry]
-                    let more: Bool?
-                }
-                // Pages of at most 200 entries, each after the last one seen (PROTOCOL.md §12).
-                let history = try await SchoolSync.Admin.withServer(global) { client in
-                    var entries: [AuditEntry] = []
-                    var after: Int64 = 0
-                    while true {
-                        let page = try await client.get("/v1/history/\(record.path)?after=\(after)", as: Body.self)
-                        entries += page.history
-                        guard page.more == true, let last = page.history.last?.seq, last > after else { return entries }
-                        after = last
-                    }
-                }
+                let history = try await SchoolSync.Admin.withServer(global) { try await $0.history(record.key) }
                 if global.json { return try printJSON(history) }
                 let formatter = ISO8601DateFormatter()
                 for entry in history {

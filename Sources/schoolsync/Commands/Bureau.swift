@@ -271,10 +271,7 @@ extension SchoolSync.Bureau {
 
         func run() async throws {
             try await runCommand {
-                let summary = try await global.withEngine(quiet: true) { engine, _ in
-                    guard let transport = engine.transport as? HTTPSyncTransport else { throw CLIError("no server", exitCode: 1) }
-                    return try await transport.get("/v1/bureau/summary?period=\(period)", as: BureauSummary.self)
-                }
+                let summary = try await global.withAdministration { try await $0.get("/v1/bureau/summary?period=\(period)", as: BureauSummary.self) }
                 let text: String
                 if global.json {
                     let encoder = JSONEncoder()

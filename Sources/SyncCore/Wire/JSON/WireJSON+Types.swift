@@ -281,13 +281,13 @@ extension PushRequest: WireJSONCodable {
 extension RejectReason: WireJSONCodable {
     init(wireJSON value: JSONValue) throws(WireJSONError) {
         let object = try JSONObjectReader(value)
-        code = try object.string("code")
+        code = RejectCode(rawValue: try object.string("code"))
         message = try object.string("message")
     }
 
     func write(to writer: inout JSONWriter) {
         writer.beginObject()
-        writer.member("code", code)
+        writer.member("code", code.rawValue)
         writer.member("message", message)
         writer.endObject()
     }
