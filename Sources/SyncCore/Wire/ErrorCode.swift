@@ -9,23 +9,13 @@
 /// ```swift
 /// if body.error == .replicaStale { … }
 /// ```
-public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+public struct ErrorCode: WireCode {
     /// The code as it travels, e.g. `replica_stale`.
     public let rawValue: String
 
     /// Wraps a code read from the wire; any string is kept as it is.
     public init(rawValue: String) { self.rawValue = rawValue }
 
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
-
-    public var description: String { rawValue }
 
     // MARK: 400
 

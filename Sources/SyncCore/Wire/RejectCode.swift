@@ -3,23 +3,13 @@
 ///
 /// A struct with static members like ``ErrorCode``, so a code added by a newer server decodes as
 /// itself and breaks no client.
-public struct RejectCode: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+public struct RejectCode: WireCode {
     /// The code as it travels, e.g. `scope_denied`.
     public let rawValue: String
 
     /// Wraps a code read from the wire or a database; any string is kept as it is.
     public init(rawValue: String) { self.rawValue = rawValue }
 
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
-
-    public var description: String { rawValue }
 
     // MARK: Sent by a server (§6.4)
 
