@@ -37,8 +37,8 @@ struct StoredRecord {
     init(row: Row) throws {
         key = RecordKey(collection: try row.field("collection"), id: try row.field("id"))
         scope = try Scope(parsing: try row.field("scope"))
-        state = try CanonicalJSON.decode(RecordState.self, from: Data(try row.field("state", as: String.self).utf8))
-        serverState = try row.field("server_state", as: String?.self).map { try CanonicalJSON.decode(RecordState.self, from: Data($0.utf8)) }
+        state = try StateColumn.decode(try row.field("state", as: String.self))
+        serverState = try row.field("server_state", as: String?.self).map(StateColumn.decode)
         dirty = try row.field("dirty")
         editSeq = try row.field("edit_seq")
         let code = try row.field("rejected_code", as: String?.self)
@@ -59,14 +59,11 @@ struct StoredRecord {
                     rejected_at = CASE WHEN excluded.rejected_code IS NULL THEN NULL ELSE COALESCE(rejected_at, excluded.rejected_at) END
                 """
         ).execute(arguments: [
-            key.collection, key.id, scope.rawValue, try Self.text(state), try serverState.map(Self.text), dirty, editSeq,
+            key.collection, key.id, scope.rawValue, try StateColumn.encode(state), try serverState.map(StateColumn.encode), dirty, editSeq,
             rejection?.code.rawValue, rejection?.message, rejectedEditSeq, rejection?.code.rawValue,
         ])
     }
 
-    static func text(_ state: RecordState) throws -> String {
-        String(decoding: try CanonicalJSON.encode(state), as: UTF8.self)
-    }
 
     /// Whether every answer about this record was a refusal (here or by the server) and no state of
     /// it was ever acknowledged: deleting or discarding it then forgets it, since no server holds

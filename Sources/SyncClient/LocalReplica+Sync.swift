@@ -169,7 +169,7 @@ extension LocalReplica {
                         )
                     else { continue }
                     let text: String? = (try? row.field("server_state", as: String?.self)) ?? nil
-                    let known = text.flatMap { try? CanonicalJSON.decode(RecordState.self, from: Data($0.utf8)) }
+                    let known = text.flatMap { try? StateColumn.decode($0) }
                     let serverState = try known.map { try $0.joined(with: state) } ?? state
                     try db.cachedStatement(
                         sql: """
@@ -177,7 +177,7 @@ extension LocalReplica {
                                 rejected_code = NULL, rejected_message = NULL, rejected_edit_seq = NULL, rejected_at = NULL
                             WHERE collection = ? AND id = ?
                             """
-                    ).execute(arguments: [try StoredRecord.text(serverState), editSeq, result.key.collection, result.key.id])
+                    ).execute(arguments: [try StateColumn.encode(serverState), editSeq, result.key.collection, result.key.id])
                     if result.status == .conflict { summary.conflicts += 1 } else { summary.applied += 1 }
                 case .rejected:
                     guard var record = try? StoredRecord.load(result.key, db) else { continue }

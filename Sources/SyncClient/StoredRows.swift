@@ -20,3 +20,17 @@ extension Row {
         }
     }
 }
+
+/// The one codec of the `state` and `server_state` columns of `sync_records`: a record state as
+/// canonical JSON text, its wire form, so what the replica stores is what it sends.
+enum StateColumn {
+    /// - Throws: a decoding error when another program wrote something that is not a state; callers
+    ///   hold such a record back as `damaged`.
+    static func decode(_ text: String) throws -> RecordState {
+        try CanonicalJSON.decode(RecordState.self, from: Data(text.utf8))
+    }
+
+    static func encode(_ state: RecordState) throws -> String {
+        String(decoding: try CanonicalJSON.encode(state), as: UTF8.self)
+    }
+}
