@@ -22,7 +22,7 @@ public struct CatalogError: Error, Sendable, CustomStringConvertible {
 public struct PublishedRecord: Sendable, Hashable {
     /// The collection (`plans`, `measures` or `indicators`) and the catalog id.
     public var key: RecordKey
-    /// Always ``Scope/catalog``: catalog records are readable by every device (DOMAIN-PROTOCOL.md §1).
+    /// Always `Scope.catalog`: catalog records are readable by every device (DOMAIN-PROTOCOL.md §1).
     public var scope: Scope
     /// The fields to write, named and typed as ``DomainSchema`` gives them; absent values are `.null`.
     public var values: [String: Value]
@@ -46,7 +46,7 @@ public enum CatalogImporter {
     /// Decodes and checks a catalog file; every error names the file, the JSON path and the problem.
     ///
     /// The checks are those of `Catalog/README.md`: the format tag, ids unique and 1–128 bytes
-    /// (``SyncLimits/maxIDBytes``), each measure's id under its area's, the period's years in order,
+    /// (`SyncLimits.maxIDBytes`), each measure's id under its area's, the period's years in order,
     /// known area and indicator kinds and comparisons, a finite target wherever one is given and one
     /// for every quantitative indicator.
     ///
