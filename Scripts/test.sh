@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command: checks the protocol documents, builds, checks the server against openapi.yaml,
-# then runs every Swift test. Usage: Scripts/test.sh [extra swift test arguments]
+# The test command: checks the protocol documents, lints, builds the code and its documentation, checks
+# the server against openapi.yaml, then runs every Swift test. Usage: Scripts/test.sh [extra swift test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,8 +10,14 @@ echo "== protocol: conformance vectors up to date, openapi.yaml valid"
 python3 Scripts/make-vectors.py --check
 python3 -m openapi_spec_validator Protocol/openapi.yaml
 
+echo "== swift format lint (Scripts/lint.sh: .swift-format, the disabled rules and why)"
+Scripts/lint.sh
+
 echo "== swift build"
 swift build --build-tests
+
+echo "== DocC: SyncCore, Reporting and SyncClient build with no docc warning"
+Scripts/docs.sh
 
 echo "== the real server answers as openapi.yaml says"
 python3 Scripts/check-openapi.py "$(swift build --show-bin-path)/schoolsync-server"

@@ -8,6 +8,8 @@ import SyncCore
 /// value keeps numerator and denominator in `value`; a report's evidence list keeps each file's
 /// name with its SHA-256.
 public enum DomainSchema {
+    /// `plans` (DOMAIN-PROTOCOL.md §4.1): one catalog record per plan; `period_start` and `period_end` are
+    /// years, `document` is the plan's document number (星政发〔2024〕4号).
     public static let plans = CollectionSchema(
         "plans",
         scope: .catalog,
@@ -17,6 +19,8 @@ public enum DomainSchema {
         ]
     )
 
+    /// `measures` (DOMAIN-PROTOCOL.md §4.2): one catalog record per measure; `cooperating_units` is JSON
+    /// text holding an array of strings, `lead_unit` the lead units joined by 、.
     public static let measures = CollectionSchema(
         "measures",
         scope: .catalog,
@@ -26,6 +30,8 @@ public enum DomainSchema {
         ]
     )
 
+    /// `indicators` (DOMAIN-PROTOCOL.md §4.3): one catalog record per indicator; `target` is a decimal number
+    /// in text, `value_kind` an ``IndicatorKind`` raw value, `deadline` a year or a `YYYY-MM` month.
     public static let indicators = CollectionSchema(
         "indicators",
         scope: .catalog,
@@ -37,24 +43,32 @@ public enum DomainSchema {
         ]
     )
 
+    /// `schools` (DOMAIN-PROTOCOL.md §4.4): one catalog record per school, keyed by the school id; `township`
+    /// is the middle level of the summary's roll-up school → township → county.
     public static let schools = CollectionSchema(
         "schools",
         scope: .catalog,
         columns: [.init("name", .text), .init("type", .text), .init("township", .text), .init("rural", .bool)]
     )
 
+    /// `periods` (DOMAIN-PROTOCOL.md §4.5): keyed by a period (`2025-S1`, `2025`); `due` is the `YYYY-MM-DD`
+    /// date after which unsubmitted reports are late.
     public static let periods = CollectionSchema(
         "periods",
         scope: .catalog,
         columns: [.init("kind", .text), .init("starts", .text), .init("ends", .text), .init("due", .text)]
     )
 
+    /// `assignments` (DOMAIN-PROTOCOL.md §5): in `school:<school>`, id `<school>/<measure>`; `school_id` and
+    /// `measure_id` repeat the id's parts. Written only by the bureau.
     public static let assignments = CollectionSchema(
         "assignments",
         scope: .school,
         columns: [.init("school_id", .text), .init("measure_id", .text), .init("note", .text)]
     )
 
+    /// `reports` (DOMAIN-PROTOCOL.md §6): in `school:<school>`, id `<school>/<period>/<measure>`; `evidence` and
+    /// `approval` are JSON text, `workflow` one of ``RecordRules/workflows``.
     public static let reports = CollectionSchema(
         "reports",
         scope: .school,
@@ -66,6 +80,8 @@ public enum DomainSchema {
         ]
     )
 
+    /// `indicator_values` (DOMAIN-PROTOCOL.md §7): in `school:<school>`, id `<school>/<period>/<indicator>`;
+    /// `value` is JSON text in the shape of the indicator's kind (see ``IndicatorValue``).
     public static let indicatorValues = CollectionSchema(
         "indicator_values",
         scope: .school,

@@ -20,9 +20,12 @@ public struct CollectionSchema: Sendable, Hashable {
 
     /// A field with its own column.
     public struct Column: Sendable, Hashable {
+        /// The field's name, which is also the column's.
         public var name: String
+        /// How the field's values are stored in the column.
         public var type: ColumnType
 
+        /// A column named `name` holding values of `type`.
         public init(_ name: String, _ type: ColumnType) {
             self.name = name
             self.type = type

@@ -5,9 +5,12 @@
 public struct FieldRegister: Sendable, Hashable {
     /// One surviving write: the dot that wrote it and the value written.
     public struct Entry: Sendable, Hashable {
+        /// The write's identity: the replica that wrote it and that replica's counter.
         public var dot: Dot
+        /// The value it wrote (``Value/null`` for a cleared field).
         public var value: Value
 
+        /// An entry for the write `dot` of `value`.
         public init(dot: Dot, value: Value) {
             self.dot = dot
             self.value = value

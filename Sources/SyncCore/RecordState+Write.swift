@@ -48,9 +48,15 @@ extension RecordState {
     /// Settles a conflict with a write (or delete) at `replica` whose context covers every
     /// conflicting dot, so it wins everywhere after sync.
     ///
-    /// - Parameter seen: the context the resolver was shown. If the record has since gained
-    ///   conflicting values or deletes outside it, the resolution is refused as stale so nobody
-    ///   settles values they never saw.
+    /// - Parameters:
+    ///   - resolution: the values to keep (every conflicting field named), or a delete.
+    ///   - replica: the resolver's replica, which mints the resolution's dot.
+    ///   - seen: the context the resolver was shown. If the record has since gained
+    ///     conflicting values or deletes outside it, the resolution is refused as stale so nobody
+    ///     settles values they never saw (PROTOCOL.md §3.5).
+    /// - Returns: the dot of the resolving write.
+    /// - Throws: ``SyncCoreError/Code/notInConflict``, ``SyncCoreError/Code/staleResolution`` or
+    ///   ``SyncCoreError/Code/unresolvedFields``; a ``SyncCoreError`` from the write itself.
     @discardableResult
     public mutating func resolve(_ resolution: Resolution, by replica: ReplicaID, seen: VersionVector? = nil) throws(SyncCoreError) -> Dot {
         guard isConflicted else {

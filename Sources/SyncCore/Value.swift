@@ -37,7 +37,7 @@ public enum Value: Sendable, Hashable {
         }
     }
 
-    /// Hashes what ``==`` compares: the kind and, for strings, the exact UTF-8 bytes.
+    /// Hashes what `==` compares: the kind and, for strings, the exact UTF-8 bytes.
     public func hash(into hasher: inout Hasher) {
         switch self {
         case .string(let text):

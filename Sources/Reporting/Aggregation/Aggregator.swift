@@ -2,11 +2,19 @@ import Foundation
 
 /// The bureau's view of one period: each indicator against its target, rolled up school →
 /// township → county, and each measure's reporting progress.
+///
+/// The server returns it from `GET /v1/bureau/summary?period=P`, encoded with these property names
+/// (DOMAIN-PROTOCOL.md §10); ``SummaryFormat`` renders it as a table or CSV.
 public struct BureauSummary: Sendable, Codable, Hashable {
+    /// The period summarised, e.g. `2025-S1`.
     public var period: String
+    /// The period's due date, `YYYY-MM-DD`, from its `periods` record; nil when there is none.
     public var due: String?
+    /// The date the summary was computed for, `YYYY-MM-DD`: after `due`, unsubmitted reports are late.
     public var asOf: String
+    /// One entry per indicator some school reported or whose measure is assigned, sorted by id.
     public var indicators: [IndicatorSummary]
+    /// One entry per measure assigned to at least one school, sorted by id.
     public var measures: [MeasureSummary]
     /// Records left out of the sums because a field they need is in conflict.
     public var conflicted: Int
@@ -17,7 +25,9 @@ public struct Aggregate: Sendable, Codable, Hashable {
     /// The rate in percent (Σnumerator / Σdenominator × 100), the sum, the count of schools that
     /// reached a milestone, or the coefficient of variation — by the indicator's kind.
     public var value: Double?
+    /// For a rate: Σnumerator over the schools that reported; nil for other kinds.
     public var numerator: Double?
+    /// For a rate: Σdenominator over the schools that reported; nil for other kinds.
     public var denominator: Double?
     /// How many schools reported.
     public var schools: Int
@@ -26,6 +36,7 @@ public struct Aggregate: Sendable, Codable, Hashable {
     /// range" instead of a meaningless figure (or a crash).
     public var outOfRange: Bool
 
+    /// An aggregate of `schools` readings; `outOfRange` true means the numbers are withheld (pass nil).
     public init(value: Double?, numerator: Double?, denominator: Double?, schools: Int, outOfRange: Bool = false) {
         self.value = value
         self.numerator = numerator
@@ -35,49 +46,96 @@ public struct Aggregate: Sendable, Codable, Hashable {
     }
 }
 
+/// One indicator in the bureau's summary: its county figure against the target, and the same
+/// figure per township and per school (DOMAIN-PROTOCOL.md §10).
 public struct IndicatorSummary: Sendable, Codable, Hashable {
+    /// Where the county figure stands against the target; the raw value is the wire spelling.
     public enum Standing: String, Sendable, Codable {
+        /// The county figure meets the target's comparison (an `=` target counts as reached at or above it).
         case onTrack = "on_track"
+        /// The county figure misses the target.
         case behind
+        /// The indicator has no finite target, or is a trend (a direction only, never compared).
         case noTarget = "no_target"
+        /// There is a target but no school reported a usable value.
         case noData = "no_data"
         /// A reading is outside its plausible range (see ``Aggregate/outOfRange``).
         case outOfRange = "out_of_range"
     }
 
+    /// The figure of one township or one school.
     public struct Area: Sendable, Codable, Hashable {
+        /// The township's name (（未登记学校） for schools without a `schools` record), or the
+        /// school's name (its id when it has no name).
         public var name: String
+        /// The township's readings aggregated like the county's; a school's own reading (for a
+        /// coefficient of variation, the school's raw value).
         public var aggregate: Aggregate
     }
 
+    /// The indicator's catalog id.
     public var id: String
+    /// The measure it belongs to (its `measure_id`).
     public var measureID: String
+    /// The indicator's name, e.g. 学前教育毛入园率.
     public var name: String
+    /// The unit, e.g. `%`, `所`, `万元`; nil when the catalog gives none.
     public var unit: String?
+    /// How values are reported and aggregated.
     public var kind: IndicatorKind
     /// The target as the plan wrote it (with 约 when approximate).
     public var target: String?
+    /// `>=`, `<=`, `=`, `>` or `<` (`>=` when the catalog gives none).
     public var comparison: String
+    /// A year (`2026`) or a month (`2024-09`), as the catalog gives it; informative.
     public var deadline: String?
+    /// The figure over every school that reported.
     public var county: Aggregate
+    /// The figure per township, sorted by name.
     public var townships: [Area]
+    /// Each school's own reading, sorted by name.
     public var schools: [Area]
+    /// The county figure against the target.
     public var standing: Standing
 }
 
+/// One measure's reporting progress for the period (DOMAIN-PROTOCOL.md §10). School lists hold
+/// school ids, sorted.
 public struct MeasureSummary: Sendable, Codable, Hashable {
+    /// The measure's catalog id.
     public var id: String
+    /// The measure's title (its id when the catalog has no title).
     public var title: String
+    /// How many schools have a live assignment of the measure.
     public var assigned: Int
+    /// How many assigned schools have a report for the period.
     public var reported: Int
+    /// How many assigned schools' reports are `submitted` or `approved`.
     public var submitted: Int
+    /// How many assigned schools' reports are `approved`.
     public var approved: Int
+    /// Assigned schools not submitted, once the period's due date is before ``BureauSummary/asOf``; else empty.
     public var late: [String]
+    /// Assigned schools with no report for the period.
     public var missing: [String]
 }
 
 /// Pure aggregation; the numbers are checked against hand calculations in the tests.
+///
+/// Each ``IndicatorKind`` aggregates its own way (DOMAIN-PROTOCOL.md §10): a rate is
+/// Σnumerator / Σdenominator × 100, never the mean of the schools' rates; counts and amounts are
+/// sums; a milestone counts the schools that reached it; a coefficient of variation is computed
+/// across the schools' values; a trend is the mean. Whatever is stored, the result is finite numbers
+/// or an ``Aggregate`` marked ``Aggregate/outOfRange`` (PROTOCOL.md §2.5).
 public enum Aggregator {
+    /// The bureau's summary of `input`: indicators against their targets, then measures' progress.
+    ///
+    /// For example:
+    ///
+    /// ```swift
+    /// let input = SummaryInput(records: states, period: "2025-S1", asOf: "2025-07-01")
+    /// print(SummaryFormat.table(Aggregator.summarize(input)))
+    /// ```
     public static func summarize(_ input: SummaryInput) -> BureauSummary {
         // Not uniqueKeysWithValues: ids that SQLite keeps apart can be equal Swift strings ("café"
         // in NFC and NFD), and a duplicate key must not trap the server.

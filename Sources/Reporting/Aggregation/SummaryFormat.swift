@@ -12,7 +12,7 @@ public enum SummaryFormat {
 
     /// CSV in UTF-8 with a byte-order mark (Excel needs it to read Chinese), one row per indicator
     /// and area (county, township, school), then one row per measure. Text cells are neutralised
-    /// against formula injection (see ``field(_:)``); numbers stay numbers.
+    /// against formula injection (see `field(_:)`); numbers stay numbers.
     public static func csv(_ summary: BureauSummary) -> String {
         let header: [Cell] = [
             "section", "level", "area", "id", "name", "value", "numerator", "denominator", "unit", "target", "comparison",

@@ -2,50 +2,87 @@ import SyncCore
 
 /// What the bureau's summary is computed from, read out of record states. Values in conflict are
 /// left out (and counted), never guessed.
+///
+/// Build it with ``init(records:period:asOf:)`` from the current states (what it reads from which
+/// collection is DOMAIN-PROTOCOL.md §10), or field by field in tests; hand it to
+/// ``Aggregator/summarize(_:)``.
 public struct SummaryInput: Sendable {
+    /// A school, from its `schools` record.
     public struct School: Sendable, Hashable {
+        /// The school id.
         public var id: String
+        /// The `name` field; the id when absent.
         public var name: String
+        /// The `township` field; （未填乡镇） when absent.
         public var township: String
     }
 
+    /// An indicator, from its `indicators` record (DOMAIN-PROTOCOL.md §4.3).
     public struct Indicator: Sendable, Hashable {
+        /// The indicator's catalog id.
         public var id: String
+        /// The `measure_id` field; empty when absent.
         public var measureID: String
+        /// The `name` field; the id when absent.
         public var name: String
+        /// The `unit` field.
         public var unit: String?
+        /// The `value_kind` field; ``IndicatorKind/count`` when absent or unknown.
         public var kind: IndicatorKind
+        /// The `target` field read as a finite number; nil when absent, not a number, or infinite.
         public var target: Double?
+        /// The `target` field as written, for display.
         public var targetText: String?
+        /// The `comparison` field; `>=` when absent.
         public var comparison: String
+        /// The `deadline` field: a year or a `YYYY-MM` month.
         public var deadline: String?
+        /// The `approx` field: the target is approximate (约).
         public var approx: Bool
     }
 
+    /// A report of the period: who reported which measure, and how far it got.
     public struct Report: Sendable, Hashable {
+        /// The school id, from the report's id.
         public var school: String
+        /// The measure id, from the report's id.
         public var measure: String
+        /// The settled `workflow` (`draft`, `submitted`, `returned`, `approved`); nil when absent or in conflict.
         public var workflow: String?
     }
 
+    /// A school's value of an indicator for the period, already parsed.
     public struct Reading: Sendable, Hashable {
+        /// The school id, from the value's id.
         public var school: String
+        /// The indicator id, from the value's id.
         public var indicator: String
+        /// The parsed value, in the shape of the indicator's kind; not checked against the bounds.
         public var value: IndicatorValue
     }
 
+    /// The period summarised, e.g. `2025-S1` or `2025`.
     public var period: String
+    /// The period's due date, `YYYY-MM-DD`, or nil when the period has no `periods` record or no `due`.
     public var due: String?
+    /// Today's date, `YYYY-MM-DD`: a report not submitted when `due` is before it is late.
     public var asOf: String
+    /// Every live school, sorted by id.
     public var schools: [School]
+    /// Measure ids to their titles.
     public var measures: [String: String]
+    /// Every live indicator, sorted by id.
     public var indicators: [Indicator]
+    /// The live assignments as `[school id, measure id]` pairs, read from their fields, not their ids (DOMAIN-PROTOCOL.md §5.1).
     public var assignments: Set<[String]>
+    /// The period's reports.
     public var reports: [Report]
+    /// The period's indicator values that parse.
     public var readings: [Reading]
     /// Records left out because a field they need is in conflict.
     public var conflicted: Int
 
+    /// An input from values already read; `conflicted` counts the records left out.
     public init(
         period: String,
         due: String?,

@@ -2,28 +2,59 @@ import Foundation
 import SyncCore
 
 /// A catalog file that cannot be imported: which file, where in it, and what is wrong.
+///
+/// Its ``description`` is one line, for example
+/// `plans.json: .plans[0].areas[2].measures[1].indicators[0].kind: unknown kind "goal"; use one of …`
+/// (`Catalog/README.md`).
 public struct CatalogError: Error, Sendable, CustomStringConvertible {
+    /// The file's name as the caller gave it to ``CatalogImporter/load(_:file:)``.
     public var file: String
+    /// The JSON path of the offending value, like `.plans[0].period`; empty for the whole file.
     public var path: String
+    /// What is wrong and, where there is a fixed list, what is allowed.
     public var problem: String
 
+    /// `file: path: problem`, with `(top level)` for an empty path.
     public var description: String { "\(file): \(path.isEmpty ? "(top level)" : path): \(problem)" }
 }
 
 /// One record the bureau publishes, ready to write into its replica.
 public struct PublishedRecord: Sendable, Hashable {
+    /// The collection (`plans`, `measures` or `indicators`) and the catalog id.
     public var key: RecordKey
+    /// Always `Scope.catalog`: catalog records are readable by every device (DOMAIN-PROTOCOL.md §1).
     public var scope: Scope
+    /// The fields to write, named and typed as ``DomainSchema`` gives them; absent values are `.null`.
     public var values: [String: Value]
 }
 
 /// Reads catalog files and turns plans, measures and indicators into catalog records.
+///
+/// For example:
+///
+/// ```swift
+/// let document = try CatalogImporter.load(try Data(contentsOf: url), file: "plans.json")
+/// for record in CatalogImporter.records(of: document) {
+///     try await replica.write(record.key, record.values, scope: record.scope)  // a SyncClient LocalReplica
+/// }
+/// ```
 public enum CatalogImporter {
     static let kinds: Set = ["quantitative", "milestone", "trend", "relative"]
     static let comparisons: Set = [">=", "<=", "="]
     static let areaKinds: Set = ["goals", "program", "policy", "system", "safeguard"]
 
     /// Decodes and checks a catalog file; every error names the file, the JSON path and the problem.
+    ///
+    /// The checks are those of `Catalog/README.md`: the format tag, ids unique and 1–128 bytes
+    /// (`SyncLimits.maxIDBytes`), each measure's id under its area's, the period's years in order,
+    /// known area and indicator kinds and comparisons, a finite target wherever one is given and one
+    /// for every quantitative indicator.
+    ///
+    /// - Parameters:
+    ///   - data: the file's bytes, UTF-8 JSON.
+    ///   - file: the name to put in errors.
+    /// - Throws: ``CatalogError`` for JSON that does not decode or a document that breaks a rule; the
+    ///   first problem found is thrown.
     public static func load(_ data: Data, file: String) throws(CatalogError) -> CatalogDocument {
         let document: CatalogDocument
         do {
@@ -99,7 +130,13 @@ public enum CatalogImporter {
         return document
     }
 
-    /// The catalog records of a document: one per plan, measure and indicator.
+    /// The catalog records of a document: one per plan, measure and indicator, in that order within
+    /// each plan.
+    ///
+    /// Fields are those of DOMAIN-PROTOCOL.md §4.1–§4.3: a measure's `code` joins its area's and its
+    /// own numbering; `comparison` folds `strict` in (`>`, `<`); `target` is the number in text (100,
+    /// not 100.0); `value_kind` is derived from unit, name and kind as ``IndicatorKind`` says.
+    /// Call it only on a document ``load(_:file:)`` returned.
     public static func records(of document: CatalogDocument) -> [PublishedRecord] {
         var records: [PublishedRecord] = []
         for plan in document.plans {

@@ -54,9 +54,15 @@ public enum IndicatorKind: String, Sendable, CaseIterable, Codable {
 
 /// A school's reported value of one indicator: `{"value": x}` or `{"numerator": n, "denominator": d}`,
 /// one field so the pair never splits (DESIGN §4 invariant 7).
+///
+/// The shapes per ``IndicatorKind`` are DOMAIN-PROTOCOL.md §7.3; numbers are finite.
 public enum IndicatorValue: Sendable, Hashable {
+    /// `{"value": x}`: a count, an amount (in the indicator's unit), a school's raw value of a
+    /// coefficient of variation, or a trend.
     case number(Double)
+    /// `{"value": true}` or `{"value": false}`: a milestone reached or not.
     case flag(Bool)
+    /// `{"numerator": n, "denominator": d}`: a rate, d > 0; the percentage is n / d × 100.
     case ratio(numerator: Double, denominator: Double)
 
     /// Parses the JSON text of a value, checking it against the indicator's kind and, unless
@@ -64,6 +70,17 @@ public enum IndicatorValue: Sendable, Hashable {
     ///
     /// Pushes are checked with bounds; the bureau's aggregation reads stored values without them,
     /// so a value stored before the bounds existed is shown as out of range instead of vanishing.
+    ///
+    /// For example:
+    ///
+    /// ```swift
+    /// IndicatorValue.parse(#"{"denominator":1000,"numerator":1126}"#, kind: .ratio)  // .success(.ratio(1126, 1000)): 112.6%
+    /// IndicatorValue.parse(#"{"value":1}"#, kind: .boolean)                          // .failure: a milestone is true or false
+    /// ```
+    ///
+    /// - Returns: the value, or a ``RuleViolation`` with code `validation` saying which rule of
+    ///   DOMAIN-PROTOCOL.md §7.3 the text breaks: not one JSON object, a repeated key, another
+    ///   kind's shape, a negative count or amount, a denominator not above 0, or out of range.
     public static func parse(_ text: String, kind: IndicatorKind, checkingBounds: Bool = true) -> Result<IndicatorValue, RuleViolation> {
         let parsed = parseShape(text, kind: kind)
         guard checkingBounds, case .success(let value) = parsed, !value.isPlausible(for: kind) else { return parsed }
@@ -171,10 +188,17 @@ public enum IndicatorValue: Sendable, Hashable {
 }
 
 /// A domain rule a record breaks, in words for the school.
+///
+/// The server answers it as the record's `rejected` result (PROTOCOL.md §6.4); a client refuses the
+/// same write locally with the same code and message (PROTOCOL.md §11).
 public struct RuleViolation: Error, Sendable, Hashable {
+    /// The reject code of DOMAIN-PROTOCOL.md §9: `validation`, `scope_mismatch`, `unknown_measure`,
+    /// `unknown_indicator`, `not_assigned` or `report_locked`.
     public var code: RejectCode
+    /// What is wrong and what to do, naming the field or record; shown to the user as it is.
     public var message: String
 
+    /// A violation with `message`; `code` defaults to `validation`.
     public init(_ message: String, code: RejectCode = .validation) {
         self.code = code
         self.message = message

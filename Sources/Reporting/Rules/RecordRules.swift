@@ -15,10 +15,19 @@ public enum RecordRules {
 
     /// Why `state` may not be stored, or `nil`.
     ///
+    /// The checks run in the order of DOMAIN-PROTOCOL.md §2.3 step 3 and step 7: ownership, then the
+    /// column kinds, then the collection's rules (assignments §5.2, reports §6.4, indicator values
+    /// §7.4); the first failure is returned. Collections without rules (the catalog) pass.
+    ///
     /// - Parameters:
+    ///   - key: the record's collection and id; school-owned ids start with their school.
+    ///   - scope: the scope the push names for the record.
+    ///   - state: the joined state the server would store (not the pushed state alone).
     ///   - stored: the server's state before this push (`nil` for a new record).
     ///   - bySchool: whether a school device is writing (the approval lock and workflow limits apply).
     ///   - lookup: the current state of another record.
+    /// - Returns: the first rule broken, with its reject code (DOMAIN-PROTOCOL.md §9), or `nil`.
+    /// - Throws: only what `lookup` throws.
     public static func violation(
         key: RecordKey,
         scope: Scope,

@@ -7,22 +7,35 @@ import Foundation
 // The administration API's bodies (PROTOCOL.md §12): shared by the server and any client.
 
 /// One accepted state change, as the history shows it.
+///
+/// An item of `GET /v1/history/{collection}/{id…}` (PROTOCOL.md §12), oldest first.
 public struct AuditEntry: Sendable, Codable, Hashable {
+    /// How the change was made.
     public enum Kind: String, Sendable, Codable {
+        /// A pushed record whose join changed the stored state.
         case push
+        /// An administrator's resolution of a conflict.
         case resolve
     }
 
+    /// The change's sequence number in the server's change log; page with `after` = the last one.
     public var seq: Int64
+    /// A push or a resolution.
     public var kind: Kind
+    /// The name of the principal (device or user) that made it, when known.
     public var principal: String?
+    /// The replica id that pushed it, or the user's server-side replica for a resolution.
     public var replica: String
+    /// When the server accepted it (the server's clock; RFC 3339 on the wire).
     public var at: Date
     /// The record as people saw it before: each field's value, or its values side by side when in conflict.
     public var before: View?
+    /// The record as people see it after the change.
     public var after: View
+    /// A resolution's reason, as the administrator typed it; nil for a push.
     public var reason: String?
 
+    /// An entry with every field given.
     public init(seq: Int64, kind: Kind, principal: String?, replica: String, at: Date, before: View?, after: View, reason: String?) {
         self.seq = seq
         self.kind = kind
@@ -36,9 +49,12 @@ public struct AuditEntry: Sendable, Codable, Hashable {
 
     /// A record's fields for people: one value when settled, all values when in conflict.
     public struct View: Sendable, Codable, Hashable {
+        /// Each field's value, or its concurrent values when the field is in conflict.
         public var fields: [String: [Value]]
+        /// Whether the record is deleted (a tombstone, or a delete in conflict with an edit).
         public var deleted: Bool
 
+        /// A view of `fields`, deleted or not.
         public init(fields: [String: [Value]], deleted: Bool) {
             self.fields = fields
             self.deleted = deleted
@@ -47,15 +63,25 @@ public struct AuditEntry: Sendable, Codable, Hashable {
 }
 
 /// An open conflict in the index.
+///
+/// An item of `GET /v1/conflicts` (PROTOCOL.md §12), oldest first.
 public struct ConflictSummary: Sendable, Codable, Hashable {
+    /// The record's collection.
     public var collection: String
+    /// The record's id.
     public var id: String
+    /// The record's scope, `catalog` or `school:<id>`.
     public var scope: String
+    /// The fields in conflict, sorted.
     public var fields: [String]
+    /// Whether an edit and a delete are in conflict.
     public var deleteConflict: Bool
+    /// The change-log sequence number of the change that made the conflict; page with `after` = the last one.
     public var since: Int64
+    /// When the server detected it; nil for conflicts stored before the server recorded the time.
     public var detectedAt: Date?
 
+    /// A summary with every field given.
     public init(collection: String, id: String, scope: String, fields: [String], deleteConflict: Bool, since: Int64, detectedAt: Date?) {
         self.collection = collection
         self.id = id
@@ -71,11 +97,16 @@ public struct ConflictSummary: Sendable, Codable, Hashable {
 public struct ConflictDetail: Sendable, Codable, Hashable {
     /// One of the values side by side, with who wrote it.
     public struct Candidate: Sendable, Codable, Hashable {
+        /// The replica id of the write's dot.
         public var replica: String
+        /// The counter of the write's dot.
         public var counter: UInt64
+        /// The value written.
         public var value: Value
+        /// The name of the device or user that wrote it, as the server knows it.
         public var writer: String
 
+        /// A candidate with every field given.
         public init(replica: String, counter: UInt64, value: Value, writer: String) {
             self.replica = replica
             self.counter = counter
@@ -84,18 +115,24 @@ public struct ConflictDetail: Sendable, Codable, Hashable {
         }
     }
 
+    /// The record's collection.
     public var collection: String
+    /// The record's id.
     public var id: String
+    /// The record's scope, `catalog` or `school:<id>`.
     public var scope: String
     /// The context shown; send it back with the resolution so newer values are not settled unseen.
     public var context: VersionVector
+    /// Each conflicting field's candidates, side by side.
     public var conflicts: [String: [Candidate]]
+    /// For an edit-vs-delete conflict: who deleted the record (names, or replica ids); empty otherwise.
     public var deletedBy: [String]
     /// The fields that are not in conflict.
     public var settled: [String: Value]
     /// For an edit-vs-delete conflict: the record's last full content before the delete, from history.
     public var lastContent: [String: Value]?
 
+    /// A detail with every field given.
     public init(
         collection: String,
         id: String,
@@ -129,6 +166,7 @@ public struct ResolutionRequest: Sendable, Codable, Hashable {
     /// Why — required, kept in the history.
     public var reason: String
 
+    /// A resolution: `values` to keep, or `delete`, against the context `seen`, for `reason`.
     public init(seen: VersionVector, values: [String: Value]?, delete: Bool?, reason: String) {
         self.seen = seen
         self.values = values
