@@ -64,7 +64,6 @@ struct StoredRecord {
         ])
     }
 
-
     /// Whether every answer about this record was a refusal (here or by the server) and no state of
     /// it was ever acknowledged: deleting or discarding it then forgets it, since no server holds
     /// it and none would take a tombstone for it (an id naming another school, a bad id).

@@ -57,7 +57,10 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds to wait for another sync of this database to finish.", discussion: "Default 0: exit 75 at once."))
     var wait: Int = 0
 
-    @Option(help: ArgumentHelp("How much the library logs on standard error: trace, debug, info, notice, warning, error or critical.", discussion: "Each line carries the replica id and, for requests, the X-Request-ID the server logs too."))
+    @Option(
+        help: ArgumentHelp(
+            "How much the library logs on standard error: trace, debug, info, notice, warning, error or critical.",
+            discussion: "Each line carries the replica id and, for requests, the X-Request-ID the server logs too."))
     var logLevel: String = "warning"
 
     var path: String { db ?? ProcessInfo.processInfo.environment["SCHOOLSYNC_DB"] ?? "school.sqlite" }

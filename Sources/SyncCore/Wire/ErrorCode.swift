@@ -16,7 +16,6 @@ public struct ErrorCode: WireCode {
     /// Wraps a code read from the wire; any string is kept as it is.
     public init(rawValue: String) { self.rawValue = rawValue }
 
-
     // MARK: 400
 
     /// The body is not JSON, has wrong types, misses or adds keys, or a record breaks §2–§3.

@@ -10,7 +10,6 @@ public struct RejectCode: WireCode {
     /// Wraps a code read from the wire or a database; any string is kept as it is.
     public init(rawValue: String) { self.rawValue = rawValue }
 
-
     // MARK: Sent by a server (§6.4)
 
     /// The record's scope is not writable by the principal.
