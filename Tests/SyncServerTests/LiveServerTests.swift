@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import SchoolSyncTestSupport
 import SyncCore
 import SyncServer
 import Testing

@@ -85,7 +85,7 @@ struct ServerProcessTests {
                 }
             }
             await second.stop(with: SIGTERM)
-            try SQLiteStoreTests.expectNoHoles(in: try SQLiteStore(path: fixture.databasePath))
+            try StoreTests.expectNoHoles(in: try SQLiteStore(path: fixture.databasePath), kind: .sqlite)
         }
     }
 
