@@ -152,6 +152,7 @@ let package = Package(
             name: "SyncServerTests",
             dependencies: [
                 "SyncServer",
+                "SyncClient",
                 "Reporting",
                 "SchoolSyncTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
