@@ -102,6 +102,7 @@ let package = Package(
                 "SyncServer",
                 "Reporting",
                 "FaultProxy",
+                "SchoolSyncTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
