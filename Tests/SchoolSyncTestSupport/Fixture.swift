@@ -28,7 +28,7 @@ public struct Fixture: Sendable {
     public static let schoolB = "qx-huoju"
 
     /// The SQLite database file, for the `schoolsync-server` executable and SQLite's own tools.
-    public var databasePath: String { path("server.sqlite") }
+    public var databasePath: String { StoreKind.sqlitePath(in: directory) }
 
     /// A file in the fixture's directory, e.g. a client database.
     public func path(_ name: String) -> String { directory.appendingPathComponent(name).path }

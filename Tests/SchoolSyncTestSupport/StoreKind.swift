@@ -15,7 +15,13 @@ public enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
     /// second server process (or a restarted one) would have.
     public func openStore(named name: String = "server", in directory: URL) throws -> any SyncStore {
         switch self {
-        case .sqlite: try SQLiteStore(path: directory.appendingPathComponent("\(name).sqlite").path)
+        case .sqlite: try SQLiteStore(path: Self.sqlitePath(named: name, in: directory))
         }
+    }
+
+    /// The file of the SQLite store called `name` in `directory`, for what opens it by path: the
+    /// `schoolsync-server` executable, a backup, another program's SQL.
+    public static func sqlitePath(named name: String = "server", in directory: URL) -> String {
+        directory.appendingPathComponent("\(name).sqlite").path
     }
 }
