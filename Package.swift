@@ -103,6 +103,7 @@ let package = Package(
                 "SyncServer",
                 "Reporting",
                 "FaultProxy",
+                "SchoolSyncTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -119,11 +120,30 @@ let package = Package(
         ),
         .testTarget(
             name: "FaultProxyTests",
-            dependencies: ["FaultProxy", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                "FaultProxy",
+                "SchoolSyncTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
-        // Helpers shared by the test targets: child processes of the built executables.
-        .target(name: "SchoolSyncTestSupport", path: "Tests/SchoolSyncTestSupport", swiftSettings: swiftSettings),
+        // What every test target and the benchmark share: the server store and its principals
+        // (`Fixture`) on each kind of store (`StoreKind`), the built executables as child processes
+        // (`ServerProcess`, `RunningCommand`) and a seeded generator. No Swift Testing here: the
+        // benchmark, an executable, links it too.
+        .target(
+            name: "SchoolSyncTestSupport",
+            dependencies: [
+                "SyncCore",
+                "SyncServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SchoolSyncTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SyncCoreTests",
             dependencies: ["SyncCore", "SchoolSyncTestSupport"],
@@ -134,6 +154,7 @@ let package = Package(
             name: "SyncServerTests",
             dependencies: [
                 "SyncServer",
+                "SyncClient",
                 "Reporting",
                 "SchoolSyncTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -149,7 +170,7 @@ let package = Package(
                 "SyncClient",
                 "SyncServer",
                 "Reporting",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "SchoolSyncTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

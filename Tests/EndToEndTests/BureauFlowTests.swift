@@ -16,18 +16,14 @@ struct BureauFlowTests {
     let kindergartens = "qixing-2024.goals.new-public-kindergartens"
 
     @Test(.timeLimit(.minutes(3))) func aBureauLoadsThePlansReceivesReportsAndExportsACorrectSummary() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("schoolsync-bureau-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-        let store = try SQLiteStore(path: path("server.sqlite"))
-        let now = Date()
-        _ = try await store.createSchool(id: "qx-zhuoran", name: "卓然学校", at: now)
-        _ = try await store.createSchool(id: "qx-huoju", name: "火炬中学", at: now)
-        let bureau = try await store.createPrincipal(kind: .bureau, name: "区教育局", schoolID: nil, at: now).token
-        let zhuoran = try await store.createPrincipal(kind: .device, name: "卓然 PC", schoolID: "qx-zhuoran", at: now).token
-        let huoju = try await store.createPrincipal(kind: .device, name: "火炬 PC", schoolID: "qx-huoju", at: now).token
-        let server = try await ServerProcess(database: path("server.sqlite"))
+        try await Fixture.with { fixture in try await bureauRound(on: fixture) }
+    }
+
+    /// The round itself, on a fixture's store: its bureau user and a device of each school.
+    func bureauRound(on fixture: Fixture) async throws {
+        func path(_ name: String) -> String { fixture.path(name) }
+        let (bureau, zhuoran, huoju) = (fixture.bureau, fixture.deviceA, fixture.deviceB)
+        let server = try await ServerProcess(database: fixture.databasePath)
         defer { server.process.terminate() }
         func cli(_ arguments: [String], _ db: String) async throws -> CommandResult {
             try await RunningCommand.run("schoolsync", arguments + ["--db", path(db)])

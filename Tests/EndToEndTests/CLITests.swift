@@ -8,16 +8,17 @@ import Testing
 /// The real `schoolsync-server` and `schoolsync` executables on 127.0.0.1, as a school would use them.
 @Suite(.serialized)
 struct CLITests {
-    /// A server process with a bureau user and two devices of one school, and a temporary directory.
+    /// A server process on a fixture's store: a bureau user, an administrator and two devices of
+    /// school `qx-zhuoran`, in the fixture's temporary directory.
     struct World {
-        let directory: URL
+        let fixture: Fixture
         let server: ServerProcess
-        let bureau: String
-        let admin: String
-        let deviceA: String
-        let deviceA2: String
+        var bureau: String { fixture.bureau }
+        var admin: String { fixture.admin }
+        var deviceA: String { fixture.deviceA }
+        var deviceA2: String { fixture.deviceA2 }
 
-        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        func path(_ name: String) -> String { fixture.path(name) }
 
         /// Runs `schoolsync` with `--db` pointing into the directory.
         func cli(_ arguments: [String], db: String) async throws -> CommandResult {
@@ -25,23 +26,11 @@ struct CLITests {
         }
 
         static func with(_ body: (World) async throws -> Void) async throws {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("schoolsync-e2e-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let database = directory.appendingPathComponent("server.sqlite").path
-            let store = try SQLiteStore(path: database)
-            let now = Date()
-            _ = try await store.createSchool(id: "qx-zhuoran", name: "卓然学校", at: now)
-            let world = World(
-                directory: directory,
-                server: try await ServerProcess(database: database),
-                bureau: try await store.createPrincipal(kind: .bureau, name: "区教育局", schoolID: nil, at: now).token,
-                admin: try await store.createPrincipal(kind: .admin, name: "管理员", schoolID: nil, at: now).token,
-                deviceA: try await store.createPrincipal(kind: .device, name: "教务处 PC", schoolID: "qx-zhuoran", at: now).token,
-                deviceA2: try await store.createPrincipal(kind: .device, name: "校长室 PC", schoolID: "qx-zhuoran", at: now).token
-            )
-            defer { world.server.process.terminate() }
-            try await body(world)
+            try await Fixture.with { fixture in
+                let world = World(fixture: fixture, server: try await ServerProcess(database: fixture.databasePath))
+                defer { world.server.process.terminate() }
+                try await body(world)
+            }
         }
 
         /// The bureau publishes a measure assigned to the school, by writing its own replica with plain SQL.

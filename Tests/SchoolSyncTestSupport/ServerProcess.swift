@@ -1,6 +1,7 @@
 import Foundation
 
-/// The real `schoolsync-server` executable, started as a child process on 127.0.0.1 and port 0.
+/// The real `schoolsync-server` executable, started as a child process on 127.0.0.1 and port 0:
+/// the server of the process and end-to-end tests and of the benchmark.
 public final class ServerProcess: @unchecked Sendable {
     // @unchecked: `process` and `output` are set once in init and only read afterwards.
     public let process: Process
@@ -14,12 +15,15 @@ public final class ServerProcess: @unchecked Sendable {
 
     /// Starts the server on the database and waits for its start-up line.
     ///
-    /// - Parameter port: 0 (the default) for an ephemeral port; a given port to restart a server
-    ///   where its clients (or a proxy) expect it.
-    public init(database: String, port requestedPort: Int = 0, arguments: [String] = []) async throws {
+    /// - Parameters:
+    ///   - port: 0 (the default) for an ephemeral port; a given port to restart a server where its
+    ///     clients (or a proxy) expect it.
+    ///   - logLevel: the server's `--log-level`; its log goes nowhere, but a quieter server does less.
+    ///   - arguments: more flags of `schoolsync-server serve`.
+    public init(database: String, port requestedPort: Int = 0, logLevel: String = "warning", arguments: [String] = []) async throws {
         process = Process()
         process.executableURL = try Self.binary
-        process.arguments = ["serve", "--db", database, "--host", "127.0.0.1", "--port", "\(requestedPort)", "--log-level", "warning"] + arguments
+        process.arguments = ["serve", "--db", database, "--host", "127.0.0.1", "--port", "\(requestedPort)", "--log-level", logLevel] + arguments
         output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SchoolSyncTestSupport
 import SyncCore
 import Testing
 
@@ -8,10 +9,10 @@ import Testing
 /// The local database alone: library writes, plain-SQL capture, guards on conflicted columns.
 struct LocalReplicaTests {
     /// Another program's connection to the same file.
-    func otherProgram(_ harness: Harness, _ name: String) throws -> DatabaseQueue {
+    func otherProgram(_ fixture: Fixture, _ name: String) throws -> DatabaseQueue {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
-        return try DatabaseQueue(path: harness.path(name), configuration: configuration)
+        return try DatabaseQueue(path: fixture.path(name), configuration: configuration)
     }
 
     func enrolOffline(_ replica: LocalReplica) async throws {
@@ -26,11 +27,11 @@ struct LocalReplicaTests {
     }
 
     @Test func libraryWritesAreVersionedAndShownInOrdinaryTables() async throws {
-        try await Harness.with { harness in
-            let replica = try harness.replica("a.sqlite")
+        try await Fixture.with { fixture in
+            let replica = try fixture.replica("a.sqlite")
             try await enrolOffline(replica)
             try await replica.write(report(), ["status": .string("in_progress"), "narrative": .string("初稿"), "school_id": .string("qx-zhuoran")])
-            let row = try await otherProgram(harness, "a.sqlite").read { db in
+            let row = try await otherProgram(fixture, "a.sqlite").read { db in
                 try Row.fetchOne(db, sql: "SELECT status, narrative FROM reports WHERE id = ?", arguments: [report().id])
             }
             #expect(row?["status"] == "in_progress")
@@ -43,10 +44,10 @@ struct LocalReplicaTests {
     }
 
     @Test func plainSQLInsertsUpdatesAndDeletesBecomeVersionedWrites() async throws {
-        try await Harness.with { harness in
-            let replica = try harness.replica("a.sqlite")
+        try await Fixture.with { fixture in
+            let replica = try fixture.replica("a.sqlite")
             try await enrolOffline(replica)
-            let sql = try otherProgram(harness, "a.sqlite")
+            let sql = try otherProgram(fixture, "a.sqlite")
             try await sql.write { db in
                 try db.execute(sql: "INSERT INTO reports (id, school_id, status) VALUES ('r1', 'qx-zhuoran', 'not_started')")
                 try db.execute(sql: "INSERT INTO reports (id, school_id, status) VALUES ('r2', 'qx-zhuoran', 'done')")
@@ -74,19 +75,19 @@ struct LocalReplicaTests {
     }
 
     @Test func anUnchangedUpdateIsNotAnEdit() async throws {
-        try await Harness.with { harness in
-            let replica = try harness.replica("a.sqlite")
+        try await Fixture.with { fixture in
+            let replica = try fixture.replica("a.sqlite")
             try await enrolOffline(replica)
             try await replica.write(report(), ["status": .string("done"), "school_id": .string("qx-zhuoran")])
             let before = try #require(try await replica.record(report())).state
-            try await otherProgram(harness, "a.sqlite").write { db in try db.execute(sql: "UPDATE reports SET status = status") }
+            try await otherProgram(fixture, "a.sqlite").write { db in try db.execute(sql: "UPDATE reports SET status = status") }
             #expect(try await replica.record(report())?.state == before)
         }
     }
 
     @Test func conflictedColumnsRefusePlainSQLEditsButOtherColumnsDoNot() async throws {
-        try await Harness.with { harness in
-            let replica = try harness.replica("a.sqlite")
+        try await Fixture.with { fixture in
+            let replica = try fixture.replica("a.sqlite")
             try await enrolOffline(replica)
             let base = try RecordState().writingForTest(
                 ["status": .string("in_progress"), "school_id": .string("qx-zhuoran")],
@@ -106,7 +107,7 @@ struct LocalReplicaTests {
             }
             _ = try await replica.apply(page(one, seq: 1))
             _ = try await replica.apply(page(two, seq: 2))
-            let sql = try otherProgram(harness, "a.sqlite")
+            let sql = try otherProgram(fixture, "a.sqlite")
             let shown = try await sql.read { db in try String.fetchOne(db, sql: "SELECT status FROM reports WHERE id = ?", arguments: [report().id]) }
             #expect(shown == nil, "a conflicted column must not show one value as settled")
             await #expect(throws: DatabaseError.self) {
@@ -135,8 +136,8 @@ struct LocalReplicaTests {
     }
 
     @Test func pulledChangesAreNotCapturedAsLocalEdits() async throws {
-        try await Harness.with { harness in
-            let replica = try harness.replica("a.sqlite")
+        try await Fixture.with { fixture in
+            let replica = try fixture.replica("a.sqlite")
             try await enrolOffline(replica)
             let epoch = try Epoch(parsing: "0123456789abcdef0123456789abcdef")
             let state = try RecordState().writingForTest(["title": .string("新建2所公办幼儿园")], by: ReplicaID(high: 9, low: 9))
@@ -156,8 +157,8 @@ struct LocalReplicaTests {
     }
 
     @Test func discardWritesBackWhatTheServerHadAsANewWrite() async throws {
-        try await Harness.with { harness in
-            let replica = try harness.replica("a.sqlite")
+        try await Fixture.with { fixture in
+            let replica = try fixture.replica("a.sqlite")
             try await enrolOffline(replica)
             let epoch = try Epoch(parsing: "0123456789abcdef0123456789abcdef")
             let server = try RecordState().writingForTest(
@@ -184,8 +185,8 @@ struct LocalReplicaTests {
     }
 
     @Test func aPushAnsweredAfterAnotherEditLeavesTheRecordDirty() async throws {
-        try await Harness.with { harness in
-            let replica = try harness.replica("a.sqlite")
+        try await Fixture.with { fixture in
+            let replica = try fixture.replica("a.sqlite")
             try await enrolOffline(replica)
             try await replica.write(report(), ["status": .string("in_progress"), "school_id": .string("qx-zhuoran")])
             let pending = try #require(try await replica.nextPush(maxRecords: 10))
@@ -204,13 +205,13 @@ struct LocalReplicaTests {
     }
 
     @Test func theUnansweredPushIsOfferedAgainWithTheSameBatchID() async throws {
-        try await Harness.with { harness in
-            let replica = try harness.replica("a.sqlite")
+        try await Fixture.with { fixture in
+            let replica = try fixture.replica("a.sqlite")
             try await enrolOffline(replica)
             try await replica.write(report(), ["status": .string("in_progress"), "school_id": .string("qx-zhuoran")])
             let first = try #require(try await replica.nextPush(maxRecords: 10))
             // The process dies here; a new one opens the same file.
-            let reopened = try harness.replica("a.sqlite")
+            let reopened = try fixture.replica("a.sqlite")
             let again = try #require(try await reopened.nextPush(maxRecords: 10))
             #expect(again.request == first.request)
             #expect(try await reopened.status().unansweredPush != nil)
@@ -220,8 +221,8 @@ struct LocalReplicaTests {
     /// Version 0.1 saved the unanswered push as one object; after an upgrade it is still retried
     /// with its batch id, and acknowledging it clears the record's dirty mark.
     @Test func anUnansweredPushSavedByTheFirstVersionIsStillRetried() async throws {
-        try await Harness.with { harness in
-            let replica = try harness.replica("a.sqlite")
+        try await Fixture.with { fixture in
+            let replica = try fixture.replica("a.sqlite")
             try await enrolOffline(replica)
             try await replica.write(report(), ["status": .string("in_progress"), "school_id": .string("qx-zhuoran")])
             let built = try #require(try await replica.nextPush(maxRecords: 10))
@@ -229,7 +230,7 @@ struct LocalReplicaTests {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let request = String(decoding: try encoder.encode(built.request), as: UTF8.self)
             let legacy = #"{"editSeqs":{"reports/\#(report().id)":\#(built.editSeqs[0])},"request":\#(request)}"#
-            try await otherProgram(harness, "a.sqlite").write { db in
+            try await otherProgram(fixture, "a.sqlite").write { db in
                 try db.execute(sql: "UPDATE sync_meta SET value = ? WHERE key = 'pending_push'", arguments: [legacy])
                 try db.execute(sql: "DELETE FROM sync_meta WHERE key = 'pending_push_edit_seqs'")
             }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GRDB
+import SchoolSyncTestSupport
 import SyncCore
 import SyncServer
 import Testing
@@ -47,21 +48,21 @@ struct NoLostWriteTests: DeviceScenarios {
     /// edits the narrative, and the re-mint that follows must carry that edit (DESIGN §4 invariant 3).
     @Test(arguments: Operation.allCases)
     func aPlainSQLEditOnARestoredReplicaSurvivesTheReMint(_ operation: Operation) async throws {
-        try await scenario { harness, url, http in
-            let path = harness.path("a.sqlite")
-            var a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
-            try await a.replica.write(report(), ["narrative": .string("A"), "school_id": .string(Harness.school)])
+        try await scenario { fixture, url, http in
+            let path = fixture.path("a.sqlite")
+            var a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
+            try await a.replica.write(report(), ["narrative": .string("A"), "school_id": .string(Fixture.schoolA)])
             _ = try await a.sync()
             try await a.replica.write(report(), ["narrative": .string("B")])  // (2) not synced
             try await checkpoint(path)
-            try copy(path, to: harness.path("old.sqlite"))  // (3)
+            try copy(path, to: fixture.path("old.sqlite"))  // (3)
             try await a.replica.write(report(), ["status": .string("done")])  // (4)
             _ = try await a.sync()
             let forgotten = try #require(try await a.replica.settings()).replica
             try a.replica.pool.close()
-            try restore(harness.path("old.sqlite"), over: path)  // (5)
+            try restore(fixture.path("old.sqlite"), over: path)  // (5)
             try await sql(path, "UPDATE reports SET narrative = 'C' WHERE id = ?", [report().id])  // (6)
-            a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
+            a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
             switch operation {  // (7)
             case .sync: _ = try await a.sync()
             case .pull: _ = try await a.engine.pull()
@@ -76,7 +77,7 @@ struct NoLostWriteTests: DeviceScenarios {
             #expect(status.pending == 0)
             #expect(status.rejected.isEmpty)
             #expect(status.conflicts.map(\.id) == [report().id])
-            let other = try await Device.enrol(try harness.replica("a2.sqlite"), url: url, token: harness.deviceA2, http: http)
+            let other = try await Device.enrol(try fixture.replica("a2.sqlite"), url: url, token: fixture.deviceA2, http: http)
             _ = try await other.sync()
             #expect(try await keptNarratives(other) == ["B", "C"], "C reached the server and the school's other device")
             #expect(try await other.replica.record(report())?.state.value(of: "status") == .string("done"))
@@ -87,15 +88,15 @@ struct NoLostWriteTests: DeviceScenarios {
     /// before it, and the edit survives: applying a pull (same record, same field), an epoch
     /// reset, and a discard of another record.
     @Test func everyPathThatRewritesTablesKeepsAPlainSQLEditMadeJustBefore() async throws {
-        try await Harness.with { harness in
-            try await harness.withServer { url in
+        try await Fixture.with { fixture in
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    let path = harness.path("a.sqlite")
-                    let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
-                    let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
+                    let path = fixture.path("a.sqlite")
+                    let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
+                    let b = try await Device.enrol(try fixture.replica("b.sqlite"), url: url, token: fixture.deviceA2, http: http)
                     let other = report("qx-zhuoran/2025-S1/other")
-                    try await a.replica.write(report(), ["narrative": .string("起"), "school_id": .string(Harness.school)])
-                    try await a.replica.write(other, ["narrative": .string("另一条"), "school_id": .string(Harness.school)])
+                    try await a.replica.write(report(), ["narrative": .string("起"), "school_id": .string(Fixture.schoolA)])
+                    try await a.replica.write(other, ["narrative": .string("另一条"), "school_id": .string(Fixture.schoolA)])
                     _ = try await a.sync()
                     _ = try await b.sync()
 
@@ -124,19 +125,19 @@ struct NoLostWriteTests: DeviceScenarios {
                 }
             }
             // The server's store is restored (a new epoch), and a plain-SQL edit waits for the reset.
-            let server = try DatabaseQueue(path: harness.serverPath)
+            let server = try DatabaseQueue(path: fixture.databasePath)
             try await server.write { db in
                 try db.execute(sql: "UPDATE store_meta SET value = 'ffffffffffffffffffffffffffffffff' WHERE key = 'epoch'")
             }
             try server.close()
-            let path = harness.path("a.sqlite")
+            let path = fixture.path("a.sqlite")
             try await sql(path, "UPDATE reports SET narrative = '恢复前' WHERE id = ?", [report("qx-zhuoran/2025-S1/other").id])
-            try await harness.withServer { url in
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
+                    let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
                     _ = try await a.sync()
                     #expect(try await a.replica.settings()?.epoch?.description == "ffffffffffffffffffffffffffffffff")
-                    let c = try await Device.enrol(try harness.replica("c.sqlite"), url: url, token: harness.deviceA2, http: http)
+                    let c = try await Device.enrol(try fixture.replica("c.sqlite"), url: url, token: fixture.deviceA2, http: http)
                     _ = try await c.sync()
                     #expect(try await narrative(c, report("qx-zhuoran/2025-S1/other")) == .string("恢复前"))
                 }
@@ -147,22 +148,22 @@ struct NoLostWriteTests: DeviceScenarios {
     /// A delete of a record this restored copy never saw acknowledged is still a delete: the
     /// server has the record (the forgotten push), so the delete must reach it, never be dropped.
     @Test func aPlainSQLDeleteOnARestoredCopyReachesTheServer() async throws {
-        try await scenario { harness, url, http in
-            let path = harness.path("a.sqlite")
-            var a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
-            try await a.replica.write(report(), ["narrative": .string("新建"), "school_id": .string(Harness.school)])
+        try await scenario { fixture, url, http in
+            let path = fixture.path("a.sqlite")
+            var a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
+            try await a.replica.write(report(), ["narrative": .string("新建"), "school_id": .string(Fixture.schoolA)])
             try await checkpoint(path)
-            try copy(path, to: harness.path("old.sqlite"))
+            try copy(path, to: fixture.path("old.sqlite"))
             _ = try await a.sync()  // the server now has the record; the copy does not know
             try a.replica.pool.close()
-            try restore(harness.path("old.sqlite"), over: path)
+            try restore(fixture.path("old.sqlite"), over: path)
             try await sql(path, "DELETE FROM reports WHERE id = ?", [report().id])
-            a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
+            a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
             _ = try await a.sync()
             _ = try await a.sync()
             // The re-minted replica cannot vouch for the forgotten dot, so its delete meets
             // the server's copy as an edit-vs-delete conflict: kept side by side, not dropped.
-            let other = try await Device.enrol(try harness.replica("a2.sqlite"), url: url, token: harness.deviceA2, http: http)
+            let other = try await Device.enrol(try fixture.replica("a2.sqlite"), url: url, token: fixture.deviceA2, http: http)
             _ = try await other.sync()
             for device in [a, other] {
                 let state = try #require(try await device.replica.record(report())?.state)
@@ -175,9 +176,9 @@ struct NoLostWriteTests: DeviceScenarios {
     /// that is not valid UTF-8 is held back (never looked up under a repaired spelling), and
     /// deleting the row forgets it. Text values with such bytes are held back too.
     @Test func idsAndTextsThatAreNotUTF8AreRefusedOrHeldBack() async throws {
-        try await scenario { harness, url, http in
-            let path = harness.path("a.sqlite")
-            let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
+        try await scenario { fixture, url, http in
+            let path = fixture.path("a.sqlite")
+            let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
             for statement in [
                 "INSERT INTO reports (id, school_id) VALUES (x'71782d7a68756f72616e2f31', 'qx-zhuoran')",  // a BLOB id
                 "INSERT INTO reports (id, school_id) VALUES ('qx-zhuoran/a' || char(0) || 'b', 'qx-zhuoran')",  // a NUL
@@ -186,7 +187,7 @@ struct NoLostWriteTests: DeviceScenarios {
             }
             try await sql(path, "INSERT INTO reports (id, school_id) VALUES (CAST(x'71782d7a68756f72616e2fff' AS TEXT), 'qx-zhuoran')")
             try await sql(path, "INSERT INTO reports (id, school_id, narrative) VALUES ('qx-zhuoran/2025-S1/bytes', 'qx-zhuoran', CAST(x'e4b8ad' || x'ff' AS TEXT))")
-            try await a.replica.write(report(), ["narrative": .string("正常"), "school_id": .string(Harness.school)])
+            try await a.replica.write(report(), ["narrative": .string("正常"), "school_id": .string(Fixture.schoolA)])
             #expect(try await a.sync().pushed.applied == 1)
             let held = try await a.replica.status().rejected
             #expect(held.count == 2)
@@ -204,15 +205,15 @@ struct NoLostWriteTests: DeviceScenarios {
     /// Only a refusal that names a record's content splits a batch: a 400 about the body in transit
     /// (`invalid_body`) leaves every record as it was, to be sent again.
     @Test func aRefusalOfTheBodyInTransitHoldsNothingBack() async throws {
-        try await scenario { harness, url, http in
+        try await scenario { fixture, url, http in
             let a = try await Device.enrol(
-                try harness.replica("a.sqlite"),
+                try fixture.replica("a.sqlite"),
                 url: url,
-                token: harness.deviceA,
+                token: fixture.deviceA,
                 http: http,
                 wrap: { RefusingTransport($0, refusing: report(), code: .invalidBody) }
             )
-            try await a.replica.write(report(), ["narrative": .string("一"), "school_id": .string(Harness.school)])
+            try await a.replica.write(report(), ["narrative": .string("一"), "school_id": .string(Fixture.schoolA)])
             await #expect(throws: SyncClientError.self) { try await a.sync() }
             let status = try await a.replica.status()
             #expect(status.rejected.isEmpty)
@@ -224,13 +225,13 @@ struct NoLostWriteTests: DeviceScenarios {
     /// school's normal edit still goes through, the bad row is held back with its reason, `status`
     /// and `record` still answer, and deleting the row is the way out.
     @Test func aRowWithAnInvalidIdIsHeldBackAloneAndDeletingItIsTheWayOut() async throws {
-        try await scenario { harness, url, http in
-            let path = harness.path("a.sqlite")
-            let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
-            let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
+        try await scenario { fixture, url, http in
+            let path = fixture.path("a.sqlite")
+            let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
+            let b = try await Device.enrol(try fixture.replica("b.sqlite"), url: url, token: fixture.deviceA2, http: http)
             try await sql(path, "INSERT INTO reports (id, school_id, status) VALUES (?, 'qx-zhuoran', 'done')", ["qx-zhuoran/2025-S1/bad\n"])
-            try await a.replica.write(report(), ["narrative": .string("正常"), "school_id": .string(Harness.school)])
-            try await b.replica.write(report("qx-zhuoran/2025-S1/from-b"), ["narrative": .string("乙机"), "school_id": .string(Harness.school)])
+            try await a.replica.write(report(), ["narrative": .string("正常"), "school_id": .string(Fixture.schoolA)])
+            try await b.replica.write(report("qx-zhuoran/2025-S1/from-b"), ["narrative": .string("乙机"), "school_id": .string(Fixture.schoolA)])
             _ = try await b.sync()
             let result = try await a.sync()
             #expect(result.pushed.applied == 1)
@@ -255,9 +256,9 @@ struct NoLostWriteTests: DeviceScenarios {
     /// Fixing the row is a way out too, and a value no replica can carry (infinity, bytes) is held
     /// back the same way instead of turning into null.
     @Test func badValuesAreHeldBackWithTheirReasonUntilTheRowIsFixed() async throws {
-        try await scenario { harness, url, http in
-            let path = harness.path("a.sqlite")
-            let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
+        try await scenario { fixture, url, http in
+            let path = fixture.path("a.sqlite")
+            let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
             let huge = String(repeating: "长", count: SyncLimits.maxStringBytes / 3 + 1)
             try await sql(path, "INSERT INTO reports (id, school_id, narrative) VALUES ('qx-zhuoran/2025-S1/long', 'qx-zhuoran', ?)", [huge])
             try await sql(path, "INSERT INTO reports (id, school_id, narrative) VALUES ('qx-zhuoran/2025-S1/blob', 'qx-zhuoran', x'00ff')")
@@ -278,10 +279,10 @@ struct NoLostWriteTests: DeviceScenarios {
     /// A stored push an older version saved with a record today's rules refuse, or damaged text, is
     /// rebuilt from the dirty marks instead of wedging the replica.
     @Test func aStoredPushThatCanNoLongerBeReadIsRebuilt() async throws {
-        try await scenario { harness, url, http in
-            let path = harness.path("a.sqlite")
-            let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
-            try await a.replica.write(report(), ["narrative": .string("待发"), "school_id": .string(Harness.school)])
+        try await scenario { fixture, url, http in
+            let path = fixture.path("a.sqlite")
+            let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
+            try await a.replica.write(report(), ["narrative": .string("待发"), "school_id": .string(Fixture.schoolA)])
             try await sql(path, "INSERT INTO sync_meta (key, value) VALUES ('pending_push', '{\"batch\":\"x\"'), ('pending_push_edit_seqs', '[1]')")
             #expect(try await a.replica.status().unansweredPush == nil)
             #expect(try await a.sync().pushed.applied == 1)
@@ -292,18 +293,18 @@ struct NoLostWriteTests: DeviceScenarios {
     /// A server that refuses a whole batch (400) because of one record it will never take: halving
     /// finds the record, which is held back with the server's reason, and the rest is applied.
     @Test func aBatchTheServerRefusesWholeIsSplitUntilTheOneBadRecordIsFound() async throws {
-        try await scenario { harness, url, http in
+        try await scenario { fixture, url, http in
             let poisoned = report("qx-zhuoran/2025-S1/m13")
             let a = try await Device.enrol(
-                try harness.replica("a.sqlite"),
+                try fixture.replica("a.sqlite"),
                 url: url,
-                token: harness.deviceA,
+                token: fixture.deviceA,
                 http: http,
                 wrap: { RefusingTransport($0, refusing: poisoned) },
                 batchSize: 50
             )
             for index in 0..<40 {
-                try await a.replica.write(report("qx-zhuoran/2025-S1/m\(index)"), ["narrative": .string("第\(index)条"), "school_id": .string(Harness.school)])
+                try await a.replica.write(report("qx-zhuoran/2025-S1/m\(index)"), ["narrative": .string("第\(index)条"), "school_id": .string(Fixture.schoolA)])
             }
             let result = try await a.sync()
             #expect(result.pushed.applied == 39)
@@ -318,13 +319,13 @@ struct NoLostWriteTests: DeviceScenarios {
     /// A damaged sync row (another program wrote over `sync_records.state`) blocks neither reading
     /// nor the other records, and `discard` replaces it with the server's copy.
     @Test func aDamagedSyncRowIsHeldBackAndDiscardBringsBackTheServersCopy() async throws {
-        try await scenario { harness, url, http in
-            let path = harness.path("a.sqlite")
-            let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
-            try await a.replica.write(report(), ["narrative": .string("服务器有"), "school_id": .string(Harness.school)])
+        try await scenario { fixture, url, http in
+            let path = fixture.path("a.sqlite")
+            let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
+            try await a.replica.write(report(), ["narrative": .string("服务器有"), "school_id": .string(Fixture.schoolA)])
             _ = try await a.sync()
             try await sql(path, "UPDATE sync_records SET state = 'garbage', dirty = 1 WHERE id = ?", [report().id])
-            try await a.replica.write(report("qx-zhuoran/2025-S1/fine"), ["narrative": .string("照常"), "school_id": .string(Harness.school)])
+            try await a.replica.write(report("qx-zhuoran/2025-S1/fine"), ["narrative": .string("照常"), "school_id": .string(Fixture.schoolA)])
             #expect(try await a.sync().pushed.applied == 1)
             let shown = try #require(try await a.replica.record(report()))
             #expect(shown.rejection?.code == .damaged)
@@ -342,11 +343,11 @@ struct NoLostWriteTests: DeviceScenarios {
         let nfc = "caf\u{E9} r\u{E9}sum\u{E9}"
         let nfd = "cafe\u{301} re\u{301}sume\u{301}"
         #expect(nfc == nfd, "Swift's String == normalises; that is why Value does not use it")
-        try await scenario { harness, url, http in
-            let path = harness.path("a.sqlite")
-            let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
-            let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
-            try await a.replica.write(report(), ["narrative": .string(nfc), "school_id": .string(Harness.school)])
+        try await scenario { fixture, url, http in
+            let path = fixture.path("a.sqlite")
+            let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
+            let b = try await Device.enrol(try fixture.replica("b.sqlite"), url: url, token: fixture.deviceA2, http: http)
+            try await a.replica.write(report(), ["narrative": .string(nfc), "school_id": .string(Fixture.schoolA)])
             _ = try await a.sync()
             _ = try await b.sync()
             try await sql(path, "UPDATE reports SET narrative = ? WHERE id = ?", [nfd, report().id])
@@ -363,9 +364,9 @@ struct NoLostWriteTests: DeviceScenarios {
     /// PROTOCOL.md §6.1: one sync at a time per database file. A second sync while one runs exits
     /// with `busy` at once (or after `lockWait`); the lock goes with the holder.
     @Test func aSecondSyncOfTheSameFileIsRefusedWhileOneRuns() async throws {
-        try await scenario { harness, url, http in
-            let path = harness.path("a.sqlite")
-            let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
+        try await scenario { fixture, url, http in
+            let path = fixture.path("a.sqlite")
+            let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
             let holder = try await SyncLock.acquire(for: path, wait: .zero, sleep: { _ in })
             await #expect {
                 try await a.sync()
@@ -384,17 +385,17 @@ struct NoLostWriteTests: DeviceScenarios {
     /// A full disk while applying a pull: a clear `storage` error, nothing applied by halves, and
     /// the next sync after space is freed finishes.
     @Test func aFullDiskWhileApplyingAPullSaysWhatToDoAndLosesNothing() async throws {
-        try await scenario { harness, url, http in
-            let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
+        try await scenario { fixture, url, http in
+            let b = try await Device.enrol(try fixture.replica("b.sqlite"), url: url, token: fixture.deviceA2, http: http)
             for index in 0..<300 {
                 try await b.replica.write(
                     report("qx-zhuoran/2025-S1/m\(index)"),
-                    ["narrative": .string(String(repeating: "进展顺利", count: 50)), "school_id": .string(Harness.school)]
+                    ["narrative": .string(String(repeating: "进展顺利", count: 50)), "school_id": .string(Fixture.schoolA)]
                 )
             }
             _ = try await b.sync()
-            let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
-            try await a.replica.write(report("qx-zhuoran/2025-S1/mine"), ["narrative": .string("本机"), "school_id": .string(Harness.school)])
+            let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
+            try await a.replica.write(report("qx-zhuoran/2025-S1/mine"), ["narrative": .string("本机"), "school_id": .string(Fixture.schoolA)])
             // SQLite answers SQLITE_FULL when the file would grow past max_page_count: a full disk.
             try await a.replica.pool.writeWithoutTransaction { db in
                 let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0

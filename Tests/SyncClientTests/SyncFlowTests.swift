@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GRDB
+import SchoolSyncTestSupport
 import SyncCore
 import SyncServer
 import Testing
@@ -10,16 +11,16 @@ import Testing
 /// Devices syncing through a real server on 127.0.0.1.
 struct SyncFlowTests {
     @Test func twoDevicesOfOneSchoolMergeDifferentFieldsAndSeeTheSameFieldConflict() async throws {
-        try await Harness.with { harness in
-            try await harness.withServer { url in
+        try await Fixture.with { fixture in
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    let bureau = try await Device.enrol(try harness.replica("bureau.sqlite"), url: url, token: harness.bureau, http: http)
+                    let bureau = try await Device.enrol(try fixture.replica("bureau.sqlite"), url: url, token: fixture.bureau, http: http)
                     try await Catalog.publish(with: bureau)
-                    let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
-                    let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
+                    let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
+                    let b = try await Device.enrol(try fixture.replica("b.sqlite"), url: url, token: fixture.deviceA2, http: http)
                     try await a.replica.write(
                         report(),
-                        ["status": .string("in_progress"), "narrative": .string("初稿"), "school_id": .string(Harness.school)]
+                        ["status": .string("in_progress"), "narrative": .string("初稿"), "school_id": .string(Fixture.schoolA)]
                     )
                     _ = try await a.sync()
                     _ = try await b.sync()
@@ -53,14 +54,14 @@ struct SyncFlowTests {
     }
 
     @Test func aRejectedRecordStaysWithItsReasonAndTheRestSyncs() async throws {
-        try await Harness.with { harness in
-            try await harness.withServer { url in
+        try await Fixture.with { fixture in
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
-                    try await a.replica.write(report(), ["status": .string("done"), "school_id": .string(Harness.school)])
+                    let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
+                    try await a.replica.write(report(), ["status": .string("done"), "school_id": .string(Fixture.schoolA)])
                     // A record in another school's scope: the server refuses it, the rest goes through.
                     let foreign = report("qx-huoju/2025-S1/m")
-                    try await a.replica.write(foreign, ["status": .string("done")], scope: try .school(Harness.otherSchool))
+                    try await a.replica.write(foreign, ["status": .string("done")], scope: try .school(Fixture.schoolB))
                     let first = try await a.sync()
                     #expect(first.pushed.applied == 1)
                     #expect(first.pushed.rejected == 1)
@@ -79,14 +80,14 @@ struct SyncFlowTests {
     }
 
     @Test func aLostAnswerIsRetriedWithTheSameBatchAndNothingIsAppliedTwice() async throws {
-        try await Harness.with { harness in
-            try await harness.withServer { url in
+        try await Fixture.with { fixture in
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
                     let flaky = LockedBox<FlakyTransport?>(nil)
                     let a = try await Device.enrol(
-                        try harness.replica("a.sqlite"),
+                        try fixture.replica("a.sqlite"),
                         url: url,
-                        token: harness.deviceA,
+                        token: fixture.deviceA,
                         http: http,
                         wrap: { inner in
                             let transport = FlakyTransport(inner, pushFaults: [.dropAnswer, .dropRequest])
@@ -98,7 +99,7 @@ struct SyncFlowTests {
                     for index in 0..<5 {
                         try await a.replica.write(
                             report("qx-zhuoran/2025-S1/m\(index)"),
-                            ["n": .int(Int64(index)), "school_id": .string(Harness.school)]
+                            ["n": .int(Int64(index)), "school_id": .string(Fixture.schoolA)]
                         )
                     }
                     await #expect(throws: SyncClientError.self) { try await a.engine.push() }  // committed, answer lost
@@ -112,7 +113,7 @@ struct SyncFlowTests {
                     #expect(status.pending == 0)
                     #expect(status.unansweredPush == nil)
                     #expect(status.lastError == nil)
-                    let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
+                    let b = try await Device.enrol(try fixture.replica("b.sqlite"), url: url, token: fixture.deviceA2, http: http)
                     _ = try await b.sync()
                     let count = try await b.replica.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM reports") }
                     #expect(count == 5)
@@ -122,16 +123,16 @@ struct SyncFlowTests {
     }
 
     @Test func aCopiedDatabaseIsReMintedAndLosesNoEdit() async throws {
-        try await Harness.with { harness in
-            try await harness.withServer { url in
+        try await Fixture.with { fixture in
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
-                    try await a.replica.write(report(), ["status": .string("in_progress"), "school_id": .string(Harness.school)])
+                    let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
+                    try await a.replica.write(report(), ["status": .string("in_progress"), "school_id": .string(Fixture.schoolA)])
                     _ = try await a.sync()
                     // Someone copies the school's database to a second PC (SQLite folds its WAL in first, as on close).
-                    try await DatabaseQueue(path: harness.path("a.sqlite")).writeWithoutTransaction { try $0.checkpoint(.truncate) }
-                    try FileManager.default.copyItem(atPath: harness.path("a.sqlite"), toPath: harness.path("copy.sqlite"))
-                    let copy = try await Device.enrol(try harness.replica("copy.sqlite"), url: url, token: harness.deviceA2, http: http)
+                    try await DatabaseQueue(path: fixture.path("a.sqlite")).writeWithoutTransaction { try $0.checkpoint(.truncate) }
+                    try FileManager.default.copyItem(atPath: fixture.path("a.sqlite"), toPath: fixture.path("copy.sqlite"))
+                    let copy = try await Device.enrol(try fixture.replica("copy.sqlite"), url: url, token: fixture.deviceA2, http: http)
                     let original = try #require(try await a.replica.settings()).replica
                     #expect(try await copy.replica.settings()?.replica == original)
                     // Both mint the same next dot for different fields.
@@ -156,42 +157,42 @@ struct SyncFlowTests {
     /// is ahead, it takes a new replica id and offers every record again, so acknowledged edits the
     /// server lost come back.
     @Test func editsTheServerLostInAPowerCutAreOfferedAgain() async throws {
-        try await Harness.with { harness in
-            let a = try harness.replica("a.sqlite")
-            let other = RecordKey(collection: "reports", id: "\(Harness.school)/2025-S1/qixing-2024/m2.2")
-            try await harness.withServer { url in
+        try await Fixture.with { fixture in
+            let a = try fixture.replica("a.sqlite")
+            let other = RecordKey(collection: "reports", id: "\(Fixture.schoolA)/2025-S1/qixing-2024/m2.2")
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    let bureau = try await Device.enrol(try harness.replica("bureau.sqlite"), url: url, token: harness.bureau, http: http)
+                    let bureau = try await Device.enrol(try fixture.replica("bureau.sqlite"), url: url, token: fixture.bureau, http: http)
                     try await Catalog.publish(with: bureau)
-                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
-                    try await a.write(report(), ["status": .string("in_progress"), "school_id": .string(Harness.school)])
+                    let device = try await Device.enrol(a, url: url, token: fixture.deviceA, http: http)
+                    try await a.write(report(), ["status": .string("in_progress"), "school_id": .string(Fixture.schoolA)])
                     _ = try await device.sync()
                 }
             }
             // The disk as it was before the next commits reached it.
-            try await DatabaseQueue(path: harness.serverPath).writeWithoutTransaction { try $0.checkpoint(.truncate) }
-            try FileManager.default.copyItem(atPath: harness.serverPath, toPath: harness.path("before-power-cut.sqlite"))
-            try await harness.withServer { url in
+            try await DatabaseQueue(path: fixture.databasePath).writeWithoutTransaction { try $0.checkpoint(.truncate) }
+            try FileManager.default.copyItem(atPath: fixture.databasePath, toPath: fixture.path("before-power-cut.sqlite"))
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
+                    let device = try await Device.enrol(a, url: url, token: fixture.deviceA, http: http)
                     try await a.write(report(), ["status": .string("done")])
-                    try await a.write(other, ["status": .string("in_progress"), "school_id": .string(Harness.school)])
+                    try await a.write(other, ["status": .string("in_progress"), "school_id": .string(Fixture.schoolA)])
                     let report = try await device.sync()
                     #expect(report.pushed.applied == 2)
                     #expect(try await a.pendingCount() == 0, "both edits were acknowledged")
                 }
             }
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: harness.serverPath + suffix) }
-            try FileManager.default.copyItem(atPath: harness.path("before-power-cut.sqlite"), toPath: harness.serverPath)
-            try await harness.withServer { url in
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: fixture.databasePath + suffix) }
+            try FileManager.default.copyItem(atPath: fixture.path("before-power-cut.sqlite"), toPath: fixture.databasePath)
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
+                    let device = try await Device.enrol(a, url: url, token: fixture.deviceA, http: http)
                     let original = try #require(try await a.settings()).replica
                     _ = try await device.sync()
                     #expect(try await a.settings()?.replica != original, "a new replica id after the receipt mismatch")
                     #expect(try await a.status().rejected.isEmpty, "the catalog this device may only read is not offered back")
                     #expect(try await a.pendingCount() == 0)
-                    let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
+                    let b = try await Device.enrol(try fixture.replica("b.sqlite"), url: url, token: fixture.deviceA2, http: http)
                     _ = try await b.sync()
                     #expect(try await b.replica.record(report())?.state.value(of: "status") == .string("done"))
                     #expect(try await b.replica.record(other)?.state.value(of: "status") == .string("in_progress"))
@@ -201,28 +202,28 @@ struct SyncFlowTests {
     }
 
     @Test func aRestoredServerIsSyncedAgainFromScratch() async throws {
-        try await Harness.with { harness in
-            let a = try harness.replica("a.sqlite")
-            try await harness.withServer { url in
+        try await Fixture.with { fixture in
+            let a = try fixture.replica("a.sqlite")
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
-                    try await a.write(report(), ["status": .string("done"), "school_id": .string(Harness.school)])
+                    let device = try await Device.enrol(a, url: url, token: fixture.deviceA, http: http)
+                    try await a.write(report(), ["status": .string("done"), "school_id": .string(Fixture.schoolA)])
                     _ = try await device.sync()
                 }
             }
             // The server's database is restored from a backup taken before the push: a new epoch, no records.
-            let server = try DatabaseQueue(path: harness.serverPath)
+            let server = try DatabaseQueue(path: fixture.databasePath)
             try await server.write { db in
                 try db.execute(sql: "UPDATE store_meta SET value = 'ffffffffffffffffffffffffffffffff' WHERE key = 'epoch'")
                 try db.execute(sql: "DELETE FROM records; DELETE FROM replicas; DELETE FROM conflicts")
             }
             try server.close()
-            try await harness.withServer { url in
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
+                    let device = try await Device.enrol(a, url: url, token: fixture.deviceA, http: http)
                     _ = try await device.sync()
                     #expect(try await a.settings()?.epoch?.description == "ffffffffffffffffffffffffffffffff")
-                    let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
+                    let b = try await Device.enrol(try fixture.replica("b.sqlite"), url: url, token: fixture.deviceA2, http: http)
                     _ = try await b.sync()
                     #expect(try await b.replica.record(report())?.state.value(of: "status") == .string("done"))
                 }
@@ -233,40 +234,40 @@ struct SyncFlowTests {
     /// DESIGN §4 invariant 9 with the real commands: a backup taken before some pushes is restored;
     /// the new epoch makes the device offer everything again, so nothing pushed after the backup is lost.
     @Test func restoringABackupStartsANewEpochAndTheSchoolsRefillIt() async throws {
-        try await Harness.with { harness in
-            let a = try harness.replica("a.sqlite")
-            let backup = harness.path("backup.sqlite")
-            try await harness.withServer { url in
+        try await Fixture.with { fixture in
+            let a = try fixture.replica("a.sqlite")
+            let backup = fixture.path("backup.sqlite")
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
-                    try await a.write(report("qx-zhuoran/2025-S1/before"), ["status": .string("done"), "school_id": .string(Harness.school)])
+                    let device = try await Device.enrol(a, url: url, token: fixture.deviceA, http: http)
+                    try await a.write(report("qx-zhuoran/2025-S1/before"), ["status": .string("done"), "school_id": .string(Fixture.schoolA)])
                     _ = try await device.sync()
                 }
             }
-            let oldEpoch = try SQLiteStore(path: harness.serverPath).epoch
-            try SQLiteStore(path: harness.serverPath).backup(to: backup)
-            try await harness.withServer { url in
+            let oldEpoch = try SQLiteStore(path: fixture.databasePath).epoch
+            try SQLiteStore(path: fixture.databasePath).backup(to: backup)
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
-                    try await a.write(report("qx-zhuoran/2025-S1/after"), ["status": .string("in_progress"), "school_id": .string(Harness.school)])
+                    let device = try await Device.enrol(a, url: url, token: fixture.deviceA, http: http)
+                    try await a.write(report("qx-zhuoran/2025-S1/after"), ["status": .string("in_progress"), "school_id": .string(Fixture.schoolA)])
                     _ = try await device.sync()
                 }
             }
-            let newEpoch = try SQLiteStore.restore(from: backup, to: harness.serverPath)
+            let newEpoch = try SQLiteStore.restore(from: backup, to: fixture.databasePath)
             #expect(newEpoch != oldEpoch)
-            #expect(try SQLiteStore(path: harness.serverPath).epoch == newEpoch)
-            #expect(try await SQLiteStore(path: harness.serverPath).records(in: ["reports"]).map(\.key.id) == ["qx-zhuoran/2025-S1/before"])
+            #expect(try SQLiteStore(path: fixture.databasePath).epoch == newEpoch)
+            #expect(try await SQLiteStore(path: fixture.databasePath).records(in: ["reports"]).map(\.key.id) == ["qx-zhuoran/2025-S1/before"])
             // Without receipts a replica cannot be shown to still hold what it pushed: no echo is skipped.
-            let marked = try await DatabaseQueue(path: harness.serverPath).read { db in
+            let marked = try await DatabaseQueue(path: fixture.databasePath).read { db in
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records WHERE pushed_by IS NOT NULL")
             }
             #expect(marked == 0)
-            try await harness.withServer { url in
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    let device = try await Device.enrol(a, url: url, token: harness.deviceA, http: http)
+                    let device = try await Device.enrol(a, url: url, token: fixture.deviceA, http: http)
                     _ = try await device.sync()
                     #expect(try await a.settings()?.epoch == newEpoch)
-                    let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
+                    let b = try await Device.enrol(try fixture.replica("b.sqlite"), url: url, token: fixture.deviceA2, http: http)
                     _ = try await b.sync()
                     let ids = try await b.replica.read { db in try String.fetchAll(db, sql: "SELECT id FROM reports ORDER BY id") }
                     #expect(ids == ["qx-zhuoran/2025-S1/after", "qx-zhuoran/2025-S1/before"])
@@ -276,20 +277,20 @@ struct SyncFlowTests {
     }
 
     @Test func tooLargeBatchesAreSplitAndAnOversizedRecordIsSetAside() async throws {
-        try await Harness.with { harness in
-            try await harness.withServer(maxBodyBytes: 6_000) { url in
+        try await Fixture.with { fixture in
+            try await fixture.withLiveServer(configure: { $0.maxBodyBytes = 6_000 }) { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http, batchSize: 50)
+                    let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http, batchSize: 50)
                     for index in 0..<20 {
                         try await a.replica.write(
                             report("qx-zhuoran/2025-S1/m\(index)"),
-                            ["narrative": .string(String(repeating: "进展", count: 40)), "school_id": .string(Harness.school)]
+                            ["narrative": .string(String(repeating: "进展", count: 40)), "school_id": .string(Fixture.schoolA)]
                         )
                     }
                     // Random text barely compresses, so this one record stays too large.
                     var generator = SystemRandomNumberGenerator()
                     let noise = (0..<8_000).map { _ in String(UnicodeScalar(UInt8.random(in: 65...90, using: &generator))) }.joined()
-                    try await a.replica.write(report("qx-zhuoran/2025-S1/huge"), ["narrative": .string(noise), "school_id": .string(Harness.school)])
+                    try await a.replica.write(report("qx-zhuoran/2025-S1/huge"), ["narrative": .string(noise), "school_id": .string(Fixture.schoolA)])
                     let result = try await a.sync()
                     #expect(result.pushed.applied == 20)
                     let status = try await a.replica.status()
@@ -304,22 +305,22 @@ struct SyncFlowTests {
         let clocks: [Date] = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 4_102_444_800), Date()]
         var outcomes: [[String: Value]] = []
         for clock in clocks {
-            let outcome = try await Harness.with { harness in
-                try await harness.withServer { url in
+            let outcome = try await Fixture.with { fixture in
+                try await fixture.withLiveServer { url in
                     try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
                         let a = try await Device.enrol(
-                            try harness.replica("a.sqlite", clock: { clock }),
+                            try fixture.replica("a.sqlite", clock: { clock }),
                             url: url,
-                            token: harness.deviceA,
+                            token: fixture.deviceA,
                             http: http
                         )
                         let b = try await Device.enrol(
-                            try harness.replica("b.sqlite", clock: { Date() }),
+                            try fixture.replica("b.sqlite", clock: { Date() }),
                             url: url,
-                            token: harness.deviceA2,
+                            token: fixture.deviceA2,
                             http: http
                         )
-                        try await a.replica.write(report(), ["status": .string("in_progress"), "school_id": .string(Harness.school)])
+                        try await a.replica.write(report(), ["status": .string("in_progress"), "school_id": .string(Fixture.schoolA)])
                         _ = try await a.sync()
                         _ = try await b.sync()
                         try await b.replica.write(report(), ["status": .string("done")])
@@ -341,17 +342,17 @@ struct SyncFlowTests {
     }
 
     @Test func anUnreachableServerKeepsChangesAndSaysSo() async throws {
-        try await Harness.with { harness in
-            let replica = try harness.replica("a.sqlite")
-            try await harness.withServer { url in
+        try await Fixture.with { fixture in
+            let replica = try fixture.replica("a.sqlite")
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    _ = try await Device.enrol(replica, url: url, token: harness.deviceA, http: http)
+                    _ = try await Device.enrol(replica, url: url, token: fixture.deviceA, http: http)
                 }
             }
-            try await replica.write(report(), ["status": .string("done"), "school_id": .string(Harness.school)])
+            try await replica.write(report(), ["status": .string("done"), "school_id": .string(Fixture.schoolA)])
             try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
                 // Nothing listens on loopback port 1: the link is down.
-                let device = try await Device.enrol(replica, url: "http://127.0.0.1:1", token: harness.deviceA, http: http)
+                let device = try await Device.enrol(replica, url: "http://127.0.0.1:1", token: fixture.deviceA, http: http)
                 let error = await #expect(throws: SyncClientError.self) { try await device.sync() }
                 #expect(error?.code == .unreachable)
                 #expect(error?.message.contains("changes are kept locally") == true)
@@ -364,11 +365,11 @@ struct SyncFlowTests {
     }
 
     @Test func aRefusedTokenIsNotRetried() async throws {
-        try await Harness.with { harness in
-            try await harness.withServer { url in
+        try await Fixture.with { fixture in
+            try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
-                    let replica = try harness.replica("a.sqlite")
-                    _ = try await Device.enrol(replica, url: url, token: harness.deviceA, http: http)
+                    let replica = try fixture.replica("a.sqlite")
+                    _ = try await Device.enrol(replica, url: url, token: fixture.deviceA, http: http)
                     let counting = LockedBox<FlakyTransport?>(nil)
                     let transport = FlakyTransport(HTTPSyncTransport(http: http, baseURL: url, token: "ss_revoked"))
                     counting.set(transport)

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GRDB
+import SchoolSyncTestSupport
 import SyncCore
 import SyncServer
 import Testing
@@ -11,11 +12,11 @@ import Testing
 /// writes there may crash a command, make a sync run for ever, or leave a record without a way out.
 struct TamperedDatabaseTests: DeviceScenarios {
     @Test func bytesWhereTextBelongsNeverCrashStatus() async throws {
-        try await scenario { harness, url, http in
-            let path = harness.path("a.sqlite")
-            let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
-            try await a.replica.write(report(), ["narrative": .string("一"), "school_id": .string(Harness.school)])
-            try await a.replica.write(report("qx-zhuoran/2025-S1/two"), ["narrative": .string("二"), "school_id": .string(Harness.school)])
+        try await scenario { fixture, url, http in
+            let path = fixture.path("a.sqlite")
+            let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
+            try await a.replica.write(report(), ["narrative": .string("一"), "school_id": .string(Fixture.schoolA)])
+            try await a.replica.write(report("qx-zhuoran/2025-S1/two"), ["narrative": .string("二"), "school_id": .string(Fixture.schoolA)])
             try await sql(path, "UPDATE sync_records SET rejected_code = 'x', rejected_message = x'ff' WHERE id = ?", [report().id])
             try await sql(path, "UPDATE sync_records SET rejected_code = x'fe', id = x'ff' WHERE id = ?", ["qx-zhuoran/2025-S1/two"])
             let status = try await a.replica.status()
@@ -26,11 +27,11 @@ struct TamperedDatabaseTests: DeviceScenarios {
     /// An id stored as a BLOB in `sync_records` could never be acknowledged (the answer is matched
     /// by text): the record is held back as damaged and the sync ends.
     @Test func aSyncRowWhoseIdIsABlobIsHeldBackAndTheSyncEnds() async throws {
-        try await scenario { harness, url, http in
-            let path = harness.path("a.sqlite")
-            let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
-            try await a.replica.write(report(), ["narrative": .string("三"), "school_id": .string(Harness.school)])
-            try await a.replica.write(report("qx-zhuoran/2025-S1/fine"), ["narrative": .string("好"), "school_id": .string(Harness.school)])
+        try await scenario { fixture, url, http in
+            let path = fixture.path("a.sqlite")
+            let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
+            try await a.replica.write(report(), ["narrative": .string("三"), "school_id": .string(Fixture.schoolA)])
+            try await a.replica.write(report("qx-zhuoran/2025-S1/fine"), ["narrative": .string("好"), "school_id": .string(Fixture.schoolA)])
             try await sql(path, "UPDATE sync_records SET id = CAST(id AS BLOB) WHERE id = ?", [report().id])
             let result = try await a.sync()
             #expect(result.pushed.applied == 1)
@@ -43,9 +44,9 @@ struct TamperedDatabaseTests: DeviceScenarios {
     /// (no server would take its tombstone either), and fixing `school_id` of a record the server
     /// never accepted moves it to the right scope.
     @Test func aRecordTheServerNeverAcceptedHasAWayOut() async throws {
-        try await scenario { harness, url, http in
-            let path = harness.path("a.sqlite")
-            let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
+        try await scenario { fixture, url, http in
+            let path = fixture.path("a.sqlite")
+            let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
             try await sql(path, "INSERT INTO reports (id, school_id, narrative) VALUES ('qx-huoju/2025-S1/m1', 'qx-huoju', '别校')")
             try await sql(path, "INSERT INTO reports (id, school_id, narrative) VALUES ('qx-zhuoran/2025-S2/m2', 'qx-huoju', '填错了学校')")
             #expect(try await a.sync().pushed.rejected == 2)
@@ -65,15 +66,15 @@ struct TamperedDatabaseTests: DeviceScenarios {
     /// set, capture still happens.
     @Test(arguments: ["DELETE FROM sync_control", "UPDATE sync_control SET applying = 1"])
     func plainSQLEditsAreCapturedWhateverTheControlRowSays(_ tamper: String) async throws {
-        try await scenario { harness, url, http in
-            let path = harness.path("a.sqlite")
-            let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
-            try await a.replica.write(report(), ["narrative": .string("前"), "school_id": .string(Harness.school)])
+        try await scenario { fixture, url, http in
+            let path = fixture.path("a.sqlite")
+            let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
+            try await a.replica.write(report(), ["narrative": .string("前"), "school_id": .string(Fixture.schoolA)])
             _ = try await a.sync()
             try await sql(path, tamper)
             try await sql(path, "UPDATE reports SET narrative = '后' WHERE id = ?", [report().id])
             _ = try await a.sync()
-            let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
+            let b = try await Device.enrol(try fixture.replica("b.sqlite"), url: url, token: fixture.deviceA2, http: http)
             _ = try await b.sync()
             if tamper.hasPrefix("DELETE") {
                 #expect(try await b.replica.record(report())?.state.value(of: "narrative") == .string("后"))
@@ -92,17 +93,17 @@ struct TamperedDatabaseTests: DeviceScenarios {
     /// recovers (from the beginning, or by re-minting).
     @Test(arguments: ["cursor", "receipt", "epoch", "replica"])
     func aDamagedSyncSettingIsForgottenNotFatal(_ key: String) async throws {
-        try await scenario { harness, url, http in
-            let path = harness.path("a.sqlite")
-            let a = try await Device.enrol(try harness.replica("a.sqlite"), url: url, token: harness.deviceA, http: http)
-            try await a.replica.write(report(), ["narrative": .string("在"), "school_id": .string(Harness.school)])
+        try await scenario { fixture, url, http in
+            let path = fixture.path("a.sqlite")
+            let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
+            try await a.replica.write(report(), ["narrative": .string("在"), "school_id": .string(Fixture.schoolA)])
             _ = try await a.sync()
             try await sql(path, "UPDATE sync_meta SET value = 'garbage' WHERE key = ?", [key])
             try await a.replica.write(report(), ["narrative": .string("还在")])
             _ = try await a.replica.status()
             _ = try await a.sync()
             #expect(try await a.replica.status().pending == 0)
-            let b = try await Device.enrol(try harness.replica("b.sqlite"), url: url, token: harness.deviceA2, http: http)
+            let b = try await Device.enrol(try fixture.replica("b.sqlite"), url: url, token: fixture.deviceA2, http: http)
             _ = try await b.sync()
             #expect(try await b.replica.record(report())?.state.value(of: "narrative") == .string("还在"))
         }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
+import SchoolSyncTestSupport
 import SyncCore
 import SyncServer
 import Testing

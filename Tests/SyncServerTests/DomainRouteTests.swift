@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import Reporting
+import SchoolSyncTestSupport
 import SyncCore
 import SyncServer
 import Testing

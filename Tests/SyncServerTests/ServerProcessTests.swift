@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import GRDB
 import SchoolSyncTestSupport
+import SyncClient
 import SyncCore
 import Testing
 
@@ -22,7 +23,7 @@ struct ServerProcessTests {
             let first = try await ServerProcess(database: fixture.databasePath)
             try await HTTPClient.withHTTPClient { http in
                 // The bureau publishes catalog records: they need no other record to be valid.
-                let client = HTTPSyncClient(http: http, baseURL: first.baseURL, token: fixture.bureau)
+                let client = HTTPSyncTransport(http: http, baseURL: first.baseURL, token: fixture.bureau)
                 // Acknowledged pushes before the crash.
                 for batch in 0..<8 {
                     let records = try (0..<25).map {
@@ -64,7 +65,7 @@ struct ServerProcessTests {
 
             let second = try await ServerProcess(database: fixture.databasePath)
             try await HTTPClient.withHTTPClient { http in
-                let client = HTTPSyncClient(http: http, baseURL: second.baseURL, token: fixture.bureau)
+                let client = HTTPSyncTransport(http: http, baseURL: second.baseURL, token: fixture.bureau)
                 if let inFlight {
                     // The retry of the interrupted push: whether or not it committed, it succeeds now.
                     let response = try await client.push(inFlight)
@@ -74,7 +75,7 @@ struct ServerProcessTests {
                 var stored: [String: RecordState] = [:]
                 var cursor: SyncCore.Cursor?
                 while true {
-                    let page = try await client.pull(since: cursor)
+                    let page = try await client.pull(PullRequest(since: cursor, limit: 1000, replica: nil, receipt: nil))
                     for record in page.records { stored[record.key.id] = record.state }
                     cursor = page.next
                     if !page.more { break }
@@ -85,7 +86,7 @@ struct ServerProcessTests {
                 }
             }
             await second.stop(with: SIGTERM)
-            try SQLiteStoreTests.expectNoHoles(in: try SQLiteStore(path: fixture.databasePath))
+            try StoreTests.expectNoHoles(in: try SQLiteStore(path: fixture.databasePath), kind: .sqlite)
         }
     }
 

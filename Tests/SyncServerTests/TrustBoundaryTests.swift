@@ -5,6 +5,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import Reporting
+import SchoolSyncTestSupport
 import SyncCore
 import Testing
 
@@ -458,7 +459,7 @@ struct TrustBoundaryTests {
                 #expect(next.receipt.sequence == 2)
                 // The server-side replica of an administrator is owned as well.
                 let admin = try await fixture.principal(fixture.admin)
-                let adminReplica = try await fixture.store.pool.write { db in
+                let adminReplica = try await #require(fixture.store as? SQLiteStore).pool.write { db in
                     try SQLiteStore.serverReplica(for: admin, epoch: fixture.store.epoch, db)
                 }
                 let asAdmin = try await client.sendPush(try Make.push([], replica: adminReplica), token: fixture.deviceA)
@@ -501,7 +502,7 @@ struct TrustBoundaryTests {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in
                 let admin = try await fixture.principal(fixture.admin)
-                let adminReplica = try await fixture.store.pool.write { db in
+                let adminReplica = try await #require(fixture.store as? SQLiteStore).pool.write { db in
                     try SQLiteStore.serverReplica(for: admin, epoch: fixture.store.epoch, db)
                 }
                 var first = try Make.report("planted", values: ["status": .string("a")], by: ReplicaID(high: 0xc1, low: 1))

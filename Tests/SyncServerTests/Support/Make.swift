@@ -2,79 +2,13 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import Logging
 import NIOCore
+import SchoolSyncTestSupport
 import SyncCore
 import SyncServer
 import Testing
 
-/// A server store in a temporary directory with an admin, a bureau user and devices of two schools.
-struct Fixture: Sendable {
-    let directory: URL
-    let store: SQLiteStore
-    let configuration: SyncServerConfiguration
-    let metrics: SyncMetrics
-    let admin: String
-    let bureau: String
-    /// A device of school `qx-zhuoran`.
-    let deviceA: String
-    /// A second device of the same school.
-    let deviceA2: String
-    /// A device of school `qx-huoju`.
-    let deviceB: String
-
-    static let schoolA = "qx-zhuoran"
-    static let schoolB = "qx-huoju"
-
-    var databasePath: String { directory.appendingPathComponent("server.sqlite").path }
-
-    /// Runs `body` with a fresh fixture and removes its files afterwards.
-    static func with<T>(
-        configure: (inout SyncServerConfiguration) -> Void = { _ in },
-        _ body: (Fixture) async throws -> T
-    ) async throws -> T {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("schoolsync-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var configuration = SyncServerConfiguration()
-        configuration.port = 0
-        // The protocol tests use records without a catalog; domain tests switch the rules back on.
-        configuration.collections = .protocolOnly
-        configure(&configuration)
-        let store = try SQLiteStore(path: directory.appendingPathComponent("server.sqlite").path)
-        let now = Date()
-        _ = try await store.createSchool(id: schoolA, name: "卓然学校", at: now)
-        _ = try await store.createSchool(id: schoolB, name: "火炬中学", at: now)
-        let fixture = Fixture(
-            directory: directory,
-            store: store,
-            configuration: configuration,
-            metrics: SyncMetrics(),
-            admin: try await store.createPrincipal(kind: .admin, name: "管理员", schoolID: nil, at: now).token,
-            bureau: try await store.createPrincipal(kind: .bureau, name: "区教育局", schoolID: nil, at: now).token,
-            deviceA: try await store.createPrincipal(kind: .device, name: "卓然 教务处 PC", schoolID: schoolA, at: now).token,
-            deviceA2: try await store.createPrincipal(kind: .device, name: "卓然 校长室 PC", schoolID: schoolA, at: now).token,
-            deviceB: try await store.createPrincipal(kind: .device, name: "火炬 教务处 PC", schoolID: schoolB, at: now).token
-        )
-        return try await body(fixture)
-    }
-
-    /// The principal a fixture token belongs to.
-    func principal(_ token: String) async throws -> Principal {
-        try #require(try await store.principal(forTokenHash: Token.hash(token)))
-    }
-
-    var application: some ApplicationProtocol {
-        makeSyncServer(configuration: configuration, store: store, logger: Logger(label: "test"), metrics: metrics)
-    }
-
-    /// Runs `body` against the router in process (no sockets).
-    func withRouter<T: Sendable>(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
-        try await application.test(.router, body)
-    }
-}
-
-/// Builders for records and pushes.
+/// Builders for records and pushes, on top of SchoolSyncTestSupport's `Fixture`.
 enum Make {
     static func scope(_ school: String) -> Scope { (try? Scope.school(school)) ?? .catalog }
 

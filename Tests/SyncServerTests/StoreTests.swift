@@ -1,17 +1,19 @@
 import Foundation
 import GRDB
+import SchoolSyncTestSupport
 import SyncCore
 import Testing
 
 @testable import SyncServer
 
-/// The embedded store itself: atomic joins across processes, a change log without holes, epochs.
-struct SQLiteStoreTests {
-    /// DESIGN §4 invariant 4: two server processes on one database file push concurrent edits of the
-    /// same records; every edit survives because each read-join-write is one IMMEDIATE transaction.
-    @Test func twoStoresOnOneFileLoseNoConcurrentEdits() async throws {
-        try await Fixture.with { fixture in
-            let second = try SQLiteStore(path: fixture.databasePath)  // a second "server process"
+/// Every kind of store itself: atomic joins across processes, a change log without holes, epochs.
+struct StoreTests {
+    /// DESIGN §4 invariant 4: two server processes on one database push concurrent edits of the
+    /// same records; every edit survives because each read-join-write is one transaction that
+    /// excludes the other writers (IMMEDIATE in SQLite).
+    @Test(arguments: StoreKind.allCases) func twoStoresOnOneDatabaseLoseNoConcurrentEdits(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
+            let second = try kind.openStore(in: fixture.directory)  // a second "server process"
             #expect(second.epoch == fixture.store.epoch)
             let principal = try await fixture.principal(fixture.deviceA)
             let writers = (0..<8).map { ReplicaID(high: 0xf00, low: UInt64($0)) }
@@ -57,7 +59,7 @@ struct SQLiteStoreTests {
                 #expect(values.count == writers.count, "\(record.key) lost a writer's field: \(values.keys.sorted())")
                 #expect(values.values.allSatisfy { $0 == .int(9) })
             }
-            try Self.expectNoHoles(in: fixture.store)
+            try Self.expectNoHoles(in: fixture.store, kind: kind)
         }
     }
 
@@ -68,39 +70,49 @@ struct SQLiteStoreTests {
         return state
     }
 
-    static func expectNoHoles(in store: SQLiteStore) throws {
-        let sequences = try store.pool.read { db in try Int64.fetchAll(db, sql: "SELECT seq FROM change_log ORDER BY seq") }
-        #expect(sequences == Array(1...Int64(sequences.count)))
-        let latest = try store.pool.read { db in
-            try Int64.fetchOne(
-                db,
-                sql:
-                    "SELECT COUNT(*) FROM records r WHERE r.seq != (SELECT MAX(seq) FROM change_log c WHERE c.collection = r.collection AND c.id = r.id)"
-            )
+    /// The change log numbers changes 1, 2, 3… without a gap, and every record points at its latest
+    /// change. Read in the store's own terms, so each kind says how.
+    static func expectNoHoles(in store: any SyncStore, kind: StoreKind) throws {
+        switch kind {
+        case .sqlite:
+            let pool = try #require(store as? SQLiteStore).pool
+            let sequences = try pool.read { db in try Int64.fetchAll(db, sql: "SELECT seq FROM change_log ORDER BY seq") }
+            #expect(sequences == Array(1...Int64(sequences.count)))
+            let latest = try pool.read { db in
+                try Int64.fetchOne(
+                    db,
+                    sql:
+                        "SELECT COUNT(*) FROM records r WHERE r.seq != (SELECT MAX(seq) FROM change_log c WHERE c.collection = r.collection AND c.id = r.id)"
+                )
+            }
+            #expect(latest == 0)
         }
-        #expect(latest == 0)
     }
 
-    @Test func theEpochSurvivesReopeningAndDiffersBetweenStores() async throws {
-        try await Fixture.with { fixture in
-            let reopened = try SQLiteStore(path: fixture.databasePath)
+    @Test(arguments: StoreKind.allCases) func theEpochSurvivesReopeningAndDiffersBetweenStores(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
+            let reopened = try kind.openStore(in: fixture.directory)
             #expect(reopened.epoch == fixture.store.epoch)
-            let other = try SQLiteStore(path: fixture.directory.appendingPathComponent("other.sqlite").path)
+            let other = try kind.openStore(named: "other", in: fixture.directory)
             #expect(other.epoch != fixture.store.epoch)
         }
     }
 
     /// An acknowledged push must survive power loss, not only a crash of the process: every
     /// commit waits for the disk (GRDB's WAL default, NORMAL, does not).
-    @Test func commitsAreDurableAgainstPowerLoss() async throws {
-        try await Fixture.with { fixture in
-            let level = try await fixture.store.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
-            #expect(level == 2, "PRAGMA synchronous is FULL (2)")
+    @Test(arguments: StoreKind.allCases) func commitsAreDurableAgainstPowerLoss(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
+            switch kind {
+            case .sqlite:
+                let pool = try #require(fixture.store as? SQLiteStore).pool
+                let level = try await pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+                #expect(level == 2, "PRAGMA synchronous is FULL (2)")
+            }
         }
     }
 
-    @Test func aRejectedBatchStillAdvancesTheReceiptAndStoresNothing() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aRejectedBatchStillAdvancesTheReceiptAndStoresNothing(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             let replica = ReplicaID(high: 1, low: 2)
             let foreign = try Make.report("f", school: Fixture.schoolB, values: ["x": .int(1)], by: replica)
             guard
@@ -120,8 +132,8 @@ struct SQLiteStoreTests {
         }
     }
 
-    @Test func theConflictIndexFollowsEveryJoin() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func theConflictIndexFollowsEveryJoin(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             let a = ReplicaID(high: 1, low: 1)
             let b = ReplicaID(high: 2, low: 2)
             let admin = ReplicaID(high: 9, low: 9)

@@ -1,62 +1,13 @@
 import AsyncHTTPClient
 import Foundation
 import GRDB
-import Hummingbird
-import HummingbirdTesting
-import Logging
 import Reporting
+import SchoolSyncTestSupport
 import SyncClient
 import SyncCore
-import SyncServer
-import Testing
 
-/// A real server (in process, on 127.0.0.1 and an ephemeral port) with a bureau user and two
-/// devices of one school, plus a place for client databases.
-struct Harness: Sendable {
-    let directory: URL
-    let serverPath: String
-    let bureau: String
-    let deviceA: String
-    let deviceA2: String
-    let deviceB: String
-    static let school = "qx-zhuoran"
-    static let otherSchool = "qx-huoju"
-
-    static func with<T>(maxBodyBytes: Int? = nil, _ body: (Harness) async throws -> T) async throws -> T {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("schoolsync-client-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let serverPath = directory.appendingPathComponent("server.sqlite").path
-        let store = try SQLiteStore(path: serverPath)
-        let now = Date()
-        _ = try await store.createSchool(id: school, name: "卓然学校", at: now)
-        _ = try await store.createSchool(id: otherSchool, name: "火炬中学", at: now)
-        let harness = Harness(
-            directory: directory,
-            serverPath: serverPath,
-            bureau: try await store.createPrincipal(kind: .bureau, name: "区教育局", schoolID: nil, at: now).token,
-            deviceA: try await store.createPrincipal(kind: .device, name: "教务处 PC", schoolID: school, at: now).token,
-            deviceA2: try await store.createPrincipal(kind: .device, name: "校长室 PC", schoolID: school, at: now).token,
-            deviceB: try await store.createPrincipal(kind: .device, name: "火炬 PC", schoolID: otherSchool, at: now).token
-        )
-        return try await body(harness)
-    }
-
-    /// Runs `body` while a server on the store listens; the URL is its address.
-    func withServer<T: Sendable>(maxBodyBytes: Int? = nil, _ body: @escaping @Sendable (String) async throws -> T) async throws -> T {
-        var configuration = SyncServerConfiguration()
-        configuration.port = 0
-        configuration.collections = .protocolOnly
-        if let maxBodyBytes { configuration.maxBodyBytes = maxBodyBytes }
-        let app = makeSyncServer(configuration: configuration, store: try SQLiteStore(path: serverPath), logger: Logger(label: "test-server"))
-        return try await app.test(.live) { client in
-            try await body("http://127.0.0.1:\(try #require(client.port))")
-        }
-    }
-
-    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-
-    /// Opens (creating) a client database.
+extension Fixture {
+    /// Opens (creating) a client database in the fixture's directory.
     func replica(_ name: String, clock: @escaping @Sendable () -> Date = Date.init) throws -> LocalReplica {
         try LocalReplica(path: path(name), schemas: DomainSchema.all, clock: clock)
     }
@@ -98,8 +49,8 @@ enum Catalog {
         try await bureau.replica.write([
             (measure, ["plan_id": .string("qixing-2024"), "code": .string("（二）1"), "title": .string("新建2所公办幼儿园"), "lead_unit": .string("区教育局")]),
             (
-                RecordKey(collection: "assignments", id: "\(Harness.school)/qixing-2024/m2.1"),
-                ["school_id": .string(Harness.school), "measure_id": .string(measure.id)]
+                RecordKey(collection: "assignments", id: "\(Fixture.schoolA)/qixing-2024/m2.1"),
+                ["school_id": .string(Fixture.schoolA), "measure_id": .string(measure.id)]
             ),
         ])
         _ = try await bureau.sync()
@@ -166,10 +117,10 @@ protocol DeviceScenarios {}
 
 extension DeviceScenarios {
     /// A real server on loopback with a school's devices, and an HTTP client for them.
-    func scenario(_ body: @escaping @Sendable (Harness, String, HTTPClient) async throws -> Void) async throws {
-        try await Harness.with { harness in
-            try await harness.withServer { url in
-                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in try await body(harness, url, http) }
+    func scenario(_ body: @escaping @Sendable (Fixture, String, HTTPClient) async throws -> Void) async throws {
+        try await Fixture.with { fixture in
+            try await fixture.withLiveServer { url in
+                try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in try await body(fixture, url, http) }
             }
         }
     }
