@@ -130,7 +130,7 @@ extension LocalReplica {
                 // replica pushed: the next sync (under the sync lock) takes a new replica id and pulls
                 // everything again with nothing skipped.
                 try self.forget(key, shown: RecordState(), db)
-                try Meta.set("remint_requested", "1", db)
+                try SyncState.update(db) { $0.remintRequested = true }
                 return
             }
             guard var record = loaded, record.dirty else {
@@ -305,7 +305,7 @@ extension LocalReplica {
         }
         if schema.scopeKind == .catalog { return .catalog }
         if case .string(let school)? = values["school_id"], let scope = try? Scope.school(school) { return scope }
-        guard let school = try Meta.get("school_id", db), let scope = try? Scope.school(school) else {
+        guard let school = try SyncState.read(db).schoolID, let scope = try? Scope.school(school) else {
             throw SyncClientError(.usage, "\(key) belongs to a school, but this device has none and the record names none in school_id")
         }
         return scope

@@ -60,6 +60,7 @@ extension LocalReplica {
                 )
             }
             let pendingPush = try? PendingPush.load(db)
+            let state = try SyncState.read(db)
             return ReplicaStatus(
                 server: settings?.serverURL,
                 replica: settings?.replica.description,
@@ -70,10 +71,10 @@ extension LocalReplica {
                 unansweredPush: pendingPush.map { "\($0.request.batch) (\($0.request.records.count) records; retried on the next push)" },
                 rejected: rejected,
                 conflicts: try self.conflicts(db),
-                lastSyncAt: try Meta.get("last_sync_at", db),
-                lastAttemptAt: try Meta.get("last_attempt_at", db),
-                lastError: try Meta.get("last_error", db),
-                serverReachable: try Meta.get("reachable", db).map { $0 == "yes" }
+                lastSyncAt: state.lastSyncAt,
+                lastAttemptAt: state.lastAttemptAt,
+                lastError: state.lastError,
+                serverReachable: state.reachable
             )
         }
     }

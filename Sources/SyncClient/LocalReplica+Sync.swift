@@ -10,10 +10,11 @@ struct PendingPush: Sendable {
     /// since stays dirty.
     var editSeqs: [Int64]
 
-    /// Persisted in `sync_meta` before it is sent: the request in its wire form, and the counters.
+    /// Persisted in `sync_state` before it is sent: the request in its wire form, and the counters.
     static func load(_ db: Database) throws -> PendingPush? {
-        guard let text = try Meta.get("pending_push", db) else { return nil }
-        guard let seqsText = try Meta.get("pending_push_edit_seqs", db) else { return try legacy(text) }
+        let state = try SyncState.read(db)
+        guard let text = state.pendingPush else { return nil }
+        guard let seqsText = state.pendingPushEditSeqs else { return try legacy(text) }
         let request = try CanonicalJSON.decode(PushRequest.self, from: Data(text.utf8))
         let seqs = try CanonicalJSON.decode([Int64].self, from: Data(seqsText.utf8))
         guard seqs.count == request.records.count else {
@@ -53,13 +54,19 @@ struct PendingPush: Sendable {
     }
 
     func save(_ db: Database) throws {
-        try Meta.set("pending_push", String(decoding: try CanonicalJSON.encode(request), as: UTF8.self), db)
-        try Meta.set("pending_push_edit_seqs", String(decoding: try CanonicalJSON.encode(editSeqs), as: UTF8.self), db)
+        let request = String(decoding: try CanonicalJSON.encode(request), as: UTF8.self)
+        let editSeqs = String(decoding: try CanonicalJSON.encode(editSeqs), as: UTF8.self)
+        try SyncState.update(db) { state in
+            state.pendingPush = request
+            state.pendingPushEditSeqs = editSeqs
+        }
     }
 
     static func clear(_ db: Database) throws {
-        try Meta.set("pending_push", nil, db)
-        try Meta.set("pending_push_edit_seqs", nil, db)
+        try SyncState.update(db) { state in
+            state.pendingPush = nil
+            state.pendingPushEditSeqs = nil
+        }
     }
 }
 
@@ -187,9 +194,13 @@ extension LocalReplica {
                     try record.save(db)
                 }
             }
-            try Meta.set("receipt", response.receipt.description, db)
-            try PendingPush.clear(db)
-            try Meta.set("last_push_at", self.now(), db)
+            let now = self.now()
+            try SyncState.update(db) { state in
+                state.receipt = response.receipt
+                state.pendingPush = nil
+                state.pendingPushEditSeqs = nil
+                state.lastPushAt = now
+            }
             return summary
         }
     }
@@ -257,9 +268,12 @@ extension LocalReplica {
                 }
                 if merged.isConflicted { summary.conflicts += 1 }
             }
-            try Meta.set("cursor", page.next.description, db)
-            try Meta.set("epoch", page.epoch.description, db)
-            try Meta.set("last_pull_at", self.now(), db)
+            let now = self.now()
+            try SyncState.update(db) { state in
+                state.cursor = page.next
+                state.epoch = page.epoch
+                state.lastPullAt = now
+            }
             return summary
         }
     }
@@ -271,9 +285,13 @@ extension LocalReplica {
     }
 
     static func resetForNewEpoch(_ epoch: Epoch, _ db: Database) throws {
-        try Meta.set("epoch", epoch.description, db)
-        for key in ["cursor", "receipt"] { try Meta.set(key, nil, db) }
-        try PendingPush.clear(db)
+        try SyncState.update(db) { state in
+            state.epoch = epoch
+            state.cursor = nil
+            state.receipt = nil
+            state.pendingPush = nil
+            state.pendingPushEditSeqs = nil
+        }
         try offerEverything(db)
         // The server's reasons no longer hold; this device's own do (only an edit lifts them).
         try db.execute(
@@ -288,7 +306,7 @@ extension LocalReplica {
     /// Marks every record this replica may write for the next push. A school's device offers its
     /// school's records, not the catalog it may only read (the server would refuse each one).
     static func offerEverything(_ db: Database) throws {
-        if let school = try Meta.get("school_id", db), let scope = try? Scope.school(school) {
+        if let school = try SyncState.read(db).schoolID, let scope = try? Scope.school(school) {
             try db.execute(sql: "UPDATE sync_records SET dirty = 1 WHERE scope = ?", arguments: [scope.rawValue])
         } else {
             try db.execute(sql: "UPDATE sync_records SET dirty = 1")
@@ -305,9 +323,10 @@ extension LocalReplica {
     /// Whether a re-mint was asked for outside a sync (discarding a damaged record); clears the request.
     func takeRemintRequest() async throws -> Bool {
         try await transaction { db in
-            guard try Meta.get("remint_requested", db) != nil else { return false }
-            try Meta.set("remint_requested", nil, db)
-            return true
+            try SyncState.update(db) { state in
+                defer { state.remintRequested = false }
+                return state.remintRequested
+            }
         }
     }
 
@@ -325,9 +344,13 @@ extension LocalReplica {
             try record.save(db)
             try self.show(record, replacing: previous, db)
         }
-        try Meta.set("replica", fresh.description, db)
-        for key in ["cursor", "receipt"] { try Meta.set(key, nil, db) }
-        try PendingPush.clear(db)
+        try SyncState.update(db) { state in
+            state.replica = fresh
+            state.cursor = nil
+            state.receipt = nil
+            state.pendingPush = nil
+            state.pendingPushEditSeqs = nil
+        }
         // The server and this database disagree about what was acknowledged: this one was
         // restored or copied, or the server lost its last commits. Offer everything again;
         // joins make the repeats harmless and nothing the server lacks stays behind.
@@ -340,14 +363,12 @@ extension LocalReplica {
     /// Remembers the outcome of the last sync attempt for `status`.
     func recordOutcome(error: SyncClientError?) async throws {
         try await transaction { db in
-            try Meta.set("last_attempt_at", self.now(), db)
-            if let error {
-                try Meta.set("last_error", error.message, db)
-                try Meta.set("reachable", error.code == .unreachable ? "no" : "yes", db)
-            } else {
-                try Meta.set("last_error", nil, db)
-                try Meta.set("reachable", "yes", db)
-                try Meta.set("last_sync_at", self.now(), db)
+            let now = self.now()
+            try SyncState.update(db) { state in
+                state.lastAttemptAt = now
+                state.lastError = error?.message
+                state.reachable = error?.code != .unreachable
+                if error == nil { state.lastSyncAt = now }
             }
         }
     }
@@ -360,7 +381,7 @@ extension LocalReplica {
 
 extension LocalReplica {
     func hasPendingPush() async throws -> Bool {
-        try await snapshot { db in try Meta.get("pending_push", db) != nil }
+        try await snapshot { db in try SyncState.read(db).pendingPush != nil }
     }
 
     func pendingCount() async throws -> Int {

@@ -99,13 +99,45 @@ public final class LocalReplica: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v3: the protocol state in one typed row") { db in
+            // sync_meta's keys become the columns of one row (SyncState is its only reader and
+            // writer). Values are copied as they are; SyncState reads anything unexpected as absent.
+            func meta(_ key: String) -> String { "(SELECT value FROM sync_meta WHERE key = '\(key)')" }
+            try db.execute(
+                sql: """
+                    CREATE TABLE sync_state (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        server_url TEXT, token TEXT, device_name TEXT, school_id TEXT,
+                        max_batch_records INTEGER, max_body_bytes INTEGER, max_pull_limit INTEGER,
+                        replica TEXT, epoch TEXT, cursor TEXT, receipt TEXT,
+                        pending_push TEXT, pending_push_edit_seqs TEXT, remint_requested INTEGER NOT NULL DEFAULT 0,
+                        last_attempt_at TEXT, last_sync_at TEXT, last_pull_at TEXT, last_push_at TEXT, last_error TEXT, reachable INTEGER
+                    );
+                    INSERT INTO sync_state (
+                        id, server_url, token, device_name, school_id, max_batch_records, max_body_bytes, max_pull_limit,
+                        replica, epoch, cursor, receipt, pending_push, pending_push_edit_seqs, remint_requested,
+                        last_attempt_at, last_sync_at, last_pull_at, last_push_at, last_error, reachable
+                    )
+                    SELECT 1, \(meta("server_url")), \(meta("token")), \(meta("device_name")), \(meta("school_id")),
+                        CAST(\(meta("max_batch_records")) AS INTEGER), CAST(\(meta("max_body_bytes")) AS INTEGER),
+                        CAST(\(meta("max_pull_limit")) AS INTEGER),
+                        \(meta("replica")), \(meta("epoch")), \(meta("cursor")), \(meta("receipt")),
+                        \(meta("pending_push")), \(meta("pending_push_edit_seqs")),
+                        EXISTS (SELECT 1 FROM sync_meta WHERE key = 'remint_requested'),
+                        \(meta("last_attempt_at")), \(meta("last_sync_at")), \(meta("last_pull_at")), \(meta("last_push_at")),
+                        \(meta("last_error")), CASE \(meta("reachable")) WHEN 'yes' THEN 1 WHEN 'no' THEN 0 END
+                    WHERE EXISTS (SELECT 1 FROM sync_meta);
+                    DROP TABLE sync_meta;
+                    """
+            )
+        }
         return migrator
     }
 
     // MARK: Configuration
 
     /// What `init` recorded: the server, the token, this replica's id and the device's school.
-    public struct Settings: Sendable {
+    public struct Settings: Sendable, Equatable {
         public var serverURL: String
         public var token: String
         public var replica: ReplicaID
@@ -120,9 +152,8 @@ public final class LocalReplica: Sendable {
     /// Records the server and token of this device, after the server confirmed the token.
     public func enrol(serverURL: String, token: String, session: SessionInfo) async throws {
         try await transaction { db in
-            let existing = try Meta.get("replica", db)
-            if existing == nil { try Meta.set("replica", ReplicaID.random().description, db) }
-            if let previous = try Meta.get("token", db), previous != token {
+            let previous = try SyncState.read(db)
+            if let previous = previous.token, previous != token {
                 // The server's refusals were answers to another principal; this one may be allowed.
                 try db.execute(
                     sql: """
@@ -132,37 +163,28 @@ public final class LocalReplica: Sendable {
                     arguments: StatementArguments(LocalRejection.codes)
                 )
             }
-            try Meta.set("server_url", serverURL, db)
-            try Meta.set("token", token, db)
-            try Meta.set("device_name", session.principal.name, db)
-            try Meta.set("school_id", session.principal.school, db)
-            if let epoch = try Meta.get("epoch", db), epoch != session.epoch.description {
+            if let epoch = previous.epoch, epoch != session.epoch {
                 try Self.resetForNewEpoch(session.epoch, db)
             }
-            try Meta.set("epoch", session.epoch.description, db)
-            try Self.rememberServerLimits(session.limits, db)
+            try SyncState.update(db) { state in
+                state.serverURL = serverURL
+                state.token = token
+                state.deviceName = session.principal.name
+                state.schoolID = session.principal.school
+                state.epoch = session.epoch
+                state.limits = session.limits
+            }
         }
     }
 
     /// The server's limits as `/v1/session` last gave them, or `nil` if this replica never kept them.
     public func serverLimits() async throws -> SessionInfo.Limits? {
-        try await snapshot { db in
-            guard let batch = try Meta.get("max_batch_records", db).flatMap(Int.init), let page = try Meta.get("max_pull_limit", db).flatMap(Int.init),
-                let body = try Meta.get("max_body_bytes", db).flatMap(Int.init)
-            else { return nil }
-            return SessionInfo.Limits(maxBatchRecords: batch, maxBodyBytes: body, maxPullLimit: page)
-        }
+        try await snapshot { db in try SyncState.read(db).limits }
     }
 
     /// Keeps the server's limits, so each run sizes its batches and pages by them.
     public func rememberServerLimits(_ limits: SessionInfo.Limits) async throws {
-        try await transaction { db in try Self.rememberServerLimits(limits, db) }
-    }
-
-    static func rememberServerLimits(_ limits: SessionInfo.Limits, _ db: Database) throws {
-        try Meta.set("max_batch_records", String(limits.maxBatchRecords), db)
-        try Meta.set("max_body_bytes", String(limits.maxBodyBytes), db)
-        try Meta.set("max_pull_limit", String(limits.maxPullLimit), db)
+        try await transaction { db in try SyncState.update(db) { $0.limits = limits } }
     }
 
     /// The settings, or `nil` before `enrol`.
@@ -171,21 +193,17 @@ public final class LocalReplica: Sendable {
     }
 
     static func settings(_ db: Database) throws -> Settings? {
-        guard let url = try Meta.get("server_url", db), let token = try Meta.get("token", db), let replica = try Meta.get("replica", db) else {
-            return nil
-        }
+        let state = try SyncState.read(db)
+        guard let url = state.serverURL, let token = state.token, let replica = state.replica else { return nil }
         return Settings(
             serverURL: url,
             token: token,
-            replica: try ReplicaID(parsing: replica),
-            schoolID: try Meta.get("school_id", db),
-            deviceName: try Meta.get("device_name", db) ?? "",
-            // Another program may have damaged these; each is safe to forget: without an epoch the
-            // next answer sets it, without a cursor the next pull starts from the beginning, and
-            // without a receipt the server answers replica_stale and the replica re-mints.
-            epoch: try Meta.get("epoch", db).flatMap { try? Epoch(parsing: $0) },
-            cursor: try Meta.get("cursor", db).flatMap { try? SyncCore.Cursor(parsing: $0) },
-            receipt: try Meta.get("receipt", db).flatMap { try? PushReceipt(parsing: $0) }
+            replica: replica,
+            schoolID: state.schoolID,
+            deviceName: state.deviceName ?? "",
+            epoch: state.epoch,
+            cursor: state.cursor,
+            receipt: state.receipt
         )
     }
 
@@ -202,17 +220,20 @@ public final class LocalReplica: Sendable {
     /// is ever minted under the unreadable id again, the cursor, receipt and unanswered push are
     /// forgotten, and every record is offered again (PROTOCOL.md §6.3).
     static func replicaID(_ db: Database) throws -> ReplicaID {
-        if let text = try Meta.get("replica", db) {
-            if let id = try? ReplicaID(parsing: text) { return id }
-            let fresh = ReplicaID.random()
-            try Meta.set("replica", fresh.description, db)
-            for key in ["cursor", "receipt"] { try Meta.set(key, nil, db) }
-            try PendingPush.clear(db)
-            try offerEverything(db)
-            return fresh
-        }
+        var state = try SyncState.read(db)
+        if let id = state.replica { return id }
+        let damaged = state.replicaIsDamaged
         let fresh = ReplicaID.random()
-        try Meta.set("replica", fresh.description, db)
+        state.replica = fresh
+        state.replicaIsDamaged = false
+        if damaged {
+            state.cursor = nil
+            state.receipt = nil
+            state.pendingPush = nil
+            state.pendingPushEditSeqs = nil
+        }
+        try state.write(db)
+        if damaged { try offerEverything(db) }
         return fresh
     }
 }
@@ -260,22 +281,6 @@ extension LocalReplica {
                 "\(what); nothing already saved was lost and the unfinished step was undone — free some space, then run the command again (SQLite: \(error.message ?? "\(error.resultCode)"))",
                 cause: error
             )
-        }
-    }
-}
-
-/// The `sync_meta` key-value table.
-enum Meta {
-    static func get(_ key: String, _ db: Database) throws -> String? {
-        try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM sync_meta WHERE key = ?"), arguments: [key])
-    }
-
-    static func set(_ key: String, _ value: String?, _ db: Database) throws {
-        if let value {
-            try db.cachedStatement(sql: "INSERT INTO sync_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-                .execute(arguments: [key, value])
-        } else {
-            try db.cachedStatement(sql: "DELETE FROM sync_meta WHERE key = ?").execute(arguments: [key])
         }
     }
 }

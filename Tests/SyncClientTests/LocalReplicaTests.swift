@@ -231,8 +231,7 @@ struct LocalReplicaTests {
             let request = String(decoding: try encoder.encode(built.request), as: UTF8.self)
             let legacy = #"{"editSeqs":{"reports/\#(report().id)":\#(built.editSeqs[0])},"request":\#(request)}"#
             try await otherProgram(fixture, "a.sqlite").write { db in
-                try db.execute(sql: "UPDATE sync_meta SET value = ? WHERE key = 'pending_push'", arguments: [legacy])
-                try db.execute(sql: "DELETE FROM sync_meta WHERE key = 'pending_push_edit_seqs'")
+                try db.execute(sql: "UPDATE sync_state SET pending_push = ?, pending_push_edit_seqs = NULL", arguments: [legacy])
             }
             let again = try #require(try await replica.nextPush(maxRecords: 10))
             #expect(again.request == built.request)

@@ -283,7 +283,7 @@ struct NoLostWriteTests: DeviceScenarios {
             let path = fixture.path("a.sqlite")
             let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
             try await a.replica.write(report(), ["narrative": .string("待发"), "school_id": .string(Fixture.schoolA)])
-            try await sql(path, "INSERT INTO sync_meta (key, value) VALUES ('pending_push', '{\"batch\":\"x\"'), ('pending_push_edit_seqs', '[1]')")
+            try await sql(path, "UPDATE sync_state SET pending_push = '{\"batch\":\"x\"', pending_push_edit_seqs = '[1]'")
             #expect(try await a.replica.status().unansweredPush == nil)
             #expect(try await a.sync().pushed.applied == 1)
             #expect(try await a.replica.status().pending == 0)

@@ -89,16 +89,22 @@ struct TamperedDatabaseTests: DeviceScenarios {
         }
     }
 
-    /// Damaged cursor, receipt, epoch or replica id: every command still works, and the sync
-    /// recovers (from the beginning, or by re-minting).
-    @Test(arguments: ["cursor", "receipt", "epoch", "replica"])
-    func aDamagedSyncSettingIsForgottenNotFatal(_ key: String) async throws {
+    /// Damaged protocol state — any column of `sync_state` holding text it never writes, a BLOB or a
+    /// number: every command still works, and the sync recovers (from the beginning, or by re-minting).
+    @Test(arguments: [
+        ("cursor", "'garbage'"), ("receipt", "'garbage'"), ("epoch", "'garbage'"), ("replica", "'garbage'"),
+        ("replica", "X'00ff'"), ("cursor", "12"), ("epoch", "X'41'"), ("receipt", "-1"),
+        ("pending_push", "X'7b'"), ("pending_push_edit_seqs", "'[1,2'"), ("remint_requested", "'yes'"),
+        ("max_batch_records", "'many'"), ("max_pull_limit", "0"), ("max_body_bytes", "X'00'"),
+        ("reachable", "'maybe'"), ("last_error", "X'ff'"),
+    ])
+    func aDamagedSyncSettingIsForgottenNotFatal(_ column: String, _ garbage: String) async throws {
         try await scenario { fixture, url, http in
             let path = fixture.path("a.sqlite")
             let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
             try await a.replica.write(report(), ["narrative": .string("在"), "school_id": .string(Fixture.schoolA)])
             _ = try await a.sync()
-            try await sql(path, "UPDATE sync_meta SET value = 'garbage' WHERE key = ?", [key])
+            try await sql(path, "UPDATE sync_state SET \(column) = \(garbage)")
             try await a.replica.write(report(), ["narrative": .string("还在")])
             _ = try await a.replica.status()
             _ = try await a.sync()
