@@ -147,7 +147,7 @@ struct AdminPages {
             }
         }
         let resolution = ResolutionRequest(seen: seen, values: delete ? nil : values, delete: delete ? true : nil, reason: reason)
-        switch try await store.resolve(key, resolution, by: session.principal, at: Date()) {
+        switch try await store.resolve(key, resolution, by: session.principal, at: pages.clock()) {
         case .resolved:
             await notifier.announce()
             let id = "\(key.collection)/\(key.id)".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""

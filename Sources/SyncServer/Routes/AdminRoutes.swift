@@ -11,6 +11,9 @@ struct AdminRoutes {
     let principals: PrincipalCache
     /// Woken on a revocation, so held long polls of the revoked principal end at once.
     let notifier: ChangeNotifier
+    /// The configured clock (``SyncServerConfiguration/clock``): when schools and principals are
+    /// created and revoked.
+    let clock: @Sendable () -> Date
 
     func register(on router: Router<SyncRequestContext>) {
         let admin = router.group("v1/admin")
@@ -57,7 +60,7 @@ struct AdminRoutes {
     func createSchool(_ request: Request, context: SyncRequestContext) async throws -> Response {
         _ = try context.requireAdmin()
         let body = try await bodyReader.decode(NewSchool.self, from: request)
-        let school = try await store.createSchool(id: body.id, name: body.name, at: Date())
+        let school = try await store.createSchool(id: body.id, name: body.name, at: clock())
         context.logger.info("school created", metadata: ["sync.school": "\(school.id)"])
         return try JSONResponse.make(school, status: .created, for: request)
     }
@@ -79,7 +82,7 @@ struct AdminRoutes {
 
     private func issue(_ kind: Principal.Kind, name: String, school: String?, request: Request, context: SyncRequestContext) async throws -> Response
     {
-        let (principal, token) = try await store.createPrincipal(kind: kind, name: name, schoolID: school, at: Date())
+        let (principal, token) = try await store.createPrincipal(kind: kind, name: name, schoolID: school, at: clock())
         context.logger.info("principal created", metadata: ["sync.principal": "\(kind.rawValue):\(principal.id)"])
         let body = Issued(id: principal.id, kind: kind, name: principal.name, school: principal.schoolID, token: token)
         return try JSONResponse.make(body, status: .created, for: request)
@@ -90,7 +93,7 @@ struct AdminRoutes {
         guard let id = context.parameters.get("id", as: Int64.self) else {
             throw APIError.invalidParameter("id", "The principal id must be a number.")
         }
-        guard try await store.revokePrincipal(id: id, at: Date()) else {
+        guard try await store.revokePrincipal(id: id, at: clock()) else {
             throw APIError(.notFound, "not_found", "No principal with id \(id).")
         }
         // Tokens are remembered by hash, not by principal id: forget them all.

@@ -10,6 +10,8 @@ struct ConflictRoutes {
     let store: any SyncStore
     let bodyReader: RequestBodyReader
     let notifier: ChangeNotifier
+    /// The configured clock (``SyncServerConfiguration/clock``): the time of each resolution.
+    let clock: @Sendable () -> Date
 
     func register(on router: Router<SyncRequestContext>) {
         router.get("v1/conflicts", use: list)
@@ -99,7 +101,7 @@ struct ConflictRoutes {
             key,
             ResolutionRequest(seen: body.seen, values: body.values, delete: body.delete, reason: reason),
             by: principal,
-            at: Date()
+            at: clock()
         ) {
         case .notFound:
             throw APIError(.notFound, "not_found", "There is no record \(key).")

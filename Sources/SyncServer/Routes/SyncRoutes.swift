@@ -78,7 +78,8 @@ struct SyncRoutes {
         logger[metadataKey: "sync.replica"] = "\(push.replica)"
         logger[metadataKey: "sync.principal"] = "\(principal.kind.rawValue):\(principal.id)"
         logger[metadataKey: "sync.batch"] = "\(push.batch)"
-        switch try await store.push(push, by: principal, rules: configuration.collections, at: Date()) {
+        let now = configuration.clock()
+        switch try await store.push(push, by: principal, rules: configuration.collections, at: now) {
         case .accepted(let response, let changed):
             if changed > 0 { await notifier.announce() }
             let rejected = response.results.count { $0.status == .rejected }
@@ -91,7 +92,7 @@ struct SyncRoutes {
                     "sync.conflicts": "\(conflicts)", "sync.rejected": "\(rejected)", "sync.receipt": "\(response.receipt)",
                 ]
             )
-            await activity.record(DeviceActivity(principal: principal, kind: .push(push.batch), client: push.client, time: Date()))
+            await activity.record(DeviceActivity(principal: principal, kind: .push(push.batch), client: push.client, time: now))
             return try JSONResponse.make(response, for: request)
         case .replayed(let response):
             logger.info("push replayed", metadata: ["sync.receipt": "\(response.receipt)"])
@@ -176,7 +177,7 @@ struct SyncRoutes {
         let next = Cursor(epoch: epoch, seq: page.next)
         metrics.recordPull(records: page.records.count)
         logger.debug("pull served", metadata: ["sync.records": "\(page.records.count)", "sync.next": "\(next)", "sync.more": "\(page.more)"])
-        await activity.record(DeviceActivity(principal: principal, kind: .pull(next), client: nil, time: Date()))
+        await activity.record(DeviceActivity(principal: principal, kind: .pull(next), client: nil, time: configuration.clock()))
         return try JSONResponse.make(PullResponse(epoch: epoch, records: page.records, next: next, more: page.more), for: request)
     }
 
