@@ -13,11 +13,12 @@ struct SyncRoutes {
     let activity: DeviceActivityLog
 
     func register(on router: Router<SyncRequestContext>) {
-        let v1 = router.group("v1")
-        v1.get("session", use: session)
-        v1.post("push", use: push)
-        v1.get("pull", use: pull)
-        v1.get("devices", use: devices)
+        router.authenticated("v1")
+            .get("session", use: session)
+            .post("push", use: push)
+            .get("pull", use: pull)
+        router.authorized("v1", for: .staff, to: "list devices")
+            .get("devices", use: devices)
     }
 
     struct Session: Encodable {
@@ -38,14 +39,13 @@ struct SyncRoutes {
         let limits: Limits
     }
 
-    func session(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
-        let own = principal.readableScopes?.map(\.rawValue)
+    func session(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
+        let principal = context.principal
         let body = Session(
             epoch: store.epoch,
             principal: .init(kind: principal.kind, name: principal.name, school: principal.schoolID),
-            readScopes: own ?? ["*"],
-            writeScopes: own.map { $0.filter { $0 != Scope.catalog.rawValue } } ?? ["*"],
+            readScopes: context.readableScopes?.map(\.rawValue) ?? ["*"],
+            writeScopes: context.writableScopes?.map(\.rawValue) ?? ["*"],
             limits: .init(
                 maxBatchRecords: configuration.maxBatchRecords,
                 maxBodyBytes: configuration.maxBodyBytes,
@@ -55,8 +55,8 @@ struct SyncRoutes {
         return try JSONResponse.make(body, for: request)
     }
 
-    func push(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    func push(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
+        let principal = context.principal
         let push = try await bodyReader.decode(PushRequest.self, from: request)
         guard push.records.count <= configuration.maxBatchRecords else {
             throw APIError(
@@ -76,7 +76,6 @@ struct SyncRoutes {
         }
         var logger = context.logger
         logger[metadataKey: "sync.replica"] = "\(push.replica)"
-        logger[metadataKey: "sync.principal"] = "\(principal.kind.rawValue):\(principal.id)"
         logger[metadataKey: "sync.batch"] = "\(push.batch)"
         let now = configuration.clock()
         switch try await store.push(push, by: principal, rules: configuration.collections, at: now) {
@@ -115,8 +114,8 @@ struct SyncRoutes {
         }
     }
 
-    func pull(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    func pull(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
+        let principal = context.principal
         let query = request.uri.queryParameters
         let epoch = store.epoch
         var since: UInt64 = 0
@@ -135,7 +134,6 @@ struct SyncRoutes {
         let limit = try integer(query["limit"], name: "limit", default: configuration.defaultPullLimit, range: 1...configuration.maxPullLimit)
         let wait = try integer(query["wait"], name: "wait", default: 0, range: 0...configuration.maxWaitSeconds)
         var logger = context.logger
-        logger[metadataKey: "sync.principal"] = "\(principal.kind.rawValue):\(principal.id)"
         let verifying = try replicaReceipt(
             query["replica"].map(String.init),
             receipt: query["receipt"].map(String.init),
@@ -144,7 +142,7 @@ struct SyncRoutes {
         )
 
         var page: PullPage
-        switch try await store.pull(after: since, limit: limit, scopes: principal.readableScopes, replica: verifying.map(PullingReplica.verify)) {
+        switch try await store.pull(after: since, limit: limit, scopes: context.readableScopes, replica: verifying.map(PullingReplica.verify)) {
         case .page(let first): page = first
         case .replicaStale(let replica, let expected): throw APIError.replicaStale(replica, expected: expected)
         case .epochChanged(let current): throw APIError.epochChanged(current)
@@ -167,7 +165,7 @@ struct SyncRoutes {
                 }
                 // The receipt checked out above; looking again only leaves out the replica's echoes.
                 let again = verifying.map { PullingReplica.verified($0.replica) }
-                if case .page(let next) = try await store.pull(after: since, limit: limit, scopes: principal.readableScopes, replica: again) {
+                if case .page(let next) = try await store.pull(after: since, limit: limit, scopes: context.readableScopes, replica: again) {
                     page = next
                 }
             }
@@ -219,9 +217,7 @@ struct SyncRoutes {
         return number
     }
 
-    func devices(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
-        guard principal.kind != .device else { throw APIError.forbidden("Only bureau and admin users may list devices.") }
+    func devices(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         struct Body: Encodable { let devices: [DeviceInfo] }
         await activity.flush()
         return try JSONResponse.make(Body(devices: try await store.devices()), for: request)
