@@ -119,7 +119,7 @@ struct OperationsRoutes {
             _ = try await store.headSequence()
         } catch {
             context.logger.error("health check failed", metadata: ["sync.error": "\(error)"])
-            throw APIError(.serviceUnavailable, "unavailable", "The store does not answer.")
+            throw APIError.unavailable("The store does not answer.")
         }
         return try JSONResponse.make(Body(status: "ok"), for: request)
     }
