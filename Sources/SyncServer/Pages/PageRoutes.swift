@@ -67,7 +67,7 @@ struct PageRoutes {
         response.setCookie(
             Cookie(name: Self.cookieName, value: session, maxAge: Int(Self.sessionLength), path: "/", httpOnly: true, sameSite: .strict)
         )
-        context.logger.info("page session opened", metadata: ["sync.principal": "\(principal.kind.rawValue):\(principal.id)"])
+        context.logger.debug("page session opened", metadata: ["sync.principal": "\(principal.kind.rawValue):\(principal.id)"])
         return response
     }
 

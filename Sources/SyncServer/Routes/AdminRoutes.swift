@@ -59,7 +59,7 @@ struct AdminRoutes {
     func createSchool(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         let body = try await bodyReader.decode(NewSchool.self, from: request)
         let school = try await store.createSchool(id: body.id, name: body.name, at: clock())
-        context.logger.info("school created", metadata: ["sync.school": "\(school.id)"])
+        context.logger.debug("school created", metadata: ["sync.school": "\(school.id)"])
         return try JSONResponse.make(school, status: .created, for: request)
     }
 
@@ -79,7 +79,7 @@ struct AdminRoutes {
     private func issue(_ kind: Principal.Kind, name: String, school: String?, request: Request, context: AuthenticatedRequestContext) async throws -> Response
     {
         let (principal, token) = try await store.createPrincipal(kind: kind, name: name, schoolID: school, at: clock())
-        context.logger.info("principal created", metadata: ["sync.issued_principal": "\(kind.rawValue):\(principal.id)"])
+        context.logger.debug("principal created", metadata: ["sync.issued_principal": "\(kind.rawValue):\(principal.id)"])
         let body = Issued(id: principal.id, kind: kind, name: principal.name, school: principal.schoolID, token: token)
         return try JSONResponse.make(body, status: .created, for: request)
     }

@@ -109,7 +109,7 @@ struct ConflictRoutes {
             throw APIError(.badRequest, error.code.name, error.message)
         case .resolved(let record):
             await notifier.announce()
-            context.logger.info("conflict resolved", metadata: ["sync.record": "\(key)"])
+            context.logger.debug("conflict resolved", metadata: ["sync.record": "\(key)"])
             return try JSONResponse.make(record, for: request)
         }
     }

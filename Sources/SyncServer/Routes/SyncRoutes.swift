@@ -84,7 +84,7 @@ struct SyncRoutes {
             let rejected = response.results.count { $0.status == .rejected }
             let conflicts = response.results.count { $0.status == .conflict }
             metrics.recordPush(records: push.records.count, rejected: rejected)
-            logger.info(
+            logger.debug(
                 "push accepted",
                 metadata: [
                     "sync.records": "\(push.records.count)", "sync.changed": "\(changed)",
@@ -94,7 +94,7 @@ struct SyncRoutes {
             await activity.record(DeviceActivity(principal: principal, kind: .push(push.batch), client: push.client, time: now))
             return try JSONResponse.make(response, for: request)
         case .replayed(let response):
-            logger.info("push replayed", metadata: ["sync.receipt": "\(response.receipt)"])
+            logger.debug("push replayed", metadata: ["sync.receipt": "\(response.receipt)"])
             return try JSONResponse.make(response, for: request)
         case .replicaStale(let expected):
             logger.warning("push from a stale replica refused", metadata: ["sync.receipt": "\(push.receipt.map(\.description) ?? "none")"])
