@@ -29,7 +29,11 @@ struct PageSessionMiddleware: RouterMiddleware {
     let pages: PageRoutes
     let roles: Set<Principal.Kind>
 
-    func handle(_ request: Request, context: SyncRequestContext, next: (Request, SyncRequestContext) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request,
+        context: SyncRequestContext,
+        next: (Request, SyncRequestContext) async throws -> Response
+    ) async throws -> Response {
         guard let session = try await pages.session(request, for: roles) else { return pages.redirectToLogin(request) }
         var context = context
         context.pageSession = session

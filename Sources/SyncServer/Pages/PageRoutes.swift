@@ -62,7 +62,12 @@ struct PageRoutes {
             return try html(render(["title": "登录", "next": next, "error": "学校设备令牌不能登录网页；请使用区教育局或管理员令牌。"], "login"), status: .forbidden)
         }
         let now = clock()
-        let session = try await store.createSession(for: principal, csrf: Token.generate(), expiresAt: now.addingTimeInterval(Self.sessionLength), at: now)
+        let session = try await store.createSession(
+            for: principal,
+            csrf: Token.generate(),
+            expiresAt: now.addingTimeInterval(Self.sessionLength),
+            at: now
+        )
         var response = Response(status: .seeOther, headers: [.location: next])
         response.setCookie(
             Cookie(name: Self.cookieName, value: session, maxAge: Int(Self.sessionLength), path: "/", httpOnly: true, sameSite: .strict)

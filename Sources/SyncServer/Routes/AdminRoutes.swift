@@ -76,8 +76,13 @@ struct AdminRoutes {
         return try await issue(kind, name: body.name, school: nil, request: request, context: context)
     }
 
-    private func issue(_ kind: Principal.Kind, name: String, school: String?, request: Request, context: AuthenticatedRequestContext) async throws -> Response
-    {
+    private func issue(
+        _ kind: Principal.Kind,
+        name: String,
+        school: String?,
+        request: Request,
+        context: AuthenticatedRequestContext
+    ) async throws -> Response {
         let (principal, token) = try await store.createPrincipal(kind: kind, name: name, schoolID: school, at: clock())
         context.logger.debug("principal created", metadata: ["sync.issued_principal": "\(kind.rawValue):\(principal.id)"])
         let body = Issued(id: principal.id, kind: kind, name: principal.name, school: principal.schoolID, token: token)
