@@ -56,14 +56,15 @@ public func makeSyncRouter(
     let activity = activity ?? DeviceActivityLog(store: store, logger: Logger(label: "SchoolSync.activity"))
     SyncRoutes(store: store, configuration: configuration, metrics: metrics, notifier: notifier, bodyReader: bodyReader, activity: activity)
         .register(on: router)
-    ConflictRoutes(store: store, bodyReader: bodyReader, notifier: notifier).register(on: router)
-    AdminRoutes(store: store, bodyReader: bodyReader, principals: principals, notifier: notifier).register(on: router)
+    ConflictRoutes(store: store, bodyReader: bodyReader, notifier: notifier, rules: configuration.collections, clock: configuration.clock)
+        .register(on: router)
+    AdminRoutes(store: store, bodyReader: bodyReader, principals: principals, notifier: notifier, clock: configuration.clock).register(on: router)
     let bureau = BureauRoutes(store: store, today: configuration.clock)
     bureau.register(on: router)
     if let library = try? PageTemplates.library() {
         let pages = PageRoutes(store: store, bureau: bureau, library: library, limiter: limiter, clock: configuration.clock)
         pages.register(on: router)
-        AdminPages(pages: pages, store: store, notifier: notifier).register(on: router)
+        AdminPages(pages: pages, store: store, notifier: notifier, rules: configuration.collections).register(on: router)
     }
     OperationsRoutes(store: store, metrics: metrics).register(on: router)
     answerWrongMethods(on: router)

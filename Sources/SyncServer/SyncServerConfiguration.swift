@@ -29,7 +29,10 @@ public struct SyncServerConfiguration: Sendable {
     /// Which collections exist and which kind of scope each lives in.
     public var collections = CollectionRules.schoolSync
 
-    /// Today's date for the bureau summary (which reports are late); nothing in sync reads it.
+    /// The server's wall clock: the time of every push, audit entry, resolution, device activity
+    /// and page session, and the bureau summary's "today" (which reports are late). Causality
+    /// never reads it (PROTOCOL.md §3 orders edits by version vectors); tests set it to a fixed
+    /// date to see it in the answers.
     public var clock: @Sendable () -> Date = Date.init
 
     /// The defaults.

@@ -68,6 +68,7 @@ struct TrustBoundaryTests {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in
                 let pushed = try await client.push(try Make.push([], replica: replica), token: fixture.deviceA)
+                _ = try await client.send(.get, "/v1/devices", token: fixture.admin)  // writes the device activity now, not mid-test
                 let database = try DatabaseQueue(path: fixture.databasePath)
                 // At the ceiling: no next receipt can be issued, so the push is refused as stale.
                 try await database.write { db in try db.execute(sql: "UPDATE replicas SET sequence = 9223372036854775807") }

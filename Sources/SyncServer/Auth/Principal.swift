@@ -38,15 +38,11 @@ public struct Principal: Sendable, Hashable {
         }
     }
 
-    /// Whether the principal may resolve conflicts in `collection`: which roles may resolve is per
-    /// collection (DESIGN §4) — schools' records are settled by administrators only, the catalog by
-    /// bureau users too.
-    public func mayResolve(in collection: String) -> Bool {
-        switch kind {
-        case .admin: true
-        case .bureau: CollectionRules.schoolSync.kinds[collection] == .catalog
-        case .device: false
-        }
+    /// Whether the principal may resolve conflicts in `collection` under `rules` (the server's
+    /// configured ``SyncServerConfiguration/collections``); ``CollectionRules/resolvers(of:)``
+    /// says who may (PROTOCOL.md §12, DESIGN §4).
+    public func mayResolve(in collection: String, rules: CollectionRules) -> Bool {
+        rules.resolvers(of: collection).contains(kind)
     }
 
     /// The scopes a device reads, or `nil` for principals that read everything.

@@ -1,34 +1,51 @@
+import GRDB
 import HTTPTypes
 import Hummingbird
 import Logging
 import SyncCore
 
 /// Gives every failure the protocol's error body, so no client mistake ever reaches a bare 500,
-/// and logs the server faults that remain.
+/// and logs the server faults that remain. Every 503 it sends carries `Retry-After` (PROTOCOL.md §8).
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as APIError {
-            throw error
-        } catch let error as HTTPError {
-            throw Self.translate(error)
-        } catch let error as DecodingError {
-            throw APIError.describing(error)
-        } catch let error as StoreError {
-            switch error.code {
-            case .alreadyExists: throw APIError(.conflict, .alreadyExists, error.message)
-            case .notFound: throw APIError(.notFound, .notFound, error.message)
-            case .invalid: throw APIError(.badRequest, .invalidParameter, error.message)
-            case .damaged:
-                context.logger.error("the database is damaged", metadata: ["sync.error": "\(error.message)"])
-                throw APIError(.internalServerError, .`internal`, "The server's database is damaged; an administrator has to restore it.")
-            }
-        } catch let error as SyncCoreError {
-            throw APIError(.badRequest, .invalidParameter, error.message)
         } catch {
-            context.logger.error("request failed", metadata: ["sync.error": "\(String(reflecting: error))"])
-            throw APIError(.internalServerError, .`internal`, "The server failed to handle this request; it has been logged. Try again later.")
+            var answer = Self.answer(for: error, logger: context.logger)
+            if answer.status == .serviceUnavailable, answer.headers[.retryAfter] == nil {
+                answer.headers[.retryAfter] = String(APIError.defaultRetryAfterSeconds)
+            }
+            throw answer
+        }
+    }
+
+    /// The protocol's answer to whatever a handler or an inner middleware threw.
+    static func answer(for error: any Error, logger: Logger) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as HTTPError:
+            return translate(error)
+        case let error as DecodingError:
+            return APIError.describing(error)
+        case let error as StoreError:
+            switch error.code {
+            case .alreadyExists: return APIError(.conflict, .alreadyExists, error.message)
+            case .notFound: return APIError(.notFound, .notFound, error.message)
+            case .invalid: return APIError(.badRequest, .invalidParameter, error.message)
+            case .damaged:
+                logger.error("the database is damaged", metadata: ["sync.error": "\(error.message)"])
+                return APIError(.internalServerError, .`internal`, "The server's database is damaged; an administrator has to restore it.")
+            }
+        case let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED:
+            // Another writer held the file past the busy timeout: a moment's wait, not a fault.
+            logger.warning("the store is busy", metadata: ["sync.error": "\(error.resultCode)"])
+            return APIError.storeBusy
+        case let error as SyncCoreError:
+            return APIError(.badRequest, .invalidParameter, error.message)
+        default:
+            logger.error("request failed", metadata: ["sync.error": "\(String(reflecting: error))"])
+            return APIError(.internalServerError, .`internal`, "The server failed to handle this request; it has been logged. Try again later.")
         }
     }
 

@@ -4,35 +4,27 @@ import HummingbirdAuth
 import NIOCore
 import SyncCore
 
-/// The per-request context: Hummingbird's core storage plus the authenticated principal.
+/// The per-request context: Hummingbird's core storage plus the authenticated principal, if any.
+///
+/// Routes that act for someone see it as an ``AuthenticatedRequestContext`` instead, made by the
+/// group they belong to (`authenticated(_:)`, `authorized(_:for:to:)`).
 public struct SyncRequestContext: AuthRequestContext, RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var identity: Principal?
     /// The peer of the connection (nil in in-process tests): failed authentications are counted
     /// per address (``FailedAuthLimiter``).
     public let remoteAddress: SocketAddress?
+    /// The page session a ``PageSessionMiddleware`` found for this request's cookie.
+    var pageSession: PageRoutes.Session?
 
     public init(source: Source) {
         coreContext = .init(source: source)
         identity = nil
         remoteAddress = source.channel.remoteAddress
     }
-
-    /// The principal, or 401 in the protocol's error shape.
-    func requirePrincipal() throws -> Principal {
-        guard let identity else { throw APIError.unauthorized }
-        return identity
-    }
-
-    /// The principal if it is an administrator, else 401/403.
-    func requireAdmin() throws -> Principal {
-        let principal = try requirePrincipal()
-        guard principal.kind == .admin else { throw APIError.forbidden("Only administrators may do this.") }
-        return principal
-    }
 }
 
-extension SyncRequestContext {
+extension RequestContext {
     /// The record named by a `:collection/**` route: ids may contain `/`, so they are the path's
     /// tail. Each segment is percent-decoded exactly once, so every valid id round-trips — CJK,
     /// spaces, `%`, `+` and `/` (as `%2F` or as a separator) alike.

@@ -11,11 +11,15 @@ struct AdminPages {
     let pages: PageRoutes
     let store: any SyncStore
     let notifier: ChangeNotifier
+    /// The configured collections (``SyncServerConfiguration/collections``): who may resolve where.
+    let rules: CollectionRules
 
     func register(on router: Router<SyncRequestContext>) {
-        router.get("admin/conflicts", use: list)
-        router.get("admin/conflicts/:collection/**", use: show)
-        router.post("admin/conflicts/:collection/**", use: resolve)
+        // Bureau users see the pages; resolving is narrower, per collection: see `resolve`.
+        router.signedInPages(pages, for: PageRoutes.roles)
+            .get("admin/conflicts", use: list)
+            .get("admin/conflicts/:collection/**", use: show)
+            .post("admin/conflicts/:collection/**", use: resolve)
     }
 
     struct ListItem {
@@ -28,8 +32,8 @@ struct AdminPages {
         let detectedAt: String
     }
 
-    func list(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        guard let session = try await pages.requireSession(request, allowBureau: true) else { return pages.redirectToLogin(request) }
+    func list(_ request: Request, context: PageRequestContext) async throws -> Response {
+        let session = context.session
         let formatter = ISO8601DateFormatter()
         let items = try await store.conflicts(scope: nil, collection: nil, detectedBefore: nil, after: 0, limit: 1000).map {
             ListItem(
@@ -67,14 +71,14 @@ struct AdminPages {
 
     /// A record's key as the tail of a page URL, `<collection>/<id>` with the id percent-encoded
     /// as one segment — its `/` too, so `%`, `?`, `#`, spaces, CJK and empty segments all survive —
-    /// which ``SyncRequestContext/recordKey()`` decodes exactly once.
+    /// which `recordKey()` (on the request context) decodes exactly once.
     static func path(of key: RecordKey) -> String {
         let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
         return [key.collection, key.id].map { $0.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "" }.joined(separator: "/")
     }
 
-    func show(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        guard let session = try await pages.requireSession(request, allowBureau: true) else { return pages.redirectToLogin(request) }
+    func show(_ request: Request, context: PageRequestContext) async throws -> Response {
+        let session = context.session
         let key = try context.recordKey()
         return try await page(for: key, session: session, error: nil, status: .ok)
     }
@@ -102,12 +106,12 @@ struct AdminPages {
         return try pages.html(pages.render(object, "conflict"), status: status)
     }
 
-    func resolve(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        guard let session = try await pages.requireSession(request, allowBureau: true) else { return pages.redirectToLogin(request) }
+    func resolve(_ request: Request, context: PageRequestContext) async throws -> Response {
+        let session = context.session
         let key = try context.recordKey()
         let form = try await pages.readFormFields(request)
         guard form["csrf"] == session.csrf else { throw APIError.forbidden("The form is stale; reload the page and try again.") }
-        if !session.principal.mayResolve(in: key.collection) {
+        if !session.principal.mayResolve(in: key.collection, rules: rules) {
             return try await page(
                 for: key,
                 session: session,
@@ -147,7 +151,7 @@ struct AdminPages {
             }
         }
         let resolution = ResolutionRequest(seen: seen, values: delete ? nil : values, delete: delete ? true : nil, reason: reason)
-        switch try await store.resolve(key, resolution, by: session.principal, at: Date()) {
+        switch try await store.resolve(key, resolution, by: session.principal, at: pages.clock()) {
         case .resolved:
             await notifier.announce()
             let id = "\(key.collection)/\(key.id)".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""

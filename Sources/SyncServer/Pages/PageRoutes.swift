@@ -11,6 +11,8 @@ import SyncCore
 struct PageRoutes {
     static let cookieName = "schoolsync_session"
     static let sessionLength: TimeInterval = 8 * 3600
+    /// Who may sign in to the pages at all: bureau and admin users; a school's device token may not.
+    static let roles: Set<Principal.Kind> = .staff
 
     let store: any SyncStore
     let bureau: BureauRoutes
@@ -23,7 +25,8 @@ struct PageRoutes {
         router.get("login", use: loginForm)
         router.post("login", use: login)
         router.post("logout", use: logout)
-        router.get("bureau", use: bureauPage)
+        router.signedInPages(self, for: Self.roles)
+            .get("bureau", use: bureauPage)
     }
 
     struct LoginForm: Decodable {
@@ -55,15 +58,21 @@ struct PageRoutes {
             return try html(render(["title": "登录", "next": next, "error": "令牌无效或已被吊销。The token is not valid."], "login"), status: .unauthorized)
         }
         limiter.rememberValid(hash)
-        guard principal.kind != .device else {
+        guard Self.roles.contains(principal.kind) else {
             return try html(render(["title": "登录", "next": next, "error": "学校设备令牌不能登录网页；请使用区教育局或管理员令牌。"], "login"), status: .forbidden)
         }
-        let session = try await store.createSession(for: principal, csrf: Token.generate(), expiresAt: clock().addingTimeInterval(Self.sessionLength))
+        let now = clock()
+        let session = try await store.createSession(
+            for: principal,
+            csrf: Token.generate(),
+            expiresAt: now.addingTimeInterval(Self.sessionLength),
+            at: now
+        )
         var response = Response(status: .seeOther, headers: [.location: next])
         response.setCookie(
             Cookie(name: Self.cookieName, value: session, maxAge: Int(Self.sessionLength), path: "/", httpOnly: true, sameSite: .strict)
         )
-        context.logger.info("page session opened", metadata: ["sync.principal": "\(principal.kind.rawValue):\(principal.id)"])
+        context.logger.debug("page session opened", metadata: ["sync.principal": "\(principal.kind.rawValue):\(principal.id)"])
         return response
     }
 
@@ -79,16 +88,15 @@ struct PageRoutes {
     }
 
     /// A signed-in page user.
-    struct Session {
+    struct Session: Sendable {
         let principal: Principal
         let csrf: String
     }
 
-    /// The session's user if it may see bureau pages, else nil (the caller redirects to the sign-in form).
-    func requireSession(_ request: Request, allowBureau: Bool) async throws -> Session? {
-        guard let (_, principal, csrf) = try await currentSession(request), principal.kind != .device,
-            allowBureau || principal.kind == .admin
-        else { return nil }
+    /// The session's user if it holds one of `roles`, else nil (``PageSessionMiddleware`` then
+    /// redirects to the sign-in form).
+    func session(_ request: Request, for roles: Set<Principal.Kind>) async throws -> Session? {
+        guard let (_, principal, csrf) = try await currentSession(request), roles.contains(principal.kind) else { return nil }
         return Session(principal: principal, csrf: csrf)
     }
 
@@ -111,9 +119,8 @@ struct PageRoutes {
         return fields
     }
 
-    func bureauPage(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        guard let session = try await requireSession(request, allowBureau: true) else { return redirectToLogin(request) }
-        let (principal, csrf) = (session.principal, session.csrf)
+    func bureauPage(_ request: Request, context: PageRequestContext) async throws -> Response {
+        let (principal, csrf) = (context.session.principal, context.session.csrf)
         let period = try await chosenPeriod(request)
         let summary = try await bureau.makeSummary(period: period)
         if request.uri.queryParameters["format"] == "csv" {

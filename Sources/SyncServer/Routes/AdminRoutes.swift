@@ -11,14 +11,17 @@ struct AdminRoutes {
     let principals: PrincipalCache
     /// Woken on a revocation, so held long polls of the revoked principal end at once.
     let notifier: ChangeNotifier
+    /// The configured clock (``SyncServerConfiguration/clock``): when schools and principals are
+    /// created and revoked.
+    let clock: @Sendable () -> Date
 
     func register(on router: Router<SyncRequestContext>) {
-        let admin = router.group("v1/admin")
-        admin.get("schools", use: listSchools)
-        admin.post("schools", use: createSchool)
-        admin.post("devices", use: createDevice)
-        admin.post("users", use: createUser)
-        admin.post("principals/:id/revoke", use: revoke)
+        router.authorized("v1/admin", for: .administrators, to: "manage schools, devices and users")
+            .get("schools", use: listSchools)
+            .post("schools", use: createSchool)
+            .post("devices", use: createDevice)
+            .post("users", use: createUser)
+            .post("principals/:id/revoke", use: revoke)
     }
 
     struct NewSchool: StrictBody {
@@ -48,28 +51,24 @@ struct AdminRoutes {
         let token: String
     }
 
-    func listSchools(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        _ = try context.requireAdmin()
+    func listSchools(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         struct Body: Encodable { let schools: [SchoolInfo] }
         return try JSONResponse.make(Body(schools: try await store.schools()), for: request)
     }
 
-    func createSchool(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        _ = try context.requireAdmin()
+    func createSchool(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         let body = try await bodyReader.decode(NewSchool.self, from: request)
-        let school = try await store.createSchool(id: body.id, name: body.name, at: Date())
-        context.logger.info("school created", metadata: ["sync.school": "\(school.id)"])
+        let school = try await store.createSchool(id: body.id, name: body.name, at: clock())
+        context.logger.debug("school created", metadata: ["sync.school": "\(school.id)"])
         return try JSONResponse.make(school, status: .created, for: request)
     }
 
-    func createDevice(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        _ = try context.requireAdmin()
+    func createDevice(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         let body = try await bodyReader.decode(NewDevice.self, from: request)
         return try await issue(.device, name: body.name, school: body.school, request: request, context: context)
     }
 
-    func createUser(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        _ = try context.requireAdmin()
+    func createUser(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         let body = try await bodyReader.decode(NewUser.self, from: request)
         guard let kind = Principal.Kind(rawValue: body.role), kind != .device else {
             throw APIError.invalidParameter("role", "'role' must be 'bureau' or 'admin'; enrol devices with POST /v1/admin/devices.")
@@ -77,20 +76,24 @@ struct AdminRoutes {
         return try await issue(kind, name: body.name, school: nil, request: request, context: context)
     }
 
-    private func issue(_ kind: Principal.Kind, name: String, school: String?, request: Request, context: SyncRequestContext) async throws -> Response
-    {
-        let (principal, token) = try await store.createPrincipal(kind: kind, name: name, schoolID: school, at: Date())
-        context.logger.info("principal created", metadata: ["sync.principal": "\(kind.rawValue):\(principal.id)"])
+    private func issue(
+        _ kind: Principal.Kind,
+        name: String,
+        school: String?,
+        request: Request,
+        context: AuthenticatedRequestContext
+    ) async throws -> Response {
+        let (principal, token) = try await store.createPrincipal(kind: kind, name: name, schoolID: school, at: clock())
+        context.logger.debug("principal created", metadata: ["sync.issued_principal": "\(kind.rawValue):\(principal.id)"])
         let body = Issued(id: principal.id, kind: kind, name: principal.name, school: principal.schoolID, token: token)
         return try JSONResponse.make(body, status: .created, for: request)
     }
 
-    func revoke(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        _ = try context.requireAdmin()
+    func revoke(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         guard let id = context.parameters.get("id", as: Int64.self) else {
             throw APIError.invalidParameter("id", "The principal id must be a number.")
         }
-        guard try await store.revokePrincipal(id: id, at: Date()) else {
+        guard try await store.revokePrincipal(id: id, at: clock()) else {
             throw APIError(.notFound, .notFound, "No principal with id \(id).")
         }
         // Tokens are remembered by hash, not by principal id: forget them all.
@@ -121,7 +124,7 @@ struct OperationsRoutes {
             _ = try await store.headSequence()
         } catch {
             context.logger.error("health check failed", metadata: ["sync.error": "\(error)"])
-            throw APIError(.serviceUnavailable, .unavailable, "The store does not answer.")
+            throw APIError.unavailable("The store does not answer.")
         }
         return try JSONResponse.make(Body(status: "ok"), for: request)
     }

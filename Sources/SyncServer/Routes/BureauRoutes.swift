@@ -11,12 +11,11 @@ struct BureauRoutes {
     let today: @Sendable () -> Date
 
     func register(on router: Router<SyncRequestContext>) {
-        router.group("v1/bureau").get("summary", use: summary)
+        router.authorized("v1/bureau", for: .staff, to: "see the bureau summary")
+            .get("summary", use: summary)
     }
 
-    func summary(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
-        guard principal.kind != .device else { throw APIError.forbidden("Only bureau and admin users may see the bureau summary.") }
+    func summary(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         guard let period = request.uri.queryParameters["period"].map(String.init), RecordRules.isPeriod(period) else {
             throw APIError.invalidParameter("period", "'period' is required: a term like 2025-S1 or a year like 2025.")
         }

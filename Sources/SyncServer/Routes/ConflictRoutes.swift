@@ -10,18 +10,18 @@ struct ConflictRoutes {
     let store: any SyncStore
     let bodyReader: RequestBodyReader
     let notifier: ChangeNotifier
+    /// The configured collections (``SyncServerConfiguration/collections``): who may resolve where.
+    let rules: CollectionRules
+    /// The configured clock (``SyncServerConfiguration/clock``): the time of each resolution.
+    let clock: @Sendable () -> Date
 
     func register(on router: Router<SyncRequestContext>) {
-        router.get("v1/conflicts", use: list)
-        router.get("v1/conflicts/:collection/**", use: detail)
-        router.post("v1/conflicts/:collection/**", use: resolve)
-        router.get("v1/history/:collection/**", use: history)
-    }
-
-    private func reader(_ context: SyncRequestContext) throws -> Principal {
-        let principal = try context.requirePrincipal()
-        guard principal.kind != .device else { throw APIError.forbidden("Only bureau and admin users may see conflicts and history.") }
-        return principal
+        // Resolving is narrower still, per collection: see `resolve`.
+        router.authorized("v1", for: .staff, to: "see conflicts and history")
+            .get("conflicts", use: list)
+            .get("conflicts/:collection/**", use: detail)
+            .post("conflicts/:collection/**", use: resolve)
+            .get("history/:collection/**", use: history)
     }
 
     /// An RFC 3339 date-time as openapi.yaml's `format: date-time` allows it: with or without
@@ -35,8 +35,7 @@ struct ConflictRoutes {
         return fractional.date(from: normalised)
     }
 
-    func list(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        _ = try reader(context)
+    func list(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         var scope: Scope?
         if let school = query["school"] {
@@ -71,8 +70,7 @@ struct ConflictRoutes {
         return try JSONResponse.make(ConflictList(conflicts: conflicts), for: request)
     }
 
-    func detail(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        _ = try reader(context)
+    func detail(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         let key = try context.recordKey()
         guard let detail = try await store.conflictDetail(key) else {
             throw APIError(.notFound, .notFound, "\(key) is not in conflict (it may have been resolved already).")
@@ -80,11 +78,11 @@ struct ConflictRoutes {
         return try JSONResponse.make(detail, for: request)
     }
 
-    func resolve(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let principal = try reader(context)
+    func resolve(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
+        let principal = context.principal
         let key = try context.recordKey()
-        if !principal.mayResolve(in: key.collection) {
-            throw APIError.forbidden("Only administrators resolve conflicts in schools' records.")
+        guard principal.mayResolve(in: key.collection, rules: rules) else {
+            throw APIError.forbidden(for: rules.resolvers(of: key.collection), to: "resolve conflicts in \(key.collection)")
         }
         let body = try await bodyReader.decode(ResolutionRequest.self, from: request)
         let reason = body.reason.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -98,7 +96,7 @@ struct ConflictRoutes {
             key,
             ResolutionRequest(seen: body.seen, values: body.values, delete: body.delete, reason: reason),
             by: principal,
-            at: Date()
+            at: clock()
         ) {
         case .notFound:
             throw APIError(.notFound, .notFound, "There is no record \(key).")
@@ -113,16 +111,12 @@ struct ConflictRoutes {
             throw APIError.invalidJSON(error.message, path: "values")
         case .resolved(let record):
             await notifier.announce()
-            context.logger.info(
-                "conflict resolved",
-                metadata: ["sync.record": "\(key)", "sync.principal": "\(principal.kind.rawValue):\(principal.id)"]
-            )
+            context.logger.debug("conflict resolved", metadata: ["sync.record": "\(key)"])
             return try JSONResponse.make(record, for: request)
         }
     }
 
-    func history(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        _ = try reader(context)
+    func history(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         let key = try context.recordKey()
         let query = request.uri.queryParameters
         guard let limit = Int(query["limit"] ?? "200"), (1...1000).contains(limit) else {

@@ -13,21 +13,21 @@ struct SyncRoutes {
     let activity: DeviceActivityLog
 
     func register(on router: Router<SyncRequestContext>) {
-        let v1 = router.group("v1")
-        v1.get("session", use: session)
-        v1.post("push", use: push)
-        v1.get("pull", use: pull)
-        v1.get("devices", use: devices)
+        router.authenticated("v1")
+            .get("session", use: session)
+            .post("push", use: push)
+            .get("pull", use: pull)
+        router.authorized("v1", for: .staff, to: "list devices")
+            .get("devices", use: devices)
     }
 
-    func session(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
-        let own = principal.readableScopes?.map(\.rawValue)
+    func session(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
+        let principal = context.principal
         let body = SessionInfo(
             epoch: store.epoch,
             principal: .init(kind: principal.kind, name: principal.name, school: principal.schoolID),
-            readScopes: own ?? ["*"],
-            writeScopes: own.map { $0.filter { $0 != Scope.catalog.rawValue } } ?? ["*"],
+            readScopes: context.readableScopes?.map(\.rawValue) ?? ["*"],
+            writeScopes: context.writableScopes?.map(\.rawValue) ?? ["*"],
             limits: .init(
                 maxBatchRecords: configuration.maxBatchRecords,
                 maxBodyBytes: configuration.maxBodyBytes,
@@ -37,8 +37,8 @@ struct SyncRoutes {
         return try JSONResponse.make(body, for: request)
     }
 
-    func push(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    func push(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
+        let principal = context.principal
         let push = try await bodyReader.decode(PushRequest.self, from: request)
         guard push.records.count <= configuration.maxBatchRecords else {
             throw APIError(
@@ -58,25 +58,25 @@ struct SyncRoutes {
         }
         var logger = context.logger
         logger[metadataKey: "sync.replica"] = "\(push.replica)"
-        logger[metadataKey: "sync.principal"] = "\(principal.kind.rawValue):\(principal.id)"
         logger[metadataKey: "sync.batch"] = "\(push.batch)"
-        switch try await store.push(push, by: principal, rules: configuration.collections, at: Date()) {
+        let now = configuration.clock()
+        switch try await store.push(push, by: principal, rules: configuration.collections, at: now) {
         case .accepted(let response, let changed):
             if changed > 0 { await notifier.announce() }
             let rejected = response.results.count { $0.status == .rejected }
             let conflicts = response.results.count { $0.status == .conflict }
             metrics.recordPush(records: push.records.count, rejected: rejected)
-            logger.info(
+            logger.debug(
                 "push accepted",
                 metadata: [
                     "sync.records": "\(push.records.count)", "sync.changed": "\(changed)",
                     "sync.conflicts": "\(conflicts)", "sync.rejected": "\(rejected)", "sync.receipt": "\(response.receipt)",
                 ]
             )
-            await activity.record(DeviceActivity(principal: principal, kind: .push(push.batch), client: push.client, time: Date()))
+            await activity.record(DeviceActivity(principal: principal, kind: .push(push.batch), client: push.client, time: now))
             return try JSONResponse.make(response, for: request)
         case .replayed(let response):
-            logger.info("push replayed", metadata: ["sync.receipt": "\(response.receipt)"])
+            logger.debug("push replayed", metadata: ["sync.receipt": "\(response.receipt)"])
             return try JSONResponse.make(response, for: request)
         case .replicaStale(let expected):
             logger.warning("push from a stale replica refused", metadata: ["sync.receipt": "\(push.receipt.map(\.description) ?? "none")"])
@@ -96,8 +96,8 @@ struct SyncRoutes {
         }
     }
 
-    func pull(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    func pull(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
+        let principal = context.principal
         let query = request.uri.queryParameters
         let epoch = store.epoch
         var since: UInt64 = 0
@@ -116,7 +116,6 @@ struct SyncRoutes {
         let limit = try integer(query["limit"], name: "limit", default: configuration.defaultPullLimit, range: 1...configuration.maxPullLimit)
         let wait = try integer(query["wait"], name: "wait", default: 0, range: 0...configuration.maxWaitSeconds)
         var logger = context.logger
-        logger[metadataKey: "sync.principal"] = "\(principal.kind.rawValue):\(principal.id)"
         let verifying = try replicaReceipt(
             query["replica"].map(String.init),
             receipt: query["receipt"].map(String.init),
@@ -125,7 +124,7 @@ struct SyncRoutes {
         )
 
         var page: PullPage
-        switch try await store.pull(after: since, limit: limit, scopes: principal.readableScopes, replica: verifying.map(PullingReplica.verify)) {
+        switch try await store.pull(after: since, limit: limit, scopes: context.readableScopes, replica: verifying.map(PullingReplica.verify)) {
         case .page(let first): page = first
         case .replicaStale(let replica, let expected): throw APIError.replicaStale(replica, expected: expected)
         case .epochChanged(let current): throw APIError.epochChanged(current)
@@ -148,7 +147,7 @@ struct SyncRoutes {
                 }
                 // The receipt checked out above; looking again only leaves out the replica's echoes.
                 let again = verifying.map { PullingReplica.verified($0.replica) }
-                if case .page(let next) = try await store.pull(after: since, limit: limit, scopes: principal.readableScopes, replica: again) {
+                if case .page(let next) = try await store.pull(after: since, limit: limit, scopes: context.readableScopes, replica: again) {
                     page = next
                 }
             }
@@ -158,7 +157,7 @@ struct SyncRoutes {
         let next = Cursor(epoch: epoch, seq: page.next)
         metrics.recordPull(records: page.records.count)
         logger.debug("pull served", metadata: ["sync.records": "\(page.records.count)", "sync.next": "\(next)", "sync.more": "\(page.more)"])
-        await activity.record(DeviceActivity(principal: principal, kind: .pull(next), client: nil, time: Date()))
+        await activity.record(DeviceActivity(principal: principal, kind: .pull(next), client: nil, time: configuration.clock()))
         return try JSONResponse.make(PullResponse(epoch: epoch, records: page.records, next: next, more: page.more), for: request)
     }
 
@@ -200,9 +199,7 @@ struct SyncRoutes {
         return number
     }
 
-    func devices(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
-        guard principal.kind != .device else { throw APIError.forbidden("Only bureau and admin users may list devices.") }
+    func devices(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         struct Body: Encodable { let devices: [DeviceInfo] }
         await activity.flush()
         return try JSONResponse.make(Body(devices: try await store.devices()), for: request)

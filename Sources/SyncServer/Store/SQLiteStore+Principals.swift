@@ -92,10 +92,10 @@ extension SQLiteStore {
         }
     }
 
-    public func createSession(for principal: Principal, csrf: String, expiresAt: Date) async throws -> String {
+    public func createSession(for principal: Principal, csrf: String, expiresAt: Date, at time: Date) async throws -> String {
         let id = Token.generate()
         try await pool.write { db in
-            try db.execute(sql: "DELETE FROM sessions WHERE expires_at < ?", arguments: [Date()])
+            try db.execute(sql: "DELETE FROM sessions WHERE expires_at < ?", arguments: [time])
             try db.execute(
                 sql: "INSERT INTO sessions (id_hash, principal_id, csrf, expires_at) VALUES (?, ?, ?, ?)",
                 arguments: [Token.hash(id), principal.id, csrf, expiresAt]

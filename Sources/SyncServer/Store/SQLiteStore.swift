@@ -16,9 +16,15 @@ public final class SQLiteStore: SyncStore {
     let pulls: GroupedAccess<PullOutcome>
 
     /// Opens (or creates and migrates) the store at `path`.
-    public init(path: String) throws {
+    ///
+    /// - Parameter busyTimeout: how many seconds a write waits while another process holds the
+    ///   file's write lock; past it the request is answered 503 `unavailable` with `Retry-After`
+    ///   (PROTOCOL.md §8).
+    /// - Throws: GRDB's `DatabaseError` when the file cannot be opened or migrated, `SyncCoreError`
+    ///   when it holds an epoch that does not parse.
+    public init(path: String, busyTimeout: TimeInterval = 10) throws {
         var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "SchoolSync.SQLiteStore"
         pool = try DatabasePool(path: path, configuration: configuration)
         // GRDB's WAL default (NORMAL) may lose the last commits on power loss; an acknowledged push

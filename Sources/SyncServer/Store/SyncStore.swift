@@ -54,7 +54,8 @@ public protocol SyncStore: Sendable {
     func records(in collections: [String], periodCollections: Set<String>, period: String?) async throws -> [SyncRecord]
 
     /// Opens a browser session for a principal; returns the session id (kept only as a hash).
-    func createSession(for principal: Principal, csrf: String, expiresAt: Date) async throws -> String
+    /// Sessions expired at `time` (the server's clock) are removed on the way.
+    func createSession(for principal: Principal, csrf: String, expiresAt: Date, at time: Date) async throws -> String
 
     /// The principal and CSRF token of a live session, unless it expired or the principal was revoked.
     func session(forIDHash hash: Data, at time: Date) async throws -> (Principal, csrf: String)?

@@ -22,6 +22,13 @@ public struct CollectionRules: Sendable {
     /// the sync machinery on records that need no catalog.
     public static let protocolOnly = CollectionRules(schemas: DomainSchema.all, appliesDomainRules: false)
 
+    /// The kinds of principal that may resolve conflicts in `collection` (PROTOCOL.md §12, DESIGN
+    /// §4): administrators everywhere; bureau users too in a collection of the catalog scope, but
+    /// not in schools' records or a collection these rules do not know. Devices never resolve.
+    public func resolvers(of collection: String) -> Set<Principal.Kind> {
+        kinds[collection] == .catalog ? [.bureau, .admin] : [.admin]
+    }
+
     /// Why a record may not live where it claims, or `nil` when it may.
     func rejection(for record: SyncRecord) -> RejectReason? {
         guard let kind = kinds[record.key.collection] else {
