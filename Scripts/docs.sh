@@ -2,8 +2,7 @@
 # Builds the DocC documentation of SyncCore, Reporting and SyncClient, one archive per module in
 # .build/docs/<Module>.doccarchive (static hosting layout), and fails on any docc warning: a symbol
 # link to nothing, a ## Topics entry that names no symbol, an article that does not resolve, a doc
-# comment that documents some parameters and not others. (One exception, below: SyncClient's
-# in-source comments only warn for now.)
+# comment that documents some parameters and not others.
 # Usage: Scripts/docs.sh           (open .build/docs/Reporting.doccarchive/index.html through a web server,
 #                                    or run `docc preview Sources/Reporting/Documentation.docc ...`)
 #
@@ -46,23 +45,16 @@ for module in "${modules[@]}"; do
         --fallback-bundle-identifier "org.schoolsync.$module" \
         --output-path "$out/$module.doccarchive" \
         --diagnostics-file "$graphs/$module.diagnostics.json" >"$log" 2>&1 || { cat "$log"; exit 1; }
-    # Every warning fails, as --warnings-as-errors would, except those in SyncClient's own doc comments:
-    # Sources/SyncClient is being rewritten by others, so its comments only warn here for now (its
-    # catalog, which links only the stable types, must be clean like the others).
+    # Every warning fails, as --warnings-as-errors would:
     python3 - "$module" "$graphs/$module.diagnostics.json" "$PWD" <<'PY' || exit 1
 import json, sys
 module, path, root = sys.argv[1], sys.argv[2], sys.argv[3]
-lenient = {"SyncClient"}
 failed = False
 for d in json.load(open(path, encoding="utf-8"))["diagnostics"]:
     source = (d.get("source") or "").removeprefix("file://").removeprefix(root + "/")
     where = source + (":%d" % d["range"]["start"]["line"] if d.get("range") else "")
-    in_catalog = "/Documentation.docc/" in source or not source
-    fails = d.get("severity") == "error" or in_catalog or module not in lenient
-    print("%s: %s: %s%s" % (where or module, "error" if fails else "warning", d.get("summary", ""),
-                            "" if fails else " (in-source comment of a module others are rewriting: not failing)"),
-          file=sys.stderr)
-    failed |= fails
+    print("%s: error: %s" % (where or module, d.get("summary", "")), file=sys.stderr)
+    failed = True
 sys.exit(1 if failed else 0)
 PY
     echo "docs: $out/$module.doccarchive"

@@ -82,7 +82,7 @@ enum DomainTables {
     /// columns NULL (never one value as if settled), deleted records removed.
     /// `previous` is the state shown until now: only a record that was in conflict has conflict
     /// rows to clear.
-    static func show(_ state: RecordState, for key: RecordKey, schema: CollectionSchema, replacing previous: RecordState, in db: Database) throws {
+    static func writeRow(_ state: RecordState, for key: RecordKey, schema: CollectionSchema, replacing previous: RecordState, in db: Database) throws {
         try setApplying(true, db)
         let table = schema.name.quotedDatabaseIdentifier
         if state.isEmpty || state.isDeleted {

@@ -3,7 +3,7 @@ import GRDB
 import SyncCore
 
 /// One record as the replica keeps it.
-struct StoredRecord {
+struct TrackedRecord {
     var key: RecordKey
     var scope: Scope
     var state: RecordState
@@ -13,14 +13,14 @@ struct StoredRecord {
     var rejection: RejectReason?
     var rejectedEditSeq: Int64?
 
-    static func load(_ key: RecordKey, _ db: Database) throws -> StoredRecord? {
+    static func load(_ key: RecordKey, _ db: Database) throws -> TrackedRecord? {
         guard
             let row = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT * FROM sync_records WHERE collection = ? AND id = ?"),
                 arguments: [key.collection, key.id]
             )
         else { return nil }
-        return try StoredRecord(row: row)
+        return try TrackedRecord(row: row)
     }
 
     init(key: RecordKey, scope: Scope, state: RecordState) {
@@ -82,8 +82,11 @@ extension LocalReplica {
 
     /// Writes fields of a record at this replica and shows the result in its table.
     ///
-    /// - Parameter scope: where a new record lives; by default the catalog for catalog collections
-    ///   and, for school collections, the school named in its `school_id` value or this device's school.
+    /// - Parameters:
+    ///   - key: the record, e.g. `reports` / `qx-zhuoran/2025-S1/qixing-2024.a1.m2`.
+    ///   - values: the fields to set; other fields keep their values.
+    ///   - scope: where a new record lives; by default the catalog for catalog collections
+    ///     and, for school collections, the school named in its `school_id` value or this device's school.
     /// - Throws: ``SyncClientError/Code/refused`` for a conflicted field or an invalid value.
     public func write(_ key: RecordKey, _ values: [String: Value], scope: Scope? = nil) async throws {
         try await write([(key, values)], scope: scope)
@@ -95,8 +98,8 @@ extension LocalReplica {
             let replica = try Self.replicaID(db)
             for (key, values) in changes {
                 var record =
-                    try StoredRecord.load(key, db)
-                    ?? StoredRecord(key: key, scope: try scope ?? self.defaultScope(for: key, values: values, db), state: RecordState())
+                    try TrackedRecord.load(key, db)
+                    ?? TrackedRecord(key: key, scope: try scope ?? self.defaultScope(for: key, values: values, db), state: RecordState())
                 if let scope, scope != record.scope {
                     throw SyncClientError(.refused, "\(key) already lives in \(record.scope), not \(scope)")
                 }
@@ -108,7 +111,7 @@ extension LocalReplica {
     /// Deletes a record at this replica.
     public func delete(_ key: RecordKey) async throws {
         try await transaction { db in
-            guard var record = try StoredRecord.load(key, db) else {
+            guard var record = try TrackedRecord.load(key, db) else {
                 throw SyncClientError(.refused, "there is no record \(key) to delete")
             }
             let replica = try Self.replicaID(db)
@@ -122,9 +125,9 @@ extension LocalReplica {
     /// forgotten and pulled again from the server.
     public func discard(_ key: RecordKey) async throws {
         try await transaction { db in
-            let loaded: StoredRecord?
+            let loaded: TrackedRecord?
             do {
-                loaded = try StoredRecord.load(key, db)
+                loaded = try TrackedRecord.load(key, db)
             } catch {
                 // Its server copy, if any, must come back, and the server skips echoes of what this
                 // replica pushed: the next sync (under the sync lock) takes a new replica id and pulls
@@ -151,14 +154,14 @@ extension LocalReplica {
     /// Removes a record from its table and from the sync tables.
     private func forget(_ key: RecordKey, shown: RecordState, _ db: Database) throws {
         if let schema = schemas[key.collection] {
-            try DomainTables.show(RecordState(), for: key, schema: schema, replacing: shown, in: db)
+            try DomainTables.writeRow(RecordState(), for: key, schema: schema, replacing: shown, in: db)
         }
         try LocalRejection.forget(key, db)
     }
 
     /// Applies one local edit to a record's state, marks it dirty, saves it and shows it in its table;
     /// a refusal by the engine (a conflicted field, a bad value) becomes a ``SyncClientError``.
-    private func commitEdit(_ record: inout StoredRecord, _ db: Database, _ edit: (inout RecordState) throws(SyncCoreError) -> Void) throws {
+    private func commitEdit(_ record: inout TrackedRecord, _ db: Database, _ edit: (inout RecordState) throws(SyncCoreError) -> Void) throws {
         var state = record.state
         do throws(SyncCoreError) {
             try edit(&state)
@@ -168,14 +171,14 @@ extension LocalReplica {
         let previous = record.state
         record.edited(to: state)
         try record.save(db)
-        try show(record, replacing: previous, db)
+        try writeDomainRow(record, replacing: previous, db)
     }
 
     /// A record's state, local flags and the server's reason if it was rejected.
     public func record(_ key: RecordKey) async throws -> LocalRecord? {
         try await transaction { db in
             do {
-                return try StoredRecord.load(key, db).map(LocalRecord.init)
+                return try TrackedRecord.load(key, db).map(LocalRecord.init)
             } catch {
                 // Reading must not fail because of one damaged row: show it as held back, with why.
                 let reason = LocalRejection.damaged(error)
@@ -216,16 +219,16 @@ extension LocalReplica {
     ///   repaired spelling, under which the record is held back).
     private func capture(_ key: RecordKey, idBytes: Data?, schema: CollectionSchema, by replica: ReplicaID, _ db: Database) throws {
         let shown = try DomainTables.row(for: key, idBytes: idBytes, schema: schema, in: db)
-        let stored: StoredRecord?
+        let stored: TrackedRecord?
         do {
-            stored = try StoredRecord.load(key, db)
+            stored = try TrackedRecord.load(key, db)
         } catch {
             try LocalRejection.markDamaged(key, error, db)
             return
         }
         var problems = shown?.problems ?? []
         if idBytes != nil { problems.append("the id is not valid UTF-8 text") }
-        var record: StoredRecord
+        var record: TrackedRecord
         if let stored {
             record = stored
             // A record the server never accepted (held back here, or refused there) takes its
@@ -238,11 +241,11 @@ extension LocalReplica {
         } else {
             guard let shown else { return }  // inserted and deleted again before capture: nothing happened
             do {
-                record = StoredRecord(key: key, scope: try defaultScope(for: key, values: shown.values, db), state: RecordState())
+                record = TrackedRecord(key: key, scope: try defaultScope(for: key, values: shown.values, db), state: RecordState())
             } catch {
                 problems.append("\(error)")
                 // Never pushed while rejected; the placeholder scope is replaced once the row is fixed.
-                record = StoredRecord(key: key, scope: .catalog, state: RecordState())
+                record = TrackedRecord(key: key, scope: .catalog, state: RecordState())
             }
         }
         var state = record.state
@@ -312,9 +315,9 @@ extension LocalReplica {
     }
 
     /// Shows a record's state in its table; `previous` is the state shown until now.
-    func show(_ record: StoredRecord, replacing previous: RecordState, _ db: Database) throws {
+    func writeDomainRow(_ record: TrackedRecord, replacing previous: RecordState, _ db: Database) throws {
         guard let schema = schemas[record.key.collection] else { return }
-        try DomainTables.show(record.state, for: record.key, schema: schema, replacing: previous, in: db)
+        try DomainTables.writeRow(record.state, for: record.key, schema: schema, replacing: previous, in: db)
     }
 }
 
@@ -337,7 +340,7 @@ public struct LocalRecord: Sendable {
         self.rejection = rejection
     }
 
-    init(_ record: StoredRecord) {
+    init(_ record: TrackedRecord) {
         key = record.key
         scope = record.scope
         state = record.state

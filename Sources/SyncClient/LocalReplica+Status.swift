@@ -88,7 +88,7 @@ extension LocalReplica {
         try Row.fetchAll(db, sql: "SELECT collection, id FROM sync_conflicts ORDER BY collection, id").compactMap { row in
             guard let collection = try? row.field("collection", as: String.self), let id = try? row.field("id", as: String.self) else { return nil }
             let key = RecordKey(collection: collection, id: id)
-            guard let record = try? StoredRecord.load(key, db), let conflict = record.state.conflict else { return nil }
+            guard let record = try? TrackedRecord.load(key, db), let conflict = record.state.conflict else { return nil }
             return ReplicaStatus.Conflict(
                 collection: key.collection,
                 id: key.id,

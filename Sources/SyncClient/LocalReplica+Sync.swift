@@ -88,13 +88,15 @@ public struct PullSummary: Sendable, Hashable {
 extension LocalReplica {
     // MARK: Push
 
-    /// The push to send next: the one still unanswered, or a new batch of dirty records (skipping
-    /// records rejected since their last edit). `nil` when nothing waits.
-    func nextPush(maxRecords: Int) async throws -> PendingPush? {
+    /// Prepares the push to send next and persists it before anything is sent (PROTOCOL.md §6.1):
+    /// the one still unanswered, with its batch id, or a new batch of dirty records under a freshly
+    /// minted batch id (skipping records rejected since their last edit), saved in `sync_state`.
+    /// `nil` when nothing waits.
+    func preparePush(maxRecords: Int) async throws -> PendingPush? {
         try await transaction { db in
             if let pending = try PendingPush.loadOrForget(db) { return pending }
             let settings = try Self.requireSettings(db)
-            var records: [StoredRecord] = []
+            var records: [TrackedRecord] = []
             // Rows that can never be sent are marked and skipped, so one bad record never stops the
             // others (and a marked row no longer matches the query, so this ends).
             while records.isEmpty {
@@ -111,7 +113,7 @@ extension LocalReplica {
                 for row in rows {
                     let rowid = try row.field("rowid", as: Int64.self)
                     do {
-                        let record = try StoredRecord(row: row)
+                        let record = try TrackedRecord(row: row)
                         // The answer is matched to this row by its id as text: an id another program
                         // stored as a BLOB, or as bytes that do not read back the same, would never
                         // be acknowledged and would be sent again for ever.
@@ -147,7 +149,7 @@ extension LocalReplica {
     /// Refuses a record the server's wire rules would refuse, with the same code that checks them
     /// there (SyncCore's decoder), so a bad record is held back alone instead of making the server
     /// refuse the whole batch.
-    static func checkWireForm(_ record: StoredRecord) throws {
+    static func checkWireForm(_ record: TrackedRecord) throws {
         let wire = SyncRecord(key: record.key, scope: record.scope, state: record.state)
         do {
             _ = try CanonicalJSON.decode(SyncRecord.self, from: try CanonicalJSON.encode(wire))
@@ -156,10 +158,10 @@ extension LocalReplica {
         }
     }
 
-    /// Applies the server's answer to a push in one transaction: acknowledged records remember
+    /// Acknowledges a push: applies the server's answer in one transaction. Acknowledged records remember
     /// the state the server now holds and lose their dirty mark unless edited meanwhile; rejected
     /// records keep their edits and the reason.
-    func complete(_ pending: PendingPush, with response: PushResponse) async throws -> PushSummary {
+    func acknowledge(_ pending: PendingPush, with response: PushResponse) async throws -> PushSummary {
         try await transaction { db in
             var summary = PushSummary(sent: pending.request.records.count)
             var pushed: [RecordKey: (state: RecordState, editSeq: Int64)] = [:]
@@ -187,7 +189,7 @@ extension LocalReplica {
                     ).execute(arguments: [try StateColumn.encode(serverState), editSeq, result.key.collection, result.key.id])
                     if result.status == .conflict { summary.conflicts += 1 } else { summary.applied += 1 }
                 case .rejected:
-                    guard var record = try? StoredRecord.load(result.key, db) else { continue }
+                    guard var record = try? TrackedRecord.load(result.key, db) else { continue }
                     record.rejection = result.reason ?? RejectReason(code: .validation, message: "the server rejected this record without saying why")
                     record.rejectedEditSeq = editSeq
                     summary.rejected += 1
@@ -213,7 +215,7 @@ extension LocalReplica {
     /// Holds one record back from the next pushes, with the server's reason, until it changes.
     func holdBack(_ key: RecordKey, _ reason: RejectReason) async throws {
         try await transaction { db in
-            guard var record = try? StoredRecord.load(key, db) else { return }
+            guard var record = try? TrackedRecord.load(key, db) else { return }
             record.rejection = reason
             record.rejectedEditSeq = record.editSeq
             try record.save(db)
@@ -239,7 +241,7 @@ extension LocalReplica {
                 // A damaged local row cannot be joined; the server's copy replaces it (it held
                 // nothing readable, and it was never sent).
                 var record =
-                    (try? StoredRecord.load(incoming.key, db)) ?? StoredRecord(key: incoming.key, scope: incoming.scope, state: RecordState())
+                    (try? TrackedRecord.load(incoming.key, db)) ?? TrackedRecord(key: incoming.key, scope: incoming.scope, state: RecordState())
                 let merged: RecordState
                 let serverState: RecordState
                 do throws(SyncCoreError) {
@@ -264,7 +266,7 @@ extension LocalReplica {
                 try record.save(db)
                 if merged != previous {
                     summary.changed += 1
-                    try self.show(record, replacing: previous, db)
+                    try self.writeDomainRow(record, replacing: previous, db)
                 }
                 if merged.isConflicted { summary.conflicts += 1 }
             }
@@ -333,7 +335,7 @@ extension LocalReplica {
     func remint(_ db: Database) throws -> ReplicaID {
         let fresh = ReplicaID.random()
         for row in try Row.fetchAll(db, sql: "SELECT * FROM sync_records WHERE dirty = 1") {
-            guard var record = try? StoredRecord(row: row) else { continue }  // damaged: never sent, nothing to rebuild
+            guard var record = try? TrackedRecord(row: row) else { continue }  // damaged: never sent, nothing to rebuild
             let previous = record.state
             let base = record.serverState ?? RecordState()
             do throws(SyncCoreError) {
@@ -342,7 +344,7 @@ extension LocalReplica {
                 throw SyncClientError(.refused, "\(record.key) could not be rebuilt under a new replica id: \(error.message)", cause: error)
             }
             try record.save(db)
-            try self.show(record, replacing: previous, db)
+            try self.writeDomainRow(record, replacing: previous, db)
         }
         try SyncState.update(db) { state in
             state.replica = fresh

@@ -26,8 +26,12 @@ public final class LocalReplica: Sendable {
 
     /// Opens or creates the replica, migrating the sync tables and creating each schema's table and triggers.
     ///
-    /// - Parameter clock: the device's clock; sync and merge never depend on it (a device set to
-    ///   1970 or 2099 syncs like any other), it only stamps `status` times.
+    /// - Parameters:
+    ///   - path: the SQLite file; created if missing. Other programs may open it too.
+    ///   - schemas: the collections that get domain tables (Reporting's `DomainSchema.all`).
+    ///   - clock: the device's clock; sync and merge never depend on it (a device set to
+    ///     1970 or 2099 syncs like any other), it only stamps `status` times.
+    /// - Throws: GRDB's `DatabaseError` when the file cannot be opened or migrated.
     public init(path: String, schemas: [CollectionSchema], clock: @escaping @Sendable () -> Date = Date.init) throws {
         self.clock = clock
         var configuration = Configuration()

@@ -5,7 +5,7 @@ import SyncCore
 /// Follows swift-nio's error shape: a stable ``Code``, a message, and the underlying cause.
 public struct SyncClientError: Error, Sendable, CustomStringConvertible {
     /// A stable, machine-readable code: what the client makes of an answer (PROTOCOL.md §8's
-    /// ``ErrorCode`` stays in ``body``). Where a category is a wire code, it takes its spelling from
+    /// `ErrorCode` stays in ``body``). Where a category is a wire code, it takes its spelling from
     /// SyncCore's types, so the two cannot drift apart.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let name: String

@@ -15,9 +15,11 @@ public enum SyncProgress: Sendable, Equatable {
     case epochReset(Epoch)
 }
 
-/// The result of `pull`, `push` or `sync`.
-public struct SyncReport: Sendable, Hashable {
+/// What one `pull`, `push` or `sync` did: the counts of its pulls and of its pushes.
+public struct SyncSummary: Sendable, Hashable {
+    /// Records received and what they changed.
     public var pulled = PullSummary()
+    /// Records sent and what the server answered for them.
     public var pushed = PushSummary()
 }
 
@@ -62,9 +64,9 @@ public struct SyncEngine: Sendable {
     /// Pull, push, pull: local edits go up and everyone else's come down (the second pull only
     /// when something was pushed).
     @discardableResult
-    public func sync() async throws -> SyncReport {
+    public func sync() async throws -> SyncSummary {
         try await recordingOutcome { sizes in
-            var report = SyncReport(pushed: try await pushUnanswered(sizes))
+            var report = SyncSummary(pushed: try await pushUnanswered(sizes))
             report.pulled = try await pullAll(sizes)
             let pushed = try await pushAll(sizes)
             report.pushed.sent += pushed.sent
@@ -85,24 +87,24 @@ public struct SyncEngine: Sendable {
 
     /// Pulls until the server has nothing more.
     @discardableResult
-    public func pull() async throws -> SyncReport {
+    public func pull() async throws -> SyncSummary {
         try await recordingOutcome { sizes in
             let unanswered = try await pushUnanswered(sizes)
-            return SyncReport(pulled: try await pullAll(sizes), pushed: unanswered)
+            return SyncSummary(pulled: try await pullAll(sizes), pushed: unanswered)
         }
     }
 
     /// Pushes every dirty record (an unanswered earlier push first).
     @discardableResult
-    public func push() async throws -> SyncReport {
+    public func push() async throws -> SyncSummary {
         try await recordingOutcome { sizes in
-            SyncReport(pushed: try await pushAll(sizes))
+            SyncSummary(pushed: try await pushAll(sizes))
         }
     }
 
     /// Runs one sync operation holding the database's sync lock, and records its outcome for `status`.
     /// A sync refused because another is running records nothing: the running one's outcome stands.
-    private func recordingOutcome(_ body: (Sizes) async throws -> SyncReport) async throws -> SyncReport {
+    private func recordingOutcome(_ body: (Sizes) async throws -> SyncSummary) async throws -> SyncSummary {
         let lock = try await SyncLock.acquire(for: replica.path, wait: lockWait, sleep: sleep)
         defer { lock.release() }
         do {
@@ -175,7 +177,7 @@ public struct SyncEngine: Sendable {
         let waiting = try await replica.pendingCount()
         machine.pushStarted(waiting: waiting)
         var size = sizes.batch
-        while let pending = try await replica.nextPush(maxRecords: size) {
+        while let pending = try await replica.preparePush(maxRecords: size) {
             if let stuck = machine.pushRoundStarted() { throw stuck }
             let response: PushResponse
             do {
@@ -201,7 +203,7 @@ public struct SyncEngine: Sendable {
                 if onlyUnanswered { break }
                 continue
             }
-            let summary = try await replica.complete(pending, with: response)
+            let summary = try await replica.acknowledge(pending, with: response)
             total.sent += summary.sent
             total.applied += summary.applied
             total.conflicts += summary.conflicts

@@ -97,7 +97,7 @@ struct DomainVector: Decodable, Sendable, CustomTestStringConvertible {
     }
 
     /// A record the server holds before the push.
-    struct StoredRecord: Decodable, Sendable {
+    struct TrackedRecord: Decodable, Sendable {
         let collection: String
         let id: String
         let scope: Scope
@@ -115,7 +115,7 @@ struct DomainVector: Decodable, Sendable, CustomTestStringConvertible {
     /// Role name (`school`, `bureau`, `admin`, `store`) → the replica that writes for it.
     var replicas: [String: ReplicaID] = [:]
     /// The file's store, shared by its cases.
-    var store: [StoredRecord] = []
+    var store: [TrackedRecord] = []
 
     let name: String
     let note: String
@@ -126,7 +126,7 @@ struct DomainVector: Decodable, Sendable, CustomTestStringConvertible {
     let scope: Scope
     let values: [String: Value]?
     let delete: Bool?
-    let given: [StoredRecord]?
+    let given: [TrackedRecord]?
     let expect: Outcome
 
     enum CodingKeys: String, CodingKey {
@@ -224,7 +224,7 @@ struct DomainVector: Decodable, Sendable, CustomTestStringConvertible {
 struct DomainVectorFile: Decodable {
     let description: String
     let replicas: [String: ReplicaID]
-    let store: [DomainVector.StoredRecord]
+    let store: [DomainVector.TrackedRecord]
     let cases: [DomainVector]
 }
 

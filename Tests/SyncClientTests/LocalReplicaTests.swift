@@ -189,7 +189,7 @@ struct LocalReplicaTests {
             let replica = try fixture.replica("a.sqlite")
             try await enrolOffline(replica)
             try await replica.write(report(), ["status": .string("in_progress"), "school_id": .string("qx-zhuoran")])
-            let pending = try #require(try await replica.nextPush(maxRecords: 10))
+            let pending = try #require(try await replica.preparePush(maxRecords: 10))
             try await replica.write(report(), ["narrative": .string("推送途中又改了")])
             let epoch = try Epoch(parsing: "0123456789abcdef0123456789abcdef")
             let response = PushResponse(
@@ -197,10 +197,10 @@ struct LocalReplicaTests {
                 receipt: PushReceipt(epoch: epoch, sequence: 1),
                 results: [PushResult(key: report(), status: .applied)]
             )
-            _ = try await replica.complete(pending, with: response)
+            _ = try await replica.acknowledge(pending, with: response)
             let record = try #require(try await replica.record(report()))
             #expect(record.hasLocalChanges, "the edit made during the push must still be sent")
-            #expect(try await replica.nextPush(maxRecords: 10)?.request.records.first?.state == record.state)
+            #expect(try await replica.preparePush(maxRecords: 10)?.request.records.first?.state == record.state)
         }
     }
 
@@ -209,10 +209,10 @@ struct LocalReplicaTests {
             let replica = try fixture.replica("a.sqlite")
             try await enrolOffline(replica)
             try await replica.write(report(), ["status": .string("in_progress"), "school_id": .string("qx-zhuoran")])
-            let first = try #require(try await replica.nextPush(maxRecords: 10))
+            let first = try #require(try await replica.preparePush(maxRecords: 10))
             // The process dies here; a new one opens the same file.
             let reopened = try fixture.replica("a.sqlite")
-            let again = try #require(try await reopened.nextPush(maxRecords: 10))
+            let again = try #require(try await reopened.preparePush(maxRecords: 10))
             #expect(again.request == first.request)
             #expect(try await reopened.status().unansweredPush != nil)
         }
@@ -225,7 +225,7 @@ struct LocalReplicaTests {
             let replica = try fixture.replica("a.sqlite")
             try await enrolOffline(replica)
             try await replica.write(report(), ["status": .string("in_progress"), "school_id": .string("qx-zhuoran")])
-            let built = try #require(try await replica.nextPush(maxRecords: 10))
+            let built = try #require(try await replica.preparePush(maxRecords: 10))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let request = String(decoding: try encoder.encode(built.request), as: UTF8.self)
@@ -233,7 +233,7 @@ struct LocalReplicaTests {
             try await otherProgram(fixture, "a.sqlite").write { db in
                 try db.execute(sql: "UPDATE sync_state SET pending_push = ?, pending_push_edit_seqs = NULL", arguments: [legacy])
             }
-            let again = try #require(try await replica.nextPush(maxRecords: 10))
+            let again = try #require(try await replica.preparePush(maxRecords: 10))
             #expect(again.request == built.request)
             #expect(again.editSeqs == built.editSeqs)
             let answer = PushResponse(
@@ -241,7 +241,7 @@ struct LocalReplicaTests {
                 receipt: PushReceipt(epoch: try Epoch(parsing: "0123456789abcdef0123456789abcdef"), sequence: 1),
                 results: [PushResult(key: report(), status: .applied)]
             )
-            _ = try await replica.complete(again, with: answer)
+            _ = try await replica.acknowledge(again, with: answer)
             #expect(try await replica.pendingCount() == 0)
             #expect(try await replica.hasPendingPush() == false)
         }

@@ -19,38 +19,38 @@ struct PushRulesTests {
     }
 
     @Test func matchingReceiptIsAcceptedAndAdvances() {
-        let stored = PushRules.ReplicaRecord(sequence: 4, lastBatch: "older")
+        let stored = PushRules.ReplicaProgress(sequence: 4, lastBatch: "older")
         #expect(PushRules.checkReceipt(receipt(4), batch: batch, stored: stored, owner: nil, principal: device, epoch: epoch) == .proceed(nextSequence: 5))
     }
 
     @Test func retryOfTheLastBatchWhoseAnswerWasLostIsAReplay() {
-        let stored = PushRules.ReplicaRecord(sequence: 5, lastBatch: "batch-7")
+        let stored = PushRules.ReplicaProgress(sequence: 5, lastBatch: "batch-7")
         #expect(PushRules.checkReceipt(receipt(4), batch: batch, stored: stored, owner: nil, principal: device, epoch: epoch) == .replay)
-        let first = PushRules.ReplicaRecord(sequence: 1, lastBatch: "batch-7")
+        let first = PushRules.ReplicaProgress(sequence: 1, lastBatch: "batch-7")
         #expect(PushRules.checkReceipt(nil, batch: batch, stored: first, owner: nil, principal: device, epoch: epoch) == .replay)
     }
 
     @Test func aCopiedDatabaseIsStale() {
         // Two PCs share receipt 4; the first pushed (server now at 5), the second pushes another batch.
-        let stored = PushRules.ReplicaRecord(sequence: 5, lastBatch: "from-the-first-pc")
+        let stored = PushRules.ReplicaProgress(sequence: 5, lastBatch: "from-the-first-pc")
         #expect(PushRules.checkReceipt(receipt(4), batch: batch, stored: stored, owner: nil, principal: device, epoch: epoch) == .stale(expected: receipt(5)))
         // And pulls carry no batch, so they can never pass as a replay.
         #expect(PushRules.checkReceipt(receipt(4), batch: nil, stored: stored, owner: nil, principal: device, epoch: epoch) == .stale(expected: receipt(5)))
     }
 
     @Test func aDatabaseRestoredFromBeforeItsFirstPushIsStale() {
-        let stored = PushRules.ReplicaRecord(sequence: 2, lastBatch: "x")
+        let stored = PushRules.ReplicaProgress(sequence: 2, lastBatch: "x")
         #expect(PushRules.checkReceipt(nil, batch: batch, stored: stored, owner: nil, principal: device, epoch: epoch) == .stale(expected: receipt(2)))
     }
 
     @Test func aReceiptTheServerNeverIssuedIsStale() {
         #expect(PushRules.checkReceipt(receipt(3), batch: batch, stored: nil, owner: nil, principal: device, epoch: epoch) == .stale(expected: nil))
-        let stored = PushRules.ReplicaRecord(sequence: 2, lastBatch: "x")
+        let stored = PushRules.ReplicaProgress(sequence: 2, lastBatch: "x")
         #expect(PushRules.checkReceipt(receipt(9), batch: batch, stored: stored, owner: nil, principal: device, epoch: epoch) == .stale(expected: receipt(2)))
     }
 
     @Test func aReceiptFromAnotherEpochMeansTheStoreWasRestored() {
-        let stored = PushRules.ReplicaRecord(sequence: 2, lastBatch: "x")
+        let stored = PushRules.ReplicaProgress(sequence: 2, lastBatch: "x")
         #expect(PushRules.checkReceipt(receipt(2, otherEpoch), batch: batch, stored: stored, owner: nil, principal: device, epoch: epoch) == .epochChanged)
     }
 

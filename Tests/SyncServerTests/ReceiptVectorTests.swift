@@ -65,7 +65,7 @@ struct ReceiptVectorTests {
         let decision = PushRules.checkReceipt(
             try vector.receipt.map { try PushReceipt(parsing: $0) },
             batch: try vector.request == "push" ? vector.batch.map { try BatchID(parsing: $0) } : nil,
-            stored: vector.stored.map { PushRules.ReplicaRecord(sequence: $0.sequence, lastBatch: $0.lastBatch) },
+            stored: vector.stored.map { PushRules.ReplicaProgress(sequence: $0.sequence, lastBatch: $0.lastBatch) },
             owner: vector.owner == "other" ? 2 : 1,
             principal: principal,
             epoch: epoch

@@ -184,14 +184,14 @@ extension SQLiteStore {
 
     // MARK: Rows
 
-    static func replicaRecord(_ replica: ReplicaID, _ db: Database) throws -> PushRules.ReplicaRecord? {
+    static func replicaRecord(_ replica: ReplicaID, _ db: Database) throws -> PushRules.ReplicaProgress? {
         guard
             let row = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT sequence, last_batch FROM replicas WHERE replica = ?"),
                 arguments: [replica.description]
             )
         else { return nil }
-        return PushRules.ReplicaRecord(sequence: try sequence(try row.stored("sequence")), lastBatch: try row.stored("last_batch"))
+        return PushRules.ReplicaProgress(sequence: try sequence(try row.stored("sequence")), lastBatch: try row.stored("last_batch"))
     }
 
     /// The principal that owns a replica id, or nil while nobody has used it.

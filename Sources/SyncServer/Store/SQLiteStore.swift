@@ -12,8 +12,8 @@ import SyncCore
 public final class SQLiteStore: SyncStore {
     public let epoch: Epoch
     let pool: DatabasePool
-    let pushes: GroupedAccess<PushOutcome>
-    let pulls: GroupedAccess<PullOutcome>
+    let pushes: GroupCommit<PushOutcome>
+    let pulls: GroupCommit<PullOutcome>
 
     /// Opens (or creates and migrates) the store at `path`.
     ///

@@ -5,7 +5,7 @@ import SyncCore
 /// these inside their transaction, so every store decides alike and the rules are tested without I/O.
 enum PushRules {
     /// What the server remembers about a replica's pushes in the current epoch.
-    struct ReplicaRecord: Sendable, Equatable {
+    struct ReplicaProgress: Sendable, Equatable {
         var sequence: UInt64
         var lastBatch: String
     }
@@ -36,7 +36,7 @@ enum PushRules {
     static func checkReceipt(
         _ receipt: PushReceipt?,
         batch: BatchID?,
-        stored: ReplicaRecord?,
+        stored: ReplicaProgress?,
         owner: Int64?,
         principal: Principal,
         epoch: Epoch

@@ -3,7 +3,7 @@ import Foundation
 import SyncClient
 
 /// The JSON a sync command prints with --json.
-struct SyncResult: Encodable {
+struct SyncCommandOutput: Encodable {
     let pulled: Int
     let changed: Int
     let pushed: Int
@@ -11,7 +11,7 @@ struct SyncResult: Encodable {
     let conflicts: Int
     let rejected: Int
 
-    init(_ report: SyncReport) {
+    init(_ report: SyncSummary) {
         pulled = report.pulled.received
         changed = report.pulled.changed
         pushed = report.pushed.sent
@@ -22,13 +22,13 @@ struct SyncResult: Encodable {
 }
 
 /// Runs pull, push or sync and reports the outcome; exit 2 when something needs a person.
-func runSync(_ global: GlobalOptions, quiet: Bool, _ operation: @escaping (SyncEngine) async throws -> SyncReport) async throws {
+func runSync(_ global: GlobalOptions, quiet: Bool, _ operation: @escaping (SyncEngine) async throws -> SyncSummary) async throws {
     try await runCommand {
         let (report, status) = try await global.withEngine(quiet: quiet) { engine, replica in
             (try await operation(engine), try await replica.status())
         }
         if global.json {
-            try printJSON(SyncResult(report))
+            try printJSON(SyncCommandOutput(report))
         } else {
             print(
                 "pulled \(report.pulled.received) records (\(report.pulled.changed) changed), pushed \(report.pushed.sent) (\(report.pushed.applied) applied, \(report.pushed.conflicts) in conflict, \(report.pushed.rejected) rejected)"

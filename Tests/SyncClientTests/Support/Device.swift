@@ -38,7 +38,7 @@ struct Device: Sendable {
         )
     }
 
-    func sync() async throws -> SyncReport { try await engine.sync() }
+    func sync() async throws -> SyncSummary { try await engine.sync() }
 }
 
 /// Catalog records a bureau publishes so schools can report.

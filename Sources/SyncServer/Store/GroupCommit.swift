@@ -11,7 +11,7 @@ import Synchronization
 /// - ``writes(_:)``: each job in its own savepoint, so one that fails takes nothing of the others
 ///   with it, and all of them become durable with one commit.
 /// - ``reads(_:)``: all jobs in one snapshot, which is a snapshot each of them could have had.
-final class GroupedAccess<Output: Sendable>: Sendable {
+final class GroupCommit<Output: Sendable>: Sendable {
     typealias Work = @Sendable (Database) throws -> Output
     typealias RunGroup = @Sendable ([Work]) async -> [Result<Output, any Error>]
 
@@ -38,8 +38,8 @@ final class GroupedAccess<Output: Sendable>: Sendable {
     /// Groups of writes: one transaction, a savepoint per job.
     /// Up to 256 pushes share a commit: measured with 1,000 schools, larger groups than reads
     /// want, since each commit waits for the disk.
-    static func writes(_ pool: DatabasePool) -> GroupedAccess {
-        GroupedAccess(maxGroup: 256) { works in
+    static func writes(_ pool: DatabasePool) -> GroupCommit {
+        GroupCommit(maxGroup: 256) { works in
             do {
                 return try await pool.write { db in
                     works.map { work in
@@ -62,8 +62,8 @@ final class GroupedAccess<Output: Sendable>: Sendable {
     }
 
     /// Groups of reads: one snapshot.
-    static func reads(_ pool: DatabasePool) -> GroupedAccess {
-        GroupedAccess(maxGroup: 64) { works in
+    static func reads(_ pool: DatabasePool) -> GroupCommit {
+        GroupCommit(maxGroup: 64) { works in
             do {
                 return try await pool.read { db in works.map { work in Result { try work(db) } } }
             } catch {

@@ -5,7 +5,7 @@ import Testing
 @testable import SyncServer
 
 /// Pushes that arrive together share a transaction; each keeps its own outcome.
-struct GroupedAccessTests {
+struct GroupCommitTests {
     struct Refused: Error, Equatable { let job: Int }
 
     @Test func aFailingJobRollsBackOnlyItselfAndEveryOtherCommits() async throws {
@@ -14,7 +14,7 @@ struct GroupedAccessTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let pool = try DatabasePool(path: directory.appendingPathComponent("group.sqlite").path)
         try await pool.write { db in try db.execute(sql: "CREATE TABLE t (job INTEGER PRIMARY KEY)") }
-        let group = GroupedAccess<Int>.writes(pool)
+        let group = GroupCommit<Int>.writes(pool)
         let outcomes = await withTaskGroup(of: (Int, Result<Int, any Error>).self) { tasks in
             for job in 0..<200 {
                 tasks.addTask {
@@ -44,7 +44,7 @@ struct GroupedAccessTests {
     }
 }
 
-extension GroupedAccessTests {
+extension GroupCommitTests {
     @Test func groupedReadsEachGetTheirOwnAnswerAndAFailingOneFailsAlone() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("schoolsync-group-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -54,7 +54,7 @@ extension GroupedAccessTests {
             try db.execute(sql: "CREATE TABLE t (job INTEGER PRIMARY KEY, doubled INTEGER NOT NULL)")
             for job in 0..<100 { try db.execute(sql: "INSERT INTO t VALUES (?, ?)", arguments: [job, job * 2]) }
         }
-        let reads = GroupedAccess<Int>.reads(pool)
+        let reads = GroupCommit<Int>.reads(pool)
         let outcomes = await withTaskGroup(of: (Int, Result<Int, any Error>).self) { tasks in
             for job in 0..<100 {
                 tasks.addTask {
