@@ -63,10 +63,7 @@ struct PendingPush: Sendable {
     }
 
     static func clear(_ db: Database) throws {
-        try SyncState.update(db) { state in
-            state.pendingPush = nil
-            state.pendingPushEditSeqs = nil
-        }
+        try SyncState.update(db) { $0.forgetPendingPush() }
     }
 }
 
@@ -199,8 +196,7 @@ extension LocalReplica {
             let now = self.now()
             try SyncState.update(db) { state in
                 state.receipt = response.receipt
-                state.pendingPush = nil
-                state.pendingPushEditSeqs = nil
+                state.forgetPendingPush()
                 state.lastPushAt = now
             }
             return summary
@@ -289,10 +285,7 @@ extension LocalReplica {
     static func resetForNewEpoch(_ epoch: Epoch, _ db: Database) throws {
         try SyncState.update(db) { state in
             state.epoch = epoch
-            state.cursor = nil
-            state.receipt = nil
-            state.pendingPush = nil
-            state.pendingPushEditSeqs = nil
+            state.forgetServerProgress()
         }
         try offerEverything(db)
         // The server's reasons no longer hold; this device's own do (only an edit lifts them).
@@ -348,10 +341,7 @@ extension LocalReplica {
         }
         try SyncState.update(db) { state in
             state.replica = fresh
-            state.cursor = nil
-            state.receipt = nil
-            state.pendingPush = nil
-            state.pendingPushEditSeqs = nil
+            state.forgetServerProgress()
         }
         // The server and this database disagree about what was acknowledged: this one was
         // restored or copied, or the server lost its last commits. Offer everything again;

@@ -230,12 +230,7 @@ public final class LocalReplica: Sendable {
         let fresh = ReplicaID.random()
         state.replica = fresh
         state.replicaIsDamaged = false
-        if damaged {
-            state.cursor = nil
-            state.receipt = nil
-            state.pendingPush = nil
-            state.pendingPushEditSeqs = nil
-        }
+        if damaged { state.forgetServerProgress() }
         try state.write(db)
         if damaged { try offerEverything(db) }
         return fresh

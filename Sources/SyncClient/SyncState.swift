@@ -54,6 +54,23 @@ struct SyncState: Sendable, Equatable {
     /// Whether the server answered the last attempt.
     var reachable: Bool?
 
+    // MARK: Changes
+
+    /// Forgets where this replica stands with the server — cursor, receipt and the unanswered push —
+    /// after a re-mint (PROTOCOL.md §6.3) or an epoch change (§7.4): the next pull starts from the
+    /// beginning and the next push is built anew.
+    mutating func forgetServerProgress() {
+        cursor = nil
+        receipt = nil
+        forgetPendingPush()
+    }
+
+    /// Forgets the unanswered push; its records keep their dirty marks.
+    mutating func forgetPendingPush() {
+        pendingPush = nil
+        pendingPushEditSeqs = nil
+    }
+
     // MARK: Reading and writing
 
     static let columns = [
