@@ -10,8 +10,8 @@ import SyncCore
 /// summary).
 ///
 /// It shares ``HTTPSyncTransport``'s exchange (gzip, timeouts, size caps, ``SyncClientError``)
-/// but not its protocol: a program that administers needs no local replica. Page sizes come from
-/// the server's `/v1/session` limits, never restated here.
+/// but not its protocol: a program that administers needs no local replica. Pages come in the
+/// server's own size (no limit is restated here); each list reads every page.
 ///
 /// For example:
 /// ```swift
@@ -49,20 +49,19 @@ public struct AdministrationClient: Sendable {
         try await get("/v1/session", as: SessionInfo.self)
     }
 
-    /// Every open conflict, oldest first, optionally of one school or collection (`GET /v1/conflicts`,
-    /// paged by the server's `maxPullLimit` until the last page).
+    /// Every open conflict, oldest first, optionally of one school or collection (`GET /v1/conflicts`
+    /// in the server's own page size, each page after the last one's `since`, until an empty page).
     /// - Throws: ``SyncClientError``; `forbidden` for a device's token.
     public func conflicts(school: String? = nil, collection: String? = nil) async throws(SyncClientError) -> [ConflictSummary] {
-        let limit = try await session().limits.maxPullLimit
         var all: [ConflictSummary] = []
         var after: Int64 = 0
         while true {
-            var query = "/v1/conflicts?limit=\(limit)&after=\(after)"
+            var query = "/v1/conflicts?after=\(after)"
             if let school { query += "&school=\(Self.queryEncoded(school))" }
             if let collection { query += "&collection=\(Self.queryEncoded(collection))" }
             let page = try await get(query, as: ConflictList.self).conflicts
             all += page
-            guard page.count == limit, let last = page.last?.since, last > after else { return all }
+            guard let last = page.last?.since, last > after else { return all }
             after = last
         }
     }

@@ -187,7 +187,7 @@ extension LocalReplica {
                     if result.status == .conflict { summary.conflicts += 1 } else { summary.applied += 1 }
                 case .rejected:
                     guard var record = try? TrackedRecord.load(result.key, db) else { continue }
-                    record.rejection = result.reason ?? RejectReason(code: .validation, message: "the server rejected this record without saying why")
+                    record.rejection = result.reason ?? RejectReason(code: .unspecified, message: "the server rejected this record without saying why")
                     record.rejectedEditSeq = editSeq
                     summary.rejected += 1
                     try record.save(db)

@@ -106,7 +106,8 @@ public final class LocalReplica: Sendable {
         migrator.registerMigration("v3: the protocol state in one typed row") { db in
             // sync_meta's keys become the columns of one row (SyncState is its only reader and
             // writer). Values are copied as they are; SyncState reads anything unexpected as absent.
-            func meta(_ key: String) -> String { "(SELECT value FROM sync_meta WHERE key = '\(key)')" }
+            // CAST as the old reader did: it read every value as text, a BLOB's bytes included.
+            func meta(_ key: String) -> String { "(SELECT CAST(value AS TEXT) FROM sync_meta WHERE key = '\(key)')" }
             try db.execute(
                 sql: """
                     CREATE TABLE sync_state (
@@ -167,17 +168,19 @@ public final class LocalReplica: Sendable {
                     arguments: StatementArguments(LocalRejection.codes)
                 )
             }
-            if let epoch = previous.epoch, epoch != session.epoch {
-                try Self.resetForNewEpoch(session.epoch, db)
-            }
+            // Who this database is comes first: an epoch reset offers the records the new
+            // principal may write, so it must see the new school.
             try SyncState.update(db) { state in
                 state.serverURL = serverURL
                 state.token = token
                 state.deviceName = session.principal.name
                 state.schoolID = session.principal.school
-                state.epoch = session.epoch
                 state.limits = session.limits
             }
+            if let epoch = previous.epoch, epoch != session.epoch {
+                try Self.resetForNewEpoch(session.epoch, db)
+            }
+            try SyncState.update(db) { $0.epoch = session.epoch }
         }
     }
 

@@ -27,6 +27,9 @@ extension SyncEngine {
             case remint
             /// The server's store was restored: reset the cursor and offer everything again (§7.4).
             case resetEpoch(Epoch)
+            /// The server refused the page size (400 `invalid_parameter` naming `limit`): its limits
+            /// changed since they were kept; ask `/v1/session` again and pull with the new ones.
+            case refreshLimits
             /// Give up and throw this error.
             case fail(SyncClientError)
         }
@@ -48,6 +51,9 @@ extension SyncEngine {
         /// Re-mints and epoch resets so far: a server that keeps asking for them is not making progress.
         private(set) var recoveries = 0
         private var maxPushRounds = Int.max
+        /// Whether the last action was a retry: the next round re-sends the same batch, which is
+        /// bounded by the retry policy, not a new round.
+        private var retrying = false
 
         /// At most this many re-mints or epoch resets in one call: each one answers a single fact
         /// about the server, so many more means the answers do not change anything.
@@ -67,6 +73,10 @@ extension SyncEngine {
 
         /// A push round is about to send a batch; `nil` to go on, or the failure that ends the loop.
         mutating func pushRoundStarted() -> SyncClientError? {
+            if retrying {
+                retrying = false
+                return nil
+            }
             pushRounds += 1
             guard pushRounds > maxPushRounds else { return nil }
             return SyncClientError(
@@ -78,6 +88,7 @@ extension SyncEngine {
         /// The request was answered: the next failure starts counting attempts again.
         mutating func succeeded() {
             attempt = 1
+            retrying = false
         }
 
         /// The request failed with `error`; what to do next. `generator` draws the jitter.
@@ -86,6 +97,7 @@ extension SyncEngine {
             request: Request,
             using generator: inout G
         ) -> Action {
+            retrying = false
             guard let error = error as? SyncClientError else {
                 return .fail(SyncClientError(.usage, "\(error)", cause: error))
             }
@@ -101,14 +113,20 @@ extension SyncEngine {
                     return .holdBack(
                         error.code == .tooLarge
                             ? RejectReason(code: .tooLarge, message: "this record is larger than the server accepts; shorten it (\(error.message))")
-                            : RejectReason(code: .invalidRecord, message: "the server refuses this record: \(error.message); fix or discard it")
+                            : RejectReason(code: .refusedWhole, message: "the server refuses this record: \(error.message); fix or discard it")
                     )
                 }
             }
             if error.isRetryable && attempt < retry.maxAttempts {
                 let delay = retry.delay(beforeRetry: attempt, retryAfter: error.retryAfter, using: &generator)
                 attempt += 1
+                retrying = true
                 return .retry(after: delay, attempt: attempt - 1, reason: error)
+            }
+            if request == .pull, serverCode == .invalidParameter, error.body?.details?["parameter"] == "limit", recoveries < Self.maxRecoveries {
+                recoveries += 1
+                attempt = 1
+                return .refreshLimits
             }
             switch error.code {
             case .replicaStale where recoveries < Self.maxRecoveries:

@@ -129,24 +129,38 @@ public struct SyncEngine: Sendable {
 
     /// The batch and page sizes of one run: the engine's own, capped by the server's limits
     /// (`/v1/session`, PROTOCOL.md §10), which the replica remembers from enrolment. A replica
-    /// enrolled before it kept them asks once; if the server cannot be asked, the engine's sizes
-    /// stand and a 413 splits the batch.
+    /// enrolled before it kept them asks once; if the server cannot be reached, the engine's sizes
+    /// stand (a 413 splits a batch, and a refused page size asks again: ``StateMachine/Action/refreshLimits``).
     struct Sizes {
         var batch: Int
         var page: Int
     }
 
     func sizes() async throws -> Sizes {
-        var limits = try await replica.serverLimits()
-        if limits == nil, let session = try? await transport.session() {
-            limits = session.limits
+        if let limits = try await replica.serverLimits() { return sizes(within: limits) }
+        return try await refreshedSizes() ?? Sizes(batch: batchSize, page: pageSize)
+    }
+
+    private func sizes(within limits: SessionInfo.Limits) -> Sizes {
+        Sizes(batch: max(1, min(batchSize, limits.maxBatchRecords)), page: max(1, min(pageSize, limits.maxPullLimit)))
+    }
+
+    /// Asks `/v1/session` for the server's limits and keeps them; `nil` when the server cannot be
+    /// reached now. A refused token ends the run here, as its pull would.
+    private func refreshedSizes() async throws -> Sizes? {
+        do {
+            let session = try await transport.session()
             try await replica.rememberServerLimits(session.limits)
+            return sizes(within: session.limits)
+        } catch let error as SyncClientError where error.code == .unauthorized {
+            throw error
+        } catch {
+            return nil
         }
-        guard let limits else { return Sizes(batch: batchSize, page: pageSize) }
-        return Sizes(batch: max(1, min(batchSize, limits.maxBatchRecords)), page: max(1, min(pageSize, limits.maxPullLimit)))
     }
 
     func pullAll(_ sizes: Sizes) async throws -> PullSummary {
+        var sizes = sizes
         var machine = StateMachine(retry: retry, batchSize: sizes.batch)
         var generator = SystemRandomNumberGenerator()
         var total = PullSummary()
@@ -157,7 +171,13 @@ public struct SyncEngine: Sendable {
                 page = try await transport.pull(request)
                 machine.succeeded()
             } catch {
-                try await perform(machine.failed(error, request: .pull, using: &generator))
+                let action = machine.failed(error, request: .pull, using: &generator)
+                if case .refreshLimits = action {
+                    guard let fresh = try await refreshedSizes() else { throw error }
+                    sizes = fresh
+                    continue
+                }
+                try await perform(action)
                 continue
             }
             let summary = try await replica.apply(page)
@@ -224,15 +244,15 @@ public struct SyncEngine: Sendable {
             try await sleep(delay)
         case .remint:
             let fresh = try await replica.remint()
-            logger.notice("replica re-minted after replica_stale", metadata: ["sync.replica": "\(fresh)"])
+            logger.warning("replica re-minted after replica_stale", metadata: ["sync.replica": "\(fresh)"])
             progress(.reminted(fresh))
         case .resetEpoch(let epoch):
             try await replica.resetForNewEpoch(epoch)
             progress(.epochReset(epoch))
         case .fail(let error):
             throw error
-        case .rebuildBatch, .splitBatch, .holdBack:
-            // Only a push answers these, and it performs them itself.
+        case .rebuildBatch, .splitBatch, .holdBack, .refreshLimits:
+            // The loop that can get these performs them itself (a push the first three, a pull the last).
             break
         }
     }

@@ -184,6 +184,41 @@ struct LocalReplicaTests {
         }
     }
 
+    /// Enrolling again under another principal after the server's epoch changed offers the records
+    /// the new principal may write: the reset sees the new school, not the old one.
+    @Test func reEnrollingAfterAnEpochChangeOffersTheNewPrincipalsRecords() async throws {
+        try await Fixture.with { fixture in
+            let replica = try fixture.replica("a.sqlite")
+            func session(_ epoch: String, kind: String, school: String?) throws -> SessionInfo {
+                let school = school.map { #","school":"\#($0)""# } ?? ""
+                return try JSONDecoder().decode(
+                    SessionInfo.self,
+                    from: Data(
+                        #"{"epoch":"\#(epoch)","principal":{"kind":"\#(kind)","name":"PC"\#(school)},"readScopes":[],"writeScopes":[],"limits":{"maxBatchRecords":500,"maxBodyBytes":1,"maxPullLimit":1000}}"#
+                            .utf8
+                    )
+                )
+            }
+            let first = "0123456789abcdef0123456789abcdef"
+            try await replica.enrol(serverURL: "http://127.0.0.1:9", token: "ss_bureau", session: try session(first, kind: "bureau", school: nil))
+            let measure = RecordKey(collection: "measures", id: "qixing-2024/m1")
+            try await replica.write(measure, ["title": .string("措施一")], scope: .catalog)
+            try await replica.write(report(), ["status": .string("in_progress"), "school_id": .string("qx-zhuoran")])
+            let pending = try #require(try await replica.preparePush(maxRecords: 10))
+            let answer = PushResponse(
+                batch: pending.request.batch,
+                receipt: PushReceipt(epoch: try Epoch(parsing: first), sequence: 1),
+                results: pending.request.records.map { PushResult(key: $0.key, status: .applied) }
+            )
+            _ = try await replica.acknowledge(pending, with: answer)
+            #expect(try await replica.status().pending == 0)
+            let restored = "fedcba9876543210fedcba9876543210"
+            try await replica.enrol(serverURL: "http://127.0.0.1:9", token: "ss_device", session: try session(restored, kind: "device", school: "qx-zhuoran"))
+            let offered = try #require(try await replica.preparePush(maxRecords: 10))
+            #expect(offered.request.records.map(\.key) == [report()], "the school's record, not the catalog a device may only read")
+        }
+    }
+
     @Test func aPushAnsweredAfterAnotherEditLeavesTheRecordDirty() async throws {
         try await Fixture.with { fixture in
             let replica = try fixture.replica("a.sqlite")

@@ -310,7 +310,7 @@ struct NoLostWriteTests: DeviceScenarios {
             #expect(result.pushed.applied == 39)
             let status = try await a.replica.status()
             #expect(status.rejected.map(\.id) == [poisoned.id])
-            #expect(status.rejected.map(\.code) == [.invalidRecord])
+            #expect(status.rejected.map(\.code) == [.refusedWhole])
             #expect(status.pending == 1)
             #expect(status.unansweredPush == nil)
         }

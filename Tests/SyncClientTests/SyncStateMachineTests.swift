@@ -88,7 +88,8 @@ struct SyncStateMachineTests {
         guard case .holdBack(let reason) = machine.failed(Self.answer(400, .invalidJSON), request: .push(records: 1), using: &generator) else {
             return #expect(Bool(false), "a single refused record is held back")
         }
-        #expect(reason.code == .invalidRecord)
+        #expect(reason.code == .refusedWhole)
+        #expect(!reason.code.isLocal, "a server may accept it later: it is lifted like a server's rejection")
         guard case .holdBack(let large) = machine.failed(Self.answer(413, .bodyTooLarge), request: .push(records: 1), using: &generator) else {
             return #expect(Bool(false), "a single record too large is held back")
         }
@@ -146,5 +147,35 @@ struct SyncStateMachineTests {
         var rounds = 0
         while machine.pushRoundStarted() == nil { rounds += 1 }
         #expect(rounds == 4 * 1 + 64)
+    }
+
+    /// Retries re-send the same batch: they are bounded by the retry policy and are not push rounds,
+    /// so a long outage with many attempts ends as "server failing", never as "no progress".
+    @Test func retriesAreNotCountedAsPushRounds() {
+        var machine = Machine(retry: RetryPolicy(maxAttempts: 1000, baseDelay: .nanoseconds(1), maxDelay: .nanoseconds(1)), batchSize: 200)
+        var generator = Generator()
+        machine.pushStarted(waiting: 1)
+        for _ in 0..<500 {
+            #expect(machine.pushRoundStarted() == nil)
+            guard case .retry = machine.failed(Self.answer(503, .unavailable), request: .push(records: 1), using: &generator) else {
+                Issue.record("503 is retried")
+                return
+            }
+        }
+        #expect(machine.pushRounds == 1)
+    }
+
+    /// A page size the server refuses (its limits changed since enrolment) asks for the limits
+    /// again; another parameter's refusal does not.
+    @Test func aRefusedPageSizeRefreshesTheLimits() {
+        var machine = Machine(retry: RetryPolicy(), batchSize: 8)
+        var generator = Generator()
+        let limit = Self.answer(400, .invalidParameter, details: ["parameter": "limit"])
+        guard case .refreshLimits = machine.failed(limit, request: .pull, using: &generator) else {
+            return #expect(Bool(false))
+        }
+        guard case .fail = machine.failed(Self.answer(400, .invalidParameter, details: ["parameter": "wait"]), request: .pull, using: &generator) else {
+            return #expect(Bool(false))
+        }
     }
 }

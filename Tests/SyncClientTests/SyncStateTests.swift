@@ -25,7 +25,7 @@ struct SyncStateTests {
             try LocalReplica.migrator.migrate(queue, upTo: "v2: dirty records in push order")
             try queue.write { db in
                 let rows: [(String, String)] = [
-                    ("replica", replica.description), ("server_url", "http://127.0.0.1:9"), ("token", "ss_old"),
+                    ("replica", replica.description), ("server_url", "http://127.0.0.1:9"),
                     ("device_name", "教务处 PC"), ("school_id", "qx-zhuoran"), ("epoch", epoch.description),
                     ("cursor", "\(epoch).41"), ("receipt", "\(epoch).7"), ("last_sync_at", "2026-01-02T03:04:05Z"),
                     ("last_error", "cannot reach"), ("reachable", "no"), ("remint_requested", "1"),
@@ -33,6 +33,8 @@ struct SyncStateTests {
                 for (key, value) in rows {
                     try db.execute(sql: "INSERT INTO sync_meta (key, value) VALUES (?, ?)", arguments: [key, value])
                 }
+                // Another program stored the token as bytes; the old reader read them as text, and so does v3.
+                try db.execute(sql: "INSERT INTO sync_meta (key, value) VALUES ('token', ?)", arguments: [Data("ss_old".utf8)])
             }
             try queue.close()
         }

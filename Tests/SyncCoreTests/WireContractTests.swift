@@ -49,7 +49,7 @@ struct WireContractTests {
         #expect(table == defined, "PROTOCOL.md §6.4 and RejectCode.allDefined differ")
         #expect(try Self.openAPIExamples(after: "    RejectReason:\n") == defined, "openapi.yaml's RejectReason.code and RejectCode.allDefined differ")
         // §11 names the client's own hold-back codes; none of them is one a server sends.
-        for local in RejectCode.allLocal {
+        for local in RejectCode.allLocal + RejectCode.allForServerRefusals {
             #expect(protocolText.contains("`\(local.rawValue)`"), "PROTOCOL.md §11 does not name \(local)")
             #expect(!RejectCode.allDefined.contains(local))
         }
@@ -58,7 +58,7 @@ struct WireContractTests {
     /// Every module but SyncCore names codes through the types: a string literal equal to a code in
     /// the server, the client, the domain or the CLIs would be a code one side can change alone.
     @Test func noModuleSpellsACodeAsAString() throws {
-        let codes = Set(ErrorCode.allDefined.map(\.rawValue) + (RejectCode.allDefined + RejectCode.allLocal).map(\.rawValue))
+        let codes = Set(ErrorCode.allDefined.map(\.rawValue) + (RejectCode.allDefined + RejectCode.allLocal + RejectCode.allForServerRefusals).map(\.rawValue))
         let sources = Self.root.appendingPathComponent("Sources")
         let files = try #require(FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil))
         var found: [String] = []

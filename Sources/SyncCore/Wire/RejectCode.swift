@@ -53,6 +53,18 @@ public struct RejectCode: WireCode {
     /// The codes a client gives records it holds back itself (§11); never sent by a server.
     public static let allLocal: [RejectCode] = [.invalidRow, .invalidRecord, .damaged]
 
+    // MARK: Given by a client to a server's refusal that named no reject code (§11)
+
+    /// The server refused a whole push (400 `invalid_json`) and halving the batch found this record:
+    /// held back under the server's code, and lifted like a server's rejection (after an epoch
+    /// reset, a new token or a server change of the record), since a server may accept it later.
+    public static let refusedWhole = RejectCode(rawValue: ErrorCode.invalidJSON.rawValue)
+    /// The server answered `rejected` without a reason (a server fault); lifted like any rejection.
+    public static let unspecified = RejectCode(rawValue: "rejected")
+
+    /// The codes a client gives a server's refusal; lifted as the server's own are.
+    public static let allForServerRefusals: [RejectCode] = [.refusedWhole, .unspecified]
+
     /// Whether the client, not a server, gave this reason.
     public var isLocal: Bool { Self.allLocal.contains(self) }
 }

@@ -13,16 +13,20 @@ public enum PrincipalKind: String, Sendable, Codable, CaseIterable {
 public struct SessionInfo: Sendable, Hashable, Codable {
     /// Who the token belongs to.
     public struct Principal: Sendable, Hashable, Codable {
-        /// Device, bureau user or administrator.
-        public var kind: PrincipalKind
+        /// The kind as it travels: `device`, `bureau` or `admin` in version 1. Kept as text, so a
+        /// server that adds a kind breaks no client (see ``knownKind``).
+        public var kind: String
         /// A name a person recognises, e.g. "卓然学校 教务处 PC".
         public var name: String
         /// The device's school id; absent for users.
         public var school: String?
 
+        /// The kind, when it is one this library knows.
+        public var knownKind: PrincipalKind? { PrincipalKind(rawValue: kind) }
+
         /// Makes a principal description.
         public init(kind: PrincipalKind, name: String, school: String?) {
-            self.kind = kind
+            self.kind = kind.rawValue
             self.name = name
             self.school = school
         }
