@@ -6,16 +6,21 @@
 `public extension` and `public import` are not declarations of their own and are not counted.
 Conformance witnesses are listed apart and left out of the share; `--all` counts them too.
 
-Usage: Scripts/doc-coverage.py [--all] [--missing MODULE] [--min PERCENT MODULE ...]
-  --missing MODULE   also print each undocumented declaration of MODULE (file:line)
-  --min P MODULE     exit 1 if MODULE is under P percent (may be repeated)
+Usage: Scripts/doc-coverage.py [--all] [--list MODULE] [--min PERCENT [MODULE ...]]
+  --list MODULE      also print each undocumented declaration of MODULE (file:line: declaration);
+                     --missing MODULE is the same (may be repeated)
+  --min PERCENT      exit 1 if any of the library modules (SyncCore, Reporting, SyncClient, SyncServer)
+                     is under PERCENT; followed by module names, checks those instead (may be repeated)
 """
 
+import argparse
 import pathlib
 import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "Sources"
+# The modules a bare `--min PERCENT` checks: the libraries, not the executables.
+LIBRARIES = ["SyncCore", "Reporting", "SyncClient", "SyncServer"]
 
 # A declaration line: optional attributes, then modifiers that include public or open, then a declaration keyword.
 DECL = re.compile(
@@ -56,19 +61,42 @@ def scan(path: pathlib.Path):
         yield index + 1, line.strip(), documented, witness
 
 
+def percent(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}")
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"a percentage is 0-100, not {text}")
+    return value
+
+
 def main(argv):
-    count_all = "--all" in argv
-    missing = argv[argv.index("--missing") + 1] if "--missing" in argv else None
+    modules = sorted(p.name for p in ROOT.iterdir() if p.is_dir())
+    parser = argparse.ArgumentParser(description="Doc-comment coverage of the public declarations, per module under Sources/.")
+    parser.add_argument("--all", action="store_true", help="count conformance witnesses too")
+    parser.add_argument("--list", "--missing", dest="list", action="append", default=[], metavar="MODULE", choices=modules,
+                        help="print the undocumented declarations of MODULE (file:line: declaration)")
+    parser.add_argument("--min", action="append", nargs="+", default=[], metavar=("PERCENT", "MODULE"),
+                        help="exit 1 if any of " + ", ".join(LIBRARIES) + " (or the modules named) is under PERCENT")
+    args = parser.parse_args(argv)
+    count_all = args.all
     minimums = {}
-    for i, arg in enumerate(argv):
-        if arg == "--min":
-            minimums[argv[i + 2]] = float(argv[i + 1])
+    for threshold, *named in args.min:
+        try:
+            value = percent(threshold)
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"--min: {error}")
+        for module in named or LIBRARIES:
+            if module not in modules:
+                parser.error(f"--min: no module {module!r} under Sources/")
+            minimums[module] = max(value, minimums.get(module, 0.0))
 
     print("public/open declarations directly under a /// comment, per module under Sources/")
     if not count_all:
         print("(conformance witnesses left out: " + ", ".join(name for name, _ in WITNESSES) + "; --all counts them)")
     failed = False
-    for module in sorted(p for p in ROOT.iterdir() if p.is_dir()):
+    for module in (ROOT / name for name in modules):
         documented = total = witnesses = 0
         undocumented = []
         for path in sorted(module.rglob("*.swift")):
@@ -83,11 +111,11 @@ def main(argv):
         share = 100.0 * documented / total if total else 100.0
         extra = f", {witnesses} witnesses left out" if witnesses else ""
         print(f"{module.name:20} {documented:4} / {total:4}  {share:5.1f}%{extra}")
-        if module.name == missing:
+        if module.name in args.list:
             for entry in undocumented:
                 print("    " + entry)
         if module.name in minimums and share < minimums[module.name]:
-            print(f"error: {module.name} is at {share:.1f}%, under {minimums[module.name]:.0f}%", file=sys.stderr)
+            print(f"error: {module.name} is at {share:.1f}%, under {minimums[module.name]:g}% (--list {module.name} shows what lacks ///)", file=sys.stderr)
             failed = True
     return 1 if failed else 0
 

@@ -19,6 +19,9 @@ swift build --build-tests
 echo "== DocC: SyncCore, Reporting and SyncClient build with no docc warning"
 Scripts/docs.sh
 
+echo "== doc comments: SyncCore, Reporting, SyncClient and SyncServer each at 85% or more (Scripts/doc-coverage.py)"
+python3 Scripts/doc-coverage.py --min 85
+
 echo "== the real server answers as openapi.yaml says"
 python3 Scripts/check-openapi.py "$(swift build --show-bin-path)/schoolsync-server"
 

@@ -12,12 +12,18 @@ import Synchronization
 /// The caller owns the `HTTPClient` (the CLI uses `HTTPClient.withHTTPClient { }`), so its
 /// lifetime is structured.
 public struct HTTPSyncTransport: SyncTransport {
+    /// The AsyncHTTPClient `HTTPClient` every request goes through; the caller owns it and shuts it down.
     public let http: HTTPClient
+    /// The server's address without a trailing `/`, e.g. `http://127.0.0.1:8080`; paths such as `/v1/pull` are appended to it.
     public let baseURL: String
     let token: String
     /// How long one request may take (a long poll gets its wait on top).
     public var timeout: Duration
+    /// The largest response body read, in bytes (default 64 MiB), both as received and once gunzipped: a longer
+    /// body fails the call as ``SyncClientError/Code/unreachable`` (as received) or ``SyncClientError/Code/invalidResponse``
+    /// (once gunzipped).
     public var maxResponseBytes: Int
+    /// Where each request is logged at debug level, with its `X-Request-ID` as `sync.request_id` metadata.
     public var logger: Logger
     /// Counts bytes on the wire, when given (the benchmark uses it).
     public var meter: TrafficMeter?
@@ -44,10 +50,25 @@ public struct HTTPSyncTransport: SyncTransport {
         ServerConnection(http: http, baseURL: baseURL, token: token, timeout: timeout, maxResponseBytes: maxResponseBytes, logger: logger, meter: meter)
     }
 
+    /// Asks the server whom the token belongs to, and its limits (`GET /v1/session`, PROTOCOL.md §5 and §10).
+    ///
+    /// - Throws: ``SyncClientError/Code/unreachable`` when the server cannot be reached, or the code
+    ///   PROTOCOL.md §8's error answer maps to: ``SyncClientError/Code/unauthorized`` (401),
+    ///   ``SyncClientError/Code/rateLimited`` (429), ``SyncClientError/Code/server`` (5xx), among others;
+    ///   ``SyncClientError/Code/invalidResponse`` when the answer cannot be read.
     public func session() async throws(SyncClientError) -> SessionInfo {
         try await connection.send(HTTPClientRequest(url: baseURL + "/v1/session"), as: SessionInfo.self)
     }
 
+    /// Sends one batch (`POST /v1/push`, PROTOCOL.md §6.1) as canonical JSON, gzip-compressed.
+    ///
+    /// - Returns: the server's answer, one result per record (PROTOCOL.md §6.4).
+    /// - Throws: ``SyncClientError/Code/usage`` when the request cannot be encoded;
+    ///   ``SyncClientError/Code/unreachable`` when the server cannot be reached (the push may have arrived: send it
+    ///   again under the same batch id, §6.5); or the code the error answer maps to (§8), such as
+    ///   ``SyncClientError/Code/replicaStale`` (409 `replica_stale`, 403 `replica_foreign`),
+    ///   ``SyncClientError/Code/epochChanged``, ``SyncClientError/Code/tooLarge`` (413),
+    ///   ``SyncClientError/Code/refused`` (another 409) or ``SyncClientError/Code/server`` (5xx).
     public func push(_ request: PushRequest) async throws(SyncClientError) -> PushResponse {
         var http = HTTPClientRequest(url: baseURL + "/v1/push")
         http.method = .POST
@@ -64,6 +85,13 @@ public struct HTTPSyncTransport: SyncTransport {
         return try await connection.send(http, as: PushResponse.self, sentBody: compressed.readableBytes)
     }
 
+    /// Fetches one page of changes (`GET /v1/pull`, PROTOCOL.md §7); a long poll gets its `wait` seconds on
+    /// top of ``HTTPSyncTransport/timeout``.
+    ///
+    /// - Throws: ``SyncClientError/Code/unreachable`` when the server cannot be reached, or the code the error
+    ///   answer maps to (§8), such as ``SyncClientError/Code/epochChanged`` for a cursor or receipt of another
+    ///   epoch (§7.4) or ``SyncClientError/Code/replicaStale`` when the receipt shows a forgotten push (§6.3);
+    ///   ``SyncClientError/Code/invalidResponse`` when the page cannot be read.
     public func pull(_ request: PullRequest) async throws(SyncClientError) -> PullResponse {
         // Long polls hold the request open on purpose: give them their wait on top of the timeout.
         try await connection.send(HTTPClientRequest(url: baseURL + "/v1/pull?" + request.query), as: PullResponse.self, extra: .seconds(request.wait))
@@ -72,6 +100,8 @@ public struct HTTPSyncTransport: SyncTransport {
 
 /// The client library's version, sent as `client` with pushes and in `User-Agent`.
 public enum SyncClientVersion {
+    /// The version, e.g. `0.1.0`: pushes send `schoolsync/<version>` as `client`, and every request
+    /// `schoolsync-client/<version>` as `User-Agent`.
     public static let current = "0.1.0"
 }
 
@@ -92,6 +122,7 @@ extension HTTPClient.Configuration {
 public final class TrafficMeter: Sendable {
     private let counts = Mutex<(requests: Int, sent: Int, received: Int)>((0, 0, 0))
 
+    /// Makes a meter at zero; give it to a transport as ``HTTPSyncTransport/meter``.
     public init() {}
 
     /// Requests made, bytes sent and bytes received so far.

@@ -323,7 +323,9 @@ extension LocalReplica {
 
 /// A record as an application sees it.
 public struct LocalRecord: Sendable {
+    /// The record's collection and id.
     public var key: RecordKey
+    /// Where the record lives: `catalog`, or `school:<id>` for a school's records (PROTOCOL.md §5).
     public var scope: Scope
     /// The merged state.
     public var state: RecordState

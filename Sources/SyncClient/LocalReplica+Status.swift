@@ -4,34 +4,61 @@ import SyncCore
 
 /// Everything `schoolsync status` shows: what is pending, stuck or conflicted, and how the last sync went.
 public struct ReplicaStatus: Sendable, Codable {
+    /// A record whose last edit was refused, by the server (PROTOCOL.md §6.4) or on this device; its
+    /// edits stay here, and it is not sent again until it is edited (or, after a server refusal, the
+    /// server's copy changes).
     public struct Rejected: Sendable, Codable {
+        /// The record's collection.
         public var collection: String
+        /// The record's id in its collection.
         public var id: String
+        /// Why it was refused, e.g. `validation` or `too_large` (PROTOCOL.md §6.4).
         public var code: RejectCode
+        /// The refusal in plain words: what is wrong and what to do.
         public var message: String
+        /// When it was first refused, as SQLite's `CURRENT_TIMESTAMP` wrote it on this device
+        /// (`YYYY-MM-DD HH:MM:SS`, UTC).
         public var since: String?
     }
 
+    /// A record in conflict in this replica (PROTOCOL.md §3.4): a field with several values, or an edit
+    /// against a delete. It is settled by a resolution (§3.5).
     public struct Conflict: Sendable, Codable {
+        /// The record's collection.
         public var collection: String
+        /// The record's id in its collection.
         public var id: String
         /// The conflicting fields with every value side by side.
         public var fields: [String: [String]]
+        /// Whether one replica deleted the record while another edited it (edit vs delete, PROTOCOL.md §3.4).
         public var deleteConflict: Bool
     }
 
+    /// The server's URL as enrolment recorded it; `nil` before ``LocalReplica/enrol(serverURL:token:session:)``.
     public var server: String?
+    /// This replica's id (PROTOCOL.md §2.3) as text; `nil` before enrolment.
     public var replica: String?
+    /// The device's name as the server gave it at enrolment; `nil` before enrolment.
     public var device: String?
+    /// The device's school id; `nil` before enrolment or for a principal without a school.
     public var school: String?
+    /// The stored pull cursor, `<epoch>.<seq>` (PROTOCOL.md §7.1); `nil` before the first pull.
     public var cursor: String?
     /// Records with changes the server has not acknowledged (including rejected ones).
     public var pending: Int
+    /// The push saved before it was sent whose answer has not come, as `<batch id> (<n> records; retried on the next push)`; `nil` when
+    /// none waits (PROTOCOL.md §6.1).
     public var unansweredPush: String?
+    /// The records refused since their last edit, by collection and id.
     public var rejected: [Rejected]
+    /// The records in conflict here, by collection and id.
     public var conflicts: [Conflict]
+    /// When a ``SyncEngine`` `sync`, `pull` or `push` last succeeded, by the device's clock in ISO 8601
+    /// (`2025-07-01T08:00:00Z`), for display only; `nil` before the first success.
     public var lastSyncAt: String?
+    /// When one last ended, succeeded or failed with a ``SyncClientError``, in the same form; `nil` before the first.
     public var lastAttemptAt: String?
+    /// The message of the ``SyncClientError`` that ended the last attempt; `nil` after a success.
     public var lastError: String?
     /// Whether the server answered the last attempt; `nil` before the first.
     public var serverReachable: Bool?

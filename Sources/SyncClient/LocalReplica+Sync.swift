@@ -69,16 +69,23 @@ struct PendingPush: Sendable {
 
 /// What one push round did.
 public struct PushSummary: Sendable, Hashable {
+    /// Records in the batches the server acknowledged.
     public var sent = 0
+    /// Records the server answered `applied` or `unchanged` (PROTOCOL.md §6.4).
     public var applied = 0
+    /// Records the server answered `conflict`: joined, and now in conflict there.
     public var conflicts = 0
+    /// Records the server answered `rejected`; they keep their edits and the reason.
     public var rejected = 0
 }
 
 /// What one pulled page did.
 public struct PullSummary: Sendable, Hashable {
+    /// Records in the pulled pages.
     public var received = 0
+    /// Received records whose merged state here changed (their domain rows were rewritten).
     public var changed = 0
+    /// Received records that are in conflict after the join.
     public var conflicts = 0
 }
 

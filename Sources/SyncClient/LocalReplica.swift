@@ -143,13 +143,21 @@ public final class LocalReplica: Sendable {
 
     /// What `init` recorded: the server, the token, this replica's id and the device's school.
     public struct Settings: Sendable, Equatable {
+        /// The server's base URL, as given to ``LocalReplica/enrol(serverURL:token:session:)``.
         public var serverURL: String
+        /// The bearer token sent with every request (PROTOCOL.md §5).
         public var token: String
+        /// This replica's id, under which it mints its dots (PROTOCOL.md §2.3); replaced by a re-mint (§6.3).
         public var replica: ReplicaID
+        /// The device's school from `/v1/session`; `nil` for a principal without one.
         public var schoolID: String?
+        /// The principal's name from `/v1/session`; empty if none was stored.
         public var deviceName: String
+        /// The epoch of the server's store this replica last knew (PROTOCOL.md §7.4).
         public var epoch: Epoch?
+        /// Where the next pull starts (`since`, PROTOCOL.md §7.1); `nil` before the first pull.
         public var cursor: SyncCore.Cursor?
+        /// The receipt of the last acknowledged push (PROTOCOL.md §6.3); `nil` before the first.
         public var receipt: PushReceipt?
 
     }

@@ -8,6 +8,7 @@ public struct SyncClientError: Error, Sendable, CustomStringConvertible {
     /// `ErrorCode` stays in ``body``). Where a category is a wire code, it takes its spelling from
     /// SyncCore's types, so the two cannot drift apart.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The code's spelling, e.g. `unreachable`; a wire code keeps PROTOCOL.md §8's, e.g. `replica_stale`.
         public let name: String
         private init(_ name: String) { self.name = name }
 
@@ -46,7 +47,9 @@ public struct SyncClientError: Error, Sendable, CustomStringConvertible {
         public var description: String { name }
     }
 
+    /// What kind of failure it is: what a caller branches on (see ``SyncClientError/isRetryable``).
     public var code: Code
+    /// What happened and what to do, for the person at the school; also the error's `description`.
     public var message: String
     /// The HTTP status, when the server answered.
     public var status: Int?
@@ -57,6 +60,8 @@ public struct SyncClientError: Error, Sendable, CustomStringConvertible {
     /// How long the server asked the client to wait (`Retry-After`), when it said.
     public var retryAfter: Duration?
 
+    /// Makes an error; `status`, `body` and `cause` when there was an HTTP answer, an error body or an
+    /// underlying error. ``SyncClientError/retryAfter`` starts as `nil`.
     public init(_ code: Code, _ message: String, status: Int? = nil, body: ErrorBody? = nil, cause: (any Error)? = nil) {
         self.code = code
         self.message = message

@@ -27,11 +27,19 @@ public struct SyncSummary: Sendable, Hashable {
 /// batches, and `sync` = pull, push, pull. Retries network errors and 5xx with backoff and jitter,
 /// never 4xx; answers `replica_stale` and `epoch_changed` as PROTOCOL.md §6.3 and §7.4 say.
 public struct SyncEngine: Sendable {
+    /// The local database this engine syncs.
     public let replica: LocalReplica
+    /// How it reaches the server: ``HTTPSyncTransport``, or a test's wrapper of it.
     public let transport: any SyncTransport
+    /// When a failed request is tried again: network errors, 5xx and 429 only, never another 4xx (PROTOCOL.md §8).
     public var retry: RetryPolicy
+    /// Records per push (default 200, at least 1), capped by the server's `maxBatchRecords` (PROTOCOL.md §10);
+    /// a batch refused as too large (413) is sent again in halves.
     public var batchSize: Int
+    /// Records per pull page, the `limit` of PROTOCOL.md §7.1 (default 500, at least 1), capped by the
+    /// server's `maxPullLimit` (§10).
     public var pageSize: Int
+    /// Where the engine logs pages and retries (debug) and a re-mint (notice).
     public var logger: Logger
     /// Called with progress; the CLI prints it.
     public var progress: @Sendable (SyncProgress) -> Void
@@ -41,6 +49,8 @@ public struct SyncEngine: Sendable {
     /// before throwing ``SyncClientError/Code/busy``; zero gives up at once.
     public var lockWait: Duration = .zero
 
+    /// Makes an engine for one replica; a `batchSize` or `pageSize` below 1 counts as 1. Nothing is sent
+    /// until ``SyncEngine/sync()``, ``SyncEngine/pull()`` or ``SyncEngine/push()``.
     public init(
         replica: LocalReplica,
         transport: any SyncTransport,

@@ -13,12 +13,20 @@ public protocol SyncTransport: Sendable {
 
 /// The parameters of one pull (PROTOCOL.md §7.1).
 public struct PullRequest: Sendable, Hashable {
+    /// The `next` cursor of the previous page, `<epoch>.<seq>`; `nil` for the first pull (the start of the log).
     public var since: Cursor?
+    /// Records per page, 1–1000 (`maxPullLimit`, PROTOCOL.md §10).
     public var limit: Int
+    /// Seconds, 0–60, the server may hold the request while nothing changed (a long poll); 0 answers at once.
     public var wait: Int
+    /// The pulling replica, so the server checks its receipt first and leaves out the states it pushed
+    /// (PROTOCOL.md §6.3, §7.2); `nil` for a read-only tool.
     public var replica: ReplicaID?
+    /// The replica's last receipt; `nil` before its first push. Only with ``PullRequest/replica``: alone it is
+    /// 400 `invalid_parameter` (PROTOCOL.md §7.1).
     public var receipt: PushReceipt?
 
+    /// Makes the parameters of one pull; `wait` 0 (the default) asks for no long poll.
     public init(since: Cursor?, limit: Int, wait: Int = 0, replica: ReplicaID?, receipt: PushReceipt?) {
         self.since = since
         self.limit = limit

@@ -6,6 +6,7 @@ import SyncCore
 /// Every failure a client can cause ends here, never in a bare 500: `ErrorMiddleware` turns
 /// Hummingbird's own errors and decoding errors into one of these too.
 public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConvertible {
+    /// The HTTP status it is answered with; PROTOCOL.md §8 pairs each ``code`` with its status (e.g. 409 `replica_stale`).
     public var status: HTTPResponse.Status
     /// The stable code from PROTOCOL.md §8.
     public var code: ErrorCode
@@ -16,6 +17,7 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     /// Extra headers, such as `Retry-After`.
     public var headers: HTTPFields = [:]
 
+    /// Makes an error with no extra ``headers``; `details` maps names to strings a program may use (§8).
     public init(_ status: HTTPResponse.Status, _ code: ErrorCode, _ message: String, details: [String: String]? = nil) {
         self.status = status
         self.code = code
@@ -23,6 +25,10 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
         self.details = details
     }
 
+    /// Renders the error as an `ErrorBody` in canonical JSON with ``status`` and ``headers``, gzip-compressed
+    /// when the request accepts it and the body is 512 bytes or more (PROTOCOL.md §4).
+    ///
+    /// - Throws: the error of the JSON encoding or of the gzip compression, if either fails.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var response = try JSONResponse.make(ErrorBody(error: code, message: message, details: details), status: status, for: request)
         response.headers.append(contentsOf: headers)

@@ -9,7 +9,10 @@ import SyncCore
 /// Routes that act for someone see it as an ``AuthenticatedRequestContext`` instead, made by the
 /// group they belong to (`authenticated(_:)`, `authorized(_:for:to:)`).
 public struct SyncRequestContext: AuthRequestContext, RequestContext, RemoteAddressRequestContext {
+    /// Hummingbird's own per-request storage (the request's logger among it), which `RequestContext` requires.
     public var coreContext: CoreRequestContextStorage
+    /// The principal the bearer token belongs to (PROTOCOL.md §5), set by the token authenticator; `nil`
+    /// before it ran and for a request without a valid token.
     public var identity: Principal?
     /// The peer of the connection (nil in in-process tests): failed authentications are counted
     /// per address (``FailedAuthLimiter``).
@@ -17,6 +20,8 @@ public struct SyncRequestContext: AuthRequestContext, RequestContext, RemoteAddr
     /// The page session a ``PageSessionMiddleware`` found for this request's cookie.
     var pageSession: PageRoutes.Session?
 
+    /// Makes the context Hummingbird creates for each request: no identity yet, and the connection's peer as
+    /// ``remoteAddress``.
     public init(source: Source) {
         coreContext = .init(source: source)
         identity = nil

@@ -3,6 +3,11 @@ import GRDB
 import SyncCore
 
 extension SQLiteStore {
+    /// Open conflicts whose `since` (the change-log sequence number at which each arose) is after `after`,
+    /// oldest first, at most `limit`; only in `scope`, in `collection` or detected before `detectedBefore`
+    /// when those are given.
+    ///
+    /// - Throws: ``StoreError`` `.damaged` for a row that cannot be read; GRDB's `DatabaseError`.
     public func conflicts(scope: Scope?, collection: String?, detectedBefore: Date?, after: Int64, limit: Int) async throws -> [ConflictSummary] {
         try await pool.read { db in
             var sql = "SELECT * FROM conflicts WHERE since_seq > ?"
@@ -35,6 +40,11 @@ extension SQLiteStore {
         }
     }
 
+    /// The record `key` in conflict, each conflicting value beside its dot and the name of its writer, with
+    /// its settled fields and, for an edit-vs-delete conflict, its last content (PROTOCOL.md §3.5, §12);
+    /// `nil` when there is no such record or it is not in conflict.
+    ///
+    /// - Throws: ``StoreError`` `.damaged` when the stored record cannot be read; GRDB's `DatabaseError`.
     public func conflictDetail(_ key: RecordKey) async throws -> ConflictDetail? {
         try await pool.read { db in
             guard let (scope, state) = try Self.storedRecord(key, db), let conflict = state.conflict else { return nil }
@@ -66,6 +76,16 @@ extension SQLiteStore {
         }
     }
 
+    /// Resolves `key` as `request` says, at `principal`'s server-side replica (a fresh one when that
+    /// replica's counter is used up), in one write transaction with the check that the resolver saw every
+    /// contested value (PROTOCOL.md §3.5). Keeping a record deleted on one side re-writes its full content
+    /// (DESIGN §4 invariant 6).
+    ///
+    /// - Returns: `.resolved` with the stored record, `.notFound` when there is no such record, or
+    ///   `.refused` with the `SyncCoreError` of `RecordState.resolve` (`notInConflict`,
+    ///   `staleResolution`, `unresolvedFields`); nothing is written then.
+    /// - Throws: ``StoreError`` `.damaged` when the stored record cannot be read; GRDB's `DatabaseError`
+    ///   (`SQLITE_BUSY` past the busy timeout is answered 503 `unavailable`).
     public func resolve(_ key: RecordKey, _ request: ResolutionRequest, by principal: Principal, at time: Date) async throws -> ResolveOutcome {
         let epoch = self.epoch
         return try await pool.write { db in
@@ -94,6 +114,10 @@ extension SQLiteStore {
         }
     }
 
+    /// The accepted changes of `key` with a sequence number after `seq`, oldest first: at most `limit`,
+    /// ending early after the entry that takes the page's before and after views past 8 MiB (PROTOCOL.md §12).
+    ///
+    /// - Throws: ``StoreError`` `.damaged` for an entry that cannot be read; GRDB's `DatabaseError`.
     public func history(_ key: RecordKey, after seq: Int64, limit: Int) async throws -> HistoryPage {
         try await pool.read { db in
             // Each entry holds two views of up to a whole state (1 MiB), and a device can add

@@ -3,6 +3,8 @@ import GRDB
 import SyncCore
 
 extension SQLiteStore {
+    /// The principal whose token's SHA-256 (32 bytes, ``Token/hash(_:)``) is `hash`; `nil` when no
+    /// principal has it, it was revoked, or its stored kind is unknown.
     public func principal(forTokenHash hash: Data) async throws -> Principal? {
         try await pool.read { db in
             try Row.fetchOne(
@@ -13,12 +15,17 @@ extension SQLiteStore {
         }
     }
 
+    /// Whether principal `id` exists and is not revoked, read from the file itself (no cache).
     public func isActive(principalID id: Int64) async throws -> Bool {
         try await pool.read { db in
             try Bool.fetchOne(db, sql: "SELECT 1 FROM principals WHERE id = ? AND revoked_at IS NULL", arguments: [id]) != nil
         }
     }
 
+    /// Creates school `id` named `name` (trimmed), recording `time` as its creation.
+    ///
+    /// - Throws: `SyncCoreError` when `id` makes no valid `school:<id>` scope (PROTOCOL.md §5);
+    ///   ``StoreError`` `.invalid` when the name is not 1–200 characters, `.alreadyExists` when the id is taken.
     public func createSchool(id: String, name: String, at time: Date) async throws -> SchoolInfo {
         _ = try Scope.school(id)  // the id must make a valid scope
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -32,12 +39,19 @@ extension SQLiteStore {
         }
     }
 
+    /// Every school, ordered by id.
     public func schools() async throws -> [SchoolInfo] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT id, name FROM schools ORDER BY id").map { SchoolInfo(id: try $0.stored("id"), name: try $0.stored("name")) }
         }
     }
 
+    /// Creates a device, which belongs to school `schoolID`, or a user, which belongs to none, with a fresh
+    /// token (``Token/generate()``) of which only the SHA-256 is stored.
+    ///
+    /// - Returns: the principal and its token, to be shown once.
+    /// - Throws: ``StoreError`` `.invalid` when the name (trimmed) is not 1–200 characters, or a device has
+    ///   no school or a user has one; `.notFound` when the school does not exist.
     public func createPrincipal(kind: Principal.Kind, name: String, schoolID: String?, at time: Date) async throws -> (Principal, token: String) {
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !name.isEmpty, name.count <= 200 else { throw StoreError(.invalid, "a \(kind.rawValue) needs a name of 1–200 characters") }
@@ -58,6 +72,8 @@ extension SQLiteStore {
         return (Principal(id: id, kind: kind, name: name, schoolID: schoolID), token)
     }
 
+    /// Revokes principal `id` as of `time` (a principal revoked before keeps its first time); returns
+    /// whether the principal exists.
     public func revokePrincipal(id: Int64, at time: Date) async throws -> Bool {
         try await pool.write { db in
             try db.execute(sql: "UPDATE principals SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", arguments: [time, id])
@@ -65,6 +81,9 @@ extension SQLiteStore {
         }
     }
 
+    /// Every device principal, revoked ones included, with its last pull and push, by school and id.
+    ///
+    /// - Throws: ``StoreError`` `.damaged` for a row that cannot be read; GRDB's `DatabaseError`.
     public func devices() async throws -> [DeviceInfo] {
         try await pool.read { db in
             try Row.fetchAll(
@@ -92,6 +111,8 @@ extension SQLiteStore {
         }
     }
 
+    /// Opens a browser session for `principal` until `expiresAt`, first removing the sessions expired at
+    /// `time`; returns the new session id (``Token/generate()``), which is stored only as its SHA-256 beside `csrf`.
     public func createSession(for principal: Principal, csrf: String, expiresAt: Date, at time: Date) async throws -> String {
         let id = Token.generate()
         try await pool.write { db in
@@ -104,6 +125,8 @@ extension SQLiteStore {
         return id
     }
 
+    /// The principal and CSRF token of the session whose id hashes to `hash`; `nil` when there is none, it
+    /// expired at `time`, or its principal was revoked.
     public func session(forIDHash hash: Data, at time: Date) async throws -> (Principal, csrf: String)? {
         try await pool.read { db in
             guard
@@ -120,6 +143,7 @@ extension SQLiteStore {
         }
     }
 
+    /// Ends the session whose id hashes to `hash`; nothing happens when there is none.
     public func deleteSession(idHash hash: Data) async throws {
         try await pool.write { db in try db.execute(sql: "DELETE FROM sessions WHERE id_hash = ?", arguments: [hash]) }
     }

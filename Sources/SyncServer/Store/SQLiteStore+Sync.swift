@@ -3,6 +3,14 @@ import GRDB
 import SyncCore
 
 extension SQLiteStore {
+    /// Checks the push's replica, receipt and batch id (PROTOCOL.md §5 "Ownership", §6.2, §6.3), then joins
+    /// its records (§6.2) and writes their change-log entries and the new receipt, in one write transaction;
+    /// pushes that arrive meanwhile share its commit (`GroupCommit`), each in its own savepoint.
+    ///
+    /// - Returns: `.accepted` with the answer and how many records changed, `.replayed` with the stored
+    ///   answer of the same batch, or why the push may not be joined.
+    /// - Throws: ``StoreError`` `.damaged` when stored data cannot be read; GRDB's `DatabaseError`
+    ///   (`SQLITE_BUSY` past the busy timeout is answered 503 `unavailable`).
     public func push(_ request: PushRequest, by principal: Principal, rules: CollectionRules, at time: Date) async throws -> PushOutcome {
         let epoch = self.epoch
         return try await pushes.run { db in
@@ -83,6 +91,12 @@ extension SQLiteStore {
         }
     }
 
+    /// A page of the records in `scopes` (`nil`: every scope) changed after sequence number `seq`, in one
+    /// snapshot (PROTOCOL.md §7.2): at most `limit` records, ending after the record whose state takes the
+    /// page past 8 MiB. With `replica`, its receipt is checked first (§6.3) unless this request checked it
+    /// already (`.verified`), and the states it pushed are left out (§7.2).
+    ///
+    /// - Throws: ``StoreError`` `.damaged` when stored data cannot be read; GRDB's `DatabaseError`.
     public func pull(after seq: UInt64, limit: Int, scopes: [Scope]?, replica: PullingReplica?) async throws -> PullOutcome {
         let epoch = self.epoch
         return try await pulls.run { db in
@@ -133,6 +147,10 @@ extension SQLiteStore {
         }
     }
 
+    /// The current states of every record in `collections`, by collection and id; with a `period`, the
+    /// records of `periodCollections` only where their id holds `/<period>/`.
+    ///
+    /// - Throws: ``StoreError`` `.damaged` when a stored record cannot be read; GRDB's `DatabaseError`.
     public func records(in collections: [String], periodCollections: Set<String>, period: String?) async throws -> [SyncRecord] {
         let whole = collections.filter { period == nil || !periodCollections.contains($0) }
         let ofPeriod = period == nil ? [] : collections.filter { periodCollections.contains($0) }
@@ -149,6 +167,8 @@ extension SQLiteStore {
         }
     }
 
+    /// Writes devices' pulls and pushes to the device list in one transaction, in the order given; users'
+    /// activity is skipped and a client name is cut to 64 characters.
     public func recordActivity(_ activities: [DeviceActivity]) async throws {
         try await pool.write { db in
             for activity in activities where activity.principal.kind == .device {

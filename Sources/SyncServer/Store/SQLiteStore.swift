@@ -10,6 +10,7 @@ import SyncCore
 /// Because writers are serialised, change-log sequence numbers commit in order and a reader's
 /// snapshot never has a hole below its highest sequence number (PROTOCOL.md §7.2).
 public final class SQLiteStore: SyncStore {
+    /// The store's epoch (PROTOCOL.md §7.4): read from the file when it is opened, minted when it is created.
     public let epoch: Epoch
     let pool: DatabasePool
     let pushes: GroupCommit<PushOutcome>
@@ -186,6 +187,9 @@ public final class SQLiteStore: SyncStore {
         return migrator
     }
 
+    /// The highest sequence number the change log has used, 0 when empty.
+    ///
+    /// - Throws: ``StoreError`` `.damaged` when the stored number is negative; GRDB's `DatabaseError`.
     public func headSequence() async throws -> UInt64 {
         try await pool.read { db in try Self.head(db) }
     }
@@ -203,6 +207,7 @@ public final class SQLiteStore: SyncStore {
         return sequence
     }
 
+    /// How many records are in conflict now.
     public func openConflictCount() async throws -> Int {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM conflicts") ?? 0 }
     }

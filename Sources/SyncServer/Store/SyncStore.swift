@@ -91,6 +91,7 @@ public struct HistoryPage: Sendable {
     /// Whether the record has any history at all (false: there is no such record).
     public var exists: Bool
 
+    /// Makes a page of history.
     public init(entries: [AuditEntry], more: Bool, exists: Bool) {
         self.entries = entries
         self.more = more
@@ -123,11 +124,14 @@ public enum PushOutcome: Sendable {
 
 /// A pulling replica and the last receipt it holds, to be checked before it reads.
 public struct ReplicaReceipt: Sendable, Equatable {
+    /// The replica that pulls (the pull's `replica` parameter, PROTOCOL.md §7.1).
     public var replica: ReplicaID
+    /// The last receipt it holds (`receipt`); `nil` before its first push.
     public var receipt: PushReceipt?
     /// Who pulls: only the replica's owner may name it (PROTOCOL.md §5 "Ownership").
     public var principal: Principal
 
+    /// Makes the receipt check of one pull.
     public init(replica: ReplicaID, receipt: PushReceipt?, principal: Principal) {
         self.replica = replica
         self.receipt = receipt
@@ -146,8 +150,11 @@ public enum PullingReplica: Sendable, Equatable {
 
 /// The answer to a pull: a page, or the reason the replica may not read (PROTOCOL.md §6.3).
 public enum PullOutcome: Sendable {
+    /// The records to send.
     case page(PullPage)
+    /// The replica forgot an acknowledged push; `expected` is the receipt the server holds for it (PROTOCOL.md §6.3).
     case replicaStale(ReplicaID, expected: PushReceipt?)
+    /// The receipt belongs to another epoch; `current` is the store's (PROTOCOL.md §7.4).
     case epochChanged(current: Epoch)
     /// The replica id belongs to another principal (PROTOCOL.md §5 "Ownership").
     case replicaForeign(ReplicaID)
@@ -164,6 +171,7 @@ public struct PullPage: Sendable {
     /// The highest sequence number in the log when the page was read.
     public var head: UInt64
 
+    /// Makes a page.
     public init(records: [SyncRecord], next: UInt64, more: Bool, head: UInt64) {
         self.records = records
         self.next = next
@@ -174,15 +182,23 @@ public struct PullPage: Sendable {
 
 /// A device's push or pull, as the device list shows it.
 public struct DeviceActivity: Sendable {
+    /// A pull, with the `next` cursor it was answered, or a push, with its batch id.
     public enum Kind: Sendable {
+        /// A pull, answered with this `next` cursor.
         case pull(Cursor)
+        /// A push, with its batch id.
         case push(BatchID)
     }
+    /// The device (or user, whose activity is not kept) that pulled or pushed.
     public var principal: Principal
+    /// A pull or a push.
     public var kind: Kind
+    /// The `client` a push named (e.g. `schoolsync/0.1.0`); `nil` for a pull.
     public var client: String?
+    /// When the server handled it, by its own clock.
     public var time: Date
 
+    /// Makes an activity.
     public init(principal: Principal, kind: Kind, client: String?, time: Date) {
         self.principal = principal
         self.kind = kind
@@ -193,38 +209,59 @@ public struct DeviceActivity: Sendable {
 
 /// A school known to the server's enrolment.
 public struct SchoolInfo: Sendable, Codable, Hashable {
+    /// The school id, as in its scope `school:<id>` (PROTOCOL.md §5).
     public var id: String
+    /// The school's name, 1–200 characters.
     public var name: String
 }
 
 /// A device and its last sync activity (`GET /v1/devices`).
 public struct DeviceInfo: Sendable, Codable, Hashable {
+    /// The store's id of the device principal.
     public var id: Int64
+    /// The device's name, as given when it was enrolled.
     public var name: String
+    /// The device's school id.
     public var school: String?
+    /// The `next` cursor (`<epoch>.<seq>`) of the last pull answered; `nil` before the first.
     public var lastPullCursor: String?
+    /// When the last pull was answered, by the server's clock; `nil` before the first.
     public var lastPullAt: Date?
+    /// When the last push was answered, by the server's clock; `nil` before the first.
     public var lastPushAt: Date?
+    /// The batch id of the last push; `nil` before the first.
     public var lastPushBatch: String?
+    /// When the device last pulled or pushed, by the server's clock; `nil` before either.
     public var lastSeenAt: Date?
+    /// The `client` the device's last push that named one gave, e.g. `schoolsync/0.1.0`.
     public var client: String?
+    /// Whether the device's token was revoked.
     public var revoked: Bool
 }
 
 /// A store could not do what was asked for a reason the caller should show (not a fault).
 public struct StoreError: Error, Sendable, CustomStringConvertible {
+    /// What kind of refusal: the HTTP layer answers `alreadyExists` 409 `already_exists`, `notFound` 404
+    /// `not_found`, `invalid` 400 `invalid_parameter` and `damaged` 500 `internal` (PROTOCOL.md §8).
     public enum Code: String, Sendable {
+        /// What it would create exists already (answered 409 `already_exists`).
         case alreadyExists
+        /// What it names does not exist (answered 404 `not_found`).
         case notFound
+        /// An argument breaks a rule, e.g. a name that is not 1–200 characters (answered 400 `invalid_parameter`).
         case invalid
         /// The database holds something no server wrote (a negative sequence, a state that does not
         /// decode): a fault of the file, answered 500 and logged, never a trap.
         case damaged
     }
 
+    /// What kind of refusal it is.
     public var code: Code
+    /// What happened and what to do, in words for the person who asked; the error answer's `message`
+    /// (except for `damaged`, which is logged and answered with a generic one).
     public var message: String
 
+    /// Makes an error.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message

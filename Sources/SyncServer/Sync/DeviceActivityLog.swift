@@ -16,6 +16,7 @@ public actor DeviceActivityLog: Service {
     /// The write in progress: a flush waits for it, so what it took is committed before it returns.
     private var writing: Task<Void, Never>?
 
+    /// Makes a log that writes to `store` and logs a failed write to `logger` as a warning.
     public init(store: any SyncStore, logger: Logger) {
         self.store = store
         self.logger = logger
@@ -58,6 +59,7 @@ public actor DeviceActivityLog: Service {
         }
     }
 
+    /// Writes the noted activity every second until graceful shutdown, then once more; it never throws.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             while true {
