@@ -97,10 +97,7 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the replica, checks it is enrolled, and runs `body` with an engine on a scoped HTTP client.
     func withEngine<T>(quiet: Bool, _ body: (SyncEngine, LocalReplica) async throws -> T) async throws -> T {
-        let replica = try openReplica()
-        guard let settings = try await CLIError.translating({ try await replica.settings() }) else {
-            throw CLIError("\(path) is not enrolled yet; run 'schoolsync init --server URL --token TOKEN --db \(path)' first", exitCode: 64)
-        }
+        let (replica, settings) = try await openEnrolled()
         let printer = ProgressPrinter(enabled: !quiet && !json)
         return try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
             let transport = HTTPSyncTransport(
@@ -126,13 +123,19 @@ struct GlobalOptions: ParsableArguments {
 }
 
 extension GlobalOptions {
-    /// Runs `body` with an administration client for the server and token this database was
-    /// enrolled with: bureau and admin commands need no sync, only the same server and token.
-    func withAdministration<T>(_ body: (AdministrationClient) async throws -> T) async throws -> T {
+    /// Opens the replica and reads what `init` recorded; exit 64 when it was never enrolled.
+    func openEnrolled() async throws -> (LocalReplica, LocalReplica.Settings) {
         let replica = try openReplica()
         guard let settings = try await CLIError.translating({ try await replica.settings() }) else {
             throw CLIError("\(path) is not enrolled yet; run 'schoolsync init --server URL --token TOKEN --db \(path)' first", exitCode: 64)
         }
+        return (replica, settings)
+    }
+
+    /// Runs `body` with an administration client for the server and token this database was
+    /// enrolled with: bureau and admin commands need no sync, only the same server and token.
+    func withAdministration<T>(_ body: (AdministrationClient) async throws -> T) async throws -> T {
+        let (_, settings) = try await openEnrolled()
         return try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
             let client = AdministrationClient(
                 http: http,
