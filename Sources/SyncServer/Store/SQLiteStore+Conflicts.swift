@@ -71,7 +71,7 @@ extension SQLiteStore {
                 conflicts: conflict.fields.mapValues(candidates),
                 deletedBy: conflict.deletes.map { writers[$0.replica.description] ?? $0.replica.description },
                 settled: settled,
-                lastContent: conflict.isDeleteConflict ? try Self.keptContent(key, state, db) : nil
+                lastContent: conflict.isDeleteConflict ? try StoreAlgorithms.keptContent(key, state, in: SQLiteTransaction(db: db)) : nil
             )
         }
     }
@@ -89,28 +89,7 @@ extension SQLiteStore {
     public func resolve(_ key: RecordKey, _ request: ResolutionRequest, by principal: Principal, at time: Date) async throws -> ResolveOutcome {
         let epoch = self.epoch
         return try await pool.write { db in
-            guard let (scope, stored) = try Self.storedRecord(key, db) else { return .notFound }
-            var replica = try Self.serverReplica(for: principal, epoch: epoch, db)
-            // A device can plant the user's replica in a record's context at the largest counter,
-            // so the next dot cannot be minted; the user then writes under a fresh replica id.
-            if stored.context[replica] >= VersionVector.maxCounter {
-                replica = try Self.mintServerReplica(for: principal, epoch: epoch, db)
-            }
-            var state = stored
-            var resolution: Resolution = request.delete == true ? .delete : .write(request.values ?? [:])
-            if stored.isDeleteConflict, case .write(let values) = resolution {
-                // Keeping a record deleted on one side re-writes its full content (DESIGN §4
-                // invariant 6), so a keep that names few fields, or none, still restores the record.
-                resolution = .write((try Self.keptContent(key, stored, db) ?? [:]).merging(values) { _, chosen in chosen })
-            }
-            do throws(SyncCoreError) {
-                try state.resolve(resolution, by: replica, seen: request.seen)
-            } catch {
-                return .refused(error)
-            }
-            let change = AuditEntry.Change(principalID: principal.id, replica: replica, time: time, kind: .resolve, reason: request.reason)
-            try Self.store(state, for: key, in: scope, before: stored, change: change, db)
-            return .resolved(SyncRecord(key: key, scope: scope, state: state))
+            try StoreAlgorithms.resolve(key, request, by: principal, epoch: epoch, at: time, in: SQLiteTransaction(db: db))
         }
     }
 
@@ -211,21 +190,6 @@ extension SQLiteStore {
             names[try row.stored("replica", as: String.self)] = try row.stored("name", as: String.self)
         }
         return names
-    }
-
-    /// What keeping a record in edit-vs-delete conflict restores: its last content before the
-    /// delete, with the concurrent edits that survived the delete laid over it (PROTOCOL.md §3.5).
-    static func keptContent(_ key: RecordKey, _ state: RecordState, _ db: Database) throws -> [String: Value]? {
-        var content = try lastLiveContent(key, db) ?? [:]
-        for (name, register) in state.fields {
-            if let value = register.settledValue {
-                content[name] = value
-            } else {
-                // Edited concurrently on two sides as well: the resolver chooses, history does not.
-                content[name] = nil
-            }
-        }
-        return content.isEmpty ? nil : content
     }
 
     /// The last content the history shows for a record while it was not deleted.

@@ -14,80 +14,7 @@ extension SQLiteStore {
     public func push(_ request: PushRequest, by principal: Principal, rules: CollectionRules, at time: Date) async throws -> PushOutcome {
         let epoch = self.epoch
         return try await pushes.run { db in
-            let stored = try Self.replicaRecord(request.replica, db)
-            let owner = try Self.replicaOwner(request.replica, db)
-            switch PushRules.checkReceipt(request.receipt, batch: request.batch, stored: stored, owner: owner, principal: principal, epoch: epoch) {
-            case .foreign:
-                return .replicaForeign
-            case .batchReused:
-                return .batchReused
-            case .epochChanged:
-                return .epochChanged(current: epoch)
-            case .stale(let expected):
-                return .replicaStale(expected: expected)
-            case .replay:
-                let text = try String.fetchOne(
-                    db.cachedStatement(sql: "SELECT last_response FROM replicas WHERE replica = ?"),
-                    arguments: [request.replica.description]
-                )
-                return .replayed(try Self.decodeStored(PushResponse.self, from: text ?? ""))
-            case .proceed(let nextSequence):
-                var results: [PushResult] = []
-                results.reserveCapacity(request.records.count)
-                var changed = 0
-                // States read or written in this transaction: the domain rules look up the same
-                // assignment for every report of a school, and a batch may write what it later reads.
-                var known: [RecordKey: RecordState?] = [:]
-                func lookup(_ key: RecordKey) throws -> RecordState? {
-                    if let state = known[key] { return state }
-                    let state = try Self.storedRecord(key, db)?.state
-                    known[key] = state
-                    return state
-                }
-                for record in request.records {
-                    let storedRecord = try Self.storedRecord(record.key, db)
-                    let decision = try PushRules.decide(record, stored: storedRecord, principal: principal, rules: rules, lookup: lookup)
-                    switch decision {
-                    case .reject(let reason):
-                        results.append(PushResult(key: record.key, status: .rejected, reason: reason))
-                    case .unchanged(let state):
-                        results.append(PushRules.result(for: record.key, state: state, changed: false))
-                    case .store(let state):
-                        let change = AuditEntry.Change(principalID: principal.id, replica: request.replica, time: time, kind: .push, reason: nil)
-                        try Self.store(
-                            state,
-                            for: record.key,
-                            in: record.scope,
-                            before: storedRecord?.state,
-                            change: change,
-                            pushedBy: state == record.state ? request.replica : nil,
-                            db
-                        )
-                        known[record.key] = state
-                        changed += 1
-                        results.append(PushRules.result(for: record.key, state: state, changed: true))
-                    }
-                }
-                if owner == nil {
-                    try db.cachedStatement(sql: "INSERT INTO replica_owners (replica, principal_id) VALUES (?, ?)")
-                        .execute(arguments: [request.replica.description, principal.id])
-                }
-                let response = PushResponse(batch: request.batch, receipt: PushReceipt(epoch: epoch, sequence: nextSequence), results: results)
-                try db.cachedStatement(
-                    sql: """
-                        INSERT INTO replicas (replica, sequence, last_batch, last_response, principal_id, last_seen)
-                        VALUES (?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (replica) DO UPDATE SET
-                            sequence = excluded.sequence, last_batch = excluded.last_batch,
-                            last_response = excluded.last_response, principal_id = excluded.principal_id,
-                            last_seen = excluded.last_seen
-                        """
-                ).execute(arguments: [
-                    request.replica.description, Int64(clamping: nextSequence), request.batch.rawValue,
-                    String(decoding: try CanonicalJSON.encode(response), as: UTF8.self), principal.id, time,
-                ])
-                return .accepted(response, changed: changed)
-            }
+            try StoreAlgorithms.push(request, by: principal, rules: rules, epoch: epoch, at: time, in: SQLiteTransaction(db: db))
         }
     }
 
@@ -100,19 +27,10 @@ extension SQLiteStore {
     public func pull(after seq: UInt64, limit: Int, scopes: [Scope]?, replica: PullingReplica?) async throws -> PullOutcome {
         let epoch = self.epoch
         return try await pulls.run { db in
-            var echoesOf: ReplicaID?
-            switch replica {
-            case .verify(let check)?:
-                let stored = try Self.replicaRecord(check.replica, db)
-                let owner = try Self.replicaOwner(check.replica, db)
-                switch PushRules.checkReceipt(check.receipt, batch: nil, stored: stored, owner: owner, principal: check.principal, epoch: epoch) {
-                case .foreign: return .replicaForeign(check.replica)
-                case .proceed, .replay, .batchReused: echoesOf = check.replica
-                case .stale(let expected): return .replicaStale(check.replica, expected: expected)
-                case .epochChanged: return .epochChanged(current: epoch)
-                }
-            case .verified(let id)?: echoesOf = id
-            case nil: break
+            let echoesOf: ReplicaID?
+            switch try StoreAlgorithms.checkPull(replica, epoch: epoch, in: SQLiteTransaction(db: db)) {
+            case .answer(let outcome): return outcome
+            case .proceed(let replica): echoesOf = replica
             }
             // Read the head first: in this snapshot every sequence number up to it is committed.
             let head = try Self.head(db)
@@ -204,7 +122,7 @@ extension SQLiteStore {
 
     // MARK: Rows
 
-    static func replicaRecord(_ replica: ReplicaID, _ db: Database) throws -> PushRules.ReplicaProgress? {
+    static func replicaProgress(_ replica: ReplicaID, _ db: Database) throws -> PushRules.ReplicaProgress? {
         guard
             let row = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT sequence, last_batch FROM replicas WHERE replica = ?"),

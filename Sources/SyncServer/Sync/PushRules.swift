@@ -3,14 +3,22 @@ import SyncCore
 
 /// The pure decisions of a push: receipt checks and what to do with each record. Stores call
 /// these inside their transaction, so every store decides alike and the rules are tested without I/O.
-enum PushRules {
+package enum PushRules {
     /// What the server remembers about a replica's pushes in the current epoch.
-    struct ReplicaProgress: Sendable, Equatable {
-        var sequence: UInt64
-        var lastBatch: String
+    package struct ReplicaProgress: Sendable, Equatable {
+        /// The sequence number of the replica's last accepted push (its receipt's `n`).
+        package var sequence: UInt64
+        /// The batch id of that push, replayed when it comes again (PROTOCOL.md §6.2).
+        package var lastBatch: String
+
+        /// Makes a progress record.
+        package init(sequence: UInt64, lastBatch: String) {
+            self.sequence = sequence
+            self.lastBatch = lastBatch
+        }
     }
 
-    enum ReceiptDecision: Equatable {
+    package enum ReceiptDecision: Equatable {
         /// Go ahead; an accepted push gets this sequence.
         case proceed(nextSequence: UInt64)
         /// Answer the stored response of the last batch again.
@@ -26,14 +34,14 @@ enum PushRules {
 
     /// PROTOCOL.md §5 "Ownership": a replica id belongs to the principal that first pushed under
     /// it (or, for server-side users, for whom the server minted it); nobody else may use it.
-    static func mayUse(replicaOwnedBy owner: Int64?, _ principal: Principal) -> Bool {
+    package static func mayUse(replicaOwnedBy owner: Int64?, _ principal: Principal) -> Bool {
         owner == nil || owner == principal.id
     }
 
     /// PROTOCOL.md §6.3's table, after the ownership check. `batch` is nil for pulls, which can
     /// never be replays. Every number here came from a client or a table, so nothing may overflow:
     /// a receipt of 2^64 − 1 is just a receipt the server never issued.
-    static func checkReceipt(
+    package static func checkReceipt(
         _ receipt: PushReceipt?,
         batch: BatchID?,
         stored: ReplicaProgress?,
@@ -63,7 +71,7 @@ enum PushRules {
         }
     }
 
-    enum RecordDecision {
+    package enum RecordDecision {
         case reject(RejectReason)
         /// The joined state equals the stored one.
         case unchanged(RecordState)
@@ -73,7 +81,7 @@ enum PushRules {
 
     /// Validates one pushed record against the principal, the collections, what is stored and the
     /// domain's rules (read through `lookup` in the caller's transaction), and joins it.
-    static func decide(
+    package static func decide(
         _ record: SyncRecord,
         stored: (scope: Scope, state: RecordState)?,
         principal: Principal,
@@ -113,7 +121,7 @@ enum PushRules {
     /// PROTOCOL.md §10: a joined state may not pass ``SyncLimits/maxStateBytes`` — unless the
     /// record is already past it and this write does not grow it, so that the write that settles an
     /// oversized record (a resolution, a discard) is never refused.
-    static func sizeRejection(_ joined: RecordState, stored: RecordState?, limit: Int = SyncLimits.maxStateBytes) -> RejectReason? {
+    package static func sizeRejection(_ joined: RecordState, stored: RecordState?, limit: Int = SyncLimits.maxStateBytes) -> RejectReason? {
         let replicas = joined.context.counters.count
         if replicas > SyncLimits.maxContextReplicas, replicas > stored?.context.counters.count ?? 0 {
             return RejectReason(
@@ -154,7 +162,7 @@ enum PushRules {
     }
 
     /// The result a client sees for a record the store accepted.
-    static func result(for key: RecordKey, state: RecordState, changed: Bool) -> PushResult {
+    package static func result(for key: RecordKey, state: RecordState, changed: Bool) -> PushResult {
         if state.isConflicted {
             return PushResult(key: key, status: .conflict, conflictFields: state.conflictingFields, deleteConflict: state.isDeleteConflict)
         }

@@ -1,0 +1,66 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// One SQLite write transaction as ``StoreAlgorithms`` sees it: the SQL of each step, nothing of
+/// the rules.
+struct SQLiteTransaction: StoreTransaction {
+    let db: Database
+
+    func replicaProgress(_ replica: ReplicaID) throws -> PushRules.ReplicaProgress? {
+        try SQLiteStore.replicaProgress(replica, db)
+    }
+
+    func replicaOwner(_ replica: ReplicaID) throws -> Int64? {
+        try SQLiteStore.replicaOwner(replica, db)
+    }
+
+    func setReplicaOwner(_ replica: ReplicaID, to principalID: Int64) throws {
+        try db.cachedStatement(sql: "INSERT INTO replica_owners (replica, principal_id) VALUES (?, ?)")
+            .execute(arguments: [replica.description, principalID])
+    }
+
+    func lastResponse(of replica: ReplicaID) throws -> PushResponse {
+        let text = try String.fetchOne(
+            db.cachedStatement(sql: "SELECT last_response FROM replicas WHERE replica = ?"),
+            arguments: [replica.description]
+        )
+        return try SQLiteStore.decodeStored(PushResponse.self, from: text ?? "")
+    }
+
+    func saveReceipt(of replica: ReplicaID, sequence: UInt64, batch: BatchID, response: PushResponse, principalID: Int64, at time: Date) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO replicas (replica, sequence, last_batch, last_response, principal_id, last_seen)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (replica) DO UPDATE SET
+                    sequence = excluded.sequence, last_batch = excluded.last_batch,
+                    last_response = excluded.last_response, principal_id = excluded.principal_id,
+                    last_seen = excluded.last_seen
+                """
+        ).execute(arguments: [
+            replica.description, Int64(clamping: sequence), batch.rawValue,
+            String(decoding: try CanonicalJSON.encode(response), as: UTF8.self), principalID, time,
+        ])
+    }
+
+    func record(_ key: RecordKey) throws -> (scope: Scope, state: RecordState)? {
+        try SQLiteStore.storedRecord(key, db)
+    }
+
+    func store(_ state: RecordState, for key: RecordKey, in scope: Scope, before: RecordState?, change: AuditEntry.Change, pushedBy: ReplicaID?) throws {
+        try SQLiteStore.store(state, for: key, in: scope, before: before, change: change, pushedBy: pushedBy, db)
+    }
+
+    func serverReplica(for principal: Principal, epoch: Epoch) throws -> ReplicaID {
+        try SQLiteStore.serverReplica(for: principal, epoch: epoch, db)
+    }
+
+    func mintServerReplica(for principal: Principal, epoch: Epoch) throws -> ReplicaID {
+        try SQLiteStore.mintServerReplica(for: principal, epoch: epoch, db)
+    }
+
+    func lastLiveContent(_ key: RecordKey) throws -> [String: Value]? {
+        try SQLiteStore.lastLiveContent(key, db)
+    }
+}
