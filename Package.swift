@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "SyncCore", targets: ["SyncCore"]),
         .library(name: "SyncServer", targets: ["SyncServer"]),
+        .library(name: "SyncServerSQLite", targets: ["SyncServerSQLite"]),
         .library(name: "SyncClient", targets: ["SyncClient"]),
         .library(name: "Reporting", targets: ["Reporting"]),
         .executable(name: "schoolsync-server", targets: ["schoolsync-server"]),
@@ -51,7 +52,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The central server: Hummingbird routes, auth, the Store protocol and its SQLite store.
+        // The embedded store: SQLite through GRDB (one file, WAL, group commit). Shares SyncServer's
+        // internals through `package` access, as NIOPosix does NIOCore's.
+        .target(
+            name: "SyncServerSQLite",
+            dependencies: [
+                "SyncServer",
+                "SyncCore",
+                "Reporting",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The central server: Hummingbird routes and pages, auth, the SyncStore protocol and the
+        // store-independent algorithms (StoreAlgorithms over StoreTransaction). No database engine.
         .target(
             name: "SyncServer",
             dependencies: [
@@ -60,7 +76,6 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -75,6 +90,7 @@ let package = Package(
             name: "schoolsync-server",
             dependencies: [
                 "SyncServer",
+                "SyncServerSQLite",
                 "SyncCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -101,6 +117,7 @@ let package = Package(
                 "SyncCore",
                 "SyncClient",
                 "SyncServer",
+                "SyncServerSQLite",
                 "Reporting",
                 "FaultProxy",
                 "SchoolSyncTestSupport",
@@ -137,6 +154,7 @@ let package = Package(
             dependencies: [
                 "SyncCore",
                 "SyncServer",
+                "SyncServerSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -154,6 +172,7 @@ let package = Package(
             name: "SyncServerTests",
             dependencies: [
                 "SyncServer",
+                "SyncServerSQLite",
                 "SyncClient",
                 "Reporting",
                 "SchoolSyncTestSupport",
@@ -169,6 +188,7 @@ let package = Package(
             dependencies: [
                 "SyncClient",
                 "SyncServer",
+                "SyncServerSQLite",
                 "Reporting",
                 "SchoolSyncTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -180,6 +200,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "SyncServer",
+                "SyncServerSQLite",
                 "SyncClient",
                 "SchoolSyncTestSupport",
                 "FaultProxy",

@@ -28,7 +28,8 @@ public func makeSyncServer(
         // server's file descriptors; a long poll being answered is not idle and is never cut.
         server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "SchoolSync"),
-        services: [activity],
+        // Shut down in reverse: the server first, then the activity log's last flush, then the store.
+        services: [store, activity],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )
@@ -46,7 +47,7 @@ public func makeSyncRouter(
     // Outermost first: the request id must reach error responses, metrics must see final statuses.
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: MetricsMiddleware(metrics: metrics))
-    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: ErrorMiddleware(storeError: { [store] in store.storeError(for: $0) }))
     router.add(middleware: QueryParameterMiddleware())
     let principals = PrincipalCache()
     let limiter = FailedAuthLimiter(limit: configuration.failedAuthPerMinute)

@@ -5,6 +5,7 @@ import Reporting
 import SyncClient
 import SyncCore
 import SyncServer
+import SyncServerSQLite
 import Synchronization
 
 /// The field row (issue 12): a school's weekly report synced the way a rural school's link carries

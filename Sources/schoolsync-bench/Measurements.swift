@@ -5,6 +5,7 @@ import Reporting
 import SyncClient
 import SyncCore
 import SyncServer
+import SyncServerSQLite
 
 /// One measured number with its unit, its target (if the issue sets one) and what bounds it.
 struct Measurement: Codable {

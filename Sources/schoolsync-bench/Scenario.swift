@@ -5,6 +5,7 @@ import Reporting
 import SyncClient
 import SyncCore
 import SyncServer
+import SyncServerSQLite
 
 /// The measured scenarios. Each starts its own server process on a fresh database.
 enum Scenario {

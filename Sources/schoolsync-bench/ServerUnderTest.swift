@@ -1,6 +1,7 @@
 import Foundation
 import SchoolSyncTestSupport
 import SyncServer
+import SyncServerSQLite
 
 /// The real `schoolsync-server`, built beside this executable, run as a child process on a free
 /// loopback port with a fresh database, so its memory is measured apart from the clients'. The

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SyncServer
+import SyncServerSQLite
 
 extension SchoolSyncServer {
     struct Backup: AsyncParsableCommand {
@@ -12,7 +13,7 @@ extension SchoolSyncServer {
         @Option(help: "The backup file to write.") var to: String
 
         func run() async throws {
-            try await reportingStoreErrors { try database.openStore().backup(to: to) }
+            try await reportingStoreErrors { try database.openSQLiteStore().backup(to: to) }
             print("backed up \(database.path) to \(to)")
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SyncServer
+import SyncServerSQLite
 
 @main
 struct SchoolSyncServer: AsyncParsableCommand {
@@ -37,7 +38,14 @@ struct DatabaseOptions: ParsableArguments {
         db ?? ProcessInfo.processInfo.environment["SCHOOLSYNC_DB"] ?? "schoolsync-server.sqlite"
     }
 
-    func openStore() throws -> SQLiteStore {
+    /// The store the commands and the server speak to, by its protocol: this is the one place that
+    /// names an engine.
+    func openStore() throws -> any SyncStore {
+        try openSQLiteStore()
+    }
+
+    /// The SQLite store itself, for what only it can do (a file backup).
+    func openSQLiteStore() throws -> SQLiteStore {
         do {
             return try SQLiteStore(path: path)
         } catch {

@@ -5,6 +5,7 @@ import SchoolSyncTestSupport
 import SyncCore
 import SyncClient
 import SyncServer
+import SyncServerSQLite
 import Testing
 
 /// Issue 12's fault harness: a seeded, bounded randomised run of the real executables through the

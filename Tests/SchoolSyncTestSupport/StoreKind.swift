@@ -1,5 +1,6 @@
 import Foundation
 import SyncServer
+import SyncServerSQLite
 
 /// Every kind of server store the tests run against. A store test takes one as its argument,
 /// `@Test(arguments: StoreKind.allCases)`, so a new store joins every such test by adding a case.

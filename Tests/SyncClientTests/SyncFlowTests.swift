@@ -4,6 +4,7 @@ import GRDB
 import SchoolSyncTestSupport
 import SyncCore
 import SyncServer
+import SyncServerSQLite
 import Testing
 
 @testable import SyncClient

@@ -8,6 +8,7 @@ import NIOCore
 import SchoolSyncTestSupport
 import SyncCore
 import SyncServer
+import SyncServerSQLite
 import Testing
 
 /// A store that stays locked by another writer past its busy timeout answers 503 `unavailable`

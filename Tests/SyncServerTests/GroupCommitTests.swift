@@ -3,6 +3,7 @@ import GRDB
 import Testing
 
 @testable import SyncServer
+@testable import SyncServerSQLite
 
 /// Pushes that arrive together share a transaction; each keeps its own outcome.
 struct GroupCommitTests {

@@ -7,6 +7,7 @@ import SyncCore
 import Testing
 
 @testable import SyncServer
+@testable import SyncServerSQLite
 
 /// The `schoolsync-server` executable as a separate process: crash safety and graceful shutdown.
 @Suite(.serialized)

@@ -5,6 +5,7 @@ import SyncCore
 import Testing
 
 @testable import SyncServer
+@testable import SyncServerSQLite
 
 /// Every kind of store itself: atomic joins across processes, a change log without holes, epochs.
 struct StoreTests {

@@ -10,6 +10,7 @@ import SyncCore
 import Testing
 
 @testable import SyncServer
+@testable import SyncServerSQLite
 
 /// The server's trust boundary (issue 11): every number from outside is checked or computed
 /// without trapping, and no principal can touch another's records, replica ids or receipts.

@@ -1,4 +1,3 @@
-import GRDB
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -7,11 +6,14 @@ import SyncCore
 /// Gives every failure the protocol's error body, so no client mistake ever reaches a bare 500,
 /// and logs the server faults that remain. Every 503 it sends carries `Retry-After` (PROTOCOL.md §8).
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The store's translation of its driver's errors (``SyncStore/storeError(for:)``).
+    let storeError: @Sendable (any Error) -> StoreError?
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
-            var answer = Self.answer(for: error, logger: context.logger)
+            var answer = Self.answer(for: storeError(error) ?? error, logger: context.logger)
             if answer.status == .serviceUnavailable, answer.headers[.retryAfter] == nil {
                 answer.headers[.retryAfter] = String(APIError.defaultRetryAfterSeconds)
             }
@@ -36,11 +38,11 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .damaged:
                 logger.error("the database is damaged", metadata: ["sync.error": "\(error.message)"])
                 return APIError(.internalServerError, .`internal`, "The server's database is damaged; an administrator has to restore it.")
+            case .busy:
+                // Another writer held the database past the timeout: a moment's wait, not a fault.
+                logger.warning("the store is busy", metadata: ["sync.error": "\(error.message)"])
+                return APIError.storeBusy
             }
-        case let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED:
-            // Another writer held the file past the busy timeout: a moment's wait, not a fault.
-            logger.warning("the store is busy", metadata: ["sync.error": "\(error.resultCode)"])
-            return APIError.storeBusy
         case let error as SyncCoreError:
             return APIError(.badRequest, .invalidParameter, error.message)
         default:

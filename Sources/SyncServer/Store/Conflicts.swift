@@ -16,11 +16,11 @@ extension AuditEntry {
         public var reason: String?
     }
 
-    static func makeView(_ state: RecordState) -> View {
+    package static func makeView(_ state: RecordState) -> View {
         View(fields: state.fields.mapValues(\.distinctValues), deleted: !state.deleted.isEmpty)
     }
 
-    static func view(_ state: RecordState) throws -> String {
+    package static func view(_ state: RecordState) throws -> String {
         String(decoding: try CanonicalJSON.encode(makeView(state)), as: UTF8.self)
     }
 }

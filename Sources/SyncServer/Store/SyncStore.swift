@@ -1,4 +1,5 @@
 import Foundation
+import ServiceLifecycle
 import SyncCore
 
 /// Where the server keeps records, the change log, receipts, principals and device sync state.
@@ -7,7 +8,11 @@ import SyncCore
 /// against every other writer, including other processes on the same database (DESIGN §4
 /// invariant 4), and must keep PROTOCOL.md §7.2's cursor guarantee. The interface speaks only in
 /// protocol terms, so SQLite and PostgreSQL implementations fit it alike.
-public protocol SyncStore: Sendable {
+///
+/// A store is a ServiceLifecycle `Service`, like Hummingbird's `PersistDriver`: it is ready (its
+/// migrations applied) once made, and its `run()` holds it open until graceful shutdown, then
+/// closes it, after the server and the services listed after it have stopped.
+public protocol SyncStore: Service {
     /// The store's current epoch.
     var epoch: Epoch { get }
 
@@ -79,6 +84,11 @@ public protocol SyncStore: Sendable {
 
     /// How many records are in conflict now.
     func openConflictCount() async throws -> Int
+
+    /// The store's own error for a failure of its database driver that is not a fault of the
+    /// server (a busy database), or `nil` to leave the error as it is. Each engine knows its driver's
+    /// errors; the routes and their error middleware know only ``StoreError``.
+    func storeError(for error: any Error) -> StoreError?
 }
 
 /// One page of a record's history (PROTOCOL.md §12): at most `limit` entries after a sequence
@@ -213,6 +223,12 @@ public struct SchoolInfo: Sendable, Codable, Hashable {
     public var id: String
     /// The school's name, 1–200 characters.
     public var name: String
+
+    /// Makes a school's entry.
+    package init(id: String, name: String) {
+        self.id = id
+        self.name = name
+    }
 }
 
 /// A device and its last sync activity (`GET /v1/devices`).
@@ -237,6 +253,28 @@ public struct DeviceInfo: Sendable, Codable, Hashable {
     public var client: String?
     /// Whether the device's token was revoked.
     public var revoked: Bool
+
+    /// Makes a device's entry.
+    package init(
+        id: Int64, name: String, school: String?, lastPullCursor: String?, lastPullAt: Date?, lastPushAt: Date?,
+        lastPushBatch: String?, lastSeenAt: Date?, client: String?, revoked: Bool
+    ) {
+        self.id = id
+        self.name = name
+        self.school = school
+        self.lastPullCursor = lastPullCursor
+        self.lastPullAt = lastPullAt
+        self.lastPushAt = lastPushAt
+        self.lastPushBatch = lastPushBatch
+        self.lastSeenAt = lastSeenAt
+        self.client = client
+        self.revoked = revoked
+    }
+}
+
+extension SyncStore {
+    /// No driver error of this store needs translating.
+    public func storeError(for error: any Error) -> StoreError? { nil }
 }
 
 /// A store could not do what was asked for a reason the caller should show (not a fault).
@@ -253,6 +291,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         /// The database holds something no server wrote (a negative sequence, a state that does not
         /// decode): a fault of the file, answered 500 and logged, never a trap.
         case damaged
+        /// Another writer held the database past the store's timeout: nothing was stored, and the
+        /// same request may succeed in a moment (answered 503 `unavailable` with `Retry-After`).
+        case busy
     }
 
     /// What kind of refusal it is.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import SyncServer
 
 // Reading back what the store wrote. The file may have been written by another program (a
 // restored backup, a hand edit, a damaged disk), so nothing read from it may trap the process:

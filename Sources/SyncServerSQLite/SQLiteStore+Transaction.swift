@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import SyncServer
 
 /// One SQLite write transaction as ``StoreAlgorithms`` sees it: the SQL of each step, nothing of
 /// the rules.

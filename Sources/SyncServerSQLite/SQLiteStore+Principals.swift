@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import SyncServer
 
 extension SQLiteStore {
     /// The principal whose token's SHA-256 (32 bytes, ``Token/hash(_:)``) is `hash`; `nil` when no

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import SyncServer
 
 extension SQLiteStore {
     /// Checks the push's replica, receipt and batch id (PROTOCOL.md §5 "Ownership", §6.2, §6.3), then joins

@@ -1,4 +1,5 @@
 import GRDB
+import SyncServer
 import Synchronization
 
 /// Runs the database work that arrives while earlier work is still running together, in one

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import SyncServer
 
 extension SQLiteStore {
     /// Copies the live database to `path` with SQLite's online backup, while the server keeps serving.

@@ -1,7 +1,9 @@
 import Foundation
 import GRDB
 import Reporting
+import ServiceLifecycle
 import SyncCore
+import SyncServer
 
 /// The embedded store: one SQLite file in WAL mode, opened through a GRDB `DatabasePool`.
 ///
@@ -210,5 +212,24 @@ public final class SQLiteStore: SyncStore {
     /// How many records are in conflict now.
     public func openConflictCount() async throws -> Int {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM conflicts") ?? 0 }
+    }
+}
+
+extension SQLiteStore {
+    /// SQLite's busy and locked answers (another writer held the file past the busy timeout) as
+    /// ``StoreError`` `.busy`, answered 503 `unavailable` with `Retry-After` (PROTOCOL.md §8).
+    public func storeError(for error: any Error) -> StoreError? {
+        guard let error = error as? DatabaseError, error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED else { return nil }
+        return StoreError(.busy, "SQLite answered \(error.resultCode) past the busy timeout")
+    }
+}
+
+extension SQLiteStore {
+    /// Holds the database open until graceful shutdown, then closes it: the server and the
+    /// activity log, which stop before it, have written their last (ServiceLifecycle shuts services
+    /// down in reverse order). Migrations ran when the store was made, before the server started.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try pool.close()
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import SyncServer
 
 extension SQLiteStore {
     /// Open conflicts whose `since` (the change-log sequence number at which each arose) is after `after`,
