@@ -28,15 +28,13 @@ extension SQLiteStore {
     /// - Throws: `SyncCoreError` when `id` makes no valid `school:<id>` scope (PROTOCOL.md §5);
     ///   ``StoreError`` `.invalid` when the name is not 1–200 characters, `.alreadyExists` when the id is taken.
     public func createSchool(id: String, name: String, at time: Date) async throws -> SchoolInfo {
-        _ = try Scope.school(id)  // the id must make a valid scope
-        let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.isEmpty, name.count <= 200 else { throw StoreError(.invalid, "a school needs a name of 1–200 characters") }
+        let school = try Enrolment.school(id: id, name: name)
         return try await pool.write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM schools WHERE id = ?", arguments: [id]) == nil else {
                 throw StoreError(.alreadyExists, "a school with id '\(id)' already exists")
             }
-            try db.execute(sql: "INSERT INTO schools (id, name, created_at) VALUES (?, ?, ?)", arguments: [id, name, time])
-            return SchoolInfo(id: id, name: name)
+            try db.execute(sql: "INSERT INTO schools (id, name, created_at) VALUES (?, ?, ?)", arguments: [school.id, school.name, time])
+            return school
         }
     }
 
@@ -54,11 +52,7 @@ extension SQLiteStore {
     /// - Throws: ``StoreError`` `.invalid` when the name (trimmed) is not 1–200 characters, or a device has
     ///   no school or a user has one; `.notFound` when the school does not exist.
     public func createPrincipal(kind: Principal.Kind, name: String, schoolID: String?, at time: Date) async throws -> (Principal, token: String) {
-        let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.isEmpty, name.count <= 200 else { throw StoreError(.invalid, "a \(kind.rawValue) needs a name of 1–200 characters") }
-        guard (kind == .device) == (schoolID != nil) else {
-            throw StoreError(.invalid, kind == .device ? "a device belongs to a school: give its school id" : "only devices belong to a school")
-        }
+        let name = try Enrolment.principalName(kind: kind, name: name, schoolID: schoolID)
         let token = Token.generate()
         let id = try await pool.write { db in
             if let schoolID, try Bool.fetchOne(db, sql: "SELECT 1 FROM schools WHERE id = ?", arguments: [schoolID]) == nil {
