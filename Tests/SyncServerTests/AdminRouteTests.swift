@@ -17,8 +17,8 @@ struct AdminRouteTests {
         let token: String
     }
 
-    @Test func anAdminEnrolsASchoolAndADeviceWhoseTokenWorks() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func anAdminEnrolsASchoolAndADeviceWhoseTokenWorks(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let school = try await client.send(
                     .post,
@@ -54,8 +54,8 @@ struct AdminRouteTests {
         }
     }
 
-    @Test func tokensAreStoredOnlyAsHashes() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func tokensAreStoredOnlyAsHashes(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             let hashes = try await fixture.store.principal(forTokenHash: Token.hash(fixture.deviceA))
             #expect(hashes?.schoolID == Fixture.schoolA)
             let raw = try Data(contentsOf: URL(fileURLWithPath: fixture.databasePath))
@@ -63,8 +63,8 @@ struct AdminRouteTests {
         }
     }
 
-    @Test func onlyAdminsMayAdminister() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func onlyAdminsMayAdminister(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 for token in [fixture.deviceA, fixture.bureau] {
                     let response = try await client.send(
@@ -81,8 +81,8 @@ struct AdminRouteTests {
         }
     }
 
-    @Test func administrationMistakesAre4xx() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func administrationMistakesAre4xx(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let duplicate = try await client.send(
                     .post,
@@ -128,8 +128,8 @@ struct AdminRouteTests {
         }
     }
 
-    @Test func theDeviceListShowsWhoSyncedWhen() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func theDeviceListShowsWhoSyncedWhen(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let replica = ReplicaID(high: 3, low: 3)
                 _ = try await client.push(
@@ -150,8 +150,8 @@ struct AdminRouteTests {
         }
     }
 
-    @Test func healthAndMetricsNeedNoToken() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func healthAndMetricsNeedNoToken(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let health = try await client.send(.get, "/healthz", token: nil)
                 #expect(health.status == .ok)

@@ -47,8 +47,8 @@ struct BadInputTests {
         }
     }
 
-    @Test func wrongTypesNameThePath() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func wrongTypesNameThePath(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let body =
                     #"{"batch":"b","replica":"00000000000000070000000000000007","records":[{"collection":"reports","id":5,"scope":"catalog","context":{},"fields":{},"deleted":[]}]}"#
@@ -59,8 +59,8 @@ struct BadInputTests {
         }
     }
 
-    @Test func missingInvalidAndRevokedTokensAre401() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func missingInvalidAndRevokedTokensAre401(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 for token in [nil, "", "ss_not-a-real-token", String(repeating: "x", count: 300)] as [String?] {
                     for (method, path) in [(HTTPRequest.Method.get, "/v1/pull"), (.post, "/v1/push"), (.get, "/v1/session")] {
@@ -112,8 +112,8 @@ struct BadInputTests {
         }
     }
 
-    @Test func badEncodingsAndMediaTypesAre4xx() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func badEncodingsAndMediaTypesAre4xx(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let body = try Make.body(try Make.push([], replica: replica))
                 let notGzip = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: body, headers: [.contentEncoding: "gzip"])
@@ -135,8 +135,8 @@ struct BadInputTests {
         }
     }
 
-    @Test func duplicateRecordsInOnePushAre400() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func duplicateRecordsInOnePushAre400(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let record = try Make.report("r", values: ["x": .int(1)], by: replica)
                 let response = try await client.send(
@@ -172,8 +172,8 @@ struct BadInputTests {
         }
     }
 
-    @Test func aCursorBeyondTheLogIsRefused() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aCursorBeyondTheLogIsRefused(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let response = try await client.send(.get, "/v1/pull?since=\(fixture.store.epoch).99", token: fixture.deviceA)
                 #expect(response.status == .badRequest)
@@ -182,8 +182,8 @@ struct BadInputTests {
         }
     }
 
-    @Test func unknownRoutesAre404WithTheErrorBody() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func unknownRoutesAre404WithTheErrorBody(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let response = try await client.send(.get, "/v2/pull", token: fixture.deviceA)
                 #expect(response.status == .notFound)
@@ -192,8 +192,8 @@ struct BadInputTests {
         }
     }
 
-    @Test func requestIDsAreEchoedOrMade() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func requestIDsAreEchoedOrMade(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let mine = try await client.send(.get, "/v1/session", token: fixture.deviceA, headers: [HTTPField.Name("X-Request-ID")!: "school-42"])
                 #expect(mine.headers[HTTPField.Name("X-Request-ID")!] == "school-42")

@@ -28,8 +28,8 @@ struct ConflictRouteTests {
 
     func body(_ value: some Encodable) throws -> ByteBuffer { try Make.body(value) }
 
-    @Test func anAdministratorSeesBothValuesAndResolvesOnceWithAReason() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func anAdministratorSeesBothValuesAndResolvesOnceWithAReason(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let key = try await makeConflict(client, fixture)
                 struct List: Decodable { let conflicts: [ConflictSummary] }
@@ -102,8 +102,8 @@ struct ConflictRouteTests {
         }
     }
 
-    @Test func rolesAndBadResolutionsAreRefusedClearly() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func rolesAndBadResolutionsAreRefusedClearly(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let key = try await makeConflict(client, fixture)
                 let path = "/v1/conflicts/reports/\(key.id)"
@@ -127,8 +127,8 @@ struct ConflictRouteTests {
         }
     }
 
-    @Test func aRecordDeletedOnOneDeviceAndEditedOnAnotherIsKeptWithItsLastContent() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aRecordDeletedOnOneDeviceAndEditedOnAnotherIsKeptWithItsLastContent(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let base = try Make.report(
                     "qx-zhuoran/2025-S1/m2",

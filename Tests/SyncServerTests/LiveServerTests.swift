@@ -13,8 +13,8 @@ struct LiveServerTests {
     /// Writers push while readers pull continuously, through the client library's transport; every
     /// reader ends up with every record and the state the server holds — no reader ever skips a
     /// change below its cursor.
-    @Test func concurrentReadersNeverMissAChange() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func concurrentReadersNeverMissAChange(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
                     try await Self.writeWhileReading(
@@ -65,8 +65,8 @@ struct LiveServerTests {
         }
     }
 
-    @Test func healthAndSessionOverRealSockets() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func healthAndSessionOverRealSockets(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.application.test(.live) { client in
                 #expect(client.port.map { $0 > 0 } == true)
                 let health = try await client.send(.get, "/healthz", token: nil)

@@ -13,8 +13,8 @@ struct PushPullRouteTests {
     let laptop = ReplicaID(high: 0xa, low: 1)
     let desktop = ReplicaID(high: 0xb, low: 2)
 
-    @Test func pushAppliesThenReportsUnchangedAndPullReturnsTheState() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func pushAppliesThenReportsUnchangedAndPullReturnsTheState(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let record = try Make.report("qx-zhuoran/2025-S1/m1", values: ["status": .string("in_progress"), "enrolment": .int(412)], by: laptop)
                 let first = try await client.push(try Make.push([record], replica: laptop), token: fixture.deviceA)
@@ -33,8 +33,8 @@ struct PushPullRouteTests {
 
     /// A replica's own pushes do not come back to it: it holds them already. A state that a join
     /// made (its push met another's) does, and every other replica gets everything.
-    @Test func aPullSkipsTheStatesThePullingReplicaPushedItself() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aPullSkipsTheStatesThePullingReplicaPushedItself(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let mine = try Make.report("r1", values: ["status": .string("in_progress")], by: laptop)
                 let theirs = try Make.report("r2", values: ["status": .string("done")], by: desktop)
@@ -62,8 +62,8 @@ struct PushPullRouteTests {
 
     /// A long poll looks again without a second receipt check (the replica may not push while it
     /// waits, so its receipt would be behind), still leaving out the replica's own pushes.
-    @Test func lookingAgainInALongPollLeavesOutEchoesWithoutARecheck() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func lookingAgainInALongPollLeavesOutEchoesWithoutARecheck(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let first = try await client.push(
                     try Make.push([try Make.report("r0", values: ["status": .string("in_progress")], by: laptop)], replica: laptop),
@@ -102,8 +102,8 @@ struct PushPullRouteTests {
         }
     }
 
-    @Test func concurrentEditsOfDifferentFieldsMergeAndOfTheSameFieldConflict() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func concurrentEditsOfDifferentFieldsMergeAndOfTheSameFieldConflict(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let base = try Make.report(
                     "r1",
@@ -143,8 +143,8 @@ struct PushPullRouteTests {
         }
     }
 
-    @Test func replayingTheSameBatchAnswersTheStoredResponseByteForByte() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func replayingTheSameBatchAnswersTheStoredResponseByteForByte(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let request = try Make.push([try Make.report("r1", values: ["x": .int(1)], by: laptop)], replica: laptop, batch: "lost-answer")
                 let body = try Make.body(request)
@@ -159,8 +159,8 @@ struct PushPullRouteTests {
         }
     }
 
-    @Test func aCopiedDatabaseIsStoppedBeforeItCanReuseDots() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aCopiedDatabaseIsStoppedBeforeItCanReuseDots(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let shared = laptop  // the same replica id on two PCs: a copied database
                 let base = try Make.report("r1", values: ["status": .string("in_progress")], by: shared)
@@ -198,8 +198,8 @@ struct PushPullRouteTests {
         }
     }
 
-    @Test func receiptsAndCursorsFromAnotherEpochAreRefused() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func receiptsAndCursorsFromAnotherEpochAreRefused(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let stranger = Epoch.random()
                 let push = try Make.push([], replica: laptop, receipt: PushReceipt(epoch: stranger, sequence: 3))
@@ -214,8 +214,8 @@ struct PushPullRouteTests {
         }
     }
 
-    @Test func devicesSeeTheCatalogAndTheirOwnSchoolOnly() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func devicesSeeTheCatalogAndTheirOwnSchoolOnly(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let bureauReplica = ReplicaID(high: 0xe, low: 0xe)
                 let plan = SyncRecord(
@@ -235,8 +235,8 @@ struct PushPullRouteTests {
         }
     }
 
-    @Test func writesOutsideTheDevicesScopeAreRejectedPerRecordAndTheRestProceeds() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func writesOutsideTheDevicesScopeAreRejectedPerRecordAndTheRestProceeds(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let own = try Make.report("own", school: Fixture.schoolA, values: ["x": .int(1)], by: laptop)
                 let foreign = try Make.report("foreign", school: Fixture.schoolB, values: ["x": .int(1)], by: laptop)
@@ -253,8 +253,8 @@ struct PushPullRouteTests {
         }
     }
 
-    @Test func pullPagesFollowTheChangeLogWithoutDuplicates() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func pullPagesFollowTheChangeLogWithoutDuplicates(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 var receipt: PushReceipt?
                 var records: [SyncRecord] = []
@@ -286,8 +286,8 @@ struct PushPullRouteTests {
         }
     }
 
-    @Test func longPollReturnsAsSoonAsAChangeArrives() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func longPollReturnsAsSoonAsAChangeArrives(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let start = try await client.pull(token: fixture.deviceA)
                 async let waiting = client.pull("since=\(start.next)&wait=30", token: fixture.deviceA2)
@@ -301,8 +301,8 @@ struct PushPullRouteTests {
         }
     }
 
-    @Test func gzipRequestAndResponseBodies() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func gzipRequestAndResponseBodies(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 var records: [SyncRecord] = []
                 for index in 0..<20 {

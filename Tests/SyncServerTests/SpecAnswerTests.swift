@@ -39,8 +39,8 @@ struct SpecAnswerTests {
         }
     }
 
-    @Test func theParametersAnEndpointDefinesStillWork() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func theParametersAnEndpointDefinesStillWork(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 for uri in ["/v1/pull?limit=5&wait=0", "/v1/conflicts?limit=10&after=0", "/v1/session", "/v1/bureau/summary?period=2025-S1"] {
                     let status = try await client.send(.get, uri, token: fixture.admin).status
@@ -51,8 +51,8 @@ struct SpecAnswerTests {
     }
 
     /// §6.3: a retried first push (no receipt) whose answer was lost gets the stored answer again.
-    @Test func aRetriedFirstPushIsReplayed() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aRetriedFirstPushIsReplayed(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let record = try Make.report("qx-zhuoran/2025-S1/m1", values: ["status": .string("done")], by: office)
                 let push = try Make.push([record], replica: office, batch: "first-push")
@@ -67,8 +67,8 @@ struct SpecAnswerTests {
 
     /// §6.2 step 3: the last batch id with the *current* receipt is a new push reusing an id — 409
     /// `batch_reused`, and none of its records is applied.
-    @Test func theSameBatchIDWithTheCurrentReceiptIsRefused() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func theSameBatchIDWithTheCurrentReceiptIsRefused(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let one = try Make.report("qx-zhuoran/2025-S1/m1", values: ["status": .string("done")], by: office)
                 let answer = try await client.push(try Make.push([one], replica: office, batch: "b-1"), token: fixture.deviceA)
@@ -85,8 +85,8 @@ struct SpecAnswerTests {
     }
 
     /// §12: a resolution without a `reason` key is `invalid_parameter` naming `reason`, like an empty one.
-    @Test func aResolutionWithoutAReasonIsAnInvalidParameter() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aResolutionWithoutAReasonIsAnInvalidParameter(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let path = "/v1/conflicts/reports/qx-zhuoran/2025-S1/m1"
                 for body in [#"{"seen":{},"values":{}}"#, #"{"seen":{},"values":{},"reason":""}"#] {
@@ -100,8 +100,8 @@ struct SpecAnswerTests {
     }
 
     /// §3.5: a resolution may not overwrite a settled value that arrived after the conflict was shown.
-    @Test func aResolutionNamingAFieldThatChangedUnseenIsStale() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aResolutionNamingAFieldThatChangedUnseenIsStale(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let base = try Make.report("qx-zhuoran/2025-S1/m1", values: ["status": .string("in_progress"), "narrative": .string("初稿")], by: office)
                 let receipt = try await client.push(try Make.push([base], replica: office), token: fixture.deviceA).receipt
@@ -136,8 +136,8 @@ struct SpecAnswerTests {
 
     /// §3.5: keeping a record in edit-vs-delete conflict restores its content from history, but a
     /// field that is also in conflict is the resolver's to choose — never taken from history.
-    @Test func keepLeavesAFieldInConflictToTheResolver() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func keepLeavesAFieldInConflictToTheResolver(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
                 let third = ReplicaID(high: 0x0e, low: 3)
                 let base = try Make.report("qx-zhuoran/2025-S1/m3", values: ["status": .string("in_progress"), "narrative": .string("初稿")], by: office)
