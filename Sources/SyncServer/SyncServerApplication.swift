@@ -7,10 +7,15 @@ import SyncCore
 ///
 /// For example:
 /// ```swift
+/// import SyncServerSQLite
+///
 /// let store = try SQLiteStore(path: "schoolsync.sqlite")
 /// let app = makeSyncServer(configuration: SyncServerConfiguration(), store: store, logger: logger)
 /// try await app.runService()   // SIGTERM / SIGINT shut it down gracefully
 /// ```
+///
+/// The store is one of the application's services: it is closed when the application stops, so a
+/// store serves one application run.
 ///
 /// - Parameter onServerRunning: called with the bound port once the server listens (useful with port 0).
 public func makeSyncServer(

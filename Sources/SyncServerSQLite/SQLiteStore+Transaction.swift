@@ -3,8 +3,8 @@ import GRDB
 import SyncCore
 import SyncServer
 
-/// One SQLite write transaction as ``StoreAlgorithms`` sees it: the SQL of each step, nothing of
-/// the rules.
+/// One SQLite transaction (a write, or a pull's read snapshot) as `StoreAlgorithms` sees it: the
+/// SQL of each step, nothing of the rules.
 struct SQLiteTransaction: StoreTransaction {
     let db: Database
 

@@ -74,14 +74,16 @@ public struct Fixture: Sendable {
         return principal
     }
 
-    /// The server on the fixture's store.
-    public var application: some ApplicationProtocol {
-        makeSyncServer(configuration: configuration, store: store, logger: Logger(label: "test"), metrics: metrics)
+    /// The server on the fixture's database, through a store of its own: an application owns its
+    /// store's lifetime and closes it when it stops (the store is one of its services), while the
+    /// fixture's ``store`` stays open for the test to read.
+    public func application() throws -> some ApplicationProtocol {
+        makeSyncServer(configuration: configuration, store: try kind.openStore(in: directory), logger: Logger(label: "test"), metrics: metrics)
     }
 
     /// Runs `body` against the router in process (no sockets).
     public func withRouter<T: Sendable>(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
-        try await application.test(.router, body)
+        try await application().test(.router, body)
     }
 
     /// Runs `body` while a server listens on 127.0.0.1 and an ephemeral port; its argument is the

@@ -67,7 +67,7 @@ struct LiveServerTests {
 
     @Test(arguments: StoreKind.allCases) func healthAndSessionOverRealSockets(_ store: StoreKind) async throws {
         try await Fixture.with(store: store) { fixture in
-            try await fixture.application.test(.live) { client in
+            try await fixture.application().test(.live) { client in
                 #expect(client.port.map { $0 > 0 } == true)
                 let health = try await client.send(.get, "/healthz", token: nil)
                 let session = try await client.send(.get, "/v1/session", token: fixture.deviceB)

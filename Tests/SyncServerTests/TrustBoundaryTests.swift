@@ -410,7 +410,7 @@ struct TrustBoundaryTests {
 
     @Test func anIdleConnectionIsClosed() async throws {
         try await Fixture.with(configure: { $0.idleTimeoutSeconds = 1 }) { fixture in
-            try await fixture.application.test(.live) { client in
+            try await fixture.application().test(.live) { client in
                 let port = try #require(client.port)
                 // A bare socket that sends nothing: the server closes it (recv returns 0). The
                 // receive timeout only bounds the test if the server never does.

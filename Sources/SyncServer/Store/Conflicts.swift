@@ -16,7 +16,7 @@ extension AuditEntry {
         public var reason: String?
     }
 
-    package static func makeView(_ state: RecordState) -> View {
+    static func makeView(_ state: RecordState) -> View {
         View(fields: state.fields.mapValues(\.distinctValues), deleted: !state.deleted.isEmpty)
     }
 

@@ -5,10 +5,14 @@ import SyncCore
 /// reads of records and replicas, and the writes that go together (a record with its change-log,
 /// audit and conflicts-index entries; a replica's receipt with its stored answer).
 ///
-/// A store runs an algorithm inside one of its write transactions and hands it a value of this
+/// A store runs an algorithm inside one of its transactions (a write transaction for a push or a
+/// resolution, the pull's read snapshot for its receipt check) and hands it a value of this
 /// protocol; everything it reads and writes commits or rolls back together (DESIGN §4 invariant 4:
-/// the join of one record is atomic). The SQL lives in the stores, the rules here; a second store
-/// implements these few methods and gets every algorithm unchanged.
+/// the join of one record is atomic). The SQL lives in the stores, the rules here.
+///
+/// The methods are synchronous, as GRDB's transactions are. A store whose driver is asynchronous
+/// (postgres-nio) cannot block on them; for it the algorithms will be split into a read phase, a
+/// pure decision and a plan of writes (the next step of the PostgreSQL store).
 package protocol StoreTransaction {
     /// What the store remembers of a replica's pushes in the current epoch, or `nil` for none yet.
     func replicaProgress(_ replica: ReplicaID) throws -> PushRules.ReplicaProgress?

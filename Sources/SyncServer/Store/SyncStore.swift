@@ -280,7 +280,8 @@ extension SyncStore {
 /// A store could not do what was asked for a reason the caller should show (not a fault).
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// What kind of refusal: the HTTP layer answers `alreadyExists` 409 `already_exists`, `notFound` 404
-    /// `not_found`, `invalid` 400 `invalid_parameter` and `damaged` 500 `internal` (PROTOCOL.md §8).
+    /// `not_found`, `invalid` 400 `invalid_parameter`, `damaged` 500 `internal` and `busy` 503
+    /// `unavailable` with `Retry-After` (PROTOCOL.md §8).
     public enum Code: String, Sendable {
         /// What it would create exists already (answered 409 `already_exists`).
         case alreadyExists

@@ -18,7 +18,7 @@ package enum PushRules {
         }
     }
 
-    package enum ReceiptDecision: Equatable {
+    enum ReceiptDecision: Equatable {
         /// Go ahead; an accepted push gets this sequence.
         case proceed(nextSequence: UInt64)
         /// Answer the stored response of the last batch again.
@@ -34,14 +34,14 @@ package enum PushRules {
 
     /// PROTOCOL.md §5 "Ownership": a replica id belongs to the principal that first pushed under
     /// it (or, for server-side users, for whom the server minted it); nobody else may use it.
-    package static func mayUse(replicaOwnedBy owner: Int64?, _ principal: Principal) -> Bool {
+    static func mayUse(replicaOwnedBy owner: Int64?, _ principal: Principal) -> Bool {
         owner == nil || owner == principal.id
     }
 
     /// PROTOCOL.md §6.3's table, after the ownership check. `batch` is nil for pulls, which can
     /// never be replays. Every number here came from a client or a table, so nothing may overflow:
     /// a receipt of 2^64 − 1 is just a receipt the server never issued.
-    package static func checkReceipt(
+    static func checkReceipt(
         _ receipt: PushReceipt?,
         batch: BatchID?,
         stored: ReplicaProgress?,
@@ -71,7 +71,7 @@ package enum PushRules {
         }
     }
 
-    package enum RecordDecision {
+    enum RecordDecision {
         case reject(RejectReason)
         /// The joined state equals the stored one.
         case unchanged(RecordState)
@@ -81,7 +81,7 @@ package enum PushRules {
 
     /// Validates one pushed record against the principal, the collections, what is stored and the
     /// domain's rules (read through `lookup` in the caller's transaction), and joins it.
-    package static func decide(
+    static func decide(
         _ record: SyncRecord,
         stored: (scope: Scope, state: RecordState)?,
         principal: Principal,
@@ -121,7 +121,7 @@ package enum PushRules {
     /// PROTOCOL.md §10: a joined state may not pass ``SyncLimits/maxStateBytes`` — unless the
     /// record is already past it and this write does not grow it, so that the write that settles an
     /// oversized record (a resolution, a discard) is never refused.
-    package static func sizeRejection(_ joined: RecordState, stored: RecordState?, limit: Int = SyncLimits.maxStateBytes) -> RejectReason? {
+    static func sizeRejection(_ joined: RecordState, stored: RecordState?, limit: Int = SyncLimits.maxStateBytes) -> RejectReason? {
         let replicas = joined.context.counters.count
         if replicas > SyncLimits.maxContextReplicas, replicas > stored?.context.counters.count ?? 0 {
             return RejectReason(
@@ -162,7 +162,7 @@ package enum PushRules {
     }
 
     /// The result a client sees for a record the store accepted.
-    package static func result(for key: RecordKey, state: RecordState, changed: Bool) -> PushResult {
+    static func result(for key: RecordKey, state: RecordState, changed: Bool) -> PushResult {
         if state.isConflicted {
             return PushResult(key: key, status: .conflict, conflictFields: state.conflictingFields, deleteConflict: state.isDeleteConflict)
         }
