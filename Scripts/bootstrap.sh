@@ -8,6 +8,8 @@ command -v swift >/dev/null || { echo "error: swift is not on PATH (Swift 6.1 or
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || need_apt+=(libsqlite3-dev)
 dpkg -s zlib1g-dev >/dev/null 2>&1 || need_apt+=(zlib1g-dev)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
+# PostgreSQL's server binaries, for the tests that start a cluster of their own (PostgresCluster).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need_apt+=(postgresql)
 
 if ((${#need_apt[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
@@ -17,6 +19,12 @@ if ((${#need_apt[@]})); then
     echo "bootstrap: installing ${need_apt[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# PostgreSQL refuses to run as root; the tests run its server as `postgres` when CI runs them as root.
+if [[ $(id -u) -eq 0 ]] && ! getent passwd postgres >/dev/null; then
+    echo "bootstrap: adding the system user postgres"
+    useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
 fi
 
 if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then

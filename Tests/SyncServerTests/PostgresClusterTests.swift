@@ -1,0 +1,20 @@
+import Foundation
+import SchoolSyncTestSupport
+import Testing
+
+/// The harness the PostgreSQL store's tests stand on: a PostgreSQL 15 cluster of the test's own, in a
+/// temporary directory on a free loopback port, run as `postgres` when the tests run as root.
+struct PostgresClusterTests {
+    @Test func aClusterOfItsOwnStartsAnswersAndStops() async throws {
+        let cluster = try await PostgresCluster.start()
+        let answer = try await cluster.run("psql", ["-h", "127.0.0.1", "-p", "\(cluster.port)", "-U", "postgres", "-tAc", "SHOW server_version"])
+        #expect(answer.hasPrefix("15."), "PostgreSQL 15 (\(answer))")
+        let listening = try await cluster.run("psql", ["-h", "127.0.0.1", "-p", "\(cluster.port)", "-U", "postgres", "-tAc", "SHOW listen_addresses"])
+        #expect(listening.trimmingCharacters(in: .whitespacesAndNewlines) == "127.0.0.1", "loopback only")
+        cluster.stop()
+        await #expect(throws: PostgresClusterError.self, "stopped") {
+            try await cluster.run("psql", ["-h", "127.0.0.1", "-p", "\(cluster.port)", "-U", "postgres", "-tAc", "SELECT 1"])
+        }
+        #expect(!FileManager.default.fileExists(atPath: cluster.directory.path))
+    }
+}
