@@ -64,7 +64,7 @@ public final class PostgresCluster: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// Runs one of the cluster's tools (e.g. `psql`) against it and returns what it printed.
+    /// Runs one of the cluster's tools (e.g. `psql`) against it and returns its standard output.
     /// - Throws: ``PostgresClusterError`` when it exits with a failure.
     @discardableResult
     public func run(_ name: String, _ arguments: [String]) async throws -> String {
@@ -84,16 +84,22 @@ public final class PostgresCluster: Sendable {
     /// used: it learns of the end of a child through a descriptor the child inherits, and the server
     /// that `pg_ctl start` leaves running inherits it too, so the end is never seen.
     private static func runBlocking(_ tool: URL, _ arguments: [String], runAs: String?) throws -> String {
-        let command = runAs.map { ["/usr/sbin/runuser", "-u", $0, "--", tool.path] } ?? [tool.path]
+        // As another user, from `/` (`env -C`): `postgres` may not enter the directory the tests run in
+        // (CI's is root's), and the tools warn on stderr when they cannot.
+        let command = runAs.map { ["/usr/sbin/runuser", "-u", $0, "--", "/usr/bin/env", "-C", "/", tool.path] } ?? [tool.path]
         let argv = command + arguments
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("schoolsync-pg-tool-\(UUID().uuidString).log")
-        defer { try? FileManager.default.removeItem(at: log) }
+        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("schoolsync-pg-tool-\(UUID().uuidString).err")
+        defer {
+            try? FileManager.default.removeItem(at: log)
+            try? FileManager.default.removeItem(at: errors)
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        posix_spawn_file_actions_addopen(&actions, 2, errors.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         var cArguments = argv.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var pid = pid_t()
@@ -104,9 +110,10 @@ public final class PostgresCluster: Sendable {
             guard errno == EINTR else { throw PostgresClusterError("cannot wait for \(tool.lastPathComponent) (errno \(errno))") }
         }
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        let said = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
         // WIFEXITED and WEXITSTATUS, which Swift does not import: exited normally with status 0.
         guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
-            throw PostgresClusterError("\(tool.lastPathComponent) \(arguments.joined(separator: " ")) failed (wait status \(status)): \(text.suffix(2000))")
+            throw PostgresClusterError("\(tool.lastPathComponent) \(arguments.joined(separator: " ")) failed (wait status \(status)): \((text + said).suffix(2000))")
         }
         return text
     }
