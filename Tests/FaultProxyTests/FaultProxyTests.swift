@@ -1,6 +1,7 @@
 import FaultProxy
 import NIOCore
 import NIOPosix
+import SchoolSyncTestSupport
 import Synchronization
 import Testing
 
@@ -466,12 +467,11 @@ struct FaultProxyTests {
 
     @Test("a refused upstream connection closes the client")
     func upstreamRefused() async throws {
-        // Find a port with nothing listening on it.
-        let placeholder = try await TestServer.start(.record)
-        let deadPort = placeholder.port
-        await placeholder.stop()
+        // A port bound but never listening: refused for as long as the test holds it (a port found
+        // by binding and releasing could be taken again, even by the proxy's own listener).
+        let dead = try ReservedPort()
 
-        let proxy = try await FaultProxy.start(upstreamPort: deadPort) { _ in .none }
+        let proxy = try await FaultProxy.start(upstreamPort: dead.port) { _ in .none }
         let client = try await connectClient(port: proxy.port)
         let (received, ended) = try await client.executeThenClose { inbound, _ in
             var iterator = inbound.makeAsyncIterator()
@@ -481,6 +481,7 @@ struct FaultProxyTests {
         #expect(received.readableBytes == 0)
         #expect(proxy.statistics.upstreamConnectFailures == 1)
         try await proxy.shutdown()
+        withExtendedLifetime(dead) {}
     }
 
     @Test("seeded plan through the proxy: each connection gets its planned fault")
