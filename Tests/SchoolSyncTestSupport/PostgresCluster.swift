@@ -135,25 +135,9 @@ public final class PostgresCluster: Sendable {
         throw PostgresClusterError("no PostgreSQL server binaries (initdb, pg_ctl): install Debian's postgresql, or set SCHOOLSYNC_PG_BIN")
     }
 
-    /// A port nobody listens on now: bound to 127.0.0.1:0 and released.
+    /// A port nobody listens on now: reserved, then released for the server to bind.
     static func freeLoopbackPort() throws -> Int {
-        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socketFD >= 0 else { throw PostgresClusterError("cannot open a socket (errno \(errno))") }
-        defer { close(socketFD) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, length) }
-        }
-        guard bound == 0 else { throw PostgresClusterError("cannot bind a loopback port (errno \(errno))") }
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketFD, $0, &length) }
-        }
-        guard named == 0 else { throw PostgresClusterError("cannot read the bound port (errno \(errno))") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        try ReservedPort().port
     }
 }
 
