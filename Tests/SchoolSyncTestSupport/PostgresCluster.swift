@@ -32,8 +32,9 @@ public final class PostgresCluster: Sendable {
     }
 
     /// Makes and starts a fresh cluster; waits until it accepts connections.
-    /// - Throws: ``PostgresClusterError`` naming the step that failed, with its output.
-    public static func start() async throws -> PostgresCluster {
+    /// - Parameter firstPort: the port to try first (tests of the harness itself); a free one when nil.
+    /// - Throws: ``PostgresClusterError`` naming the step that failed, with its output and the server's log.
+    public static func start(firstPort: Int? = nil) async throws -> PostgresCluster {
         let binaries = try binaryDirectory()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("schoolsync-pg-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -44,17 +45,37 @@ public final class PostgresCluster: Sendable {
                 throw PostgresClusterError("cannot give \(directory.path) to '\(runAs)' (errno \(errno))")
             }
         }
-        let cluster = PostgresCluster(directory: directory, port: try freeLoopbackPort(), binaries: binaries, runAs: runAs)
         let data = directory.appendingPathComponent("data").path
-        try await cluster.run("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"])
-        try await cluster.run(
-            "pg_ctl",
-            [
-                "-D", data, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60",
-                "-o", "-p \(cluster.port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off", "start",
-            ]
-        )
-        return cluster
+        let log = directory.appendingPathComponent("server.log")
+        try await PostgresCluster(directory: directory, port: 0, binaries: binaries, runAs: runAs)
+            .run("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        // A port found free can be taken before the server binds it (another test's listener, or the
+        // local end of a loopback connection): the server then exits at once, and a new port is tried.
+        var attempt = 1
+        var port = firstPort
+        while true {
+            let cluster = PostgresCluster(directory: directory, port: try port ?? freeLoopbackPort(), binaries: binaries, runAs: runAs)
+            port = nil
+            try? FileManager.default.removeItem(at: log)
+            do {
+                try await cluster.run(
+                    "pg_ctl",
+                    [
+                        "-D", data, "-l", log.path, "-w", "-t", "60",
+                        "-o", "-p \(cluster.port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off", "start",
+                    ]
+                )
+                return cluster
+            } catch {
+                let serverLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                let portTaken = serverLog.contains("could not bind") || serverLog.contains("could not create any TCP/IP sockets")
+                guard portTaken, attempt < 5 else {
+                    try? FileManager.default.removeItem(at: directory)
+                    throw PostgresClusterError("\(error)\nserver log:\n\(serverLog.suffix(2000))")
+                }
+                attempt += 1
+            }
+        }
     }
 
     /// Stops the server at once and removes its files; safe to call twice.

@@ -17,4 +17,15 @@ struct PostgresClusterTests {
         }
         #expect(!FileManager.default.fileExists(atPath: cluster.directory.path))
     }
+
+    /// A free port can be taken between finding it and the server binding it; the server then exits at
+    /// once ("could not bind"), and the harness must try another port rather than fail the test.
+    @Test func aPortTakenBeforeTheServerBindsItIsGivenUpForAnother() async throws {
+        let taken = try ReservedPort()
+        let cluster = try await PostgresCluster.start(firstPort: taken.port)
+        defer { cluster.stop() }
+        #expect(cluster.port != taken.port)
+        let answer = try await cluster.run("psql", ["-h", "127.0.0.1", "-p", "\(cluster.port)", "-U", "postgres", "-tAc", "SELECT 1"])
+        #expect(answer.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+    }
 }
