@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "SyncCore", targets: ["SyncCore"]),
         .library(name: "SyncServer", targets: ["SyncServer"]),
         .library(name: "SyncServerSQLite", targets: ["SyncServerSQLite"]),
+        .library(name: "SyncServerPostgres", targets: ["SyncServerPostgres"]),
         .library(name: "SyncClient", targets: ["SyncClient"]),
         .library(name: "Reporting", targets: ["Reporting"]),
         .executable(name: "schoolsync-server", targets: ["schoolsync-server"]),
@@ -34,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Pure sync engine: no I/O, no dependency but Foundation.
@@ -66,6 +69,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The store for N servers on one PostgreSQL database, through postgres-nio's PostgresClient.
+        // Shares SyncServer's internals through `package` access, like SyncServerSQLite.
+        .target(
+            name: "SyncServerPostgres",
+            dependencies: [
+                "SyncServer",
+                "SyncCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The central server: Hummingbird routes and pages, auth, the SyncStore protocol and the
         // store-independent algorithms (StoreAlgorithms over StoreTransaction). No database engine.
         .target(
@@ -91,6 +108,7 @@ let package = Package(
             dependencies: [
                 "SyncServer",
                 "SyncServerSQLite",
+                "SyncServerPostgres",
                 "SyncCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -155,6 +173,9 @@ let package = Package(
                 "SyncCore",
                 "SyncServer",
                 "SyncServerSQLite",
+                "SyncServerPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -173,6 +194,8 @@ let package = Package(
             dependencies: [
                 "SyncServer",
                 "SyncServerSQLite",
+                "SyncServerPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 "SyncClient",
                 "Reporting",
                 "SchoolSyncTestSupport",

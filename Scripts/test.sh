@@ -44,5 +44,8 @@ tail -n 3 "$demo_dir/bench.log"
 echo "== a bounded libFuzzer run of the wire decoder and the join (fixed seed)"
 Scripts/fuzz.sh
 
-echo "== swift test"
+echo "== swift test (on a PostgreSQL 15 cluster of their own for the PostgreSQL store's tests)"
+eval "$(Scripts/postgres.sh start)"
+trap 'Scripts/postgres.sh stop; rm -rf "$demo_dir"' EXIT
+echo "PostgreSQL at $SCHOOLSYNC_TEST_POSTGRES_URL"
 swift test "$@"

@@ -26,15 +26,17 @@ public func makeSyncServer(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let activity = DeviceActivityLog(store: store, logger: logger)
-    let router = makeSyncRouter(configuration: configuration, store: store, metrics: metrics, activity: activity)
+    let notifier = ChangeNotifier()
+    let router = makeSyncRouter(configuration: configuration, store: store, metrics: metrics, activity: activity, notifier: notifier)
     return Application(
         router: router,
         // Idle connections are closed, so sockets opened and left silent cannot use up the
         // server's file descriptors; a long poll being answered is not idle and is never cut.
         server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "SchoolSync"),
-        // Shut down in reverse: the server first, then the activity log's last flush, then the store.
-        services: [store, activity],
+        // Shut down in reverse: the server first, the change watcher, then the activity log's last
+        // flush, then the store.
+        services: [store, activity, ChangeWatcher(store: store, notifier: notifier)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )
@@ -48,6 +50,16 @@ public func makeSyncRouter(
     metrics: SyncMetrics,
     activity: DeviceActivityLog? = nil
 ) -> Router<SyncRequestContext> {
+    makeSyncRouter(configuration: configuration, store: store, metrics: metrics, activity: activity, notifier: ChangeNotifier())
+}
+
+func makeSyncRouter(
+    configuration: SyncServerConfiguration,
+    store: any SyncStore,
+    metrics: SyncMetrics,
+    activity: DeviceActivityLog?,
+    notifier: ChangeNotifier
+) -> Router<SyncRequestContext> {
     let router = Router(context: SyncRequestContext.self)
     // Outermost first: the request id must reach error responses, metrics must see final statuses.
     router.add(middleware: RequestIDMiddleware())
@@ -58,7 +70,6 @@ public func makeSyncRouter(
     let limiter = FailedAuthLimiter(limit: configuration.failedAuthPerMinute)
     router.add(middleware: TokenAuthenticator(store: store, cache: principals, limiter: limiter))
     let bodyReader = RequestBodyReader(maxBodyBytes: configuration.maxBodyBytes)
-    let notifier = ChangeNotifier()
     let activity = activity ?? DeviceActivityLog(store: store, logger: Logger(label: "SchoolSync.activity"))
     SyncRoutes(store: store, configuration: configuration, metrics: metrics, notifier: notifier, bodyReader: bodyReader, activity: activity)
         .register(on: router)

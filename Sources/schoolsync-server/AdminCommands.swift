@@ -21,7 +21,7 @@ extension SchoolSyncServer {
             @Option(help: "The school's name.") var name: String
 
             func run() async throws {
-                let store = try database.openStore()
+                let store = try await database.openStore()
                 let school = try await reportingStoreErrors { try await store.createSchool(id: id, name: name, at: Date()) }
                 print("created school \(school.id) (\(school.name))")
             }
@@ -54,7 +54,7 @@ extension SchoolSyncServer {
             @Option(help: "A name people recognise, e.g. the room and computer.") var name: String
 
             func run() async throws {
-                let store = try database.openStore()
+                let store = try await database.openStore()
                 let (device, token) = try await reportingStoreErrors {
                     try await store.createPrincipal(kind: .device, name: name, schoolID: school, at: Date())
                 }
@@ -103,7 +103,7 @@ extension SchoolSyncServer {
             }
 
             func run() async throws {
-                let store = try database.openStore()
+                let store = try await database.openStore()
                 let kind: Principal.Kind = role == "admin" ? .admin : .bureau
                 let (user, token) = try await reportingStoreErrors {
                     try await store.createPrincipal(kind: kind, name: name, schoolID: nil, at: Date())

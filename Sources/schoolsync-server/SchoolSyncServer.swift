@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SyncServer
+import SyncServerPostgres
 import SyncServerSQLite
 
 @main
@@ -18,34 +19,79 @@ struct SchoolSyncServer: AsyncParsableCommand {
               schoolsync-server serve --db server.sqlite --port 8080
 
             Tokens are printed once and stored only as SHA-256 hashes.
+
+            Several servers share one PostgreSQL database instead: give each the same
+            --database-url postgres://USER@HOST:5432/DATABASE (or SCHOOLSYNC_DATABASE_URL).
             """,
         subcommands: [Serve.self, SchoolCommand.self, DeviceCommand.self, UserCommand.self, Backup.self, Restore.self]
     )
 }
 
-/// Options every subcommand shares: the database file.
+/// Options every subcommand shares: which store, an SQLite file (the default) or a PostgreSQL database.
 struct DatabaseOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
             "The server's SQLite database file (created if missing).",
-            discussion: "Default: $SCHOOLSYNC_DB, else schoolsync-server.sqlite."
+            discussion: "Default: $SCHOOLSYNC_DB, else schoolsync-server.sqlite. Not with --database-url."
         )
     )
     var db: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A PostgreSQL database to use instead of SQLite, for several servers on one database.",
+            discussion: """
+                postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require|verify-ca|verify-full] \
+                (default sslmode prefer); the password may also come from $PGPASSWORD. Default: $SCHOOLSYNC_DATABASE_URL.
+                """
+        )
+    )
+    var databaseURL: String?
+
+    @Option(name: .long, help: "The most connections to PostgreSQL this process opens (default 10).")
+    var databasePoolSize: Int = 10
+
+    func validate() throws {
+        if db != nil, resolvedURL != nil {
+            throw ValidationError("give either --db (an SQLite file) or --database-url (PostgreSQL), not both")
+        }
+        guard (1...1000).contains(databasePoolSize) else { throw ValidationError("--database-pool-size must be 1–1000") }
+    }
 
     var path: String {
         db ?? ProcessInfo.processInfo.environment["SCHOOLSYNC_DB"] ?? "schoolsync-server.sqlite"
     }
 
+    /// The PostgreSQL URL, from the flag or the environment; `nil` for the SQLite default.
+    var resolvedURL: String? {
+        guard db == nil else { return nil }
+        return databaseURL ?? ProcessInfo.processInfo.environment["SCHOOLSYNC_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The database as the start-up line and messages name it (a URL without its password).
+    var displayName: String {
+        guard let url = resolvedURL else { return path }
+        return (try? PostgresStore.Configuration(url: url).redactedURL) ?? "PostgreSQL"
+    }
+
     /// The store the commands and the server speak to, by its protocol: this is the one place that
     /// names an engine.
-    func openStore() throws -> any SyncStore {
-        try openSQLiteStore()
+    func openStore() async throws -> any SyncStore {
+        guard let url = resolvedURL else { return try openSQLiteStore() }
+        do {
+            return try await PostgresStore(configuration: try PostgresStore.Configuration(url: url, poolSize: databasePoolSize))
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     /// The SQLite store itself, for what only it can do (a file backup).
     func openSQLiteStore() throws -> SQLiteStore {
+        if resolvedURL != nil {
+            throw ValidationError("backup and restore copy an SQLite file; back a PostgreSQL database up with pg_dump (README, \"PostgreSQL\")")
+        }
         do {
             return try SQLiteStore(path: path)
         } catch {

@@ -9,11 +9,13 @@ extension SchoolSyncServer {
         static let configuration = CommandConfiguration(
             abstract: "Run the server until SIGINT or SIGTERM.",
             discussion: """
-                    Flags win over environment variables: SCHOOLSYNC_DB, SCHOOLSYNC_HOST, SCHOOLSYNC_PORT, SCHOOLSYNC_LOG_LEVEL.
+                    Flags win over environment variables: SCHOOLSYNC_DB, SCHOOLSYNC_DATABASE_URL, SCHOOLSYNC_HOST, SCHOOLSYNC_PORT,
+                    SCHOOLSYNC_LOG_LEVEL. With --database-url, any number of servers may serve one PostgreSQL database.
                     Port 0 picks a free port; the start-up line says which.
 
                   Example:
                     schoolsync-server serve --db server.sqlite --host 127.0.0.1 --port 8080
+                    schoolsync-server serve --database-url postgres://schoolsync@db.example:5432/schoolsync --port 8080
                 """
         )
 
@@ -75,8 +77,8 @@ extension SchoolSyncServer {
             configuration.maxBatchRecords = maxBatchRecords
             configuration.maxBodyBytes = maxBodyBytes
             configuration.failedAuthPerMinute = failedAuthPerMinute
-            let store = try database.openStore()
-            let path = database.path
+            let store = try await database.openStore()
+            let path = database.displayName
             let host = configuration.host
             let app = makeSyncServer(configuration: configuration, store: store, logger: logger) { port in
                 // Tests and scripts read this line to learn the port: write it unbuffered.

@@ -42,12 +42,28 @@ public struct Fixture: Sendable {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("schoolsync-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
+        do {
+            let result = try await run(kind, directory, configure, body)
+            await kind.removeStores(in: directory)
+            return result
+        } catch {
+            await kind.removeStores(in: directory)
+            throw error
+        }
+    }
+
+    private static func run<T>(
+        _ kind: StoreKind,
+        _ directory: URL,
+        _ configure: (inout SyncServerConfiguration) -> Void,
+        _ body: (Fixture) async throws -> T
+    ) async throws -> T {
         var configuration = SyncServerConfiguration()
         configuration.port = 0
         // The protocol tests use records without a catalog; domain tests switch the rules back on.
         configuration.collections = .protocolOnly
         configure(&configuration)
-        let store = try kind.openStore(in: directory)
+        let store = try await kind.openStore(in: directory)
         let now = Date()
         _ = try await store.createSchool(id: schoolA, name: "卓然学校", at: now)
         _ = try await store.createSchool(id: schoolB, name: "火炬中学", at: now)
@@ -77,8 +93,8 @@ public struct Fixture: Sendable {
     /// The server on the fixture's database, through a store of its own: an application owns its
     /// store's lifetime and closes it when it stops (the store is one of its services), while the
     /// fixture's ``store`` stays open for the test to read.
-    public func application() throws -> some ApplicationProtocol {
-        makeSyncServer(configuration: configuration, store: try kind.openStore(in: directory), logger: Logger(label: "test"), metrics: metrics)
+    public func application() async throws -> some ApplicationProtocol {
+        makeSyncServer(configuration: configuration, store: try await kind.openStore(in: directory), logger: Logger(label: "test"), metrics: metrics)
     }
 
     /// Runs `body` against the router in process (no sockets).
@@ -97,7 +113,7 @@ public struct Fixture: Sendable {
     ) async throws -> T {
         var configuration = configuration
         configure(&configuration)
-        let app = makeSyncServer(configuration: configuration, store: try kind.openStore(in: directory), logger: Logger(label: "test-server"))
+        let app = makeSyncServer(configuration: configuration, store: try await kind.openStore(in: directory), logger: Logger(label: "test-server"))
         return try await app.test(.live) { client in
             guard let port = client.port else { throw FixtureError("the live server reported no port") }
             return try await body("http://127.0.0.1:\(port)")

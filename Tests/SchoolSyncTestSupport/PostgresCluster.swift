@@ -62,7 +62,7 @@ public final class PostgresCluster: Sendable {
                     "pg_ctl",
                     [
                         "-D", data, "-l", log.path, "-w", "-t", "60",
-                        "-o", "-p \(cluster.port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off", "start",
+                        "-o", "-p \(cluster.port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=500", "start",
                     ]
                 )
                 return cluster
@@ -99,6 +99,15 @@ public final class PostgresCluster: Sendable {
         }
     }
 
+    /// Runs a PostgreSQL client tool (`pg_dump`, `psql`) as the current user and returns its standard output.
+    /// - Throws: ``PostgresClusterError`` when it exits with a failure.
+    public static func runTool(_ name: String, _ arguments: [String]) async throws -> String {
+        let tool = try binaryDirectory().appendingPathComponent(name)
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try runBlocking(tool, arguments, runAs: nil) }) }
+        }
+    }
+
     private func tool(named name: String) -> URL { binaries.appendingPathComponent(name) }
 
     /// Runs the tool and waits for it with posix_spawn and waitpid. Foundation's `Process` cannot be
@@ -121,6 +130,11 @@ public final class PostgresCluster: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, errors.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // Nothing else of the test process may reach the child: the server `pg_ctl start` leaves
+        // running would hold every socket open at that moment (a test's half-closed connection
+        // would never see its end), for the rest of the run.
+        guard let closeFrom = closeFrom else { throw PostgresClusterError("this C library has no posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later)") }
+        _ = closeFrom(&actions, 3)
         var cArguments = argv.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var pid = pid_t()
@@ -138,6 +152,13 @@ public final class PostgresCluster: Sendable {
         }
         return text
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift does not
+    /// import (it is behind `_GNU_SOURCE`), looked up by name.
+    private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
 
     static func binaryDirectory() throws -> URL {
         if let configured = ProcessInfo.processInfo.environment["SCHOOLSYNC_PG_BIN"] {

@@ -58,8 +58,9 @@ struct AdminRouteTests {
         try await Fixture.with(store: store) { fixture in
             let hashes = try await fixture.store.principal(forTokenHash: Token.hash(fixture.deviceA))
             #expect(hashes?.schoolID == Fixture.schoolA)
-            let raw = try Data(contentsOf: URL(fileURLWithPath: fixture.databasePath))
+            let raw = try await store.rawContent(in: fixture.directory)
             #expect(raw.range(of: Data(fixture.deviceA.utf8)) == nil)
+            #expect(raw.count > 10_000, "the whole store was read (\(raw.count) bytes)")
         }
     }
 

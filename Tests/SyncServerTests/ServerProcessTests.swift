@@ -87,7 +87,7 @@ struct ServerProcessTests {
                 }
             }
             await second.stop(with: SIGTERM)
-            try StoreTests.expectNoHoles(in: try SQLiteStore(path: fixture.databasePath), kind: .sqlite)
+            try await StoreTests.expectNoHoles(in: try SQLiteStore(path: fixture.databasePath), kind: .sqlite)
         }
     }
 

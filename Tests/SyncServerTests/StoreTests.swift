@@ -1,10 +1,12 @@
 import Foundation
 import GRDB
+import PostgresNIO
 import SchoolSyncTestSupport
 import SyncCore
 import Testing
 
 @testable import SyncServer
+@testable import SyncServerPostgres
 @testable import SyncServerSQLite
 
 /// Every kind of store itself: atomic joins across processes, a change log without holes, epochs.
@@ -14,7 +16,7 @@ struct StoreTests {
     /// excludes the other writers (IMMEDIATE in SQLite).
     @Test(arguments: StoreKind.allCases) func twoStoresOnOneDatabaseLoseNoConcurrentEdits(kind: StoreKind) async throws {
         try await Fixture.with(store: kind) { fixture in
-            let second = try kind.openStore(in: fixture.directory)  // a second "server process"
+            let second = try await kind.openStore(in: fixture.directory)  // a second "server process"
             #expect(second.epoch == fixture.store.epoch)
             let principal = try await fixture.principal(fixture.deviceA)
             let writers = (0..<8).map { ReplicaID(high: 0xf00, low: UInt64($0)) }
@@ -60,7 +62,7 @@ struct StoreTests {
                 #expect(values.count == writers.count, "\(record.key) lost a writer's field: \(values.keys.sorted())")
                 #expect(values.values.allSatisfy { $0 == .int(9) })
             }
-            try Self.expectNoHoles(in: fixture.store, kind: kind)
+            try await Self.expectNoHoles(in: fixture.store, kind: kind)
         }
     }
 
@@ -73,13 +75,13 @@ struct StoreTests {
 
     /// The change log numbers changes 1, 2, 3… without a gap, and every record points at its latest
     /// change. Read in the store's own terms, so each kind says how.
-    static func expectNoHoles(in store: any SyncStore, kind: StoreKind) throws {
+    static func expectNoHoles(in store: any SyncStore, kind: StoreKind) async throws {
         switch kind {
         case .sqlite:
             let pool = try #require(store as? SQLiteStore).pool
-            let sequences = try pool.read { db in try Int64.fetchAll(db, sql: "SELECT seq FROM change_log ORDER BY seq") }
+            let sequences = try await pool.read { db in try Int64.fetchAll(db, sql: "SELECT seq FROM change_log ORDER BY seq") }
             #expect(sequences == Array(1...Int64(sequences.count)))
-            let latest = try pool.read { db in
+            let latest = try await pool.read { db in
                 try Int64.fetchOne(
                     db,
                     sql:
@@ -87,14 +89,24 @@ struct StoreTests {
                 )
             }
             #expect(latest == 0)
+        case .postgres:
+            // No change-log table: every change has its audit entry under its sequence number.
+            let store = try #require(store as? PostgresStore)
+            let sequences = try await store.client.query("SELECT seq FROM audit ORDER BY seq").collect().map { try $0.decode(Int64.self) }
+            #expect(sequences == Array(1...Int64(sequences.count)))
+            #expect(try await store.headSequence() == UInt64(sequences.count))
+            let latest = try await store.client.query(
+                "SELECT count(*) FROM records r WHERE r.seq <> (SELECT max(seq) FROM audit a WHERE a.collection = r.collection AND a.record_id = r.id)"
+            ).collect().map { try $0.decode(Int64.self) }
+            #expect(latest == [0])
         }
     }
 
     @Test(arguments: StoreKind.allCases) func theEpochSurvivesReopeningAndDiffersBetweenStores(kind: StoreKind) async throws {
         try await Fixture.with(store: kind) { fixture in
-            let reopened = try kind.openStore(in: fixture.directory)
+            let reopened = try await kind.openStore(in: fixture.directory)
             #expect(reopened.epoch == fixture.store.epoch)
-            let other = try kind.openStore(named: "other", in: fixture.directory)
+            let other = try await kind.openStore(named: "other", in: fixture.directory)
             #expect(other.epoch != fixture.store.epoch)
         }
     }
@@ -108,6 +120,10 @@ struct StoreTests {
                 let pool = try #require(fixture.store as? SQLiteStore).pool
                 let level = try await pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
                 #expect(level == 2, "PRAGMA synchronous is FULL (2)")
+            case .postgres:
+                let store = try #require(fixture.store as? PostgresStore)
+                let setting = try await store.client.query("SHOW synchronous_commit").collect().map { try $0.decode(String.self) }
+                #expect(setting == ["on"], "a commit returns after its WAL is flushed")
             }
         }
     }

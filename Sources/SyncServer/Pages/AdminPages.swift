@@ -122,8 +122,9 @@ struct AdminPages {
         guard let detail = try await store.conflictDetail(key) else {
             return Response(status: .seeOther, headers: [.location: "/admin/conflicts"])
         }
-        let reason = (form["reason"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !reason.isEmpty else { return try await page(for: key, session: session, error: "请填写理由。A reason is required.", status: .badRequest) }
+        guard let reason = FreeText.reason(form["reason"] ?? "") else {
+            return try await page(for: key, session: session, error: "请填写理由（1–2000字）。A reason of 1–2000 characters is required.", status: .badRequest)
+        }
         guard let seenText = form["seen"], let seen = try? CanonicalJSON.decode(VersionVector.self, from: Data(seenText.utf8)) else {
             throw APIError.invalidParameter("seen", "The form lost the context it showed; reload the page.")
         }

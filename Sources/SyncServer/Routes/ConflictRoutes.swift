@@ -85,9 +85,8 @@ struct ConflictRoutes {
             throw APIError.forbidden(for: rules.resolvers(of: key.collection), to: "resolve conflicts in \(key.collection)")
         }
         let body = try await bodyReader.decode(ResolutionRequest.self, from: request)
-        let reason = body.reason.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !reason.isEmpty, reason.count <= 2000 else {
-            throw APIError.invalidParameter("reason", "Give a reason (1–2000 characters); it is kept in the history.")
+        guard let reason = FreeText.reason(body.reason) else {
+            throw APIError.invalidParameter("reason", "Give a reason (1–2000 characters, no NUL character); it is kept in the history.")
         }
         guard (body.delete == true) != (body.values != nil) else {
             throw APIError.invalidParameter("values", "Send either 'values' (the chosen value of every conflicting field) or 'delete': true.")

@@ -53,8 +53,8 @@ struct SyncRoutes {
             throw APIError.invalidJSON("\(record.key) appears twice in one push; send each record once.", path: ".records")
         }
         // Code points, as openapi.yaml's maxLength counts: a grapheme can hold any number of them.
-        if let client = push.client, client.unicodeScalars.count > 64 {
-            throw APIError.invalidJSON("'client' may be at most 64 characters.", path: ".client")
+        if let client = push.client, client.unicodeScalars.count > 64 || FreeText.holdsControlCharacter(client) {
+            throw APIError.invalidJSON("'client' may be at most 64 characters, without control characters.", path: ".client")
         }
         var logger = context.logger
         logger[metadataKey: "sync.replica"] = "\(push.replica)"

@@ -7,7 +7,7 @@ package enum Enrolment {
     /// A school's id and trimmed name.
     ///
     /// - Throws: `SyncCoreError` when `id` makes no valid `school:<id>` scope; ``StoreError`` `.invalid`
-    ///   when the name is not 1–200 characters.
+    ///   when the name is not 1–200 characters without control characters (``FreeText``).
     package static func school(id: String, name: String) throws -> SchoolInfo {
         _ = try Scope.school(id)
         return SchoolInfo(id: id, name: try self.name(name, of: "school"))
@@ -27,7 +27,9 @@ package enum Enrolment {
 
     private static func name(_ name: String, of what: String) throws -> String {
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.isEmpty, name.count <= 200 else { throw StoreError(.invalid, "a \(what) needs a name of 1–200 characters") }
+        guard !name.isEmpty, name.count <= 200, !FreeText.holdsControlCharacter(name) else {
+            throw StoreError(.invalid, "a \(what) needs a name of 1–200 characters without control characters (no line breaks, no NUL)")
+        }
         return name
     }
 }

@@ -85,6 +85,14 @@ public protocol SyncStore: Service {
     /// How many records are in conflict now.
     func openConflictCount() async throws -> Int
 
+    /// Calls `onChange` each time any process commits a change to the store, until the calling task
+    /// is cancelled, so long polls wake at once for a push another server took (PROTOCOL.md §7.3).
+    /// A store whose processes cannot tell each other returns at once; long polls then look again
+    /// every second.
+    ///
+    /// - Throws: only `CancellationError`; a lost connection is retried inside.
+    func watchChanges(_ onChange: @escaping @Sendable () async -> Void) async throws
+
     /// The store's own error for a failure of its database driver that is not a fault of the
     /// server (a busy database), or `nil` to leave the error as it is. Each engine knows its driver's
     /// errors; the routes and their error middleware know only ``StoreError``.
@@ -273,6 +281,9 @@ public struct DeviceInfo: Sendable, Codable, Hashable {
 }
 
 extension SyncStore {
+    /// No process tells another of its changes: long polls look again every second.
+    public func watchChanges(_ onChange: @escaping @Sendable () async -> Void) async throws {}
+
     /// No driver error of this store needs translating.
     public func storeError(for error: any Error) -> StoreError? { nil }
 }

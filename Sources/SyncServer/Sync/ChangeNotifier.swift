@@ -1,7 +1,10 @@
+import ServiceLifecycle
+
 /// Wakes long-polling pulls when a push commits a change.
 ///
-/// Only pushes in this process announce themselves; a long poll also re-reads the store's head
-/// at least every second, so changes written by another process on the same database are seen too.
+/// Pushes in this process announce themselves, and ``ChangeWatcher`` announces those of other
+/// processes when the store can tell (PostgreSQL); a long poll also re-reads the store at least every
+/// second, so changes another process wrote to a shared SQLite file are seen too.
 actor ChangeNotifier {
     private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     private var nextID = 0
@@ -41,5 +44,25 @@ actor ChangeNotifier {
 
     private func cancel(_ id: Int) {
         waiters.removeValue(forKey: id)?.resume()
+    }
+}
+
+/// Wakes this process's long polls for changes other processes commit, through
+/// ``SyncStore/watchChanges(_:)``, until graceful shutdown.
+struct ChangeWatcher: Service {
+    let store: any SyncStore
+    let notifier: ChangeNotifier
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await store.watchChanges { [notifier] in await notifier.announce() }
+            }
+        } catch is CancellationError {
+            return
+        }
+        // A store without notifications returns at once; a service that ends early would stop the
+        // whole server, so this one waits for the shutdown like the others.
+        try? await gracefulShutdown()
     }
 }

@@ -1,0 +1,131 @@
+import Foundation
+import NIOSSL
+import PostgresNIO
+
+extension PostgresStore {
+    /// Where the database is and how to reach it, from a `postgres://` URL (libpq's form).
+    ///
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE]`, or `postgresql://`.
+    /// `sslmode` is libpq's: `disable`; `prefer` (the default: TLS when the server offers it);
+    /// `require` (TLS, the certificate unchecked, as libpq does); `verify-ca` and `verify-full` (TLS
+    /// with the certificate checked against the system's trust roots; `verify-full` also checks the
+    /// host name). A password may also come from `PGPASSWORD`.
+    public struct Configuration: Sendable {
+        /// postgres-nio's configuration of the pool's connections.
+        public var clientConfiguration: PostgresClient.Configuration
+        /// The URL without its password, for logs and error messages.
+        public var redactedURL: String
+
+        /// The most connections the pool opens (postgres-nio's `maximumConnections`).
+        public var poolSize: Int {
+            get { clientConfiguration.options.maximumConnections }
+            set { clientConfiguration.options.maximumConnections = max(1, newValue) }
+        }
+
+        /// Parses `url`.
+        ///
+        /// - Parameters:
+        ///   - poolSize: the most connections the pool opens, at least 1 (default 10).
+        ///   - lockTimeout: how long a statement waits for a lock another transaction holds (a
+        ///     record another server is joining) before the request is answered 503 `unavailable`
+        ///     with `Retry-After`, as SQLite's busy timeout is (PROTOCOL.md §8).
+        /// - Throws: ``PostgresStoreError`` naming what in the URL is wrong.
+        public init(url: String, poolSize: Int = 10, lockTimeout: Duration = .seconds(10)) throws {
+            guard let components = URLComponents(string: url), let scheme = components.scheme,
+                scheme == "postgres" || scheme == "postgresql"
+            else {
+                throw PostgresStoreError("the database URL must look like postgres://user@host:5432/database (got '\(url.prefix(80))')")
+            }
+            guard let host = components.host, !host.isEmpty else {
+                throw PostgresStoreError("the database URL names no host: postgres://user@HOST:5432/database")
+            }
+            guard let user = components.user, !user.isEmpty else {
+                throw PostgresStoreError("the database URL names no user: postgres://USER@\(host)/database")
+            }
+            let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+            guard !database.isEmpty else {
+                throw PostgresStoreError("the database URL names no database: postgres://\(user)@\(host)/DATABASE")
+            }
+            let port = components.port ?? 5432
+            guard (1...65535).contains(port) else { throw PostgresStoreError("the database URL's port \(port) is not 1–65535") }
+            let password = components.password ?? ProcessInfo.processInfo.environment["PGPASSWORD"]
+            let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
+            let tls: PostgresClient.Configuration.TLS
+            switch mode {
+            case "disable":
+                tls = .disable
+            case "allow", "prefer":
+                var unchecked = TLSConfiguration.makeClientConfiguration()
+                unchecked.certificateVerification = .none
+                tls = .prefer(unchecked)
+            case "require":
+                var unchecked = TLSConfiguration.makeClientConfiguration()
+                unchecked.certificateVerification = .none
+                tls = .require(unchecked)
+            case "verify-ca":
+                var checked = TLSConfiguration.makeClientConfiguration()
+                checked.certificateVerification = .noHostnameVerification
+                tls = .require(checked)
+            case "verify-full":
+                tls = .require(TLSConfiguration.makeClientConfiguration())
+            default:
+                throw PostgresStoreError("sslmode '\(mode.prefix(40))' is not one of disable, allow, prefer, require, verify-ca, verify-full")
+            }
+            var configuration = PostgresClient.Configuration(
+                host: host,
+                port: port,
+                username: user,
+                password: password,
+                database: database,
+                tls: tls
+            )
+            configuration.options.maximumConnections = max(1, poolSize)
+            // Sent with each connection's start-up, so every statement of the store obeys them.
+            let milliseconds = lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000
+            configuration.options.additionalStartupParameters = [
+                ("lock_timeout", "\(max(1, milliseconds))ms"),
+                ("application_name", "schoolsync-server"),
+            ]
+            clientConfiguration = configuration
+            var redacted = components
+            redacted.password = components.password == nil ? nil : "…"
+            redactedURL = redacted.string ?? "postgres://\(host)"
+        }
+    }
+}
+
+/// The PostgreSQL store could not be opened: a URL that does not parse, a database that cannot be
+/// reached or migrated. The message says what to fix.
+public struct PostgresStoreError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong and what to do.
+    public var description: String
+
+    /// Makes an error with this message.
+    public init(_ description: String) { self.description = description }
+
+    init(describing error: any Error, while doing: String) {
+        if let error = error as? PostgresStoreError {
+            self = error
+        } else if let error = error as? PSQLError {
+            self.init("\(doing): \(PostgresStore.explain(error))")
+        } else {
+            self.init("\(doing): \(error)")
+        }
+    }
+}
+
+extension PostgresStore {
+    /// PostgreSQL's own words for a driver error (its SQLSTATE and message), or the kind of
+    /// connection failure; postgres-nio's description leaves the server's message out on purpose.
+    static func explain(_ error: PSQLError) -> String {
+        if let info = error.serverInfo {
+            return "\(info[.sqlState] ?? "?") \(info[.message] ?? "")"
+        }
+        switch error.code {
+        case .connectionError: return "cannot connect (\(error.underlying.map { "\($0)" } ?? "no answer"))"
+        case .serverClosedConnection, .uncleanShutdown: return "the server closed the connection"
+        case .poolClosed: return "the store is closed"
+        default: return "\(error.code)"
+        }
+    }
+}

@@ -1,0 +1,371 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SyncCore
+import SyncServer
+
+extension PostgresStore {
+    /// Checks the push's replica, receipt and batch id (PROTOCOL.md §5 "Ownership", §6.2, §6.3), then
+    /// joins its records (§6.2) and writes their change-log entries and the new receipt, in one
+    /// transaction holding the locks of the replica and the batch's records.
+    ///
+    /// - Returns: `.accepted` with the answer and how many records changed, `.replayed` with the stored
+    ///   answer of the same batch, or why the push may not be joined.
+    /// - Throws: ``StoreError`` `.damaged` when stored data cannot be read; postgres-nio's `PSQLError`
+    ///   (a lock wait past the lock timeout is answered 503 `unavailable`).
+    public func push(_ request: PushRequest, by principal: Principal, rules: CollectionRules, at time: Date) async throws -> PushOutcome {
+        let epoch = self.epoch
+        return try await write { connection in
+            let keys = request.records.map(\.key)
+            try await Self.lock(replica: request.replica, records: keys, connection, logger)
+            let plan = PlannedTransaction()
+            try await fetchReplica(request.replica, into: plan, connection)
+            try await fetchRecords(Set(keys), into: plan, connection)
+            let outcome = try await runPlanned(plan, connection) {
+                try StoreAlgorithms.push(request, by: principal, rules: rules, epoch: epoch, at: time, in: plan)
+            }
+            try await apply(plan, connection)
+            return outcome
+        }
+    }
+
+    /// A page of the records in `scopes` (`nil`: every scope) changed after sequence number `seq`, in
+    /// one snapshot (PROTOCOL.md §7.2): at most `limit` records, ending after the record whose state
+    /// takes the page past 8 MiB. With `replica`, its receipt is checked first (§6.3) unless this
+    /// request checked it already, and the states it pushed are left out (§7.2).
+    ///
+    /// - Throws: ``StoreError`` `.damaged` when stored data cannot be read; postgres-nio's `PSQLError`.
+    public func pull(after seq: UInt64, limit: Int, scopes: [Scope]?, replica: PullingReplica?) async throws -> PullOutcome {
+        let epoch = self.epoch
+        return try await read { connection in
+            let echoesOf: ReplicaID?
+            let plan = PlannedTransaction()
+            if case .verify(let check)? = replica { try await fetchReplica(check.replica, into: plan, connection) }
+            switch try StoreAlgorithms.checkPull(replica, epoch: epoch, in: plan) {
+            case .answer(let outcome): return outcome
+            case .proceed(let replica): echoesOf = replica
+            }
+            // The head first: in this snapshot every sequence number up to it is committed, and
+            // none below it can commit later (log_head's lock orders the commits).
+            let head = try await Self.head(connection, logger)
+            let after = Int64(clamping: seq)
+            let echo = echoesOf?.description ?? ""
+            let scopeNames = scopes?.map(\.rawValue) ?? []
+            let everyScope = scopes == nil
+            let rows = try await connection.query(
+                """
+                SELECT collection, id, scope, state, seq FROM records
+                WHERE seq > \(after) AND seq <= \(Int64(clamping: head))
+                  AND (pushed_by IS NULL OR pushed_by <> \(echo))
+                  AND (\(everyScope) OR scope = ANY(\(scopeNames)::text[]))
+                ORDER BY seq LIMIT \(Int64(limit) + 1)
+                """,
+                logger: logger
+            )
+            var page: [SyncRecord] = []
+            var lastSeq: Int64 = 0
+            var bytes = 0
+            var more = false
+            for try await (collection, id, scope, state, rowSeq) in rows.decode((String, String, String, String, Int64).self) {
+                // A page ends at `limit` records or after the record that takes it past the byte
+                // budget (PROTOCOL.md §7.2), so large records cannot make one answer huge.
+                if page.count >= limit || (!page.isEmpty && bytes >= Self.pageByteBudget) {
+                    more = true
+                    break
+                }
+                page.append(try Self.storedRecord(collection: collection, id: id, scope: scope, state: state))
+                bytes += state.utf8.count
+                lastSeq = rowSeq
+            }
+            if more {
+                return .page(PullPage(records: page, next: try Self.sequence(lastSeq), more: true, head: head))
+            }
+            return .page(PullPage(records: page, next: max(head, seq), more: false, head: head))
+        }
+    }
+
+    /// The current states of every record in `collections`, by collection and id (bytewise); with a
+    /// `period`, the records of `periodCollections` only where their id holds `/<period>/`.
+    ///
+    /// - Throws: ``StoreError`` `.damaged` when a stored record cannot be read; postgres-nio's `PSQLError`.
+    public func records(in collections: [String], periodCollections: Set<String>, period: String?) async throws -> [SyncRecord] {
+        let whole = collections.filter { period == nil || !periodCollections.contains($0) }
+        let ofPeriod = period == nil ? [] : collections.filter { periodCollections.contains($0) }
+        let marker = period.map { "/\($0)/" } ?? ""
+        return try await read { connection in
+            // strpos, not LIKE: a period is matched as text, whatever characters it holds.
+            let rows = try await connection.query(
+                """
+                SELECT collection, id, scope, state FROM records
+                WHERE collection = ANY(\(whole)::text[]) OR (collection = ANY(\(ofPeriod)::text[]) AND strpos(id, \(marker)) > 0)
+                ORDER BY collection COLLATE "C", id COLLATE "C"
+                """,
+                logger: logger
+            )
+            var records: [SyncRecord] = []
+            for try await (collection, id, scope, state) in rows.decode((String, String, String, String).self) {
+                records.append(try Self.storedRecord(collection: collection, id: id, scope: scope, state: state))
+            }
+            return records
+        }
+    }
+
+    /// Writes devices' pulls and pushes to the device list in one transaction, in the order given;
+    /// users' activity is skipped and a client name is cut to 64 characters.
+    public func recordActivity(_ activities: [DeviceActivity]) async throws {
+        let devices = activities.filter { $0.principal.kind == .device }
+        guard !devices.isEmpty else { return }
+        try await write { connection in
+            for activity in devices {
+                var pullCursor: String?
+                var pullAt: Date?
+                var pushBatch: String?
+                var pushAt: Date?
+                switch activity.kind {
+                case .pull(let cursor): (pullCursor, pullAt) = (cursor.description, activity.time)
+                case .push(let batch): (pushBatch, pushAt) = (batch.rawValue, activity.time)
+                }
+                let client = activity.client.map { String($0.prefix(64)) }
+                // A pull leaves the push columns as they were, and a push the pull columns.
+                try await connection.query(
+                    """
+                    INSERT INTO device_sync AS d (principal_id, last_pull_cursor, last_pull_at, last_push_batch, last_push_at, last_seen_at, client)
+                    VALUES (\(activity.principal.id), \(pullCursor), \(pullAt), \(pushBatch), \(pushAt), \(activity.time), \(client))
+                    ON CONFLICT (principal_id) DO UPDATE SET
+                        last_pull_cursor = COALESCE(excluded.last_pull_cursor, d.last_pull_cursor),
+                        last_pull_at = COALESCE(excluded.last_pull_at, d.last_pull_at),
+                        last_push_batch = COALESCE(excluded.last_push_batch, d.last_push_batch),
+                        last_push_at = COALESCE(excluded.last_push_at, d.last_push_at),
+                        last_seen_at = excluded.last_seen_at,
+                        client = COALESCE(excluded.client, d.client)
+                    """,
+                    logger: logger
+                )
+            }
+        }
+    }
+
+    /// The state bytes after which a pull page ends (PROTOCOL.md §7.2): the default body limit.
+    static let pageByteBudget = 8 * 1024 * 1024
+
+    // MARK: Planned transactions
+
+    /// Runs a store-independent algorithm on `plan` until it reads only what was fetched, fetching
+    /// what each run missed (``PlannedTransaction``). A domain rule looks records up a few levels
+    /// deep at most, so a handful of runs suffice; more is a fault, reported, never a loop.
+    func runPlanned<T>(_ plan: PlannedTransaction, _ connection: PostgresConnection, _ algorithm: () throws -> T) async throws -> T {
+        for _ in 0..<16 {
+            plan.rerun()
+            do {
+                let result = try algorithm()
+                if plan.isComplete { return result }
+                try await fetchRecords(plan.missingRecords, into: plan, connection)
+            } catch let missing as PlannedTransaction.Missing {
+                try await fetch(missing, into: plan, connection)
+            }
+        }
+        throw StoreError(.damaged, "a push or resolution kept reading records it had not read before; nothing was stored")
+    }
+
+    func fetch(_ missing: PlannedTransaction.Missing, into plan: PlannedTransaction, _ connection: PostgresConnection) async throws {
+        switch missing {
+        case .lastResponse(let replica):
+            let rows = try await connection.query("SELECT last_response FROM replicas WHERE replica = \(replica.description)", logger: logger)
+            var text = ""
+            for try await response in rows.decode(String.self) { text = response }
+            plan.responses[replica] = try Self.decodeStored(PushResponse.self, from: text)
+        case .serverReplica(let principalID):
+            let rows = try await connection.query(
+                "SELECT replica FROM user_replicas WHERE principal_id = \(principalID) AND epoch = \(epoch.description)",
+                logger: logger
+            )
+            var replica: ReplicaID?
+            for try await text in rows.decode(String.self) {
+                do {
+                    replica = try ReplicaID(parsing: text)
+                } catch {
+                    throw StoreError(.damaged, "a stored server-side replica id is not one: \(error.message)")
+                }
+            }
+            plan.serverReplicas[principalID] = .some(replica)
+        case .lastLiveContent(let key):
+            plan.liveContents[key] = .some(try await lastLiveContent(key, connection))
+        }
+    }
+
+    /// Fetches a replica's progress and owner into `plan`.
+    func fetchReplica(_ replica: ReplicaID, into plan: PlannedTransaction, _ connection: PostgresConnection) async throws {
+        let name = replica.description
+        let rows = try await connection.query(
+            """
+            SELECT r.sequence, r.last_batch, (SELECT principal_id FROM replica_owners WHERE replica = \(name))
+            FROM (SELECT 1) AS one LEFT JOIN replicas r ON r.replica = \(name)
+            """,
+            logger: logger
+        )
+        plan.progress[replica] = .some(nil)
+        plan.owners[replica] = .some(nil)
+        for try await (sequence, batch, owner) in rows.decode((Int64?, String?, Int64?).self) {
+            if let sequence, let batch {
+                plan.progress[replica] = .some(PushRules.ReplicaProgress(sequence: try Self.sequence(sequence), lastBatch: batch))
+            }
+            plan.owners[replica] = .some(owner)
+        }
+    }
+
+    /// Fetches records into `plan`; those the store does not hold are fetched as absent.
+    func fetchRecords(_ keys: Set<RecordKey>, into plan: PlannedTransaction, _ connection: PostgresConnection) async throws {
+        let wanted = keys.filter { plan.records[$0] == nil }
+        guard !wanted.isEmpty else { return }
+        for key in wanted { plan.records[key] = .some(nil) }
+        let collections = wanted.map(\.collection)
+        let ids = wanted.map(\.id)
+        let rows = try await connection.query(
+            """
+            SELECT r.collection, r.id, r.scope, r.state FROM records r
+            JOIN unnest(\(collections)::text[], \(ids)::text[]) AS k(collection, id) ON r.collection = k.collection AND r.id = k.id
+            """,
+            logger: logger
+        )
+        for try await (collection, id, scope, state) in rows.decode((String, String, String, String).self) {
+            let record = try Self.storedRecord(collection: collection, id: id, scope: scope, state: state)
+            plan.records[record.key] = .some((record.scope, record.state))
+        }
+    }
+
+    /// Applies the plan of a finished run: the record writes with their sequence numbers taken from
+    /// `log_head` (its lock, held to commit, orders commits by sequence number), the records, the
+    /// conflicts index, the audit entries, owners, server-side replicas and the receipt, and a
+    /// notification for the long polls of every server, sent when the transaction commits.
+    func apply(_ plan: PlannedTransaction, _ connection: PostgresConnection) async throws {
+        for minted in plan.mintedServerReplicas {
+            try await connection.query(
+                """
+                INSERT INTO user_replicas (principal_id, epoch, replica) VALUES (\(minted.principalID), \(minted.epoch.description), \(minted.replica.description))
+                ON CONFLICT (principal_id, epoch) DO UPDATE SET replica = excluded.replica
+                """,
+                logger: logger
+            )
+        }
+        for owner in plan.newOwners {
+            try await connection.query(
+                "INSERT INTO replica_owners (replica, principal_id) VALUES (\(owner.replica.description), \(owner.principalID))",
+                logger: logger
+            )
+        }
+        if !plan.writes.isEmpty {
+            let count = Int64(plan.writes.count)
+            var last: Int64 = 0
+            for try await seq in try await connection.query("UPDATE log_head SET seq = seq + \(count) RETURNING seq", logger: logger).decode(Int64.self) {
+                last = seq
+            }
+            let first = last - count + 1
+            let written = try WrittenRecords(plan.writes, firstSeq: first)
+            try await connection.query(
+                """
+                INSERT INTO records AS r (collection, id, scope, state, seq, conflicted, pushed_by)
+                SELECT collection, id, scope, state, seq, conflicted, pushed_by
+                FROM json_to_recordset(\(try WrittenRecords.json(written.records))::json)
+                    AS w(collection text, id text, scope text, state text, seq bigint, conflicted boolean, pushed_by text)
+                ON CONFLICT (collection, id) DO UPDATE SET
+                    state = excluded.state, seq = excluded.seq, conflicted = excluded.conflicted, pushed_by = excluded.pushed_by
+                """,
+                logger: logger
+            )
+            try await connection.query(
+                """
+                INSERT INTO audit (seq, collection, record_id, principal_id, replica, at, kind, before, after, reason)
+                SELECT seq, collection, record_id, principal_id, replica, to_timestamp(at), kind, before, after, reason
+                FROM json_to_recordset(\(try WrittenRecords.json(written.audit))::json)
+                    AS w(seq bigint, collection text, record_id text, principal_id bigint, replica text, at double precision,
+                         kind text, before text, after text, reason text)
+                ORDER BY seq
+                """,
+                logger: logger
+            )
+            // A new conflict takes this write's sequence number and time; one that was open before
+            // keeps its own and takes only the new fields (the embedded store's upsert, per key).
+            if !written.newConflicts.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at)
+                    SELECT collection, id, scope, fields, delete_conflict, since_seq, to_timestamp(detected_at)
+                    FROM json_to_recordset(\(try WrittenRecords.json(written.newConflicts))::json)
+                        AS w(collection text, id text, scope text, fields text, delete_conflict boolean, since_seq bigint, detected_at double precision)
+                    ON CONFLICT (collection, id) DO UPDATE SET
+                        scope = excluded.scope, fields = excluded.fields, delete_conflict = excluded.delete_conflict,
+                        since_seq = excluded.since_seq, detected_at = excluded.detected_at
+                    """,
+                    logger: logger
+                )
+            }
+            if !written.openConflicts.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at)
+                    SELECT collection, id, scope, fields, delete_conflict, since_seq, to_timestamp(detected_at)
+                    FROM json_to_recordset(\(try WrittenRecords.json(written.openConflicts))::json)
+                        AS w(collection text, id text, scope text, fields text, delete_conflict boolean, since_seq bigint, detected_at double precision)
+                    ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, delete_conflict = excluded.delete_conflict
+                    """,
+                    logger: logger
+                )
+            }
+            if !written.settled.isEmpty {
+                try await connection.query(
+                    """
+                    DELETE FROM conflicts c USING unnest(\(written.settled.map(\.collection))::text[], \(written.settled.map(\.id))::text[]) AS k(collection, id)
+                    WHERE c.collection = k.collection AND c.id = k.id
+                    """,
+                    logger: logger
+                )
+            }
+            try await connection.query("SELECT pg_notify(\(Self.changeChannel), \(String(last)))", logger: logger)
+        }
+        if let receipt = plan.receipt {
+            let response = String(decoding: try CanonicalJSON.encode(receipt.response), as: UTF8.self)
+            try await connection.query(
+                """
+                INSERT INTO replicas (replica, sequence, last_batch, last_response, principal_id, last_seen)
+                VALUES (\(receipt.replica.description), \(Int64(clamping: receipt.sequence)), \(receipt.batch.rawValue), \(response),
+                        \(receipt.principalID), \(receipt.time))
+                ON CONFLICT (replica) DO UPDATE SET
+                    sequence = excluded.sequence, last_batch = excluded.last_batch, last_response = excluded.last_response,
+                    principal_id = excluded.principal_id, last_seen = excluded.last_seen
+                """,
+                logger: logger
+            )
+        }
+    }
+
+    /// The channel every writing transaction notifies and every server listens on.
+    static let changeChannel = "schoolsync_changes"
+
+    // MARK: Rows
+
+    /// A stored record, each part checked as a pushed record would be.
+    ///
+    /// - Throws: ``StoreError`` `.damaged` when any part is not what the server writes.
+    static func storedRecord(collection: String, id: String, scope: String, state: String) throws -> SyncRecord {
+        let key = RecordKey(collection: collection, id: id)
+        do {
+            try key.validate()
+            return SyncRecord(key: key, scope: try Scope(parsing: scope), state: try decodeStored(RecordState.self, from: state))
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.damaged, "the stored record \(collection.prefix(64))/\(id.prefix(128)) cannot be read: \(error)")
+        }
+    }
+
+    /// Decodes JSON the store wrote.
+    ///
+    /// - Throws: ``StoreError`` `.damaged` when it does not decode.
+    static func decodeStored<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        do {
+            return try CanonicalJSON.decode(type, from: Data(text.utf8))
+        } catch {
+            throw StoreError(.damaged, "a stored \(T.self) cannot be read: \(error)")
+        }
+    }
+}

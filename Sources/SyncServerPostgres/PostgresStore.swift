@@ -1,0 +1,138 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import SyncCore
+import SyncServer
+
+/// The store for several server processes on one PostgreSQL database, through postgres-nio's
+/// `PostgresClient` (a pool of connections).
+///
+/// The guarantees are the embedded store's (PROTOCOL.md §6–§7, DESIGN §4), kept across processes:
+/// - **Atomic join of each record (invariant 4):** a push or a resolution takes a transaction-level
+///   advisory lock on its replica and on each of its records (in one sorted order, so two pushes
+///   never deadlock) before it reads them, and holds them until it commits.
+/// - **The cursor guarantee (§7.2, "Server obligations"):** change-log sequence numbers are taken
+///   from the single `log_head` row as the last step of a writing transaction. Its row lock is held
+///   until commit, so writers commit in sequence order, and `log_head` names the highest committed
+///   number. A pull reads `log_head` and the records in one snapshot (REPEATABLE READ): every number
+///   up to that head is committed and visible, and no number below it can commit later. A
+///   `bigserial` would not do: its numbers are taken before commit, in any order.
+/// - **Long polls across processes:** each writing transaction sends `NOTIFY schoolsync_changes`;
+///   every server listens and wakes its long polls at once (``watchChanges(_:)``).
+///
+/// The store is ready once made (migrations applied under an advisory lock, so N servers starting
+/// together do not race). It owns the client's run task, which ends when ``run()`` sees graceful
+/// shutdown or the store is released.
+public final class PostgresStore: SyncStore {
+    /// The store's epoch (PROTOCOL.md §7.4): read from the database, or minted by the first server
+    /// that migrated it.
+    public let epoch: Epoch
+    let client: PostgresClient
+    let logger: Logger
+    let configuration: Configuration
+    private let runner: Task<Void, Never>
+
+    /// Connects to the database `configuration` names, applies pending migrations and reads the epoch.
+    ///
+    /// - Throws: ``PostgresStoreError`` when the database cannot be reached or migrated (with
+    ///   PostgreSQL's message), `SyncCoreError` when it holds an epoch that does not parse.
+    public init(configuration: Configuration, logger: Logger = Logger(label: "SchoolSync.PostgresStore")) async throws {
+        self.configuration = configuration
+        self.logger = logger
+        // The pool's notes (each connection made or failed, a lease before its run started) are not
+        // the server's news: a failure reaches the caller as an error.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .error)
+        let client = PostgresClient(configuration: configuration.clientConfiguration, backgroundLogger: background)
+        self.client = client
+        // The client serves connections only while its run() runs; the store is usable (by the
+        // admin commands, by tests, by the server before its service group starts) once made.
+        runner = Task { await client.run() }
+        do {
+            try await Self.migrate(client, logger: logger)
+            epoch = try await Self.readEpoch(client, logger: logger)
+        } catch {
+            runner.cancel()
+            throw PostgresStoreError(describing: error, while: "opening the database at \(configuration.redactedURL)")
+        }
+    }
+
+    deinit { runner.cancel() }
+
+    /// Holds the connections open until graceful shutdown, then closes them: the server and the
+    /// activity log, which stop before it, have written their last. A cancelled run leaves them
+    /// open, since handlers may still be using them; they close when the store is released.
+    public func run() async throws {
+        do {
+            try await gracefulShutdown()
+        } catch {
+            return
+        }
+        await close()
+    }
+
+    /// Closes every connection of the pool and waits until they are closed; the store cannot be
+    /// used afterwards (its calls throw). For programs that own the store outside a service group
+    /// (the admin commands, tests).
+    public func close() async {
+        runner.cancel()
+        await runner.value
+    }
+
+    /// The highest committed change-log sequence number (0 when empty).
+    public func headSequence() async throws -> UInt64 {
+        try await read { connection in try await Self.head(connection, self.logger) }
+    }
+
+    /// How many records are in conflict now.
+    public func openConflictCount() async throws -> Int {
+        try await read { connection in
+            let rows = try await connection.query("SELECT count(*) FROM conflicts", logger: self.logger)
+            for try await count in rows.decode(Int64.self) { return Int(count) }
+            return 0
+        }
+    }
+
+    static func head(_ connection: PostgresConnection, _ logger: Logger) async throws -> UInt64 {
+        let rows = try await connection.query("SELECT seq FROM log_head", logger: logger)
+        for try await seq in rows.decode(Int64.self) { return try sequence(seq) }
+        throw StoreError(.damaged, "the table log_head has no row; restore the database from a backup")
+    }
+
+    /// A sequence number read from a table another program may have written: a negative one is
+    /// damage, reported as such instead of trapping in a conversion.
+    static func sequence(_ value: Int64) throws -> UInt64 {
+        guard let sequence = UInt64(exactly: value) else {
+            throw StoreError(.damaged, "the database holds a negative sequence number (\(value)); restore it from a backup")
+        }
+        return sequence
+    }
+}
+
+extension PostgresStore {
+    /// Listens on `schoolsync_changes`, which every writing transaction notifies at commit, and
+    /// calls `onChange` for each notification, until the task is cancelled. The listening connection
+    /// is one of the pool's; when it is lost, listening starts again on another after a second.
+    ///
+    /// - Throws: `CancellationError` when the task is cancelled.
+    public func watchChanges(_ onChange: @escaping @Sendable () async -> Void) async throws {
+        while true {
+            try Task.checkCancellation()
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: Self.changeChannel) { notifications in
+                        // Changes committed while no one listened are read by the long poll's own
+                        // look; one wake-up now makes sure of it.
+                        await onChange()
+                        for try await _ in notifications { await onChange() }
+                    }
+                }
+            } catch {
+                try Task.checkCancellation()
+                logger.warning("listening for other servers' changes failed; listening again in a second", metadata: ["sync.error": "\(error)"])
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import SyncCore
+import SyncServer
+
+/// The rows a plan's record writes come to, each table's as one JSON array that a single statement
+/// reads with `json_to_recordset`: a push of 500 records is a handful of statements, not 2,000.
+///
+/// A batch may write one record twice; the rows then are what writing one after the other would
+/// leave (the embedded store's statements, write by write): the last state in `records`, every
+/// write in `audit`, and per record one upsert or delete of its row in the conflicts index.
+struct WrittenRecords {
+    struct RecordRow: Encodable {
+        var collection: String
+        var id: String
+        var scope: String
+        var state: String
+        var seq: Int64
+        var conflicted: Bool
+        var pushed_by: String?
+    }
+
+    struct AuditRow: Encodable {
+        var seq: Int64
+        var collection: String
+        var record_id: String
+        var principal_id: Int64
+        var replica: String
+        /// Seconds since 1970, read with `to_timestamp`.
+        var at: Double
+        var kind: String
+        var before: String?
+        var after: String
+        var reason: String?
+    }
+
+    struct ConflictRow: Encodable {
+        var collection: String
+        var id: String
+        var scope: String
+        var fields: String
+        var delete_conflict: Bool
+        var since_seq: Int64
+        var detected_at: Double
+    }
+
+    var records: [RecordRow] = []
+    var audit: [AuditRow] = []
+    /// Conflicts that arose in this batch: inserted, or replacing the row of one settled earlier in it.
+    var newConflicts: [ConflictRow] = []
+    /// Conflicts open before this batch: only their fields change.
+    var openConflicts: [ConflictRow] = []
+    /// Records whose conflict this batch settled.
+    var settled: [RecordKey] = []
+
+    /// The rows of `writes`, whose sequence numbers run from `firstSeq` in order.
+    init(_ writes: [PlannedTransaction.RecordWrite], firstSeq: Int64) throws {
+        var lastRow: [RecordKey: Int] = [:]
+        var conflict: [RecordKey: (row: ConflictRow, isNew: Bool)?] = [:]
+        var order: [RecordKey] = []
+        for (offset, write) in writes.enumerated() {
+            let seq = firstSeq + Int64(offset)
+            let state = String(decoding: try CanonicalJSON.encode(write.state), as: UTF8.self)
+            let row = RecordRow(
+                collection: write.key.collection, id: write.key.id, scope: write.scope.rawValue, state: state, seq: seq,
+                conflicted: write.state.isConflicted, pushed_by: write.pushedBy?.description
+            )
+            if let index = lastRow[write.key] {
+                records[index] = row
+            } else {
+                lastRow[write.key] = records.count
+                records.append(row)
+                order.append(write.key)
+            }
+            audit.append(
+                AuditRow(
+                    seq: seq, collection: write.key.collection, record_id: write.key.id, principal_id: write.change.principalID,
+                    replica: write.change.replica.description, at: write.change.time.timeIntervalSince1970, kind: write.change.kind.rawValue,
+                    before: try write.before.map(AuditEntry.view), after: try AuditEntry.view(write.state), reason: write.change.reason
+                )
+            )
+            let fields = write.state.conflictingFields.joined(separator: ",")
+            if write.state.isConflicted {
+                if case .some(.some(var open)) = conflict[write.key] {
+                    open.row.fields = fields
+                    open.row.delete_conflict = write.state.isDeleteConflict
+                    conflict[write.key] = open
+                } else {
+                    // Open before the batch when its first write found it conflicted; else new here.
+                    let wasOpen = conflict[write.key] == nil && write.before?.isConflicted == true
+                    let row = ConflictRow(
+                        collection: write.key.collection, id: write.key.id, scope: write.scope.rawValue, fields: fields,
+                        delete_conflict: write.state.isDeleteConflict, since_seq: seq, detected_at: write.change.time.timeIntervalSince1970
+                    )
+                    conflict[write.key] = .some((row, !wasOpen))
+                }
+            } else if write.before?.isConflicted == true {
+                conflict[write.key] = .some(nil)
+            }
+        }
+        for key in order {
+            switch conflict[key] {
+            case .some(.some(let open)) where open.isNew: newConflicts.append(open.row)
+            case .some(.some(let open)): openConflicts.append(open.row)
+            case .some(.none): settled.append(key)
+            case .none: break
+            }
+        }
+    }
+
+    /// `rows` as the JSON text `json_to_recordset` reads.
+    static func json(_ rows: some Encodable) throws -> String {
+        String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+    }
+}
