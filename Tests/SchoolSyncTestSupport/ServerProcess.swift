@@ -20,10 +20,16 @@ public final class ServerProcess: @unchecked Sendable {
     ///     clients (or a proxy) expect it.
     ///   - logLevel: the server's `--log-level`; its log goes nowhere, but a quieter server does less.
     ///   - arguments: more flags of `schoolsync-server serve`.
-    public init(database: String, port requestedPort: Int = 0, logLevel: String = "warning", arguments: [String] = []) async throws {
+    public convenience init(database: String, port requestedPort: Int = 0, logLevel: String = "warning", arguments: [String] = []) async throws {
+        try await self.init(store: ["--db", database], port: requestedPort, logLevel: logLevel, arguments: arguments)
+    }
+
+    /// Starts the server on the store `store` names (`--db FILE` or `--database-url URL`, as
+    /// `StoreKind.serverArguments(named:in:)` gives them) and waits for its start-up line.
+    public init(store: [String], port requestedPort: Int = 0, logLevel: String = "warning", arguments: [String] = []) async throws {
         process = Process()
         process.executableURL = try Self.binary
-        process.arguments = ["serve", "--db", database, "--host", "127.0.0.1", "--port", "\(requestedPort)", "--log-level", logLevel] + arguments
+        process.arguments = ["serve"] + store + ["--host", "127.0.0.1", "--port", "\(requestedPort)", "--log-level", logLevel] + arguments
         output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
