@@ -19,6 +19,11 @@ public struct SyncServerConfiguration: Sendable {
     public var defaultPullLimit = 200
     /// The longest long-poll `wait`, in seconds.
     public var maxWaitSeconds = 60
+    /// How often a waiting long poll looks at the store again without being woken: the bound on how
+    /// late it sees a change nothing announced (another process on a shared SQLite file) and a
+    /// revocation (PROTOCOL.md §5 promises one second). Changes this process or, on PostgreSQL,
+    /// another server commits wake it at once.
+    public var longPollRecheck: Duration = .seconds(1)
     /// Failed sign-ins and failed bearer-token checks one client address may make per minute
     /// before it gets 429 `too_many_requests` with `Retry-After` (PROTOCOL.md §5); 0 turns the
     /// limit off. Tokens already known valid are never held back.

@@ -15,6 +15,14 @@ extension PostgresStore {
         public var clientConfiguration: PostgresClient.Configuration
         /// The URL without its password, for logs and error messages.
         public var redactedURL: String
+        /// One connection as the pool makes them, tried once when the store opens: an address that
+        /// cannot be reached fails at once with its reason, where the pool would retry for a minute.
+        var probe: (configuration: PostgresConnection.Configuration, tls: TLSConfiguration?)
+
+        /// Called inside a writing transaction just after it took its sequence numbers (so while it
+        /// holds `log_head`'s lock) and before it writes and commits: the test that forces commits out
+        /// of order pauses here. Unset outside tests.
+        package var afterSequencesTaken: (@Sendable (ClosedRange<Int64>) async -> Void)?
 
         /// The most connections the pool opens (postgres-nio's `maximumConnections`).
         public var poolSize: Int {
@@ -51,6 +59,7 @@ extension PostgresStore {
             let password = components.password ?? ProcessInfo.processInfo.environment["PGPASSWORD"]
             let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
             let tls: PostgresClient.Configuration.TLS
+            var probeTLS: TLSConfiguration?
             switch mode {
             case "disable":
                 tls = .disable
@@ -58,19 +67,26 @@ extension PostgresStore {
                 var unchecked = TLSConfiguration.makeClientConfiguration()
                 unchecked.certificateVerification = .none
                 tls = .prefer(unchecked)
+                probeTLS = unchecked
             case "require":
                 var unchecked = TLSConfiguration.makeClientConfiguration()
                 unchecked.certificateVerification = .none
                 tls = .require(unchecked)
+                probeTLS = unchecked
             case "verify-ca":
                 var checked = TLSConfiguration.makeClientConfiguration()
                 checked.certificateVerification = .noHostnameVerification
                 tls = .require(checked)
+                probeTLS = checked
             case "verify-full":
                 tls = .require(TLSConfiguration.makeClientConfiguration())
+                probeTLS = TLSConfiguration.makeClientConfiguration()
             default:
                 throw PostgresStoreError("sslmode '\(mode.prefix(40))' is not one of disable, allow, prefer, require, verify-ca, verify-full")
             }
+            // The probe says what is wrong with the address and the credentials; TLS is the pool's
+            // business (a `prefer` falls back to plain text there too).
+            probe = (PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: .disable), probeTLS)
             var configuration = PostgresClient.Configuration(
                 host: host,
                 port: port,
@@ -88,7 +104,7 @@ extension PostgresStore {
             ]
             clientConfiguration = configuration
             var redacted = components
-            redacted.password = components.password == nil ? nil : "…"
+            redacted.password = components.password == nil ? nil : "***"
             redactedURL = redacted.string ?? "postgres://\(host)"
         }
     }

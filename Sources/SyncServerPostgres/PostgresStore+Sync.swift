@@ -260,6 +260,7 @@ extension PostgresStore {
                 last = seq
             }
             let first = last - count + 1
+            await configuration.afterSequencesTaken?(first...last)
             let written = try WrittenRecords(plan.writes, firstSeq: first)
             try await connection.query(
                 """

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 import SyncCore
@@ -50,6 +51,7 @@ public final class PostgresStore: SyncStore {
         // admin commands, by tests, by the server before its service group starts) once made.
         runner = Task { await client.run() }
         do {
+            try await Self.probe(configuration, logger: logger)
             try await Self.migrate(client, logger: logger)
             epoch = try await Self.readEpoch(client, logger: logger)
         } catch {
@@ -59,6 +61,22 @@ public final class PostgresStore: SyncStore {
     }
 
     deinit { runner.cancel() }
+
+    /// Opens and closes one connection, so that a wrong address, user or database fails now with
+    /// PostgreSQL's own reason. Without TLS only when the URL allows it (`disable`, `allow`, `prefer`).
+    static func probe(_ configuration: Configuration, logger: Logger) async throws {
+        var connectionConfiguration = configuration.probe.configuration
+        if let tls = configuration.probe.tls {
+            connectionConfiguration.tls = .prefer(try NIOSSLContext(configuration: tls))
+        }
+        let connection = try await PostgresConnection.connect(
+            on: PostgresClient.defaultEventLoopGroup.next(),
+            configuration: connectionConfiguration,
+            id: 0,
+            logger: logger
+        ).get()
+        try await connection.close()
+    }
 
     /// Holds the connections open until graceful shutdown, then closes them: the server and the
     /// activity log, which stop before it, have written their last. A cancelled run leaves them

@@ -54,7 +54,7 @@ struct DatabaseOptions: ParsableArguments {
     var databasePoolSize: Int = 10
 
     func validate() throws {
-        if db != nil, resolvedURL != nil {
+        if db != nil, databaseURL != nil {
             throw ValidationError("give either --db (an SQLite file) or --database-url (PostgreSQL), not both")
         }
         guard (1...1000).contains(databasePoolSize) else { throw ValidationError("--database-pool-size must be 1–1000") }
@@ -80,10 +80,18 @@ struct DatabaseOptions: ParsableArguments {
     /// names an engine.
     func openStore() async throws -> any SyncStore {
         guard let url = resolvedURL else { return try openSQLiteStore() }
+        let configuration: PostgresStore.Configuration
         do {
-            return try await PostgresStore(configuration: try PostgresStore.Configuration(url: url, poolSize: databasePoolSize))
+            configuration = try PostgresStore.Configuration(url: url, poolSize: databasePoolSize)
         } catch {
-            throw ValidationError("\(error)")
+            throw ValidationError("\(error)")  // the flag is wrong: usage help follows
+        }
+        do {
+            return try await PostgresStore(configuration: configuration)
+        } catch {
+            // The flag is right but the database is away: the reason alone, and exit status 1.
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
         }
     }
 

@@ -15,13 +15,14 @@ struct ServerProcessTests {
     /// SIGKILL the server in the middle of a stream of pushes, restart it on the same file, and
     /// prove that every acknowledged record is there and the change log has no holes. The push that
     /// was in flight is retried with its batch id and receipt: it is either replayed or applied.
-    @Test(.timeLimit(.minutes(2))) func sigkillDuringPushesLosesNothingAcknowledged() async throws {
-        try await Fixture.with { fixture in
+    @Test(.timeLimit(.minutes(2)), arguments: StoreKind.allCases) func sigkillDuringPushesLosesNothingAcknowledged(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
+            let store = try await kind.serverArguments(in: fixture.directory)
             let replica = ReplicaID(high: 0x5151, low: 0x1)
             var acknowledged: [SyncRecord] = []
             var receipt: PushReceipt?
             var inFlight: PushRequest?
-            let first = try await ServerProcess(database: fixture.databasePath)
+            let first = try await ServerProcess(store: store)
             try await HTTPClient.withHTTPClient { http in
                 // The bureau publishes catalog records: they need no other record to be valid.
                 let client = HTTPSyncTransport(http: http, baseURL: first.baseURL, token: fixture.bureau)
@@ -64,7 +65,7 @@ struct ServerProcessTests {
                 inFlight = interrupted
             }
 
-            let second = try await ServerProcess(database: fixture.databasePath)
+            let second = try await ServerProcess(store: store)
             try await HTTPClient.withHTTPClient { http in
                 let client = HTTPSyncTransport(http: http, baseURL: second.baseURL, token: fixture.bureau)
                 if let inFlight {
@@ -87,29 +88,99 @@ struct ServerProcessTests {
                 }
             }
             await second.stop(with: SIGTERM)
-            try await StoreTests.expectNoHoles(in: try SQLiteStore(path: fixture.databasePath), kind: .sqlite)
+            try await StoreTests.expectNoHoles(in: try await kind.openStore(in: fixture.directory), kind: kind)
         }
     }
 
-    @Test(.timeLimit(.minutes(1))) func sigtermShutsDownGracefully() async throws {
-        try await Fixture.with { fixture in
-            let server = try await ServerProcess(database: fixture.databasePath)
+    /// DESIGN §4 invariant 4 across real processes: two `schoolsync-server` processes on one store
+    /// take concurrent pushes of the same records, each writer its own field, half through each
+    /// server; every record ends with every writer's field.
+    @Test(.timeLimit(.minutes(2)), arguments: StoreKind.allCases) func twoServerProcessesJoinConcurrentEditsOfTheSameRecords(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
+            let store = try await kind.serverArguments(in: fixture.directory)
+            let servers = [try await ServerProcess(store: store), try await ServerProcess(store: store)]
+            let writers = (0..<8).map { ReplicaID(high: 0x2222, low: UInt64($0)) }
+            try await HTTPClient.withHTTPClient { http in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (index, writer) in writers.enumerated() {
+                        let client = HTTPSyncTransport(http: http, baseURL: servers[index % 2].baseURL, token: fixture.bureau)
+                        group.addTask {
+                            var receipt: PushReceipt?
+                            var states: [Int: RecordState] = [:]
+                            for round in 0..<6 {
+                                // Every writer edits its own field of the same four plans, never having seen the others.
+                                let records = try (0..<4).map { id in
+                                    var state = states[id] ?? RecordState()
+                                    try state.write(["w\(index)": .int(Int64(round))], by: writer)
+                                    states[id] = state
+                                    return SyncRecord(key: RecordKey(collection: "plans", id: "shared-\(id)"), scope: .catalog, state: state)
+                                }
+                                receipt = try await client.push(try Make.push(records, replica: writer, receipt: receipt)).receipt
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let reader = HTTPSyncTransport(http: http, baseURL: servers[0].baseURL, token: fixture.bureau)
+                let page = try await reader.pull(PullRequest(since: nil, limit: 100, replica: nil, receipt: nil))
+                #expect(page.records.count == 4)
+                for record in page.records {
+                    let values = try #require(record.state.currentValues)
+                    #expect(values.count == writers.count, "\(record.key) lost a writer's field: \(values.keys.sorted())")
+                    #expect(values.values.allSatisfy { $0 == .int(5) })
+                }
+            }
+            for server in servers { await server.stop(with: SIGTERM) }
+            try await StoreTests.expectNoHoles(in: fixture.store, kind: kind)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)), arguments: StoreKind.allCases) func sigtermShutsDownGracefully(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
+            let server = try await ServerProcess(store: try await kind.serverArguments(in: fixture.directory))
             let status = await server.stop(with: SIGTERM)
             #expect(status == 0)
         }
     }
 
-    @Test(.timeLimit(.minutes(1))) func badFlagsExitWithAUsageError() async throws {
+    @Test(
+        .timeLimit(.minutes(1)),
+        arguments: [
+            (["serve", "--port", "70000"], "port must be between 0 and 65535"),
+            (["serve", "--db", "x.sqlite", "--database-url", "postgres://u@127.0.0.1/d"], "not both"),
+            (["serve", "--database-url", "mysql://u@127.0.0.1/d"], "must look like postgres://"),
+            (["school", "add", "--database-url", "postgres://u@127.0.0.1/d?sslmode=sometimes", "--id", "x", "--name", "x"], "sslmode"),
+            (["serve", "--database-url", "postgres://u@127.0.0.1/d", "--database-pool-size", "0"], "pool-size must be 1–1000"),
+        ]
+    ) func badFlagsExitWithAUsageError(arguments: [String], says: String) async throws {
         let process = Process()
         process.executableURL = try ServerProcess.binary
-        process.arguments = ["serve", "--port", "70000"]
+        process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         let errors = Pipe()
         process.standardError = errors
         try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 64)
         let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(text.contains("port must be between 0 and 65535"))
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 64, "\(text)")
+        #expect(text.contains(says), "\(text)")
+    }
+
+    /// A database that cannot be reached is a one-line error naming it (without its password), not a
+    /// crash or a hang: nothing listens on a reserved port.
+    @Test(.timeLimit(.minutes(1))) func anUnreachableDatabaseIsAClearError() async throws {
+        let dead = try ReservedPort()
+        let process = Process()
+        process.executableURL = try ServerProcess.binary
+        process.arguments = ["school", "add", "--database-url", "postgres://u:secret@127.0.0.1:\(dead.port)/d?sslmode=disable", "--id", "x", "--name", "x"]
+        process.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(text.contains("127.0.0.1:\(dead.port)/d"), "\(text)")
+        #expect(!text.contains("secret"), "\(text)")
     }
 }

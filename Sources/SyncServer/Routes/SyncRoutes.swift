@@ -138,7 +138,7 @@ struct SyncRoutes {
             defer { metrics.longPollWaiting(false) }
             let deadline = ContinuousClock.now + .seconds(wait)
             while page.records.isEmpty, ContinuousClock.now < deadline, !Task.isCancelled {
-                await notifier.wait(atMost: min(.seconds(1), deadline - ContinuousClock.now))
+                await notifier.wait(atMost: min(configuration.longPollRecheck, deadline - ContinuousClock.now))
                 // A revocation ends a held poll within the second PROTOCOL.md §5 promises, and it is
                 // checked after the wake-up, so nothing written after the revocation gets through.
                 guard try await store.isActive(principalID: principal.id) else {

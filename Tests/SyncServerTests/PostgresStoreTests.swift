@@ -1,0 +1,180 @@
+import AsyncHTTPClient
+import Foundation
+import PostgresNIO
+import SchoolSyncTestSupport
+import SyncClient
+import SyncCore
+import Testing
+
+@testable import SyncServer
+@testable import SyncServerPostgres
+
+/// What only the PostgreSQL store must get right because N servers share it: the cursor guarantee
+/// under commits that finish out of order, migrations by servers starting together, long polls woken
+/// by another server's push, and its URL.
+struct PostgresStoreTests {
+    /// PROTOCOL.md §7.2 "Server obligations": transaction A takes the lower sequence number and is
+    /// held before it commits; B, pushing after it, must not commit a higher number that a reader
+    /// could pass A's change with. The reader's cursor after the pause still gets A's change.
+    @Test(.timeLimit(.minutes(1))) func aPullNeverSkipsAChangeThatCommitsAfterAHigherOne() async throws {
+        try await Fixture.with(store: .postgres) { fixture in
+            let (paused, pausedContinuation) = AsyncStream.makeStream(of: ClosedRange<Int64>.self)
+            let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
+            var configuration = try PostgresStore.Configuration(url: try await fixture.kind.databaseURL(in: fixture.directory), poolSize: 2)
+            configuration.afterSequencesTaken = { taken in
+                pausedContinuation.yield(taken)
+                for await _ in release { break }
+            }
+            let holding = try await PostgresStore(configuration: configuration)
+            defer { Task { await holding.close() } }
+            let principal = try await fixture.principal(fixture.deviceA)
+            let writerA = ReplicaID(high: 0xa, low: 1)
+            let writerB = ReplicaID(high: 0xb, low: 1)
+            let pushA = Task {
+                try await holding.push(try Make.push([try Make.report("a", values: ["n": .int(1)], by: writerA)], replica: writerA), by: principal, rules: .protocolOnly, at: Date())
+            }
+            var pauses = paused.makeAsyncIterator()
+            let takenByA = try #require(await pauses.next())
+            #expect(takenByA == 1...1, "A took the lowest number and holds it uncommitted")
+
+            let store = fixture.store
+            let pushB = Task {
+                try await store.push(try Make.push([try Make.report("b", values: ["n": .int(2)], by: writerB)], replica: writerB), by: principal, rules: .protocolOnly, at: Date())
+            }
+            // B is pushing: it has joined its record and now waits for log_head, which A holds.
+            try await Self.waitUntil("B waits for a lock A holds") {
+                try await Self.count(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    in: fixture.store
+                ) >= 1
+            }
+            // The reader in between sees neither change, so its cursor stays below A's number.
+            guard case .page(let between) = try await fixture.store.pull(after: 0, limit: 100, scopes: nil, replica: nil) else {
+                Issue.record("a pull without a replica is never refused")
+                return
+            }
+            #expect(between.records.isEmpty)
+            #expect(between.next == 0)
+
+            releaseContinuation.yield()
+            releaseContinuation.finish()
+            guard case .accepted = try await pushA.value, case .accepted = try await pushB.value else {
+                Issue.record("both pushes are accepted")
+                return
+            }
+            guard case .page(let after) = try await fixture.store.pull(after: between.next, limit: 100, scopes: nil, replica: nil) else {
+                Issue.record("a pull without a replica is never refused")
+                return
+            }
+            #expect(after.records.map(\.key.id) == ["a", "b"], "A's change, numbered first and committed last, is not skipped")
+            #expect(after.next == 2)
+        }
+    }
+
+    /// Why the store orders commits itself: with a plain `bigserial`, a number taken first can commit
+    /// last, and a reader that moved its cursor past the later one never sees it. This is PostgreSQL's
+    /// behaviour, shown on a scratch table so the store's scheme above has something to be measured
+    /// against.
+    @Test func aBigserialAloneLetsAReaderSkipAChange() async throws {
+        try await Fixture.with(store: .postgres) { fixture in
+            let store = try #require(fixture.store as? PostgresStore)
+            try await store.client.query("CREATE TABLE naive_log (seq bigserial PRIMARY KEY, what text NOT NULL)")
+            try await store.client.withConnection { first in
+                try await first.query("BEGIN", logger: store.logger)
+                try await first.query("INSERT INTO naive_log (what) VALUES ('first')", logger: store.logger)  // takes 1
+                try await store.client.query("INSERT INTO naive_log (what) VALUES ('second')")  // takes 2, commits
+                let cursor = try await Self.count("SELECT max(seq) FROM naive_log", in: store)
+                #expect(cursor == 2, "the reader moves past 2, though 1 is still in flight")
+                try await first.query("COMMIT", logger: store.logger)
+                let after = try await Self.count("SELECT count(*) FROM naive_log WHERE seq > 2", in: store)
+                #expect(after == 0, "…and never reads 1: the change is skipped for ever")
+            }
+        }
+    }
+
+    /// N servers starting on a fresh database together: each migration step runs once, and all read
+    /// the same epoch.
+    @Test func serversStartingTogetherMigrateOnceAndShareTheEpoch() async throws {
+        try await Fixture.with(store: .postgres) { fixture in
+            let url = try await fixture.kind.databaseURL(named: "fresh", in: fixture.directory)
+            let stores = try await withThrowingTaskGroup(of: PostgresStore.self) { group in
+                for _ in 0..<4 { group.addTask { try await PostgresStore(configuration: .init(url: url, poolSize: 2)) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(Set(stores.map(\.epoch)).count == 1)
+            let steps = try await Self.count("SELECT count(*) FROM schema_migrations", in: stores[0])
+            #expect(steps == Int64(PostgresStore.migrations.count))
+            for store in stores { await store.close() }
+        }
+    }
+
+    /// PROTOCOL.md §7.3 across servers: a long poll held by one server answers a push another
+    /// server took, woken by PostgreSQL's NOTIFY. The servers look at the store again only every
+    /// minute here, so nothing but the notification can wake the poll before its 30 seconds end.
+    @Test(.timeLimit(.minutes(1))) func aPushOnOneServerWakesALongPollOnAnother() async throws {
+        try await Fixture.with(store: .postgres, configure: { $0.longPollRecheck = .seconds(60) }) { fixture in
+            try await fixture.withLiveServer { first in
+                try await fixture.withLiveServer { second in
+                    try await HTTPClient.withHTTPClient { http in
+                        let reader = HTTPSyncTransport(http: http, baseURL: second, token: fixture.deviceA2)
+                        let writer = HTTPSyncTransport(http: http, baseURL: first, token: fixture.deviceA)
+                        let head = try await reader.pull(PullRequest(since: nil, limit: 10, replica: nil, receipt: nil))
+                        let started = ContinuousClock.now
+                        let poll = Task { try await reader.pull(PullRequest(since: head.next, limit: 10, wait: 30, replica: nil, receipt: nil)) }
+                        // The push goes in once the poll is held: the server counts it among the waiting.
+                        try await Self.waitUntil("the long poll is held") {
+                            let metrics = try await http.get(url: "\(second)/metrics").get()
+                            return metrics.body.map { String(buffer: $0) }?.contains("schoolsync_long_polls_waiting 1") == true
+                        }
+                        let replica = ReplicaID(high: 0x10, low: 1)
+                        _ = try await writer.push(try Make.push([try Make.report("woken", values: ["n": .int(1)], by: replica)], replica: replica))
+                        let page = try await poll.value
+                        #expect(page.records.map(\.key.id) == ["woken"])
+                        #expect(ContinuousClock.now - started < .seconds(30), "answered before the wait ran out")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [
+        ("mysql://u@h/d", "must look like"),
+        ("postgres://u@/d", "names no host"),
+        ("postgres://h/d", "names no user"),
+        ("postgres://u@h", "names no database"),
+        ("postgres://u@h/d?sslmode=maybe", "sslmode"),
+        ("postgres://u@h:0/d", "port"),
+    ])
+    func aBadDatabaseURLSaysWhatIsWrong(url: String, says: String) {
+        #expect {
+            try PostgresStore.Configuration(url: url)
+        } throws: { error in
+            "\(error)".contains(says)
+        }
+    }
+
+    @Test func theURLKeepsItsPasswordOutOfMessages() throws {
+        let configuration = try PostgresStore.Configuration(url: "postgres://schoolsync:s3cret@db.example:6543/county?sslmode=require", poolSize: 7)
+        #expect(!configuration.redactedURL.contains("s3cret"))
+        #expect(configuration.poolSize == 7)
+        #expect(configuration.clientConfiguration.port == 6543)
+        #expect(configuration.clientConfiguration.host == "db.example")
+        #expect(configuration.clientConfiguration.database == "county")
+    }
+
+    /// Waits until `condition` holds, looking again every 20 ms, for at most 20 seconds.
+    static func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw FixtureError("timed out waiting until \(what)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// The one number a query answers, read through the store's own client.
+    static func count(_ sql: String, in store: any SyncStore) async throws -> Int64 {
+        let store = try #require(store as? PostgresStore)
+        for try await value in try await store.client.query(PostgresQuery(unsafeSQL: sql)).decode(Int64?.self) { return value ?? 0 }
+        return 0
+    }
+}
