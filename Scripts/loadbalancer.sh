@@ -46,6 +46,9 @@ write_config() { # DIR PORT BACKEND_PORT...
 # Written by Scripts/loadbalancer.sh; regenerated on every start.
 global
     maxconn 512
+    # Without SO_REUSEPORT: a port another listener holds (another test's HAProxy) fails to bind,
+    # and another port is tried, instead of the two sharing its connections.
+    noreuseport
     stats socket $dir/admin.sock mode 600 level admin
 
 defaults
@@ -82,22 +85,22 @@ EOF
 # Starts HAProxy on the configuration with no descriptor of the caller but the standard ones (a
 # daemon that kept one would hold the caller's pipes open, or the descriptor through which
 # Foundation's Process learns that this script ended).
-launch() { # DIR
-    local dir=$1 binary fd
-    binary=$(haproxy_binary)
+launch() { # DIR HAPROXY
+    local dir=$1 binary=$2 fd
     (
         for fd in /proc/$BASHPID/fd/*; do
             fd=${fd##*/}
             if ((fd > 2)); then { eval "exec $fd>&-"; } 2>/dev/null || true; fi
         done
-        exec "$binary" -q -D -f "$dir/haproxy.cfg" -p "$dir/haproxy.pid" </dev/null >/dev/null 2>"$dir/haproxy.log"
+        exec "$binary" -D -f "$dir/haproxy.cfg" -p "$dir/haproxy.pid" </dev/null >/dev/null 2>"$dir/haproxy.log"
     )
 }
 
 start() {
     [ $# -ge 2 ] || usage
-    local dir=$1 port="" attempt
+    local dir=$1 port="" attempt binary
     shift
+    binary=$(haproxy_binary)
     if [ "${1:-}" = --port ]; then
         [ $# -ge 2 ] && is_port "$2" || usage
         port=$2
@@ -116,7 +119,7 @@ start() {
     for attempt in 1 2 3 4 5; do
         local chosen=${port:-$(free_port)}
         write_config "$dir" "$chosen" "$@"
-        if launch "$dir"; then
+        if launch "$dir" "$binary"; then
             echo "export SCHOOLSYNC_LB_URL=http://127.0.0.1:$chosen SCHOOLSYNC_LB_DIR=$dir"
             exit 0
         fi
