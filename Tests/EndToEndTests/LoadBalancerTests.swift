@@ -23,10 +23,12 @@ import Testing
 /// - at the end every replica holds exactly the server's states of its school and of the catalog,
 ///   so the replicas of one school agree.
 ///
-/// Seeded (``seed``): the edits, their kinds and their targets replay exactly. Which server dies
-/// (the one holding more of the waiting pushes) and the order of the requests depend on timing;
-/// every outcome must pass, and none needs a sleep: the test waits for states (HAProxy's view of
-/// the servers, PostgreSQL's of who waits), each with a deadline.
+/// Seeded (``seed``): the planned edits (device, report, CLI or SQL, text) replay exactly. What
+/// depends on timing is the order in which the concurrent syncs reach the servers, hence which
+/// edits find their narrative already in conflict and are refused, and which server dies (the one
+/// holding more of the waiting pushes); every outcome must pass. Nothing waits by sleeping: the
+/// test waits for states (HAProxy's view of the servers, PostgreSQL's of who waits for a lock),
+/// each with a deadline.
 @Suite(.serialized)
 struct LoadBalancerTests {
     static let seed: UInt64 = 14
