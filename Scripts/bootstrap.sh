@@ -10,6 +10,8 @@ dpkg -s zlib1g-dev >/dev/null 2>&1 || need_apt+=(zlib1g-dev)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 # PostgreSQL's server binaries, for the tests that start a cluster of their own (PostgresCluster).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need_apt+=(postgresql)
+# HAProxy, the load balancer Scripts/loadbalancer.sh puts in front of two servers (EndToEndTests' LoadBalancerTests).
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
 
 if ((${#need_apt[@]})); then
     if [[ $(id -u) -ne 0 ]]; then

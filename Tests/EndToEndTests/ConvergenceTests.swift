@@ -30,18 +30,7 @@ struct ConvergenceTests {
     static let measures = ["qixing-2024/m1", "qixing-2024/m2", "qixing-2024/m3", "qixing-2024/m4", "qixing-2024/m5"]
     static let period = "2025-S1"
 
-    struct Edit {
-        var device: String
-        var reportID: String
-        var token: String
-        /// The narratives the editor saw just before: the values this edit knowingly replaces
-        /// (one for a device's edit, every conflicting value for an administrator's resolution).
-        var seen: [String]
-        var operation: Int
-        /// The operation of the device's last sync that ended with everything pushed after this edit.
-        var confirmed = false
-        var excused = false
-    }
+    typealias Edit = NarrativeEdit
 
     final class Run {
         let directory: URL
@@ -162,19 +151,7 @@ struct ConvergenceTests {
     func publishCatalog(_ run: Run) async throws {
         let bureau = "bureau"
         #expect(try await run.cli(["init", "--server", run.url, "--token", run.tokens[bureau] ?? ""], device: bureau).status == 0)
-        let sql = try DatabaseQueue(path: run.db(bureau))
-        try await sql.write { db in
-            for measure in Self.measures {
-                try db.execute(sql: "INSERT INTO measures (id, plan_id, title) VALUES (?, 'qixing-2024', ?)", arguments: [measure, "措施 \(measure)"])
-                for school in Self.schools {
-                    try db.execute(
-                        sql: "INSERT INTO assignments (id, school_id, measure_id) VALUES (?, ?, ?)",
-                        arguments: ["\(school)/\(measure)", school, measure]
-                    )
-                }
-            }
-        }
-        try sql.close()
+        try await Replicas.writeCatalog(measures: Self.measures, schools: Self.schools, intoReplicaAt: run.db(bureau))
         #expect(try await run.cli(["sync", "--quiet"], device: bureau).status == 0)
     }
 
@@ -182,9 +159,7 @@ struct ConvergenceTests {
 
     /// The narrative a person at the device sees now (NULL while in conflict or absent).
     func shownNarrative(_ run: Run, device: String, reportID: String) async throws -> String? {
-        let queue = try DatabaseQueue(path: run.db(device))
-        defer { try? queue.close() }
-        return try await queue.read { db in try String.fetchOne(db, sql: "SELECT narrative FROM reports WHERE id = ?", arguments: [reportID]) }
+        try await Replicas.shownNarrative(run.db(device), reportID: reportID)
     }
 
     func cliEdit(_ run: Run, device: String, operation: Int, random: inout SeededGenerator) async throws {
@@ -212,20 +187,8 @@ struct ConvergenceTests {
         let measure = Self.measures[Int.random(in: 0..<Self.measures.count, using: &random)]
         let id = reportID(school, measure)
         let token = "\(device)#\(operation)·表格"
-        let queue = try DatabaseQueue(path: run.db(device))
-        defer { try? queue.close() }
         do {
-            let seen = try await queue.write { db -> String? in
-                let seen = try String.fetchOne(db, sql: "SELECT narrative FROM reports WHERE id = ?", arguments: [id])
-                try db.execute(
-                    sql: """
-                        INSERT INTO reports (id, school_id, measure_id, period, narrative) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT (id) DO UPDATE SET narrative = excluded.narrative
-                        """,
-                    arguments: [id, school, measure, Self.period, token]
-                )
-                return seen
-            }
+            let seen = try await Replicas.writeNarrative(run.db(device), reportID: id, school: school, measure: measure, period: Self.period, narrative: token)
             run.edits.append(Edit(device: device, reportID: id, token: token, seen: seen.map { [$0] } ?? [], operation: operation))
             run.log.append("#\(operation) \(device) sql \(id) := \(token) (saw \(seen ?? "nothing"))")
             run.count("sql-edit")
@@ -348,28 +311,14 @@ struct ConvergenceTests {
 
     // MARK: Invariants
 
-    func states(_ path: String, table: String, scopes: Set<String>?) async throws -> [RecordKey: RecordState] {
-        let queue = try DatabaseQueue(path: path)
-        defer { try? queue.close() }
-        let rows = try await queue.read { db in try Row.fetchAll(db, sql: "SELECT collection, id, scope, state FROM \(table)") }
-        var states: [RecordKey: RecordState] = [:]
-        for row in rows {
-            let scope: String = row["scope"]
-            if let scopes, !scopes.contains(scope) { continue }
-            let key = RecordKey(collection: row["collection"], id: row["id"])
-            states[key] = try CanonicalJSON.decode(RecordState.self, from: Data((row["state"] as String).utf8))
-        }
-        return states
-    }
-
     func check(_ run: Run) async throws {
         if let server = run.server { await server.stop(with: SIGTERM) }
         run.server = nil
-        let server = try await states(run.serverDatabase, table: "records", scopes: nil)
+        let server = try await Replicas.states(run.serverDatabase, table: "records", scopes: nil)
         for (device, school) in run.devices.sorted(by: { $0.key < $1.key }) {
             let scopes: Set = ["catalog", "school:\(school)"]
-            let expected = try await states(run.serverDatabase, table: "records", scopes: scopes)
-            let held = try await states(run.db(device), table: "sync_records", scopes: scopes)
+            let expected = try await Replicas.states(run.serverDatabase, table: "records", scopes: scopes)
+            let held = try await Replicas.states(run.db(device), table: "sync_records", scopes: scopes)
             #expect(Set(held.keys) == Set(expected.keys), "\(device) holds the server's records of its school and the catalog")
             for (key, state) in expected where held[key] != state {
                 Issue.record("\(device) differs from the server on \(key): \(String(describing: held[key])) vs \(state)")
@@ -380,14 +329,7 @@ struct ConvergenceTests {
             #expect(status.pending == 0, "\(device) still has changes to send")
             #expect(status.rejected.isEmpty, "\(device) has rejected records: \(status.rejected.map(\.message))")
         }
-        var lost: [String] = []
-        for edit in run.edits where !edit.excused {
-            let key = RecordKey(collection: "reports", id: edit.reportID)
-            let kept = server[key]?.fields["narrative"]?.entries.map(\.value) ?? []
-            if kept.contains(.string(edit.token)) { continue }
-            if run.edits.contains(where: { $0.reportID == edit.reportID && $0.seen.contains(edit.token) }) { continue }
-            lost.append("\(edit.token) on \(edit.reportID) (it replaced \(edit.seen))")
-        }
+        let lost = Replicas.lostEdits(run.edits, server: server).map { "\($0.token) on \($0.reportID) (it replaced \($0.seen))" }
         #expect(lost.isEmpty, "accepted edits lost: \(lost.joined(separator: "; "))")
         if !lost.isEmpty, let first = run.edits.first(where: { edit in lost.contains { $0.hasPrefix(edit.token) } }) {
             // What happened to the first lost edit's record, for whoever has to find out why.
