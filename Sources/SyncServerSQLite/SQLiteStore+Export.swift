@@ -1,0 +1,60 @@
+import Foundation
+import GRDB
+import SyncCore
+import SyncServer
+
+extension SQLiteStore {
+    /// Every table a move to another store carries, parents before children (schools before the
+    /// principals that name them), in the order ``exportTables(chunkSize:_:)`` hands them over.
+    public static let exportedTables = [
+        "store_meta", "schools", "principals", "records", "conflicts", "replicas", "replica_owners", "user_replicas",
+        "device_sync", "sessions", "audit",
+    ]
+
+    /// Columns that hold times: GRDB writes them as UTC text without a zone, which is given here.
+    static let timeColumns: Set<String> = ["created_at", "revoked_at", "last_seen", "last_pull_at", "last_push_at", "last_seen_at", "expires_at", "at", "detected_at"]
+
+    /// Hands every row of the store to `body`, table by table (``exportedTables``) in chunks of at
+    /// most `chunkSize` rows, each chunk a JSON array of objects keyed by column name in the input
+    /// forms PostgreSQL reads with `json_populate_recordset`: blobs as `\x` and hex digits, times as
+    /// UTC with their zone, everything else as stored. Reads one snapshot; the server may keep
+    /// running, but what it writes afterwards is not carried.
+    ///
+    /// - Returns: the highest change-log sequence number in that snapshot.
+    /// - Throws: GRDB's `DatabaseError`; whatever `body` throws.
+    public func exportTables(chunkSize: Int = 1000, _ body: (_ table: String, _ chunk: String) async throws -> Void) async throws -> UInt64 {
+        // One snapshot for every table: a read transaction held for the whole export.
+        let snapshot = try await pool.read { db -> (head: UInt64, tables: [(String, [String])]) in
+            var tables: [(String, [String])] = []
+            for table in Self.exportedTables {
+                var chunks: [String] = []
+                var chunk: [[String: Any]] = []
+                let rows = try Row.fetchCursor(db, sql: "SELECT * FROM \(table)")
+                while let row = try rows.next() {
+                    var object: [String: Any] = [:]
+                    for (column, value) in row {
+                        switch value.storage {
+                        case .null: object[column] = NSNull()
+                        case .int64(let number): object[column] = number
+                        case .double(let number): object[column] = number
+                        case .string(let text): object[column] = Self.timeColumns.contains(column) ? text + "Z" : text
+                        case .blob(let bytes): object[column] = "\\x" + bytes.map { String(format: "%02x", $0) }.joined()
+                        }
+                    }
+                    chunk.append(object)
+                    if chunk.count >= chunkSize {
+                        chunks.append(String(decoding: try JSONSerialization.data(withJSONObject: chunk), as: UTF8.self))
+                        chunk = []
+                    }
+                }
+                if !chunk.isEmpty { chunks.append(String(decoding: try JSONSerialization.data(withJSONObject: chunk), as: UTF8.self)) }
+                tables.append((table, chunks))
+            }
+            return (try Self.head(db), tables)
+        }
+        for (table, chunks) in snapshot.tables {
+            for chunk in chunks { try await body(table, chunk) }
+        }
+        return snapshot.head
+    }
+}

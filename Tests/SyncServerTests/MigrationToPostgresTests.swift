@@ -1,0 +1,76 @@
+import AsyncHTTPClient
+import Foundation
+import SchoolSyncTestSupport
+import SyncClient
+import SyncCore
+import Testing
+
+@testable import SyncServer
+@testable import SyncServerPostgres
+
+/// Issue 14 §3: a county moves from SQLite to PostgreSQL with `schoolsync-server migrate`, and its
+/// devices go on syncing against the new servers with their cursors, receipts and tokens.
+struct MigrationToPostgresTests {
+    @Test(.timeLimit(.minutes(2))) func devicesKeepTheirCursorsReceiptsAndTokensAcrossTheMove() async throws {
+        try await Fixture.with(store: .sqlite) { fixture in
+            let writerA = ReplicaID(high: 0x3a, low: 1)
+            let writerA2 = ReplicaID(high: 0x3a, low: 2)
+            var receiptA: PushReceipt?
+            var cursorA2: SyncCore.Cursor?
+            let sqliteServer = try await ServerProcess(database: fixture.databasePath)
+            try await HTTPClient.withHTTPClient { http in
+                let a = HTTPSyncTransport(http: http, baseURL: sqliteServer.baseURL, token: fixture.bureau)
+                let a2 = HTTPSyncTransport(http: http, baseURL: sqliteServer.baseURL, token: fixture.bureau)
+                // Two replicas of the bureau edit the same field: a conflict to carry over.
+                receiptA = try await a.push(
+                    try Make.push(
+                        [try Make.plan("qixing-2024", values: ["title": .string("教务处的标题")], by: writerA)], replica: writerA)
+                ).receipt
+                _ = try await a2.push(
+                    try Make.push(
+                        [try Make.plan("qixing-2024", values: ["title": .string("另一台的标题")], by: writerA2)], replica: writerA2)
+                )
+                cursorA2 = try await a2.pull(PullRequest(since: nil, limit: 100, replica: nil, receipt: nil)).next
+            }
+            await sqliteServer.stop(with: SIGTERM)
+            let sqliteEpoch = fixture.store.epoch
+            #expect(try await fixture.store.openConflictCount() == 1)
+
+            let url = try await StoreKind.postgres.databaseURL(named: "moved", in: fixture.directory)
+            let result = await try RunningCommand("schoolsync-server", ["migrate", "--from", fixture.databasePath, "--to", url]).wait()
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            // A second run finds the data there and refuses, changing nothing.
+            let again = await try RunningCommand("schoolsync-server", ["migrate", "--from", fixture.databasePath, "--to", url]).wait()
+            #expect(again.status == 1)
+            #expect(again.stderr.contains("already holds"), "\(again.stderr)")
+
+            let moved = try await PostgresStore(configuration: .init(url: url, poolSize: 2))
+            defer { Task { await moved.close() } }
+            #expect(moved.epoch == sqliteEpoch, "the epoch is kept: cursors and receipts stay valid")
+            #expect(try await moved.headSequence() == (try await fixture.store.headSequence()))
+            #expect(try await moved.openConflictCount() == 1)
+            let history = try await moved.history(RecordKey(collection: "plans", id: "qixing-2024"), after: 0, limit: 10)
+            #expect(history.entries.count == 2)
+
+            let pgServer = try await ServerProcess(store: ["--database-url", url])
+            try await HTTPClient.withHTTPClient { http in
+                let a = HTTPSyncTransport(http: http, baseURL: pgServer.baseURL, token: fixture.bureau)
+                let a2 = HTTPSyncTransport(http: http, baseURL: pgServer.baseURL, token: fixture.bureau)
+                // The same token, replica and receipt: the next push follows on, not stale.
+                let next = try await a.push(
+                    try Make.push([try Make.plan("qixing-2027", values: ["title": .string("新的")], by: writerA)], replica: writerA, receipt: receiptA)
+                )
+                #expect(next.receipt.epoch == receiptA?.epoch)
+                #expect(next.receipt.sequence == (receiptA?.sequence ?? 0) + 1)
+                // The other device's cursor goes on: only what is new since.
+                let page = try await a2.pull(PullRequest(since: cursorA2, limit: 100, replica: nil, receipt: nil))
+                #expect(page.records.map(\.key.id) == ["qixing-2027"])
+            }
+            await pgServer.stop(with: SIGTERM)
+            // Principals enrolled after the move get new ids, after the carried ones.
+            let (later, _) = try await moved.createPrincipal(kind: .device, name: "新设备", schoolID: Fixture.schoolB, at: Date())
+            let carried = try await fixture.store.devices().map(\.id).max() ?? 0
+            #expect(later.id > carried)
+        }
+    }
+}
