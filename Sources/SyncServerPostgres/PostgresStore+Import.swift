@@ -56,3 +56,44 @@ extension PostgresStore {
         return binds
     }
 }
+
+extension PostgresStore {
+    /// Who owns which replica id now (PROTOCOL.md §5 "Ownership"), to be carried over a restore.
+    public func replicaOwners() async throws -> [(replica: String, principalID: Int64)] {
+        try await read { connection in
+            var owners: [(String, Int64)] = []
+            for try await (replica, principal) in try await connection.query("SELECT replica, principal_id FROM replica_owners", logger: logger).decode((String, Int64).self) {
+                owners.append((replica, principal))
+            }
+            return owners.map { (replica: $0.0, principalID: $0.1) }
+        }
+    }
+
+    /// What `schoolsync-server restore` does after `pg_restore` put a backup back: a new epoch
+    /// (DESIGN §4 invariant 9), so cursors and receipts of the old life stop being valid and every
+    /// client pulls from the beginning and offers its records again; receipts dropped, sessions
+    /// signed out, no echo left out; and the replica owners from before the restore kept, for
+    /// principals the backup knows, so no replica id becomes free to claim. Run it with the servers
+    /// stopped: a running server keeps the epoch it read until it restarts.
+    ///
+    /// - Returns: the new epoch.
+    public func startNewEpoch(keepingOwners owners: [(replica: String, principalID: Int64)]) async throws -> Epoch {
+        let epoch = Epoch.random()
+        try await write { connection in
+            try await connection.query("UPDATE store_meta SET value = \(epoch.description) WHERE key = 'epoch'", logger: logger)
+            try await connection.query("DELETE FROM replicas", logger: logger)
+            try await connection.query("DELETE FROM sessions", logger: logger)
+            try await connection.query("UPDATE records SET pushed_by = NULL WHERE pushed_by IS NOT NULL", logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO replica_owners (replica, principal_id)
+                SELECT o.replica, o.principal_id FROM unnest(\(owners.map(\.replica))::text[], \(owners.map(\.principalID))::bigint[]) AS o(replica, principal_id)
+                WHERE EXISTS (SELECT 1 FROM principals p WHERE p.id = o.principal_id)
+                ON CONFLICT (replica) DO UPDATE SET principal_id = excluded.principal_id
+                """,
+                logger: logger
+            )
+        }
+        return epoch
+    }
+}

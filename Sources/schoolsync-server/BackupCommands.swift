@@ -1,38 +1,97 @@
 import ArgumentParser
 import Foundation
+import SyncCore
 import SyncServer
+import SyncServerPostgres
 import SyncServerSQLite
 
 extension SchoolSyncServer {
     struct Backup: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Copy the database to a backup file; safe while the server runs.",
-            discussion: "Example: schoolsync-server backup --db server.sqlite --to backups/2025-07-15.sqlite"
+            discussion: """
+                SQLite: SQLite's online backup into a new database file. PostgreSQL: pg_dump's custom format (pg_dump
+                from PATH or /usr/lib/postgresql/<version>/bin, of the server's version or newer).
+                Examples:
+                  schoolsync-server backup --db server.sqlite --to backups/2025-07-15.sqlite
+                  schoolsync-server backup --database-url postgres://schoolsync@db/county --to backups/2025-07-15.dump
+                """
         )
         @OptionGroup var database: DatabaseOptions
         @Option(help: "The backup file to write.") var to: String
 
         func run() async throws {
-            try await reportingStoreErrors { try database.openSQLiteStore().backup(to: to) }
-            print("backed up \(database.path) to \(to)")
+            if let url = database.resolvedURL {
+                _ = try PostgresStore.Configuration(url: url)
+                try PostgresTools.run("pg_dump", ["--format=custom", "--file=\(to)", "--dbname=\(url)"])
+            } else {
+                try await reportingStoreErrors { try database.openSQLiteStore().backup(to: to) }
+            }
+            print("backed up \(database.displayName) to \(to)")
         }
     }
 
     struct Restore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Restore a backup over the database (stop the server first) and start a new epoch.",
+            abstract: "Restore a backup over the database (stop every server first) and start a new epoch.",
             discussion: """
                 Every client notices the new epoch on its next sync: it pulls from the beginning and offers
-                all its records again, so changes made after the backup come back from the schools.
-                Example: schoolsync-server restore --from backups/2025-07-15.sqlite --db server.sqlite
+                all its records again, so changes made after the backup come back from the schools. Who owns
+                which replica id is kept from before the restore.
+                Examples:
+                  schoolsync-server restore --from backups/2025-07-15.sqlite --db server.sqlite
+                  schoolsync-server restore --from backups/2025-07-15.dump --database-url postgres://schoolsync@db/county
                 """
         )
         @OptionGroup var database: DatabaseOptions
         @Option(help: "The backup file to restore.") var from: String
 
         func run() async throws {
-            let epoch = try await reportingStoreErrors { try SQLiteStore.restore(from: from, to: database.path) }
-            print("restored \(from) into \(database.path); new epoch \(epoch)")
+            guard FileManager.default.fileExists(atPath: from) else { throw ValidationError("no backup at \(from)") }
+            let epoch: Epoch
+            if let url = database.resolvedURL {
+                guard let store = try await database.openStore() as? PostgresStore else { throw ExitCode(1) }
+                let owners = try await store.replicaOwners()
+                await store.close()
+                try PostgresTools.run("pg_restore", ["--clean", "--if-exists", "--no-owner", "--single-transaction", "--dbname=\(url)", from])
+                guard let restored = try await database.openStore() as? PostgresStore else { throw ExitCode(1) }
+                epoch = try await reportingStoreErrors { try await restored.startNewEpoch(keepingOwners: owners) }
+                await restored.close()
+            } else {
+                epoch = try await reportingStoreErrors { try SQLiteStore.restore(from: from, to: database.path) }
+            }
+            print("restored \(from) into \(database.displayName); new epoch \(epoch)")
         }
+    }
+}
+
+/// PostgreSQL's own client tools, for what they do best (a consistent dump, its restore).
+enum PostgresTools {
+    /// Runs `name` (from PATH, else the newest /usr/lib/postgresql/<version>/bin) and fails with its
+    /// own message when it fails.
+    static func run(_ name: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = try locate(name)
+        process.arguments = arguments
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            FileHandle.standardError.write(Data("error: \(name) failed (exit \(process.terminationStatus)): \(said)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    static func locate(_ name: String) throws -> URL {
+        var directories = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        let debian = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: debian)) ?? []).compactMap(Int.init).sorted(by: >)
+        directories += versions.map { "\(debian)/\($0)/bin" }
+        for directory in directories where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
+            return URL(fileURLWithPath: "\(directory)/\(name)")
+        }
+        throw ValidationError("\(name) was not found on PATH nor under \(debian): install PostgreSQL's client tools (Debian: postgresql-client)")
     }
 }

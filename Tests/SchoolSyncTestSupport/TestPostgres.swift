@@ -51,6 +51,11 @@ public actor TestPostgres {
         return store
     }
 
+    /// Closes the stores of `owner` (so nothing holds their databases, e.g. for a restore).
+    public func closeStores(of owner: URL) async {
+        for store in stores.removeValue(forKey: owner.path) ?? [] { await store.close() }
+    }
+
     /// Closes the stores of `owner` and drops their databases.
     public func dropDatabases(of owner: URL) async {
         for store in stores.removeValue(forKey: owner.path) ?? [] { await store.close() }

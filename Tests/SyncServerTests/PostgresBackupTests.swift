@@ -1,0 +1,75 @@
+import AsyncHTTPClient
+import Foundation
+import SchoolSyncTestSupport
+import SyncClient
+import SyncCore
+import Testing
+
+@testable import SyncServer
+@testable import SyncServerPostgres
+
+/// `schoolsync-server backup` and `restore` on PostgreSQL (pg_dump's custom format, then a new epoch),
+/// as they are on SQLite: a restore starts a new epoch, signs sessions out, drops receipts, and keeps
+/// who owns which replica id, so a replica first used after the backup is not free to claim.
+struct PostgresBackupTests {
+    @Test(.timeLimit(.minutes(2))) func aRestoredDatabaseStartsANewEpochAndKeepsReplicaOwners() async throws {
+        try await Fixture.with(store: .postgres) { fixture in
+            let arguments = try await StoreKind.postgres.serverArguments(in: fixture.directory)
+            let bureau = try await fixture.principal(fixture.bureau)
+            let before = ReplicaID(high: 0xbac, low: 1)
+            let after = ReplicaID(high: 0xbac, low: 2)
+            guard case .accepted = try await fixture.store.push(try Make.push([try Make.plan("p1", values: ["n": .int(1)], by: before)], replica: before), by: bureau, rules: .schoolSync, at: Date()) else {
+                Issue.record("push before the backup")
+                return
+            }
+            let dump = fixture.path("county.dump")
+            let backup = await try RunningCommand("schoolsync-server", ["backup"] + arguments + ["--to", dump]).wait()
+            #expect(backup.status == 0, "\(backup.stderr)")
+            #expect(FileManager.default.fileExists(atPath: dump))
+            guard case .accepted = try await fixture.store.push(try Make.push([try Make.plan("p2", values: ["n": .int(2)], by: after)], replica: after), by: bureau, rules: .schoolSync, at: Date()) else {
+                Issue.record("push after the backup")
+                return
+            }
+            let oldEpoch = fixture.store.epoch
+            let device = try await fixture.principal(fixture.deviceA)
+            await TestPostgres.shared.closeStores(of: fixture.directory)
+
+            let restore = await try RunningCommand("schoolsync-server", ["restore"] + arguments + ["--from", dump]).wait()
+            #expect(restore.status == 0, "\(restore.stderr)")
+            let restored = try await StoreKind.postgres.openStore(in: fixture.directory)
+            #expect(restored.epoch != oldEpoch)
+            #expect(try await restored.records(in: ["plans"]).map(\.key.id) == ["p1"], "the state of the backup")
+            let owners = try await (try #require(restored as? PostgresStore)).replicaOwners()
+            #expect(owners.contains { $0.replica == after.description && $0.principalID == bureau.id }, "the replica first used after the backup keeps its owner")
+            // The bureau's replica pushes again from the start of the new epoch: no receipt is expected.
+            guard case .accepted = try await restored.push(try Make.push([try Make.plan("p2", values: ["n": .int(2)], by: after)], replica: after), by: bureau, rules: .schoolSync, at: Date()) else {
+                Issue.record("push in the new epoch")
+                return
+            }
+            // Another principal cannot take it over.
+            guard case .replicaForeign = try await restored.push(try Make.push([], replica: after), by: device, rules: .schoolSync, at: Date()) else {
+                Issue.record("the replica is still the bureau's")
+                return
+            }
+        }
+    }
+
+    /// The enrolment commands speak to either store; on PostgreSQL through `--database-url`.
+    @Test(.timeLimit(.minutes(1)), arguments: StoreKind.allCases) func theAdminCommandsWorkOnEitherStore(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
+            let store = try await kind.serverArguments(in: fixture.directory)
+            func run(_ arguments: [String]) async throws -> String {
+                let result = await try RunningCommand("schoolsync-server", arguments).wait()
+                #expect(result.status == 0, "\(arguments): \(result.stderr)")
+                return result.stdout
+            }
+            #expect(try await run(["school", "add"] + store + ["--id", "qx-new", "--name", "新学校"]).contains("created school qx-new"))
+            let enrolled = try await run(["device", "add"] + store + ["--school", "qx-new", "--name", "教务处 PC"])
+            let token = try #require(enrolled.split(separator: "\n").first { $0.hasPrefix("token") }?.split(separator: " ").last.map(String.init))
+            #expect(try await fixture.store.principal(forTokenHash: Token.hash(token))?.schoolID == "qx-new")
+            #expect(try await run(["user", "add"] + store + ["--name", "督导", "--role", "bureau"]).contains("created bureau user"))
+            #expect(try await run(["school", "list"] + store).contains("qx-new\t新学校"))
+            #expect(try await run(["device", "list"] + store).contains("教务处 PC"))
+        }
+    }
+}
