@@ -18,7 +18,10 @@ struct PostgresBackupTests {
             let bureau = try await fixture.principal(fixture.bureau)
             let before = ReplicaID(high: 0xbac, low: 1)
             let after = ReplicaID(high: 0xbac, low: 2)
-            guard case .accepted = try await fixture.store.push(try Make.push([try Make.plan("p1", values: ["n": .int(1)], by: before)], replica: before), by: bureau, rules: .schoolSync, at: Date()) else {
+            guard
+                case .accepted = try await fixture.store.push(
+                    try Make.push([try Make.plan("p1", values: ["n": .int(1)], by: before)], replica: before), by: bureau, rules: .schoolSync, at: Date())
+            else {
                 Issue.record("push before the backup")
                 return
             }
@@ -26,7 +29,10 @@ struct PostgresBackupTests {
             let backup = await try RunningCommand("schoolsync-server", ["backup"] + arguments + ["--to", dump]).wait()
             #expect(backup.status == 0, "\(backup.stderr)")
             #expect(FileManager.default.fileExists(atPath: dump))
-            guard case .accepted = try await fixture.store.push(try Make.push([try Make.plan("p2", values: ["n": .int(2)], by: after)], replica: after), by: bureau, rules: .schoolSync, at: Date()) else {
+            guard
+                case .accepted = try await fixture.store.push(
+                    try Make.push([try Make.plan("p2", values: ["n": .int(2)], by: after)], replica: after), by: bureau, rules: .schoolSync, at: Date())
+            else {
                 Issue.record("push after the backup")
                 return
             }
@@ -42,7 +48,9 @@ struct PostgresBackupTests {
             let owners = try await (try #require(restored as? PostgresStore)).replicaOwners()
             #expect(owners.contains { $0.replica == after.description && $0.principalID == bureau.id }, "the replica first used after the backup keeps its owner")
             // The bureau's replica pushes again from the start of the new epoch: no receipt is expected.
-            guard case .accepted = try await restored.push(try Make.push([try Make.plan("p2", values: ["n": .int(2)], by: after)], replica: after), by: bureau, rules: .schoolSync, at: Date()) else {
+            guard
+                case .accepted = try await restored.push(try Make.push([try Make.plan("p2", values: ["n": .int(2)], by: after)], replica: after), by: bureau, rules: .schoolSync, at: Date())
+            else {
                 Issue.record("push in the new epoch")
                 return
             }
