@@ -11,8 +11,8 @@ import Testing
 
 /// Devices syncing through a real server on 127.0.0.1.
 struct SyncFlowTests {
-    @Test func twoDevicesOfOneSchoolMergeDifferentFieldsAndSeeTheSameFieldConflict() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func twoDevicesOfOneSchoolMergeDifferentFieldsAndSeeTheSameFieldConflict(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
                     let bureau = try await Device.enrol(try fixture.replica("bureau.sqlite"), url: url, token: fixture.bureau, http: http)
@@ -54,8 +54,8 @@ struct SyncFlowTests {
         }
     }
 
-    @Test func aRejectedRecordStaysWithItsReasonAndTheRestSyncs() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aRejectedRecordStaysWithItsReasonAndTheRestSyncs(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
                     let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
@@ -80,8 +80,8 @@ struct SyncFlowTests {
         }
     }
 
-    @Test func aLostAnswerIsRetriedWithTheSameBatchAndNothingIsAppliedTwice() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aLostAnswerIsRetriedWithTheSameBatchAndNothingIsAppliedTwice(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
                     let flaky = LockedBox<FlakyTransport?>(nil)
@@ -123,8 +123,8 @@ struct SyncFlowTests {
         }
     }
 
-    @Test func aCopiedDatabaseIsReMintedAndLosesNoEdit() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aCopiedDatabaseIsReMintedAndLosesNoEdit(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
                     let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http)
@@ -277,8 +277,8 @@ struct SyncFlowTests {
         }
     }
 
-    @Test func tooLargeBatchesAreSplitAndAnOversizedRecordIsSetAside() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func tooLargeBatchesAreSplitAndAnOversizedRecordIsSetAside(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withLiveServer(configure: { $0.maxBodyBytes = 6_000 }) { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
                     let a = try await Device.enrol(try fixture.replica("a.sqlite"), url: url, token: fixture.deviceA, http: http, batchSize: 50)
@@ -342,8 +342,8 @@ struct SyncFlowTests {
         #expect(Set(outcomes).count == 1)
     }
 
-    @Test func anUnreachableServerKeepsChangesAndSaysSo() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func anUnreachableServerKeepsChangesAndSaysSo(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             let replica = try fixture.replica("a.sqlite")
             try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
@@ -365,8 +365,8 @@ struct SyncFlowTests {
         }
     }
 
-    @Test func aRefusedTokenIsNotRetried() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aRefusedTokenIsNotRetried(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withLiveServer { url in
                 try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
                     let replica = try fixture.replica("a.sqlite")

@@ -25,8 +25,8 @@ struct AdminPageTests {
 
     func encode(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text }
 
-    @Test func anAdministratorResolvesAConflictThroughTheForms() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func anAdministratorResolvesAConflictThroughTheForms(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withRouter { client in
                 let key = try await ConflictRouteTests().makeConflict(client, fixture)
                 #expect(try await client.send(.get, "/admin/conflicts", token: nil).status == .seeOther)
@@ -81,8 +81,8 @@ struct AdminPageTests {
         }
     }
 
-    @Test func aStaleFormIsRefusedAndTheBureauMayLookButNotResolve() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aStaleFormIsRefusedAndTheBureauMayLookButNotResolve(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withRouter { client in
                 let key = try await ConflictRouteTests().makeConflict(client, fixture)
                 let bureau = try await signIn(client, token: fixture.bureau)

@@ -13,8 +13,8 @@ struct ClockTests {
     /// A time no test machine's own clock reads.
     static let fixed = Date(timeIntervalSince1970: 1_928_376_306)  // 2031-02-09T04:05:06Z
 
-    @Test func auditActivityAndResolutionTimesComeFromTheConfiguredClock() async throws {
-        try await Fixture.with(configure: { $0.clock = { ClockTests.fixed } }) { fixture in
+    @Test(arguments: StoreKind.allCases) func auditActivityAndResolutionTimesComeFromTheConfiguredClock(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.clock = { ClockTests.fixed } }) { fixture in
             try await fixture.withRouter { client in
                 let office = ReplicaID(high: 0x0c, low: 1)
                 let principalPC = ReplicaID(high: 0x0c, low: 2)

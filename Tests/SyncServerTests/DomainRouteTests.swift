@@ -76,8 +76,8 @@ struct DomainRouteTests {
         try record("reports", "\(school)/2025-S1/\(measure ?? self.measure)", try .school(school), values, by: schoolReplica)
     }
 
-    @Test func reportsAndValuesAreCheckedAgainstTheCatalogWithReasonsPerRecord() async throws {
-        try await Fixture.with(configure: { $0.collections = .schoolSync }) { fixture in
+    @Test(arguments: StoreKind.allCases) func reportsAndValuesAreCheckedAgainstTheCatalogWithReasonsPerRecord(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.collections = .schoolSync }) { fixture in
             try await fixture.withRouter { client in
                 try await publish(client, fixture)
                 let records = [
@@ -109,8 +109,8 @@ struct DomainRouteTests {
         }
     }
 
-    @Test func aSchoolCannotReportOnAMeasureNotAssignedToIt() async throws {
-        try await Fixture.with(configure: { $0.collections = .schoolSync }) { fixture in
+    @Test(arguments: StoreKind.allCases) func aSchoolCannotReportOnAMeasureNotAssignedToIt(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.collections = .schoolSync }) { fixture in
             try await fixture.withRouter { client in
                 try await publish(client, fixture)
                 let replica = ReplicaID(high: 0x5d, low: 2)
@@ -131,8 +131,8 @@ struct DomainRouteTests {
         }
     }
 
-    @Test func anApprovedReportRefusesLaterEditsButNotADiscard() async throws {
-        try await Fixture.with(configure: { $0.collections = .schoolSync }) { fixture in
+    @Test(arguments: StoreKind.allCases) func anApprovedReportRefusesLaterEditsButNotADiscard(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.collections = .schoolSync }) { fixture in
             try await fixture.withRouter { client in
                 try await publish(client, fixture)
                 var submitted = try report(["status": .string("done"), "workflow": .string("submitted")])
@@ -171,8 +171,8 @@ struct DomainRouteTests {
         }
     }
 
-    @Test func theSummaryEndpointAggregatesAndIsForTheBureauOnly() async throws {
-        try await Fixture.with(configure: {
+    @Test(arguments: StoreKind.allCases) func theSummaryEndpointAggregatesAndIsForTheBureauOnly(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: {
             $0.collections = .schoolSync
             $0.clock = { Date(timeIntervalSince1970: 1_753_000_000) }
         }) { fixture in
@@ -202,8 +202,8 @@ struct DomainRouteTests {
         }
     }
 
-    @Test func theBureauPageNeedsASessionAndShowsTheNumbers() async throws {
-        try await Fixture.with(configure: { $0.collections = .schoolSync }) { fixture in
+    @Test(arguments: StoreKind.allCases) func theBureauPageNeedsASessionAndShowsTheNumbers(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.collections = .schoolSync }) { fixture in
             try await fixture.withRouter { client in
                 try await publish(client, fixture)
                 _ = try await client.push(

@@ -21,8 +21,8 @@ struct HostileNumberSweepTests {
 
     let domain = DomainRouteTests()
 
-    @Test func everyNumericInputAnswersWithADocumentedStatus() async throws {
-        try await Fixture.with(configure: { $0.collections = .schoolSync }) { fixture in
+    @Test(arguments: StoreKind.allCases) func everyNumericInputAnswersWithADocumentedStatus(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.collections = .schoolSync }) { fixture in
             try await fixture.withRouter { client in
                 try await domain.publish(client, fixture)
                 let epoch = fixture.store.epoch
