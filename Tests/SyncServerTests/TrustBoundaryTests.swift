@@ -20,8 +20,8 @@ struct TrustBoundaryTests {
 
     // MARK: Numbers from outside never trap
 
-    @Test func cursorsPastEveryRangeAreRefusedWithoutTrapping() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func cursorsPastEveryRangeAreRefusedWithoutTrapping(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withRouter { client in
                 let epoch = fixture.store.epoch
                 for seq in ["9223372036854775808", "18446744073709551615"] {
@@ -45,8 +45,8 @@ struct TrustBoundaryTests {
         }
     }
 
-    @Test func aReceiptOfTwoToTheSixtyFourMinusOneIsStaleNotATrap() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aReceiptOfTwoToTheSixtyFourMinusOneIsStaleNotATrap(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withRouter { client in
                 let body = #"{"batch":"b1","replica":"0123456789abcdef0123456789abcdef","records":[]}"#
                 let first = try await client.send(.post, "/v1/push", token: fixture.deviceA, body: ByteBuffer(string: body))
@@ -137,8 +137,8 @@ struct TrustBoundaryTests {
         }
     }
 
-    @Test func implausibleIndicatorValuesAreRefusedAtPushTime() async throws {
-        try await Fixture.with(configure: { $0.collections = .schoolSync }) { fixture in
+    @Test(arguments: StoreKind.allCases) func implausibleIndicatorValuesAreRefusedAtPushTime(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.collections = .schoolSync }) { fixture in
             try await fixture.withRouter { client in
                 try await domain.publish(client, fixture)
                 let cases: [(json: String, indicator: String?, accepted: Bool)] = [
@@ -173,8 +173,8 @@ struct TrustBoundaryTests {
         }
     }
 
-    @Test func storedValuesOutOfRangeShowAsOutOfRangeAndNeverTrapTheSummaryOrThePage() async throws {
-        try await Fixture.with(configure: { $0.collections = .schoolSync }) { fixture in
+    @Test(arguments: StoreKind.allCases) func storedValuesOutOfRangeShowAsOutOfRangeAndNeverTrapTheSummaryOrThePage(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.collections = .schoolSync }) { fixture in
             try await fixture.withRouter { client in
                 try await domain.publish(client, fixture)
                 // Written before values had bounds (the store without the domain's rules stands in
@@ -228,8 +228,8 @@ struct TrustBoundaryTests {
 
     // MARK: One school cannot touch another's
 
-    @Test func aTombstoneUnderAnotherSchoolsIdIsRejectedAndThatSchoolKeepsItsRecord() async throws {
-        try await Fixture.with(configure: { $0.collections = .schoolSync }) { fixture in
+    @Test(arguments: StoreKind.allCases) func aTombstoneUnderAnotherSchoolsIdIsRejectedAndThatSchoolKeepsItsRecord(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.collections = .schoolSync }) { fixture in
             try await fixture.withRouter { client in
                 try await domain.publish(client, fixture)
                 let victim = "\(Fixture.schoolA)/2025-S1/\(domain.measure)"
@@ -300,8 +300,8 @@ struct TrustBoundaryTests {
     /// The approval lock holds against every way a school could change an approved report:
     /// writing the review fields, a state that drops values without a delete, a delete of the
     /// report or of one of its indicator values.
-    @Test func anApprovedReportCannotBeRewrittenEmptiedOrDeletedByTheSchool() async throws {
-        try await Fixture.with(configure: { $0.collections = .schoolSync }) { fixture in
+    @Test(arguments: StoreKind.allCases) func anApprovedReportCannotBeRewrittenEmptiedOrDeletedByTheSchool(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.collections = .schoolSync }) { fixture in
             try await fixture.withRouter { client in
                 try await domain.publish(client, fixture)
                 let school = domain.schoolReplica
@@ -350,8 +350,8 @@ struct TrustBoundaryTests {
 
     /// Review fields are the bureau's; a repeated key inside an indicator value is refused; a
     /// school cannot learn whether another school has a record; a delete needs the whole id.
-    @Test func schoolsWriteOnlyWhatIsTheirsAndLearnNothingOfOthers() async throws {
-        try await Fixture.with(configure: { $0.collections = .schoolSync }) { fixture in
+    @Test(arguments: StoreKind.allCases) func schoolsWriteOnlyWhatIsTheirsAndLearnNothingOfOthers(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.collections = .schoolSync }) { fixture in
             try await fixture.withRouter { client in
                 try await domain.publish(client, fixture)
                 var writer: UInt64 = 0
@@ -393,8 +393,8 @@ struct TrustBoundaryTests {
         #expect(PushRules.sizeRejection(bloated, stored: bloated) == nil, "a write that adds no replica to an already large context")
     }
 
-    @Test func anOversizedFormIs413Not500() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func anOversizedFormIs413Not500(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withRouter { client in
                 let answer = try await client.send(
                     .post,
@@ -408,8 +408,8 @@ struct TrustBoundaryTests {
         }
     }
 
-    @Test func anIdleConnectionIsClosed() async throws {
-        try await Fixture.with(configure: { $0.idleTimeoutSeconds = 1 }) { fixture in
+    @Test(arguments: StoreKind.allCases) func anIdleConnectionIsClosed(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.idleTimeoutSeconds = 1 }) { fixture in
             try await fixture.application().test(.live) { client in
                 let port = try #require(client.port)
                 // A bare socket that sends nothing: the server closes it (recv returns 0). The
@@ -528,8 +528,8 @@ struct TrustBoundaryTests {
         }
     }
 
-    @Test func revocationEndsAHeldLongPollAndNothingWrittenAfterItGetsThrough() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func revocationEndsAHeldLongPollAndNothingWrittenAfterItGetsThrough(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withRouter { client in
                 let head = try await client.pull(token: fixture.deviceA).next
                 let device = try await fixture.principal(fixture.deviceA)
@@ -555,8 +555,8 @@ struct TrustBoundaryTests {
 
     // MARK: Sizes
 
-    @Test func concurrentPushesCannotGrowARecordPastTheStateLimit() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func concurrentPushesCannotGrowARecordPastTheStateLimit(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withRouter { client in
                 let text = String(repeating: "字", count: 20_000)  // 60,000 bytes
                 func wide(_ writer: ReplicaID) throws -> SyncRecord {
@@ -609,8 +609,8 @@ struct TrustBoundaryTests {
         #expect(oversized.mayExceed(encodedBytes: 1_048_576))
     }
 
-    @Test func aPullPageStopsAtItsByteBudget() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aPullPageStopsAtItsByteBudget(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withRouter { client in
                 let text = String(repeating: "y", count: 60_000)
                 let values = Dictionary(uniqueKeysWithValues: (0..<16).map { ("f\($0)", Value.string(text)) })  // ~960 KB a record
@@ -689,8 +689,8 @@ struct TrustBoundaryTests {
         #expect(PageRoutes.safeNext(next) == expected)
     }
 
-    @Test func theOpenRedirectOfTheIssueGoesHome() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func theOpenRedirectOfTheIssueGoesHome(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withRouter { client in
                 let answer = try await client.send(
                     .post,
@@ -705,8 +705,8 @@ struct TrustBoundaryTests {
         }
     }
 
-    @Test func noTemplateRendersAnAbsentValueAsNil() async throws {
-        try await Fixture.with(configure: { $0.collections = .schoolSync }) { fixture in
+    @Test(arguments: StoreKind.allCases) func noTemplateRendersAnAbsentValueAsNil(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.collections = .schoolSync }) { fixture in
             try await fixture.withRouter { client in
                 try await domain.publish(client, fixture)
                 // A conflict, so the conflict page has something to show (with no error on it).
@@ -726,8 +726,8 @@ struct TrustBoundaryTests {
         }
     }
 
-    @Test func failedAuthenticationsAreLimitedPerAddress() async throws {
-        try await Fixture.with(configure: { $0.failedAuthPerMinute = 3 }) { fixture in
+    @Test(arguments: StoreKind.allCases) func failedAuthenticationsAreLimitedPerAddress(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.failedAuthPerMinute = 3 }) { fixture in
             try await fixture.withRouter { client in
                 for _ in 0..<3 {
                     #expect(try await client.send(.get, "/v1/session", token: "ss_wrong").status == .unauthorized)
@@ -761,8 +761,8 @@ struct TrustBoundaryTests {
         }
     }
 
-    @Test func aTokenAcceptedRecentlyPassesALimitedAddress() async throws {
-        try await Fixture.with(configure: { $0.failedAuthPerMinute = 2 }) { fixture in
+    @Test(arguments: StoreKind.allCases) func aTokenAcceptedRecentlyPassesALimitedAddress(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.failedAuthPerMinute = 2 }) { fixture in
             try await fixture.withRouter { client in
                 #expect(try await client.send(.get, "/v1/session", token: fixture.deviceA).status == .ok)
                 for _ in 0..<2 {
@@ -797,8 +797,8 @@ struct TrustBoundaryTests {
 
     // MARK: Smaller deviations from the spec
 
-    @Test func gzipBodiesAreHeldToTheirLimitAndTheirTrailer() async throws {
-        try await Fixture.with(configure: { $0.maxBodyBytes = 65_536 }) { fixture in
+    @Test(arguments: StoreKind.allCases) func gzipBodiesAreHeldToTheirLimitAndTheirTrailer(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind, configure: { $0.maxBodyBytes = 65_536 }) { fixture in
             try await fixture.withRouter { client in
                 func send(_ body: ByteBuffer) async throws -> TestResponse {
                     try await client.send(.post, "/v1/push", token: fixture.deviceA, body: body, headers: [.contentEncoding: "gzip"])
@@ -828,8 +828,8 @@ struct TrustBoundaryTests {
     }
 
     /// 8 MiB of `{"a":0},` is a million objects, 440 MB once parsed: refused before parsing.
-    @Test func aBodyOfTooManyValuesIsRefusedBeforeItIsParsed() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func aBodyOfTooManyValuesIsRefusedBeforeItIsParsed(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withRouter { client in
                 let many = Array(repeating: #"{"a":0}"#, count: 300_000).joined(separator: ",")
                 let body = #"{"batch":"b","replica":"\#(replica)","records":[\#(many)]}"#
@@ -845,8 +845,8 @@ struct TrustBoundaryTests {
         #expect(RequestBodyReader.valueCountBound(Data(#"{"a":[1,2,{"b":"x,y:[z"}]}"#.utf8)) == 6)
     }
 
-    @Test func onlyApplicationJSONIsAJSONBody() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func onlyApplicationJSONIsAJSONBody(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withRouter { client in
                 let body = try Make.body(try Make.push([], replica: replica))
                 for type in ["application/jsonx", "application/json-patch+json", "text/json", "application/jsonl; charset=utf-8"] {
@@ -886,8 +886,8 @@ struct TrustBoundaryTests {
         }
     }
 
-    @Test func administrationBodiesAreAsStrictAsPush() async throws {
-        try await Fixture.with { fixture in
+    @Test(arguments: StoreKind.allCases) func administrationBodiesAreAsStrictAsPush(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
             try await fixture.withRouter { client in
                 for body in [
                     #"{"id":"x1","name":"甲","name":"乙"}"#,
