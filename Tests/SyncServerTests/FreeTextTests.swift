@@ -60,6 +60,23 @@ struct FreeTextTests {
         }
     }
 
+    /// A record's values are the school's data, not labels: any character is kept, U+0000 included,
+    /// on both stores (PostgreSQL keeps a state as JSON text, where a NUL is an escape).
+    @Test(arguments: StoreKind.allCases) func aValueMayHoldAnyCharacterOnEitherStore(_ kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
+            try await fixture.withRouter { client in
+                let writer = ReplicaID(high: 0x00, low: 0x0a)
+                let text = "前\u{0}后\u{7}\u{1F}\u{FFFF}😀"
+                let record = try Make.report("nul", values: ["narrative": .string(text)], by: writer)
+                _ = try await client.push(try Make.push([record], replica: writer), token: fixture.deviceA)
+                let pulled = try await client.send(.get, "/v1/pull", token: fixture.deviceA2).decode(PullResponse.self)
+                #expect(pulled.records.first?.state.currentValues?["narrative"] == .string(text))
+                let history = try await fixture.store.history(RecordKey(collection: "reports", id: "nul"), after: 0, limit: 10)
+                #expect(history.entries.first?.after.fields["narrative"] == [.string(text)])
+            }
+        }
+    }
+
     @Test func aReasonWithLineBreaksIsKeptWhole() {
         #expect(FreeText.reason("  第一行\n第二行 ") == "第一行\n第二行")
         #expect(FreeText.reason(String(repeating: "理", count: 2000)) != nil)

@@ -1,5 +1,7 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
+import HummingbirdTesting
 import PostgresNIO
 import SchoolSyncTestSupport
 import SyncClient
@@ -133,6 +135,45 @@ struct PostgresStoreTests {
                         #expect(ContinuousClock.now - started < .seconds(30), "answered before the wait ran out")
                     }
                 }
+            }
+        }
+    }
+
+    /// Rows another program wrote into the PostgreSQL tables (the types there keep out text where
+    /// numbers belong, but not a negative number, JSON that is not a state, a scope that is none):
+    /// each answer is a logged 500, never a trap, never a 400 blaming the request. One damage per fixture.
+    @Test(arguments: [
+        ("UPDATE records SET state = 'not json'", "/v1/pull"),
+        (#"UPDATE records SET state = '{"context":{},"fields":{},"deleted":[],"extra":1}'"#, "/v1/pull"),
+        ("UPDATE records SET scope = 'nowhere'", "/v1/pull"),
+        ("UPDATE records SET id = chr(10)", "/v1/pull"),
+        ("UPDATE replicas SET sequence = -1", "/v1/pull?replica=00000000000000710000000000000001"),
+        ("DELETE FROM log_head", "/v1/pull"),
+        ("UPDATE audit SET after = '[1]'", "/v1/history/reports/r1"),
+        ("UPDATE store_meta SET value = 'not an epoch'", "reopen"),
+    ])
+    func damagedRowsAre500NeverATrap(damage: String, path: String) async throws {
+        try await Fixture.with(store: .postgres) { fixture in
+            try await fixture.withRouter { client in
+                for writer in [ReplicaID(high: 0x71, low: 1), ReplicaID(high: 0x71, low: 2)] {
+                    let record = try Make.report("r1", values: ["status": .string("w\(writer.low)")], by: writer)
+                    _ = try await client.push(try Make.push([record], replica: writer), token: fixture.deviceA)
+                }
+            }
+            try await (try #require(fixture.store as? PostgresStore)).client.query(PostgresQuery(unsafeSQL: damage))
+            if path == "reopen" {
+                await #expect(throws: (any Error).self, "a store whose epoch does not parse does not open") {
+                    try await fixture.kind.openStore(in: fixture.directory)
+                }
+                return
+            }
+            try await fixture.withRouter { client in
+                let answer = try await client.send(.get, path, token: fixture.admin)
+                #expect(answer.status == .internalServerError, "\(damage): \(answer.status) \(String(buffer: answer.body))")
+                #expect(try answer.error().error == .`internal`)
+                // The health check reads the log's head: without it, the store is not healthy, and says so.
+                let health = try await client.send(.get, "/healthz", token: nil).status
+                #expect(damage.contains("log_head") ? health == .serviceUnavailable : health == .ok)
             }
         }
     }
