@@ -172,10 +172,13 @@ struct DomainRouteTests {
     }
 
     @Test(arguments: StoreKind.allCases) func theSummaryEndpointAggregatesAndIsForTheBureauOnly(kind: StoreKind) async throws {
-        try await Fixture.with(store: kind, configure: {
-            $0.collections = .schoolSync
-            $0.clock = { Date(timeIntervalSince1970: 1_753_000_000) }
-        }) { fixture in
+        try await Fixture.with(
+            store: kind,
+            configure: {
+                $0.collections = .schoolSync
+                $0.clock = { Date(timeIntervalSince1970: 1_753_000_000) }
+            }
+        ) { fixture in
             try await fixture.withRouter { client in
                 try await publish(client, fixture)
                 _ = try await client.push(

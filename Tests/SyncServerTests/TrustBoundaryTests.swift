@@ -862,12 +862,13 @@ struct TrustBoundaryTests {
     }
 
     /// An integer is stored exactly as written or refused: never clamped, never rounded.
-    @Test(arguments: [
-        (#"{"int":-9223372036854775809}"#, nil), (#"{"int":9223372036854775808}"#, nil), (#"{"int":1.5}"#, nil),
-        (#"{"int":1e19}"#, nil), (#"{"int":1e999999999}"#, nil), (#"{"int":4503599627370496.5}"#, nil),
-        (#"{"int":9007199254740993.0}"#, 9_007_199_254_740_993), (#"{"int":-9223372036854775808}"#, Int64.min),
-        (#"{"int":1.20e1}"#, 12), (#"{"int":-0.0}"#, 0), (#"{"int":12300e-2}"#, 123),
-    ] as [(String, Int64?)])
+    @Test(
+        arguments: [
+            (#"{"int":-9223372036854775809}"#, nil), (#"{"int":9223372036854775808}"#, nil), (#"{"int":1.5}"#, nil),
+            (#"{"int":1e19}"#, nil), (#"{"int":1e999999999}"#, nil), (#"{"int":4503599627370496.5}"#, nil),
+            (#"{"int":9007199254740993.0}"#, 9_007_199_254_740_993), (#"{"int":-9223372036854775808}"#, Int64.min),
+            (#"{"int":1.20e1}"#, 12), (#"{"int":-0.0}"#, 0), (#"{"int":12300e-2}"#, 123),
+        ] as [(String, Int64?)])
     func integersAreStoredExactlyOrRefused(value: String, stored: Int64?) async throws {
         try await Fixture.with { fixture in
             try await fixture.withRouter { client in
