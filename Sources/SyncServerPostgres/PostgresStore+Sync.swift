@@ -233,10 +233,10 @@ extension PostgresStore {
         }
     }
 
-    /// Applies the plan of a finished run: the record writes with their sequence numbers taken from
-    /// `log_head` (its lock, held to commit, orders commits by sequence number), the records, the
-    /// conflicts index, the audit entries, owners, server-side replicas and the receipt, and a
-    /// notification for the long polls of every server, sent when the transaction commits.
+    /// Applies the plan of a finished run: owners, server-side replicas, the receipt and the
+    /// notification for every server's long polls (delivered at commit) first; then, as the last
+    /// steps, the record writes with their sequence numbers taken from `log_head` (whose lock, held
+    /// until commit, orders commits by sequence number): the records, audit entries and conflicts index.
     func apply(_ plan: PlannedTransaction, _ connection: PostgresConnection) async throws {
         for minted in plan.mintedServerReplicas {
             try await connection.query(
@@ -253,76 +253,6 @@ extension PostgresStore {
                 logger: logger
             )
         }
-        if !plan.writes.isEmpty {
-            let count = Int64(plan.writes.count)
-            var last: Int64 = 0
-            for try await seq in try await connection.query("UPDATE log_head SET seq = seq + \(count) RETURNING seq", logger: logger).decode(Int64.self) {
-                last = seq
-            }
-            let first = last - count + 1
-            await configuration.afterSequencesTaken?(first...last)
-            let written = try WrittenRecords(plan.writes, firstSeq: first)
-            try await connection.query(
-                """
-                INSERT INTO records AS r (collection, id, scope, state, seq, conflicted, pushed_by)
-                SELECT collection, id, scope, state, seq, conflicted, pushed_by
-                FROM json_to_recordset(\(try WrittenRecords.json(written.records))::json)
-                    AS w(collection text, id text, scope text, state text, seq bigint, conflicted boolean, pushed_by text)
-                ON CONFLICT (collection, id) DO UPDATE SET
-                    state = excluded.state, seq = excluded.seq, conflicted = excluded.conflicted, pushed_by = excluded.pushed_by
-                """,
-                logger: logger
-            )
-            try await connection.query(
-                """
-                INSERT INTO audit (seq, collection, record_id, principal_id, replica, at, kind, before, after, reason)
-                SELECT seq, collection, record_id, principal_id, replica, to_timestamp(at), kind, before, after, reason
-                FROM json_to_recordset(\(try WrittenRecords.json(written.audit))::json)
-                    AS w(seq bigint, collection text, record_id text, principal_id bigint, replica text, at double precision,
-                         kind text, before text, after text, reason text)
-                ORDER BY seq
-                """,
-                logger: logger
-            )
-            // A new conflict takes this write's sequence number and time; one that was open before
-            // keeps its own and takes only the new fields (the embedded store's upsert, per key).
-            if !written.newConflicts.isEmpty {
-                try await connection.query(
-                    """
-                    INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at)
-                    SELECT collection, id, scope, fields, delete_conflict, since_seq, to_timestamp(detected_at)
-                    FROM json_to_recordset(\(try WrittenRecords.json(written.newConflicts))::json)
-                        AS w(collection text, id text, scope text, fields text, delete_conflict boolean, since_seq bigint, detected_at double precision)
-                    ON CONFLICT (collection, id) DO UPDATE SET
-                        scope = excluded.scope, fields = excluded.fields, delete_conflict = excluded.delete_conflict,
-                        since_seq = excluded.since_seq, detected_at = excluded.detected_at
-                    """,
-                    logger: logger
-                )
-            }
-            if !written.openConflicts.isEmpty {
-                try await connection.query(
-                    """
-                    INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at)
-                    SELECT collection, id, scope, fields, delete_conflict, since_seq, to_timestamp(detected_at)
-                    FROM json_to_recordset(\(try WrittenRecords.json(written.openConflicts))::json)
-                        AS w(collection text, id text, scope text, fields text, delete_conflict boolean, since_seq bigint, detected_at double precision)
-                    ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, delete_conflict = excluded.delete_conflict
-                    """,
-                    logger: logger
-                )
-            }
-            if !written.settled.isEmpty {
-                try await connection.query(
-                    """
-                    DELETE FROM conflicts c USING unnest(\(written.settled.map(\.collection))::text[], \(written.settled.map(\.id))::text[]) AS k(collection, id)
-                    WHERE c.collection = k.collection AND c.id = k.id
-                    """,
-                    logger: logger
-                )
-            }
-            try await connection.query("SELECT pg_notify(\(Self.changeChannel), \(String(last)))", logger: logger)
-        }
         if let receipt = plan.receipt {
             let response = String(decoding: try CanonicalJSON.encode(receipt.response), as: UTF8.self)
             try await connection.query(
@@ -333,6 +263,83 @@ extension PostgresStore {
                 ON CONFLICT (replica) DO UPDATE SET
                     sequence = excluded.sequence, last_batch = excluded.last_batch, last_response = excluded.last_response,
                     principal_id = excluded.principal_id, last_seen = excluded.last_seen
+                """,
+                logger: logger
+            )
+        }
+        guard !plan.writes.isEmpty else { return }
+        // Everything but the numbers is ready before the numbers are taken: from then until commit
+        // this transaction holds log_head's lock, and every other writer waits for it.
+        let written = try WrittenRecords(plan.writes)
+        let records = try WrittenRecords.json(written.records)
+        let audit = try WrittenRecords.json(written.audit)
+        let newConflicts = written.newConflicts.isEmpty ? nil : try WrittenRecords.json(written.newConflicts)
+        let openConflicts = written.openConflicts.isEmpty ? nil : try WrittenRecords.json(written.openConflicts)
+        // Delivered when the transaction commits, to every server's long polls.
+        try await connection.query("SELECT pg_notify(\(Self.changeChannel), '')", logger: logger)
+
+        let count = Int64(plan.writes.count)
+        var last: Int64 = 0
+        for try await seq in try await connection.query("UPDATE log_head SET seq = seq + \(count) RETURNING seq", logger: logger).decode(Int64.self) {
+            last = seq
+        }
+        let first = last - count + 1
+        await configuration.afterSequencesTaken?(first...last)
+        try await connection.query(
+            """
+            INSERT INTO records AS r (collection, id, scope, state, seq, conflicted, pushed_by)
+            SELECT collection, id, scope, state, \(first) + "offset", conflicted, pushed_by
+            FROM json_to_recordset(\(records)::json)
+                AS w(collection text, id text, scope text, state text, "offset" bigint, conflicted boolean, pushed_by text)
+            ON CONFLICT (collection, id) DO UPDATE SET
+                state = excluded.state, seq = excluded.seq, conflicted = excluded.conflicted, pushed_by = excluded.pushed_by
+            """,
+            logger: logger
+        )
+        try await connection.query(
+            """
+            INSERT INTO audit (seq, collection, record_id, principal_id, replica, at, kind, before, after, reason)
+            SELECT \(first) + "offset", collection, record_id, principal_id, replica, to_timestamp(at), kind, before, after, reason
+            FROM json_to_recordset(\(audit)::json)
+                AS w("offset" bigint, collection text, record_id text, principal_id bigint, replica text, at double precision,
+                     kind text, before text, after text, reason text)
+            ORDER BY "offset"
+            """,
+            logger: logger
+        )
+        // A new conflict takes this write's sequence number and time; one that was open before
+        // keeps its own and takes only the new fields (the embedded store's upsert, per key).
+        if let newConflicts {
+            try await connection.query(
+                """
+                INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at)
+                SELECT collection, id, scope, fields, delete_conflict, \(first) + since_offset, to_timestamp(detected_at)
+                FROM json_to_recordset(\(newConflicts)::json)
+                    AS w(collection text, id text, scope text, fields text, delete_conflict boolean, since_offset bigint, detected_at double precision)
+                ON CONFLICT (collection, id) DO UPDATE SET
+                    scope = excluded.scope, fields = excluded.fields, delete_conflict = excluded.delete_conflict,
+                    since_seq = excluded.since_seq, detected_at = excluded.detected_at
+                """,
+                logger: logger
+            )
+        }
+        if let openConflicts {
+            try await connection.query(
+                """
+                INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at)
+                SELECT collection, id, scope, fields, delete_conflict, \(first) + since_offset, to_timestamp(detected_at)
+                FROM json_to_recordset(\(openConflicts)::json)
+                    AS w(collection text, id text, scope text, fields text, delete_conflict boolean, since_offset bigint, detected_at double precision)
+                ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, delete_conflict = excluded.delete_conflict
+                """,
+                logger: logger
+            )
+        }
+        if !written.settled.isEmpty {
+            try await connection.query(
+                """
+                DELETE FROM conflicts c USING unnest(\(written.settled.map(\.collection))::text[], \(written.settled.map(\.id))::text[]) AS k(collection, id)
+                WHERE c.collection = k.collection AND c.id = k.id
                 """,
                 logger: logger
             )

@@ -5,6 +5,10 @@ import SyncServer
 /// The rows a plan's record writes come to, each table's as one JSON array that a single statement
 /// reads with `json_to_recordset`: a push of 500 records is a handful of statements, not 2,000.
 ///
+/// Rows carry each write's offset in the batch, not its sequence number: the JSON is made before
+/// the transaction takes its numbers from `log_head`, whose lock is held until commit, and the
+/// statements add the first number (`seq = first + offset`), so no encoding happens under the lock.
+///
 /// A batch may write one record twice; the rows then are what writing one after the other would
 /// leave (the embedded store's statements, write by write): the last state in `records`, every
 /// write in `audit`, and per record one upsert or delete of its row in the conflicts index.
@@ -14,13 +18,13 @@ struct WrittenRecords {
         var id: String
         var scope: String
         var state: String
-        var seq: Int64
+        var offset: Int64
         var conflicted: Bool
         var pushed_by: String?
     }
 
     struct AuditRow: Encodable {
-        var seq: Int64
+        var offset: Int64
         var collection: String
         var record_id: String
         var principal_id: Int64
@@ -39,7 +43,7 @@ struct WrittenRecords {
         var scope: String
         var fields: String
         var delete_conflict: Bool
-        var since_seq: Int64
+        var since_offset: Int64
         var detected_at: Double
     }
 
@@ -52,16 +56,16 @@ struct WrittenRecords {
     /// Records whose conflict this batch settled.
     var settled: [RecordKey] = []
 
-    /// The rows of `writes`, whose sequence numbers run from `firstSeq` in order.
-    init(_ writes: [PlannedTransaction.RecordWrite], firstSeq: Int64) throws {
+    /// The rows of `writes`, numbered in order from offset 0.
+    init(_ writes: [PlannedTransaction.RecordWrite]) throws {
         var lastRow: [RecordKey: Int] = [:]
         var conflict: [RecordKey: (row: ConflictRow, isNew: Bool)?] = [:]
         var order: [RecordKey] = []
         for (offset, write) in writes.enumerated() {
-            let seq = firstSeq + Int64(offset)
+            let seq = Int64(offset)
             let state = String(decoding: try CanonicalJSON.encode(write.state), as: UTF8.self)
             let row = RecordRow(
-                collection: write.key.collection, id: write.key.id, scope: write.scope.rawValue, state: state, seq: seq,
+                collection: write.key.collection, id: write.key.id, scope: write.scope.rawValue, state: state, offset: seq,
                 conflicted: write.state.isConflicted, pushed_by: write.pushedBy?.description
             )
             if let index = lastRow[write.key] {
@@ -73,7 +77,7 @@ struct WrittenRecords {
             }
             audit.append(
                 AuditRow(
-                    seq: seq, collection: write.key.collection, record_id: write.key.id, principal_id: write.change.principalID,
+                    offset: seq, collection: write.key.collection, record_id: write.key.id, principal_id: write.change.principalID,
                     replica: write.change.replica.description, at: write.change.time.timeIntervalSince1970, kind: write.change.kind.rawValue,
                     before: try write.before.map(AuditEntry.view), after: try AuditEntry.view(write.state), reason: write.change.reason
                 )
@@ -89,7 +93,7 @@ struct WrittenRecords {
                     let wasOpen = conflict[write.key] == nil && write.before?.isConflicted == true
                     let row = ConflictRow(
                         collection: write.key.collection, id: write.key.id, scope: write.scope.rawValue, fields: fields,
-                        delete_conflict: write.state.isDeleteConflict, since_seq: seq, detected_at: write.change.time.timeIntervalSince1970
+                        delete_conflict: write.state.isDeleteConflict, since_offset: seq, detected_at: write.change.time.timeIntervalSince1970
                     )
                     conflict[write.key] = .some((row, !wasOpen))
                 }
