@@ -17,7 +17,7 @@ extension PostgresStore {
         public var redactedURL: String
         /// One connection as the pool makes them, tried once when the store opens: an address that
         /// cannot be reached fails at once with its reason, where the pool would retry for a minute.
-        var probe: (configuration: PostgresConnection.Configuration, tls: TLSConfiguration?)
+        var probe: (configuration: PostgresConnection.Configuration, tls: TLSConfiguration?, required: Bool)
 
         /// Called inside a writing transaction just after it took its sequence numbers (so while it
         /// holds `log_head`'s lock) and before it writes and commits: the test that forces commits out
@@ -27,13 +27,14 @@ extension PostgresStore {
         /// The most connections the pool opens (postgres-nio's `maximumConnections`).
         public var poolSize: Int {
             get { clientConfiguration.options.maximumConnections }
-            set { clientConfiguration.options.maximumConnections = max(1, newValue) }
+            set { clientConfiguration.options.maximumConnections = max(2, newValue) }
         }
 
         /// Parses `url`.
         ///
         /// - Parameters:
-        ///   - poolSize: the most connections the pool opens, at least 1 (default 10).
+        ///   - poolSize: the most connections the pool opens, at least 2 (default 10): one of them listens
+        ///     for other servers' changes for as long as the server runs.
         ///   - lockTimeout: how long a statement waits for a lock another transaction holds (a
         ///     record another server is joining) before the request is answered 503 `unavailable`
         ///     with `Retry-After`, as SQLite's busy timeout is (PROTOCOL.md §8).
@@ -84,9 +85,12 @@ extension PostgresStore {
             default:
                 throw PostgresStoreError("sslmode '\(mode.prefix(40))' is not one of disable, allow, prefer, require, verify-ca, verify-full")
             }
-            // The probe says what is wrong with the address and the credentials; TLS is the pool's
-            // business (a `prefer` falls back to plain text there too).
-            probe = (PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: .disable), probeTLS)
+            // The probe speaks TLS exactly as the pool will: required where the URL requires it, so
+            // no one between here and the database can talk it into sending the password in clear.
+            probe = (
+                PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: .disable),
+                probeTLS, ["require", "verify-ca", "verify-full"].contains(mode)
+            )
             var configuration = PostgresClient.Configuration(
                 host: host,
                 port: port,
@@ -95,11 +99,19 @@ extension PostgresStore {
                 database: database,
                 tls: tls
             )
-            configuration.options.maximumConnections = max(1, poolSize)
-            // Sent with each connection's start-up, so every statement of the store obeys them.
+            configuration.options.maximumConnections = max(2, poolSize)
+            // Sent with each connection's start-up, so every statement of the store obeys them. A
+            // server that stops mid-transaction (paused, cut off) must not hold its locks — log_head's
+            // above all, which every writer of the county waits for — until TCP gives up hours later:
+            // PostgreSQL ends a transaction left idle and probes a silent peer.
             let milliseconds = lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000
             configuration.options.additionalStartupParameters = [
                 ("lock_timeout", "\(max(1, milliseconds))ms"),
+                ("idle_in_transaction_session_timeout", "30s"),
+                ("statement_timeout", "120s"),
+                ("tcp_keepalives_idle", "30"),
+                ("tcp_keepalives_interval", "10"),
+                ("tcp_keepalives_count", "3"),
                 ("application_name", "schoolsync-server"),
             ]
             clientConfiguration = configuration

@@ -90,8 +90,13 @@ extension PostgresStore {
     public func resolve(_ key: RecordKey, _ request: ResolutionRequest, by principal: Principal, at time: Date) async throws -> ResolveOutcome {
         let epoch = self.epoch
         return try await write { connection in
-            try await Self.lock(replica: nil, records: [key], connection, logger)
+            // The record's scope is its lock: read it, lock it, then read the record for good.
             let plan = PlannedTransaction()
+            try await fetchRecords([key], into: plan, connection)
+            guard let scope = try plan.record(key)?.scope else { return .notFound }
+            try await Self.lock(principal: principal, connection, logger)
+            try await Self.lock(replica: nil, scopes: [scope], connection, logger)
+            plan.records = [:]
             try await fetchRecords([key], into: plan, connection)
             let outcome = try await runPlanned(plan, connection) {
                 try StoreAlgorithms.resolve(key, request, by: principal, epoch: epoch, at: time, in: plan)

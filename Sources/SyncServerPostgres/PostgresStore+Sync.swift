@@ -17,7 +17,9 @@ extension PostgresStore {
         let epoch = self.epoch
         return try await write { connection in
             let keys = request.records.map(\.key)
-            try await Self.lock(replica: request.replica, records: keys, connection, logger)
+            // Only scopes this principal may write: a record for any other is refused unread.
+            let scopes = Set(request.records.map(\.scope).filter(principal.canWrite))
+            try await Self.lock(replica: request.replica, scopes: scopes, connection, logger)
             let plan = PlannedTransaction()
             try await fetchReplica(request.replica, into: plan, connection)
             try await fetchRecords(Set(keys), into: plan, connection)
@@ -285,17 +287,31 @@ extension PostgresStore {
         }
         let first = last - count + 1
         await configuration.afterSequencesTaken?(first...last)
-        try await connection.query(
+        var stored: Int64 = 0
+        for try await count in try await connection.query(
             """
-            INSERT INTO records AS r (collection, id, scope, state, seq, conflicted, pushed_by)
-            SELECT collection, id, scope, state, \(first) + "offset", conflicted, pushed_by
-            FROM json_to_recordset(\(records)::json)
-                AS w(collection text, id text, scope text, state text, "offset" bigint, conflicted boolean, pushed_by text)
-            ON CONFLICT (collection, id) DO UPDATE SET
-                state = excluded.state, seq = excluded.seq, conflicted = excluded.conflicted, pushed_by = excluded.pushed_by
+            WITH stored AS (
+                INSERT INTO records AS r (collection, id, scope, state, seq, conflicted, pushed_by)
+                SELECT collection, id, scope, state, \(first) + "offset", conflicted, pushed_by
+                FROM json_to_recordset(\(records)::json)
+                    AS w(collection text, id text, scope text, state text, "offset" bigint, conflicted boolean, pushed_by text)
+                ON CONFLICT (collection, id) DO UPDATE SET
+                    state = excluded.state, seq = excluded.seq, conflicted = excluded.conflicted, pushed_by = excluded.pushed_by
+                WHERE r.scope = excluded.scope
+                RETURNING 1
+            )
+            SELECT count(*) FROM stored
             """,
             logger: logger
-        )
+        ).decode(Int64.self) {
+            stored = count
+        }
+        // A record is stored in one scope for ever. Another writer, holding another scope's lock,
+        // stored it under a different scope after this transaction read it as absent: nothing of
+        // this one is kept, and the retry reads it and refuses it (scope_mismatch).
+        guard stored == Int64(written.records.count) else {
+            throw StoreError(.busy, "a record of this push was stored under another scope meanwhile; send it again")
+        }
         try await connection.query(
             """
             INSERT INTO audit (seq, collection, record_id, principal_id, replica, at, kind, before, after, reason)

@@ -6,9 +6,11 @@ import SyncServer
 
 extension PostgresStore {
     /// Runs `body` in a READ COMMITTED write transaction on one pooled connection: committed when it
-    /// returns, rolled back when it throws (the error is rethrown as it was, unwrapped).
+    /// returns, rolled back when it throws (the error is rethrown as it was, unwrapped). The level is
+    /// named, not left to the database's default: under REPEATABLE READ a transaction's snapshot
+    /// would predate the locks it waits for, and its reads would be stale.
     func write<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await transaction("BEGIN", body)
+        try await transaction("BEGIN ISOLATION LEVEL READ COMMITTED", body)
     }
 
     /// Runs `body` in a read-only REPEATABLE READ transaction: every statement sees one snapshot,
@@ -34,33 +36,43 @@ extension PostgresStore {
         }
     }
 
-    /// Takes the transaction-level advisory locks of a replica and of records, in one order (the
-    /// replica, then the records' lock numbers ascending), so that two transactions never wait for
-    /// each other in a circle. Held until commit: the reads that follow stay true (invariant 4).
-    /// Lock numbers are 32-bit hashes under a namespace per kind; two keys that share one only
-    /// wait for each other.
-    static func lock(replica: ReplicaID?, records keys: [RecordKey], _ connection: PostgresConnection, _ logger: Logger) async throws {
+    /// Takes the transaction-level advisory locks of a replica and of the scopes a push or a
+    /// resolution writes into, in one order (the replica, then the scopes' lock numbers ascending),
+    /// so two transactions never wait for each other in a circle. Held until commit: the records
+    /// read after it stay as read until this transaction writes them (invariant 4), because every
+    /// writer of a record holds the lock of the record's scope (ids decide scopes, PROTOCOL.md §5;
+    /// a record never changes scope, ``apply(_:_:)`` makes sure).
+    ///
+    /// Scopes, not records: a push of 500 records takes one or two locks, not 500 (PostgreSQL's
+    /// lock table is shared and small), and a device can only take its own school's (the caller
+    /// passes the scopes its principal may write). Two devices of one school push one after the
+    /// other; schools never wait for each other.
+    static func lock(replica: ReplicaID?, scopes: Set<Scope>, _ connection: PostgresConnection, _ logger: Logger) async throws {
         if let replica {
             try await connection.query("SELECT pg_advisory_xact_lock(1, hashtext(\(replica.description)))", logger: logger)
         }
-        guard !keys.isEmpty else { return }
-        let names = keys.map(lockName)
+        guard !scopes.isEmpty else { return }
+        let names = scopes.map(\.rawValue)
         try await connection.query(
             """
-            SELECT pg_advisory_xact_lock(2, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest(\(names)::text[]) AS k ORDER BY h) AS ordered
+            SELECT pg_advisory_xact_lock(2, h) FROM (SELECT DISTINCT hashtext(s) AS h FROM unnest(\(names)::text[]) AS s ORDER BY h) AS ordered
             """,
             logger: logger
         )
     }
 
-    /// A record's name for its lock: collection and id, which holds no control character, apart.
-    static func lockName(_ key: RecordKey) -> String { "\(key.collection)\u{1}\(key.id)" }
+    /// Takes the lock of a server-side user's replica row, so two resolutions by one user in a new
+    /// epoch mint one replica, not two.
+    static func lock(principal: Principal, _ connection: PostgresConnection, _ logger: Logger) async throws {
+        try await connection.query("SELECT pg_advisory_xact_lock(3, hashtext(\(String(principal.id))))", logger: logger)
+    }
+
 }
 
 extension PostgresStore {
     /// PostgreSQL's answers that are no fault of the server, as the routes know them: waits past
-    /// the lock timeout, deadlocks, serialisation failures, a database that is away or full of
-    /// connections → `.busy` (503 `unavailable` with `Retry-After`); text PostgreSQL cannot hold
+    /// the lock timeout, deadlocks, serialisation failures, statement and idle timeouts, a database
+    /// that is away, out of lock memory or full of connections → `.busy` (503 `unavailable` with `Retry-After`); text PostgreSQL cannot hold
     /// (a NUL character) → `.invalid` (400).
     public func storeError(for error: any Error) -> StoreError? {
         guard let error = error as? PSQLError else { return nil }
@@ -72,7 +84,7 @@ extension PostgresStore {
         }
         guard let state = error.serverInfo?[.sqlState] else { return nil }
         switch state {
-        case "55P03", "40001", "40P01", "53300", "57P01", "57P03", "08000", "08003", "08006":
+        case "55P03", "40001", "40P01", "53200", "53300", "57014", "57P01", "57P03", "25P03", "08000", "08003", "08006":
             return StoreError(.busy, "PostgreSQL answered \(Self.explain(error))")
         case "22021", "22P05":
             return StoreError(.invalid, "the text holds a character the database cannot store (a NUL character)")

@@ -64,10 +64,12 @@ public final class PostgresStore: SyncStore {
 
     /// Opens and closes one connection, so that a wrong address, user or database fails now with
     /// PostgreSQL's own reason. Without TLS only when the URL allows it (`disable`, `allow`, `prefer`).
+    /// A database whose encoding is not UTF-8 is refused: it could not hold the schools' Chinese text.
     static func probe(_ configuration: Configuration, logger: Logger) async throws {
         var connectionConfiguration = configuration.probe.configuration
         if let tls = configuration.probe.tls {
-            connectionConfiguration.tls = .prefer(try NIOSSLContext(configuration: tls))
+            let context = try NIOSSLContext(configuration: tls)
+            connectionConfiguration.tls = configuration.probe.required ? .require(context) : .prefer(context)
         }
         let connection = try await PostgresConnection.connect(
             on: PostgresClient.defaultEventLoopGroup.next(),
@@ -75,7 +77,12 @@ public final class PostgresStore: SyncStore {
             id: 0,
             logger: logger
         ).get()
+        var encoding = "UTF8"
+        for try await name in try await connection.query("SHOW server_encoding", logger: logger).decode(String.self) { encoding = name }
         try await connection.close()
+        guard encoding == "UTF8" else {
+            throw PostgresStoreError("the database's encoding is \(encoding), not UTF8: create it with ENCODING 'UTF8' (e.g. createdb -E UTF8 -T template0)")
+        }
     }
 
     /// Holds the connections open until graceful shutdown, then closes them: the server and the

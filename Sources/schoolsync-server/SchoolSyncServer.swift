@@ -50,14 +50,14 @@ struct DatabaseOptions: ParsableArguments {
     )
     var databaseURL: String?
 
-    @Option(name: .long, help: "The most connections to PostgreSQL this process opens (default 10).")
+    @Option(name: .long, help: "The most connections to PostgreSQL this process opens, 2–1000 (default 10; one listens for other servers' changes).")
     var databasePoolSize: Int = 10
 
     func validate() throws {
         if db != nil, databaseURL != nil {
             throw ValidationError("give either --db (an SQLite file) or --database-url (PostgreSQL), not both")
         }
-        guard (1...1000).contains(databasePoolSize) else { throw ValidationError("--database-pool-size must be 1–1000") }
+        guard (2...1000).contains(databasePoolSize) else { throw ValidationError("--database-pool-size must be 2–1000") }
     }
 
     var path: String {

@@ -39,14 +39,24 @@ struct PostgresStoreTests {
             let takenByA = try #require(await pauses.next())
             #expect(takenByA == 1...1, "A took the lowest number and holds it uncommitted")
 
+            // B is another school's push: it shares no lock with A but log_head's.
             let store = fixture.store
+            let otherSchool = try await fixture.principal(fixture.deviceB)
             let pushB = Task {
-                try await store.push(try Make.push([try Make.report("b", values: ["n": .int(2)], by: writerB)], replica: writerB), by: principal, rules: .protocolOnly, at: Date())
+                try await store.push(
+                    try Make.push([try Make.report("b", school: Fixture.schoolB, values: ["n": .int(2)], by: writerB)], replica: writerB),
+                    by: otherSchool,
+                    rules: .protocolOnly,
+                    at: Date()
+                )
             }
-            // B is pushing: it has joined its record and now waits for log_head, which A holds.
-            try await Self.waitUntil("B waits for a lock A holds") {
+            // B has joined its record and now waits for log_head's row, which A holds.
+            try await Self.waitUntil("B waits for log_head, which A holds") {
                 try await Self.count(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    """
+                    SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE log_head%'
+                    """,
                     in: fixture.store
                 ) >= 1
             }
@@ -70,6 +80,41 @@ struct PostgresStoreTests {
             }
             #expect(after.records.map(\.key.id) == ["a", "b"], "A's change, numbered first and committed last, is not skipped")
             #expect(after.next == 2)
+        }
+    }
+
+    /// A push of 500 records takes two advisory locks (its replica and its school's scope), not 500:
+    /// PostgreSQL's lock table is shared by every connection and small. Records of another school in
+    /// the batch take no lock of that school: they are refused unread.
+    @Test(.timeLimit(.minutes(1))) func aLargePushTakesALockPerScopeAndNoneOfAnotherSchool() async throws {
+        try await Fixture.with(store: .postgres) { fixture in
+            let (paused, pausedContinuation) = AsyncStream.makeStream(of: Void.self)
+            let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
+            var configuration = try PostgresStore.Configuration(url: try await fixture.kind.databaseURL(in: fixture.directory), poolSize: 2)
+            configuration.afterSequencesTaken = { _ in
+                pausedContinuation.yield()
+                for await _ in release { break }
+            }
+            let holding = try await PostgresStore(configuration: configuration)
+            let principal = try await fixture.principal(fixture.deviceA)
+            let writer = ReplicaID(high: 0x500, low: 1)
+            var records = try (0..<490).map { try Make.report("own-\($0)", values: ["n": .int(Int64($0))], by: writer) }
+            records += try (0..<10).map { try Make.report("theirs-\($0)", school: Fixture.schoolB, values: ["n": .int(1)], by: writer) }
+            let push = Task { try await holding.push(try Make.push(records, replica: writer), by: principal, rules: .protocolOnly, at: Date()) }
+            var pauses = paused.makeAsyncIterator()
+            _ = await pauses.next()
+            let advisory = try await Self.count(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", in: fixture.store)
+            #expect(advisory == 2, "the replica's and the school's")
+            releaseContinuation.yield()
+            releaseContinuation.finish()
+            guard case .accepted(let response, let changed) = try await push.value else {
+                Issue.record("the push is accepted")
+                return
+            }
+            #expect(changed == 490)
+            #expect(response.results.filter { $0.status == .rejected }.count == 10)
+            await holding.close()
         }
     }
 

@@ -150,7 +150,7 @@ struct ServerProcessTests {
             (["serve", "--db", "x.sqlite", "--database-url", "postgres://u@127.0.0.1/d"], "not both"),
             (["serve", "--database-url", "mysql://u@127.0.0.1/d"], "must look like postgres://"),
             (["school", "add", "--database-url", "postgres://u@127.0.0.1/d?sslmode=sometimes", "--id", "x", "--name", "x"], "sslmode"),
-            (["serve", "--database-url", "postgres://u@127.0.0.1/d", "--database-pool-size", "0"], "pool-size must be 1–1000"),
+            (["serve", "--database-url", "postgres://u@127.0.0.1/d", "--database-pool-size", "1"], "pool-size must be 2–1000"),
         ]
     ) func badFlagsExitWithAUsageError(arguments: [String], says: String) async throws {
         let process = Process()
