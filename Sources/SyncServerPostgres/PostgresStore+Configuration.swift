@@ -145,6 +145,13 @@ public struct PostgresStoreError: Error, CustomStringConvertible, Sendable {
 extension PostgresStore {
     /// PostgreSQL's own words for a driver error (its SQLSTATE and message), or the kind of
     /// connection failure; postgres-nio's description leaves the server's message out on purpose.
+    /// An error in words a person can act on: for postgres-nio's errors, PostgreSQL's SQLSTATE and
+    /// message (postgres-nio's own description leaves the server's message out on purpose).
+    public static func explain(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        return explain(error)
+    }
+
     static func explain(_ error: PSQLError) -> String {
         if let info = error.serverInfo {
             return "\(info[.sqlState] ?? "?") \(info[.message] ?? "")"

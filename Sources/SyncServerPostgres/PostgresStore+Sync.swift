@@ -273,8 +273,8 @@ extension PostgresStore {
         // Everything but the numbers is ready before the numbers are taken: from then until commit
         // this transaction holds log_head's lock, and every other writer waits for it.
         let written = try WrittenRecords(plan.writes)
-        let records = try WrittenRecords.json(written.records)
-        let audit = try WrittenRecords.json(written.audit)
+        let records = try WrittenRecords.jsonChunks(written.records)
+        let audit = try WrittenRecords.jsonChunks(written.audit)
         let newConflicts = written.newConflicts.isEmpty ? nil : try WrittenRecords.json(written.newConflicts)
         let openConflicts = written.openConflicts.isEmpty ? nil : try WrittenRecords.json(written.openConflicts)
         // Delivered when the transaction commits, to every server's long polls.
@@ -288,23 +288,25 @@ extension PostgresStore {
         let first = last - count + 1
         await configuration.afterSequencesTaken?(first...last)
         var stored: Int64 = 0
-        for try await count in try await connection.query(
-            """
-            WITH stored AS (
-                INSERT INTO records AS r (collection, id, scope, state, seq, conflicted, pushed_by)
-                SELECT collection, id, scope, state, \(first) + "offset", conflicted, pushed_by
-                FROM json_to_recordset(\(records)::json)
-                    AS w(collection text, id text, scope text, state text, "offset" bigint, conflicted boolean, pushed_by text)
-                ON CONFLICT (collection, id) DO UPDATE SET
-                    state = excluded.state, seq = excluded.seq, conflicted = excluded.conflicted, pushed_by = excluded.pushed_by
-                WHERE r.scope = excluded.scope
-                RETURNING 1
-            )
-            SELECT count(*) FROM stored
-            """,
-            logger: logger
-        ).decode(Int64.self) {
-            stored = count
+        for chunk in records {
+            for try await count in try await connection.query(
+                """
+                WITH stored AS (
+                    INSERT INTO records AS r (collection, id, scope, state, seq, conflicted, pushed_by)
+                    SELECT collection, id, scope, state, \(first) + "offset", conflicted, pushed_by
+                    FROM json_to_recordset(\(chunk)::json)
+                        AS w(collection text, id text, scope text, state text, "offset" bigint, conflicted boolean, pushed_by text)
+                    ON CONFLICT (collection, id) DO UPDATE SET
+                        state = excluded.state, seq = excluded.seq, conflicted = excluded.conflicted, pushed_by = excluded.pushed_by
+                    WHERE r.scope = excluded.scope
+                    RETURNING 1
+                )
+                SELECT count(*) FROM stored
+                """,
+                logger: logger
+            ).decode(Int64.self) {
+                stored += count
+            }
         }
         // A record is stored in one scope for ever. Another writer, holding another scope's lock,
         // stored it under a different scope after this transaction read it as absent: nothing of
@@ -312,17 +314,19 @@ extension PostgresStore {
         guard stored == Int64(written.records.count) else {
             throw StoreError(.busy, "a record of this push was stored under another scope meanwhile; send it again")
         }
-        try await connection.query(
-            """
-            INSERT INTO audit (seq, collection, record_id, principal_id, replica, at, kind, before, after, reason)
-            SELECT \(first) + "offset", collection, record_id, principal_id, replica, to_timestamp(at), kind, before, after, reason
-            FROM json_to_recordset(\(audit)::json)
-                AS w("offset" bigint, collection text, record_id text, principal_id bigint, replica text, at double precision,
-                     kind text, before text, after text, reason text)
-            ORDER BY "offset"
-            """,
-            logger: logger
-        )
+        for chunk in audit {
+            try await connection.query(
+                """
+                INSERT INTO audit (seq, collection, record_id, principal_id, replica, at, kind, before, after, reason)
+                SELECT \(first) + "offset", collection, record_id, principal_id, replica, to_timestamp(at), kind, before, after, reason
+                FROM json_to_recordset(\(chunk)::json)
+                    AS w("offset" bigint, collection text, record_id text, principal_id bigint, replica text, at double precision,
+                         kind text, before text, after text, reason text)
+                ORDER BY "offset"
+                """,
+                logger: logger
+            )
+        }
         // A new conflict takes this write's sequence number and time; one that was open before
         // keeps its own and takes only the new fields (the embedded store's upsert, per key).
         if let newConflicts {

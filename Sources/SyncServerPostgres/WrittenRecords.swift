@@ -115,4 +115,28 @@ struct WrittenRecords {
     static func json(_ rows: some Encodable) throws -> String {
         String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
     }
+
+    /// `rows` as JSON arrays of at most `maxBytes` each (one row alone may pass it): a statement's
+    /// value must stay far below PostgreSQL's 1 GB, and a push of 500 small edits to records near
+    /// the 1 MiB state limit carries half a gigabyte of states and twice that of audit views.
+    static func jsonChunks<Row: Encodable>(_ rows: [Row], maxBytes: Int = 16 << 20) throws -> [String] {
+        let encoder = JSONEncoder()
+        var chunks: [String] = []
+        var chunk = Data("[".utf8)
+        for row in rows {
+            let encoded = try encoder.encode(row)
+            if chunk.count > 1, chunk.count + encoded.count + 1 > maxBytes {
+                chunk.append(UInt8(ascii: "]"))
+                chunks.append(String(decoding: chunk, as: UTF8.self))
+                chunk = Data("[".utf8)
+            }
+            if chunk.count > 1 { chunk.append(UInt8(ascii: ",")) }
+            chunk.append(encoded)
+        }
+        if chunk.count > 1 {
+            chunk.append(UInt8(ascii: "]"))
+            chunks.append(String(decoding: chunk, as: UTF8.self))
+        }
+        return chunks
+    }
 }

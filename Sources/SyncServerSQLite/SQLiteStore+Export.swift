@@ -15,20 +15,36 @@ extension SQLiteStore {
     static let timeColumns: Set<String> = ["created_at", "revoked_at", "last_seen", "last_pull_at", "last_push_at", "last_seen_at", "expires_at", "at", "detected_at"]
 
     /// Hands every row of the store to `body`, table by table (``exportedTables``) in chunks of at
-    /// most `chunkSize` rows, each chunk a JSON array of objects keyed by column name in the input
-    /// forms PostgreSQL reads with `json_populate_recordset`: blobs as `\x` and hex digits, times as
-    /// UTC with their zone, everything else as stored. Reads one snapshot; the server may keep
-    /// running, but what it writes afterwards is not carried.
+    /// most `chunkSize` rows and about `maxChunkBytes`, each chunk a JSON array of objects keyed by
+    /// column name in the input forms PostgreSQL reads with `json_populate_recordset`: blobs as `\x`
+    /// and hex digits, times as UTC with their zone, everything else as stored. Text is read as
+    /// SQLite hands it over, up to a first NUL (which PostgreSQL's text could not hold anyway; names,
+    /// labels and reasons have refused it since ``FreeText``). Reads one snapshot; the server may
+    /// keep running, but what it writes afterwards is not carried.
     ///
-    /// - Returns: the highest change-log sequence number in that snapshot.
+    /// - Returns: the highest change-log sequence number in the snapshot.
     /// - Throws: GRDB's `DatabaseError`; whatever `body` throws.
-    public func exportTables(chunkSize: Int = 1000, _ body: (_ table: String, _ chunk: String) async throws -> Void) async throws -> UInt64 {
+    public func exportTables(
+        chunkSize: Int = 1000,
+        maxChunkBytes: Int = 16 << 20,
+        _ body: (_ table: String, _ chunk: String) async throws -> Void
+    ) async throws -> UInt64 {
         // One snapshot for every table: a read transaction held for the whole export.
         let snapshot = try await pool.read { db -> (head: UInt64, tables: [(String, [String])]) in
             var tables: [(String, [String])] = []
             for table in Self.exportedTables {
                 var chunks: [String] = []
-                var chunk: [[String: Any]] = []
+                var chunk: [Data] = []
+                var bytes = 0
+                func flush() {
+                    guard !chunk.isEmpty else { return }
+                    var array = Data("[".utf8)
+                    array.append(contentsOf: chunk.joined(separator: Data(",".utf8)))
+                    array.append(UInt8(ascii: "]"))
+                    chunks.append(String(decoding: array, as: UTF8.self))
+                    chunk = []
+                    bytes = 0
+                }
                 let rows = try Row.fetchCursor(db, sql: "SELECT * FROM \(table)")
                 while let row = try rows.next() {
                     var object: [String: Any] = [:]
@@ -41,13 +57,12 @@ extension SQLiteStore {
                         case .blob(let bytes): object[column] = "\\x" + bytes.map { String(format: "%02x", $0) }.joined()
                         }
                     }
-                    chunk.append(object)
-                    if chunk.count >= chunkSize {
-                        chunks.append(String(decoding: try JSONSerialization.data(withJSONObject: chunk), as: UTF8.self))
-                        chunk = []
-                    }
+                    let encoded = try JSONSerialization.data(withJSONObject: object)
+                    if !chunk.isEmpty, chunk.count >= chunkSize || bytes + encoded.count > maxChunkBytes { flush() }
+                    chunk.append(encoded)
+                    bytes += encoded.count + 1
                 }
-                if !chunk.isEmpty { chunks.append(String(decoding: try JSONSerialization.data(withJSONObject: chunk), as: UTF8.self)) }
+                flush()
                 tables.append((table, chunks))
             }
             return (try Self.head(db), tables)

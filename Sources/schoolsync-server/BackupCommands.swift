@@ -23,7 +23,7 @@ extension SchoolSyncServer {
         func run() async throws {
             if let url = database.resolvedURL {
                 _ = try PostgresStore.Configuration(url: url)
-                try PostgresTools.run("pg_dump", ["--format=custom", "--file=\(to)", "--dbname=\(url)"])
+                try PostgresTools.run("pg_dump", ["--format=custom", "--file=\(to)"], database: url)
             } else {
                 try await reportingStoreErrors { try database.openSQLiteStore().backup(to: to) }
             }
@@ -53,7 +53,7 @@ extension SchoolSyncServer {
                 guard let store = try await database.openStore() as? PostgresStore else { throw ExitCode(1) }
                 let owners = try await store.replicaOwners()
                 await store.close()
-                try PostgresTools.run("pg_restore", ["--clean", "--if-exists", "--no-owner", "--single-transaction", "--dbname=\(url)", from])
+                try PostgresTools.run("pg_restore", ["--clean", "--if-exists", "--no-owner", "--single-transaction", from], database: url)
                 guard let restored = try await database.openStore() as? PostgresStore else { throw ExitCode(1) }
                 epoch = try await reportingStoreErrors { try await restored.startNewEpoch(keepingOwners: owners) }
                 await restored.close()
@@ -67,12 +67,19 @@ extension SchoolSyncServer {
 
 /// PostgreSQL's own client tools, for what they do best (a consistent dump, its restore).
 enum PostgresTools {
-    /// Runs `name` (from PATH, else the newest /usr/lib/postgresql/<version>/bin) and fails with its
-    /// own message when it fails.
-    static func run(_ name: String, _ arguments: [String]) throws {
+    /// Runs `name` (from PATH, else the newest /usr/lib/postgresql/<version>/bin) on the database
+    /// `url` names and fails with its own message when it fails. The password goes to the tool in
+    /// `PGPASSWORD`, never on its command line, where every local user could read it.
+    static func run(_ name: String, _ arguments: [String], database url: String) throws {
+        var components = URLComponents(string: url)
+        let password = components?.password
+        components?.password = nil
         let process = Process()
         process.executableURL = try locate(name)
-        process.arguments = arguments
+        process.arguments = arguments + ["--dbname=\(components?.string ?? url)"]
+        if let password {
+            process.environment = ProcessInfo.processInfo.environment.merging(["PGPASSWORD": password]) { $1 }
+        }
         let errors = Pipe()
         process.standardError = errors
         try process.run()

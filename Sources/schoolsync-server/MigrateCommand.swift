@@ -46,7 +46,13 @@ extension SchoolSyncServer {
             var chunks: [(table: String, json: String)] = []
             let head = try await source.exportTables { table, json in chunks.append((table, json)) }
             print("read \(from): epoch \(source.epoch), change log up to \(head)")
-            try await reportingStoreErrors { try await target.importTables(head: head, chunks: chunks) }
+            do {
+                try await reportingStoreErrors { try await target.importTables(head: head, chunks: chunks) }
+            } catch let error where !(error is ExitCode) {
+                // Nothing was kept (one transaction); PostgreSQL's own words say which row it refused.
+                FileHandle.standardError.write(Data("error: PostgreSQL refused the copy, nothing was kept: \(PostgresStore.explain(error))\n".utf8))
+                throw ExitCode(1)
+            }
             await target.close()
             print("copied \(chunks.count) chunks of \(Set(chunks.map(\.table)).count) tables into \(configuration.redactedURL); epoch \(source.epoch) kept")
         }

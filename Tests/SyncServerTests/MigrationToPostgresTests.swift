@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GRDB
 import SchoolSyncTestSupport
 import SyncClient
 import SyncCore
@@ -36,6 +37,12 @@ struct MigrationToPostgresTests {
             let sqliteEpoch = fixture.store.epoch
             #expect(try await fixture.store.openConflictCount() == 1)
 
+            // A name from before NUL was refused (PostgreSQL's text cannot hold one) does not stop the
+            // move: SQLite hands text over up to its first NUL, and that is what is carried.
+            let database = try DatabaseQueue(path: fixture.databasePath)
+            try await database.write { db in try db.execute(sql: "UPDATE schools SET name = name || char(0) || '旧' WHERE id = ?", arguments: [Fixture.schoolB]) }
+            try database.close()
+
             let url = try await StoreKind.postgres.databaseURL(named: "moved", in: fixture.directory)
             let result = await try RunningCommand("schoolsync-server", ["migrate", "--from", fixture.databasePath, "--to", url]).wait()
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
@@ -51,6 +58,7 @@ struct MigrationToPostgresTests {
             #expect(try await moved.openConflictCount() == 1)
             let history = try await moved.history(RecordKey(collection: "plans", id: "qixing-2024"), after: 0, limit: 10)
             #expect(history.entries.count == 2)
+            #expect(try await moved.schools().first { $0.id == Fixture.schoolB }?.name == "火炬中学")
 
             let pgServer = try await ServerProcess(store: ["--database-url", url])
             try await HTTPClient.withHTTPClient { http in

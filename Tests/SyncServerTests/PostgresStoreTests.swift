@@ -239,6 +239,24 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A push's rows go to PostgreSQL in JSON values far below its 1 GB limit, every row once, in order.
+    @Test func rowsAreSentInChunksBoundedInBytes() throws {
+        struct Row: Codable, Equatable {
+            var offset: Int64
+            var state: String
+        }
+        let rows = (0..<100).map { Row(offset: Int64($0), state: String(repeating: "状", count: 300 + $0)) }
+        let chunks = try WrittenRecords.jsonChunks(rows, maxBytes: 10_000)
+        #expect(chunks.count > 5)
+        #expect(chunks.allSatisfy { $0.utf8.count <= 10_000 })
+        let decoded = try chunks.flatMap { try JSONDecoder().decode([Row].self, from: Data($0.utf8)) }
+        #expect(decoded == rows)
+        #expect(try WrittenRecords.jsonChunks([Row](), maxBytes: 10).isEmpty)
+        // A row larger than the bound goes alone.
+        let big = [Row(offset: 0, state: String(repeating: "x", count: 50)), Row(offset: 1, state: "y")]
+        #expect(try WrittenRecords.jsonChunks(big, maxBytes: 20).count == 2)
+    }
+
     @Test func theURLKeepsItsPasswordOutOfMessages() throws {
         let configuration = try PostgresStore.Configuration(url: "postgres://schoolsync:s3cret@db.example:6543/county?sslmode=require", poolSize: 7)
         #expect(!configuration.redactedURL.contains("s3cret"))
