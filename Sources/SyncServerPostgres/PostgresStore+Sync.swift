@@ -49,7 +49,7 @@ extension PostgresStore {
             }
             // The head first: in this snapshot every sequence number up to it is committed, and
             // none below it can commit later (log_head's lock orders the commits).
-            let head = try await Self.head(connection, logger)
+            let head = try await head(connection)
             let after = Int64(clamping: seq)
             let echo = echoesOf?.description ?? ""
             let scopeNames = scopes?.map(\.rawValue) ?? []
@@ -282,7 +282,11 @@ extension PostgresStore {
 
         let count = Int64(plan.writes.count)
         var last: Int64 = 0
-        for try await seq in try await connection.query("UPDATE log_head SET seq = seq + \(count) RETURNING seq", logger: logger).decode(Int64.self) {
+        for try await (seq, stored) in try await connection.query(
+            "UPDATE log_head SET seq = seq + \(count) RETURNING seq, (SELECT value FROM store_meta WHERE key = 'epoch')",
+            logger: logger
+        ).decode((Int64, String?).self) {
+            try checkEpoch(stored)
             last = seq
         }
         let first = last - count + 1

@@ -107,7 +107,7 @@ public final class PostgresStore: SyncStore {
 
     /// The highest committed change-log sequence number (0 when empty).
     public func headSequence() async throws -> UInt64 {
-        try await read { connection in try await Self.head(connection, self.logger) }
+        try await read { connection in try await self.head(connection) }
     }
 
     /// How many records are in conflict now.
@@ -119,10 +119,30 @@ public final class PostgresStore: SyncStore {
         }
     }
 
-    static func head(_ connection: PostgresConnection, _ logger: Logger) async throws -> UInt64 {
-        let rows = try await connection.query("SELECT seq FROM log_head", logger: logger)
-        for try await seq in rows.decode(Int64.self) { return try sequence(seq) }
+    /// The log's head, read with the database's epoch, which must still be the one this process
+    /// read when it opened the store (``checkEpoch(_:)``).
+    func head(_ connection: PostgresConnection) async throws -> UInt64 {
+        let rows = try await connection.query("SELECT seq, (SELECT value FROM store_meta WHERE key = 'epoch') FROM log_head", logger: logger)
+        for try await (seq, stored) in rows.decode((Int64, String?).self) {
+            try checkEpoch(stored)
+            return try Self.sequence(seq)
+        }
         throw StoreError(.damaged, "the table log_head has no row; restore the database from a backup")
+    }
+
+    /// A server keeps the epoch it read at start. If the database was restored or replaced under it
+    /// (a restore, a migrate, a failover to a copy), serving on would mix two lives of the log under
+    /// one epoch and devices could skip changes for ever; it answers 503 until it is restarted.
+    func checkEpoch(_ stored: String?) throws {
+        guard stored != epoch.description else { return }
+        logger.error(
+            "the database's epoch changed under this server; restart it",
+            metadata: ["store.epoch": "\(stored ?? "none")", "server.epoch": "\(epoch)"]
+        )
+        throw StoreError(
+            .busy,
+            "the database's epoch is \(stored ?? "missing"), not \(epoch), which this server read when it started: it was restored or replaced; restart the server"
+        )
     }
 
     /// A sequence number read from a table another program may have written: a negative one is

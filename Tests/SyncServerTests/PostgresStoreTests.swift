@@ -118,6 +118,31 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A server keeps the epoch it read at start; if the database gets another under it (restored,
+    /// replaced), it answers 503 and stores nothing until restarted, instead of serving two lives of
+    /// the log under one epoch.
+    @Test func aServerWhoseDatabaseChangedEpochUnderItStopsServing() async throws {
+        try await Fixture.with(store: .postgres) { fixture in
+            let principal = try await fixture.principal(fixture.deviceA)
+            let writer = ReplicaID(high: 0xe0, low: 1)
+            try await (try #require(fixture.store as? PostgresStore)).client.query(
+                "UPDATE store_meta SET value = \(Epoch.random().description) WHERE key = 'epoch'"
+            )
+            await #expect(throws: StoreError.self) { try await fixture.store.pull(after: 0, limit: 10, scopes: nil, replica: nil) }
+            await #expect(throws: StoreError.self) {
+                try await fixture.store.push(
+                    try Make.push([try Make.report("r", values: ["n": .int(1)], by: writer)], replica: writer),
+                    by: principal,
+                    rules: .protocolOnly,
+                    at: Date()
+                )
+            }
+            #expect(try await Self.count("SELECT count(*) FROM records", in: fixture.store) == 0)
+            let restarted = try await fixture.kind.openStore(in: fixture.directory)
+            #expect(try await restarted.headSequence() == 0)
+        }
+    }
+
     /// Why the store orders commits itself: with a plain `bigserial`, a number taken first can commit
     /// last, and a reader that moved its cursor past the later one never sees it. This is PostgreSQL's
     /// behaviour, shown on a scratch table so the store's scheme above has something to be measured
