@@ -42,40 +42,10 @@ extension PostgresStore {
         try await read { connection in
             let plan = PlannedTransaction()
             try await fetchRecords([key], into: plan, connection)
-            guard let (scope, state) = try plan.record(key), let conflict = state.conflict else { return nil }
-            var replicas: Set<String> = []
-            for entries in conflict.fields.values { for entry in entries { replicas.insert(entry.dot.replica.description) } }
-            for dot in conflict.deletes { replicas.insert(dot.replica.description) }
-            let writers = try await writerNames(Array(replicas), connection)
-            func candidates(_ entries: [FieldRegister.Entry]) -> [ConflictDetail.Candidate] {
-                entries.map {
-                    ConflictDetail.Candidate(
-                        replica: $0.dot.replica.description,
-                        counter: $0.dot.counter,
-                        value: $0.value,
-                        writer: writers[$0.dot.replica.description] ?? "unknown replica"
-                    )
-                }
-            }
-            var settled: [String: Value] = [:]
-            for (name, register) in state.fields where !register.isConflicted {
-                if let value = register.settledValue { settled[name] = value }
-            }
-            var lastContent: [String: Value]?
-            if conflict.isDeleteConflict {
-                plan.liveContents[key] = .some(try await lastLiveContent(key, connection))
-                lastContent = try StoreAlgorithms.keptContent(key, state, in: plan)
-            }
-            return ConflictDetail(
-                collection: key.collection,
-                id: key.id,
-                scope: scope.rawValue,
-                context: state.context,
-                conflicts: conflict.fields.mapValues(candidates),
-                deletedBy: conflict.deletes.map { writers[$0.replica.description] ?? $0.replica.description },
-                settled: settled,
-                lastContent: lastContent
-            )
+            guard let (scope, state) = try plan.record(key), state.isConflicted else { return nil }
+            let writers = try await writerNames(Array(StoreAlgorithms.writerReplicas(of: state)), connection)
+            if state.isDeleteConflict { plan.liveContents[key] = .some(try await lastLiveContent(key, connection)) }
+            return try StoreAlgorithms.conflictDetail(key, scope: scope, state: state, writers: writers, in: plan)
         }
     }
 

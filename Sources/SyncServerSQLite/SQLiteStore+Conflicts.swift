@@ -48,32 +48,8 @@ extension SQLiteStore {
     /// - Throws: ``StoreError`` `.damaged` when the stored record cannot be read; GRDB's `DatabaseError`.
     public func conflictDetail(_ key: RecordKey) async throws -> ConflictDetail? {
         try await pool.read { db in
-            guard let (scope, state) = try Self.storedRecord(key, db), let conflict = state.conflict else { return nil }
-            let writers = try Self.writerNames(db)
-            func candidates(_ entries: [FieldRegister.Entry]) -> [ConflictDetail.Candidate] {
-                entries.map {
-                    ConflictDetail.Candidate(
-                        replica: $0.dot.replica.description,
-                        counter: $0.dot.counter,
-                        value: $0.value,
-                        writer: writers[$0.dot.replica.description] ?? "unknown replica"
-                    )
-                }
-            }
-            var settled: [String: Value] = [:]
-            for (name, register) in state.fields where !register.isConflicted {
-                if let value = register.settledValue { settled[name] = value }
-            }
-            return ConflictDetail(
-                collection: key.collection,
-                id: key.id,
-                scope: scope.rawValue,
-                context: state.context,
-                conflicts: conflict.fields.mapValues(candidates),
-                deletedBy: conflict.deletes.map { writers[$0.replica.description] ?? $0.replica.description },
-                settled: settled,
-                lastContent: conflict.isDeleteConflict ? try StoreAlgorithms.keptContent(key, state, in: SQLiteTransaction(db: db)) : nil
-            )
+            guard let (scope, state) = try Self.storedRecord(key, db) else { return nil }
+            return try StoreAlgorithms.conflictDetail(key, scope: scope, state: state, writers: try Self.writerNames(db), in: SQLiteTransaction(db: db))
         }
     }
 

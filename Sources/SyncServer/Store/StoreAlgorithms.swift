@@ -147,6 +147,54 @@ package enum StoreAlgorithms {
         return .resolved(SyncRecord(key: key, scope: scope, state: state))
     }
 
+    /// The detail of a conflicted record (PROTOCOL.md §3.5, §12): each conflicting value beside its
+    /// dot and the name of its writer (`writers`: replica id → name; an unknown one is shown as
+    /// such), its settled fields, and for an edit-vs-delete conflict what keeping it restores.
+    ///
+    /// - Returns: `nil` when `state` is not in conflict.
+    /// - Throws: ``StoreError`` `.damaged` when the history cannot be read; the store's own errors.
+    package static func conflictDetail(
+        _ key: RecordKey,
+        scope: Scope,
+        state: RecordState,
+        writers: [String: String],
+        in transaction: some StoreTransaction
+    ) throws -> ConflictDetail? {
+        guard let conflict = state.conflict else { return nil }
+        func candidates(_ entries: [FieldRegister.Entry]) -> [ConflictDetail.Candidate] {
+            entries.map {
+                ConflictDetail.Candidate(
+                    replica: $0.dot.replica.description,
+                    counter: $0.dot.counter,
+                    value: $0.value,
+                    writer: writers[$0.dot.replica.description] ?? "unknown replica"
+                )
+            }
+        }
+        var settled: [String: Value] = [:]
+        for (name, register) in state.fields where !register.isConflicted {
+            if let value = register.settledValue { settled[name] = value }
+        }
+        return ConflictDetail(
+            collection: key.collection,
+            id: key.id,
+            scope: scope.rawValue,
+            context: state.context,
+            conflicts: conflict.fields.mapValues(candidates),
+            deletedBy: conflict.deletes.map { writers[$0.replica.description] ?? $0.replica.description },
+            settled: settled,
+            lastContent: conflict.isDeleteConflict ? try keptContent(key, state, in: transaction) : nil
+        )
+    }
+
+    /// The replica ids whose writers a conflict detail names: the contested values' and the deletes'.
+    package static func writerReplicas(of state: RecordState) -> Set<String> {
+        guard let conflict = state.conflict else { return [] }
+        var replicas = Set(conflict.deletes.map(\.replica.description))
+        for entries in conflict.fields.values { replicas.formUnion(entries.map(\.dot.replica.description)) }
+        return replicas
+    }
+
     /// What keeping a record in edit-vs-delete conflict restores: its last content before the
     /// delete, with the concurrent edits that survived the delete laid over it (PROTOCOL.md §3.5).
     package static func keptContent(_ key: RecordKey, _ state: RecordState, in transaction: some StoreTransaction) throws -> [String: Value]? {
