@@ -128,7 +128,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The benchmark: a real server process on loopback, real clients, and a raw-SQLite baseline.
+        // The benchmark: real server processes on loopback (one on SQLite, one on PostgreSQL, two on
+        // PostgreSQL behind HAProxy), real clients, and a raw-SQLite baseline.
         .executableTarget(
             name: "schoolsync-bench",
             dependencies: [
@@ -136,12 +137,14 @@ let package = Package(
                 "SyncClient",
                 "SyncServer",
                 "SyncServerSQLite",
+                "SyncServerPostgres",
                 "Reporting",
                 "FaultProxy",
                 "SchoolSyncTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

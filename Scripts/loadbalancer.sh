@@ -4,13 +4,17 @@
 # server out after two failures (or at once, on the first connection it refuses to live traffic),
 # and a request that could not reach a server sent to another one. Loopback only.
 #
-#   Scripts/loadbalancer.sh start DIR [--port PORT] BACKEND_PORT...
+#   Scripts/loadbalancer.sh start DIR [--port PORT] [--maxconn N] [--check-timeout MS] BACKEND_PORT...
 #       writes DIR/haproxy.cfg, starts HAProxy as a daemon (DIR/haproxy.pid) and prints
 #       `export SCHOOLSYNC_LB_URL=http://127.0.0.1:PORT SCHOOLSYNC_LB_DIR=DIR`; without --port it
-#       takes a free port, and another if that one is taken before HAProxy binds it.
+#       takes a free port, and another if that one is taken before HAProxy binds it. --maxconn is
+#       how many client connections HAProxy holds at once (default 512; more wait to be accepted):
+#       the benchmark's thousands of simulated schools each keep one open. --check-timeout is how
+#       many milliseconds a health check may take before it counts as failed (default 1000).
 #   Scripts/loadbalancer.sh status DIR
 #       one line per backend server, then the backend's totals:
-#       `NAME STATUS sessions=N retries=N redispatches=N response_errors=N http_5xx=N` (STATUS: UP, DOWN, …)
+#       `NAME STATUS sessions=N retries=N redispatches=N response_errors=N http_5xx=N check_downs=N downtime=S`
+#       (STATUS: UP, DOWN, …; check_downs: times it went from up to down; downtime: seconds down in all)
 #   Scripts/loadbalancer.sh stop DIR
 #       stops HAProxy (SIGTERM, SIGKILL after 5 s); leaves DIR, which belongs to the caller.
 #
@@ -25,7 +29,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: Scripts/loadbalancer.sh start DIR [--port PORT] BACKEND_PORT... | status DIR | stop DIR" >&2
+    echo "usage: Scripts/loadbalancer.sh start DIR [--port PORT] [--maxconn N] [--check-timeout MS] BACKEND_PORT... | status DIR | stop DIR" >&2
     exit 2
 }
 
@@ -38,14 +42,14 @@ is_port() { [[ $1 =~ ^[0-9]+$ ]] && ((10#$1 >= 1 && 10#$1 <= 65535)); }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-write_config() { # DIR PORT BACKEND_PORT...
-    local dir=$1 port=$2 index=0 backend
-    shift 2
+write_config() { # DIR PORT MAXCONN CHECK_TIMEOUT_MS BACKEND_PORT...
+    local dir=$1 port=$2 maxconn=$3 check_timeout=$4 index=0 backend
+    shift 4
     {
         cat <<EOF
 # Written by Scripts/loadbalancer.sh; regenerated on every start.
 global
-    maxconn 512
+    maxconn $maxconn
     # Without SO_REUSEPORT: a port another listener holds (another test's HAProxy) fails to bind,
     # and another port is tried, instead of the two sharing its connections.
     noreuseport
@@ -57,7 +61,7 @@ defaults
     timeout client 90s
     # A long poll holds a pull up to the server's maxWaitSeconds (60 s) before it answers.
     timeout server 90s
-    timeout check 1s
+    timeout check ${check_timeout}ms
     retries 3
     # Every retry goes to another server, not the one that just failed.
     option redispatch 1
@@ -98,14 +102,27 @@ launch() { # DIR HAPROXY
 
 start() {
     [ $# -ge 2 ] || usage
-    local dir=$1 port="" attempt binary
+    local dir=$1 port="" maxconn=512 check_timeout=1000 attempt binary
     shift
     binary=$(haproxy_binary)
-    if [ "${1:-}" = --port ]; then
-        [ $# -ge 2 ] && is_port "$2" || usage
-        port=$2
+    while [ "${1:-}" = --port ] || [ "${1:-}" = --maxconn ] || [ "${1:-}" = --check-timeout ]; do
+        [ $# -ge 2 ] || usage
+        case $1 in
+        --port)
+            is_port "$2" || usage
+            port=$2
+            ;;
+        --maxconn)
+            [[ $2 =~ ^[0-9]+$ ]] && ((10#$2 >= 1 && 10#$2 <= 100000)) || usage
+            maxconn=$((10#$2))
+            ;;
+        --check-timeout)
+            [[ $2 =~ ^[0-9]+$ ]] && ((10#$2 >= 10 && 10#$2 <= 600000)) || usage
+            check_timeout=$((10#$2))
+            ;;
+        esac
         shift 2
-    fi
+    done
     [ $# -ge 1 ] || usage
     for backend in "$@"; do is_port "$backend" || { echo "not a port: $backend" >&2; exit 2; }; done
     mkdir -p "$dir"
@@ -118,7 +135,7 @@ start() {
     # A port found free may be taken before HAProxy binds it: try another, up to five times.
     for attempt in 1 2 3 4 5; do
         local chosen=${port:-$(free_port)}
-        write_config "$dir" "$chosen" "$@"
+        write_config "$dir" "$chosen" "$maxconn" "$check_timeout" "$@"
         if launch "$dir" "$binary"; then
             echo "export SCHOOLSYNC_LB_URL=http://127.0.0.1:$chosen SCHOOLSYNC_LB_DIR=$dir"
             exit 0
@@ -151,6 +168,7 @@ for row in rows:
         f'{row["svname"]} {row["status"].split()[0]} sessions={row["stot"] or 0} retries={row["wretr"] or 0}'
         f' redispatches={row["wredis"] or 0}'
         f' response_errors={row["eresp"] or 0} http_5xx={row["hrsp_5xx"] or 0}'
+        f' check_downs={row["chkdown"] or 0} downtime={row["downtime"] or 0}'
     )
 EOF
 }

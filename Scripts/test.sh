@@ -37,15 +37,17 @@ tail -n 2 "$demo_dir/demo.log"
 echo "== the pages in headless Chromium: the bureau summary, and an administrator resolving a conflict"
 Scripts/check-pages.sh "$demo_dir/demo"
 
-echo "== the benchmark runs (--quick, debug build: proves it works, asserts no speed)"
+echo "== a PostgreSQL 15 cluster of the run's own, for the benchmark's PostgreSQL configurations and the tests"
+eval "$(Scripts/postgres.sh start)"
+trap 'Scripts/postgres.sh stop; rm -rf "$demo_dir"' EXIT
+echo "PostgreSQL at $SCHOOLSYNC_TEST_POSTGRES_URL"
+
+echo "== the benchmark runs (--quick, debug build, on SQLite, PostgreSQL and two servers behind HAProxy: proves each works, asserts no speed)"
 swift run --skip-build schoolsync-bench --quick >"$demo_dir/bench.log" 2>&1 || { cat "$demo_dir/bench.log"; exit 1; }
 tail -n 3 "$demo_dir/bench.log"
 
 echo "== a bounded libFuzzer run of the wire decoder and the join (fixed seed)"
 Scripts/fuzz.sh
 
-echo "== swift test (on a PostgreSQL 15 cluster of their own for the PostgreSQL store's tests)"
-eval "$(Scripts/postgres.sh start)"
-trap 'Scripts/postgres.sh stop; rm -rf "$demo_dir"' EXIT
-echo "PostgreSQL at $SCHOOLSYNC_TEST_POSTGRES_URL"
+echo "== swift test (the PostgreSQL store's tests on the cluster started above)"
 swift test "$@"

@@ -30,15 +30,28 @@ enum FieldScenario {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let school = "qx-zhuoran"
         var deviceTokens: [String] = []
-        let server = try await ServerUnderTest(directory: directory) { store in
+        try await ServerUnderTest.with(.sqlite, directory: directory, postgres: nil) { store in
             let now = Date()
             _ = try await store.createSchool(id: school, name: "卓然学校", at: now)
             for index in 0..<3 {
                 deviceTokens.append(try await store.createPrincipal(kind: .device, name: "PC \(index)", schoolID: school, at: now).token)
             }
             try await BenchCatalog.publish(store, measures: (0..<40).map { "m\($0)" }, schools: [school])
+        } _: { server in
+            try await run(server: server, school: school, deviceTokens: deviceTokens, reports: reports, weeks: weeks, directory: directory, http: http, report: report)
         }
-        defer { server.stop() }
+    }
+
+    private static func run(
+        server: ServerUnderTest,
+        school: String,
+        deviceTokens: [String],
+        reports: Int,
+        weeks: Int,
+        directory: URL,
+        http: HTTPClient,
+        report: (Measurement) -> Void
+    ) async throws {
         guard let upstreamPort = URL(string: server.url)?.port else { throw BenchError("no port in \(server.url)") }
         let proxy = try await FaultProxy.start(upstreamPort: upstreamPort)
         let slow = linkBytesPerSecond

@@ -15,6 +15,10 @@ struct Measurement: Codable {
     var target: String?
     var met: Bool?
     var note: String
+    /// The server configuration it was measured on (``ServerSetup``); nil for what involves no server.
+    var server: String? = nil
+    /// Whether the three-way comparison table shows it.
+    var compared: Bool? = nil
 }
 
 /// A weekly report as a school writes it: status, a paragraph of narrative, a workflow state.
@@ -113,7 +117,7 @@ extension RecordState {
 /// Publishes measures and their assignments straight into the store, as the bureau would, so the
 /// server's domain rules accept the schools' reports.
 enum BenchCatalog {
-    static func publish(_ store: SQLiteStore, measures: [String], schools: [String]) async throws {
+    static func publish(_ store: any SyncStore, measures: [String], schools: [String]) async throws {
         let bureau = try await store.createPrincipal(kind: .bureau, name: "bench bureau", schoolID: nil, at: Date()).0
         let replica = ReplicaID.random()
         var records: [SyncRecord] = []

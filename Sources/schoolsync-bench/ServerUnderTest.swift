@@ -1,34 +1,173 @@
 import Foundation
+import Logging
 import SchoolSyncTestSupport
 import SyncServer
+import SyncServerPostgres
 import SyncServerSQLite
 
-/// The real `schoolsync-server`, built beside this executable, run as a child process on a free
-/// loopback port with a fresh database, so its memory is measured apart from the clients'. The
-/// process is SchoolSyncTestSupport's `ServerProcess`, the tests' own.
-struct ServerUnderTest: Sendable {
-    let server: ServerProcess
-    let store: SQLiteStore
+/// The real `schoolsync-server`, built beside this executable, run as child processes on free
+/// loopback ports with a fresh database, so their memory and CPU are measured apart from the
+/// clients'. The processes are SchoolSyncTestSupport's `ServerProcess`, the tests' own; for
+/// ``ServerSetup/postgresPair`` the clients reach the two through `LoadBalancer` (HAProxy).
+///
+/// `store` is a handle on the same database in the benchmark process: it prepares the data before
+/// the servers start and reads it back at the end.
+final class ServerUnderTest: Sendable {
+    let setup: ServerSetup
+    let servers: [ServerProcess]
+    let balancer: LoadBalancer?
+    let store: any SyncStore
+    private let postgres: BenchPostgres?
+    /// The PostgreSQL database (name and URL), when the setup has one.
+    let database: (name: String, url: String)?
 
-    init(directory: URL, prepare: (SQLiteStore) async throws -> Void) async throws {
-        let databasePath = directory.appendingPathComponent("server.sqlite").path
-        store = try SQLiteStore(path: databasePath)
-        try await prepare(store)
-        server = try await ServerProcess(database: databasePath, logLevel: "error", arguments: ["--max-batch-records", "500"])
+    /// Runs `body` with the servers of `setup` on a fresh database that `prepare` filled first, and
+    /// stops them afterwards, whether `body` threw or not.
+    ///
+    /// - Parameter connections: how many client connections the load balancer must hold at once.
+    static func with<T>(
+        _ setup: ServerSetup,
+        directory: URL,
+        postgres: BenchPostgres?,
+        connections: Int = 512,
+        prepare: (any SyncStore) async throws -> Void,
+        _ body: (ServerUnderTest) async throws -> T
+    ) async throws -> T {
+        let server = try await ServerUnderTest(setup, directory: directory, postgres: postgres, connections: connections, prepare: prepare)
+        let result: T
+        do {
+            result = try await body(server)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+        return result
     }
 
-    var url: String { server.baseURL }
-
-    /// The server's peak resident memory so far, in MB.
-    var peakMemoryMB: Double { PeakMemory.megabytes(pid: server.process.processIdentifier) }
-
-    /// CPU seconds (user + system) the server process has used so far.
-    var cpuSeconds: Double { CPUTime.seconds(pid: server.process.processIdentifier) }
-
-    func stop() {
-        server.process.terminate()
-        server.process.waitUntilExit()
+    private init(
+        _ setup: ServerSetup,
+        directory: URL,
+        postgres: BenchPostgres?,
+        connections: Int,
+        prepare: (any SyncStore) async throws -> Void
+    ) async throws {
+        self.setup = setup
+        self.postgres = postgres
+        let arguments = ["--max-batch-records", "500"]
+        switch setup {
+        case .sqlite:
+            let databasePath = directory.appendingPathComponent("server.sqlite").path
+            let store = try SQLiteStore(path: databasePath)
+            try await prepare(store)
+            self.store = store
+            database = nil
+            servers = [try await ServerProcess(database: databasePath, logLevel: "error", arguments: arguments)]
+            balancer = nil
+        case .postgres, .postgresPair, .postgresPairPatientCheck:
+            guard let postgres else { throw BenchError("\(setup) needs PostgreSQL") }
+            let database = try await postgres.makeDatabase()
+            let store: PostgresStore
+            do {
+                var logger = Logger(label: "schoolsync-bench")
+                logger.logLevel = .error
+                store = try await PostgresStore(configuration: .init(url: database.url, poolSize: 4), logger: logger)
+            } catch {
+                await postgres.dropDatabase(database.name)
+                throw error
+            }
+            var started: [ServerProcess] = []
+            var balancer: LoadBalancer?
+            do {
+                try await prepare(store)
+                for _ in 0..<setup.serverCount {
+                    started.append(try await ServerProcess(store: ["--database-url", database.url], logLevel: "error", arguments: arguments))
+                }
+                if let checkTimeout = setup.checkTimeout {
+                    // A short directory: HAProxy's admin socket path may be at most 97 bytes.
+                    balancer = try await LoadBalancer.start(
+                        backends: started.map(\.port),
+                        in: URL(fileURLWithPath: "/tmp/schoolsync-lb-\(UUID().uuidString.prefix(8))"),
+                        maxConnections: connections + 64,
+                        checkTimeout: checkTimeout
+                    )
+                }
+            } catch {
+                for server in started { await server.stop(with: SIGTERM) }
+                await store.close()
+                await postgres.dropDatabase(database.name)
+                throw error
+            }
+            self.database = database
+            self.store = store
+            self.balancer = balancer
+            servers = started
+        }
     }
+
+    /// Where clients connect: the load balancer, else the one server.
+    var url: String { balancer?.baseURL ?? servers[0].baseURL }
+
+    /// The servers' peak resident memory so far, in MB, summed over the servers.
+    var peakMemoryMB: Double { servers.map { PeakMemory.megabytes(pid: $0.process.processIdentifier) }.reduce(0, +) }
+
+    /// CPU seconds used so far by each side.
+    func cpu() -> CPUUse {
+        CPUUse(
+            servers: servers.map { CPUTime.seconds(pid: $0.process.processIdentifier) }.reduce(0, +),
+            database: setup.usesPostgres ? postgres?.cpuSeconds : nil,
+            balancer: balancer.flatMap { balancer in
+                (try? String(contentsOf: balancer.directory.appendingPathComponent("haproxy.pid"), encoding: .utf8))
+                    .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                    .map { CPUTime.seconds(pid: $0) }
+            },
+            clients: CPUTime.seconds()
+        )
+    }
+
+    /// Where the PostgreSQL log ends now; nil on SQLite or when it cannot be read.
+    func logMark() -> UInt64? { database == nil ? nil : postgres?.logLength() }
+
+    /// PostgreSQL's ERROR lines since `mark`, by message.
+    func loggedErrors(since mark: UInt64) -> [String: Int] { postgres?.loggedErrors(since: mark) ?? [:] }
+
+    /// Samples what the PostgreSQL connections do until ``WaitSampler/finish()``; nil on SQLite.
+    func sampleWaits() -> WaitSampler? { database.map { WaitSampler(url: $0.url) } }
+
+    private func stop() async {
+        if let balancer {
+            await balancer.stop()
+            try? FileManager.default.removeItem(at: balancer.directory)
+        }
+        for server in servers { await server.stop(with: SIGTERM) }
+        if let store = store as? PostgresStore { await store.close() }
+        if let database, let postgres { await postgres.dropDatabase(database.name) }
+    }
+}
+
+/// CPU seconds (user + system) used by each side, or what they used between two readings.
+struct CPUUse: Codable, Sendable {
+    /// The `schoolsync-server` processes, summed.
+    var servers: Double
+    /// The PostgreSQL cluster's processes; nil on SQLite or when they cannot be read.
+    var database: Double?
+    /// HAProxy; nil without a load balancer.
+    var balancer: Double?
+    /// The benchmark process: the simulated clients.
+    var clients: Double
+
+    static func - (after: CPUUse, before: CPUUse) -> CPUUse {
+        CPUUse(
+            servers: after.servers - before.servers,
+            database: after.database.flatMap { a in before.database.map { a - $0 } },
+            balancer: after.balancer.flatMap { a in before.balancer.map { a - $0 } },
+            clients: after.clients - before.clients
+        )
+    }
+
+    /// Everything that serves the clients: servers, database and load balancer.
+    var serverSide: Double { servers + (database ?? 0) + (balancer ?? 0) }
+    var total: Double { serverSide + clients }
 }
 
 /// Peak resident set size (VmHWM) from /proc.

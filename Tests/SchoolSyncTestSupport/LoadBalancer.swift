@@ -32,9 +32,18 @@ public final class LoadBalancer: Sendable {
 
     /// Starts HAProxy over the servers on `backends` (named `s1`, `s2`, … in that order) on a free
     /// loopback port, its files in `directory`.
+    /// - Parameters:
+    ///   - maxConnections: the client connections HAProxy holds at once (its `maxconn`); more wait
+    ///     to be accepted. The benchmark's simulated schools each keep one open.
+    ///   - checkTimeout: how long a health check may take before it counts as failed (whole
+    ///     milliseconds; the script's default, 1 s, when nil).
     /// - Throws: ``ProcessError`` with the script's output when it did not start.
-    public static func start(backends: [Int], in directory: URL) async throws -> LoadBalancer {
-        let output = try await run(["start", directory.path] + backends.map(String.init))
+    public static func start(backends: [Int], in directory: URL, maxConnections: Int = 512, checkTimeout: Duration? = nil) async throws -> LoadBalancer {
+        var options = ["--maxconn", String(maxConnections)]
+        if let checkTimeout {
+            options += ["--check-timeout", String(checkTimeout.components.seconds * 1000 + checkTimeout.components.attoseconds / 1_000_000_000_000_000)]
+        }
+        let output = try await run(["start", directory.path] + options + backends.map(String.init))
         guard let range = output.range(of: #"SCHOOLSYNC_LB_URL=http://127\.0\.0\.1:(\d+)"#, options: .regularExpression),
             let port = output[range].split(separator: ":").last.flatMap({ Int($0) })
         else { throw ProcessError("Scripts/loadbalancer.sh start printed no address: \(output)") }
@@ -57,6 +66,10 @@ public final class LoadBalancer: Sendable {
         public var responseErrors: Int
         /// Answers with a 5xx status, HAProxy's own 502 and 503 included.
         public var http5xx: Int
+        /// Times the health check took it from up to down (`chkdown`; for the backend: times no server was up).
+        public var checkDowns: Int
+        /// Seconds it has been down in all (`downtime`).
+        public var downtimeSeconds: Int
     }
 
     /// The servers and the backend's totals, from HAProxy's admin socket.
@@ -75,7 +88,9 @@ public final class LoadBalancer: Sendable {
                 retries: counters["retries"] ?? 0,
                 redispatches: counters["redispatches"] ?? 0,
                 responseErrors: counters["response_errors"] ?? 0,
-                http5xx: counters["http_5xx"] ?? 0
+                http5xx: counters["http_5xx"] ?? 0,
+                checkDowns: counters["check_downs"] ?? 0,
+                downtimeSeconds: counters["downtime"] ?? 0
             )
         }
     }

@@ -32,9 +32,12 @@ public final class PostgresCluster: Sendable {
     }
 
     /// Makes and starts a fresh cluster; waits until it accepts connections.
-    /// - Parameter firstPort: the port to try first (tests of the harness itself); a free one when nil.
+    /// - Parameters:
+    ///   - firstPort: the port to try first (tests of the harness itself); a free one when nil.
+    ///   - fsync: whether commits wait for the disk. Off for the tests (their data is thrown away, and
+    ///     a test waits for no disk); on for the benchmark, whose commits must cost what they cost.
     /// - Throws: ``PostgresClusterError`` naming the step that failed, with its output and the server's log.
-    public static func start(firstPort: Int? = nil) async throws -> PostgresCluster {
+    public static func start(firstPort: Int? = nil, fsync: Bool = false) async throws -> PostgresCluster {
         let binaries = try binaryDirectory()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("schoolsync-pg-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -62,7 +65,9 @@ public final class PostgresCluster: Sendable {
                     "pg_ctl",
                     [
                         "-D", data, "-l", log.path, "-w", "-t", "60",
-                        "-o", "-p \(cluster.port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=500", "start",
+                        "-o",
+                        "-p \(cluster.port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=\(fsync ? "on" : "off") -c max_connections=500",
+                        "start",
                     ]
                 )
                 return cluster

@@ -52,6 +52,15 @@ public final class PostgresSession: Sendable {
         return values
     }
 
+    /// Runs one statement whose rows are one text column; NULLs are left out.
+    public func texts(_ sql: String) async throws -> [String] {
+        var values: [String] = []
+        for try await value in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(String?.self) {
+            if let value { values.append(value) }
+        }
+        return values
+    }
+
     /// The client ports of the connections to this session's database that wait for a lock (a row
     /// lock or an advisory lock another transaction holds).
     public func clientPortsWaitingForLocks() async throws -> Set<Int> {
