@@ -112,10 +112,13 @@ extension PostgresStore {
         }
     }
 
-    /// Writes devices' pulls and pushes to the device list in one transaction, in the order given;
-    /// users' activity is skipped and a client name is cut to 64 characters.
+    /// Writes devices' pulls and pushes to the device list in one transaction, each device's in the
+    /// order given; users' activity is skipped and a client name is cut to 64 characters.
     public func recordActivity(_ activities: [DeviceActivity]) async throws {
-        let devices = activities.filter { $0.principal.kind == .device }
+        // By principal, each one's activities still in their order: two servers writing the same
+        // devices' rows then lock them in one order and never deadlock.
+        let devices = activities.enumerated().filter { $0.element.principal.kind == .device }
+            .sorted { ($0.element.principal.id, $0.offset) < ($1.element.principal.id, $1.offset) }.map(\.element)
         guard !devices.isEmpty else { return }
         try await write { connection in
             for activity in devices {
