@@ -55,8 +55,6 @@ package final class PlannedTransaction: StoreTransaction {
     package var records: [RecordKey: (scope: Scope, state: RecordState)?] = [:]
     package var serverReplicas: [Int64: ReplicaID?] = [:]
     package var liveContents: [RecordKey: [String: Value]?] = [:]
-    /// Replica ids that must not be minted (taken by someone already), as far as the store knows.
-    package var takenReplicas: Set<ReplicaID> = []
 
     /// Records the last run read without having them; fetch them and ``rerun()``.
     package private(set) var missingRecords: Set<RecordKey> = []
@@ -130,8 +128,8 @@ package final class PlannedTransaction: StoreTransaction {
     }
 
     package func mintServerReplica(for principal: Principal, epoch: Epoch) throws -> ReplicaID {
-        var fresh = ReplicaID.random()
-        while takenReplicas.contains(fresh) { fresh = ReplicaID.random() }
+        // Checked against the owners table by the store before it applies the plan.
+        let fresh = ReplicaID.random()
         minted[principal.id] = fresh
         mintedServerReplicas.append((principal.id, epoch, fresh))
         newOwners.append((fresh, principal.id))
