@@ -35,14 +35,18 @@ struct StoreTests {
                                     on: Self.priorState(writer: writer, field: "w\(index)", rounds: round)
                                 )
                             }
-                            guard
-                                case .accepted(let response, _) = try await store.push(
-                                    try Make.push(records, replica: writer, receipt: receipt),
-                                    by: principal,
-                                    rules: .protocolOnly,
-                                    at: Date()
-                                )
-                            else {
+                            let request = try Make.push(records, replica: writer, receipt: receipt)
+                            // A store that waited past its lock timeout answers busy (503 on the wire),
+                            // and the client sends the same batch again, as here.
+                            var outcome: PushOutcome?
+                            while outcome == nil {
+                                do {
+                                    outcome = try await store.push(request, by: principal, rules: .protocolOnly, at: Date())
+                                } catch where store.storeError(for: error)?.code == .busy {
+                                    continue
+                                }
+                            }
+                            guard case .accepted(let response, _) = outcome else {
                                 Issue.record("push refused")
                                 return
                             }
