@@ -42,7 +42,7 @@ struct StoreTests {
                             while outcome == nil {
                                 do {
                                     outcome = try await store.push(request, by: principal, rules: .protocolOnly, at: Date())
-                                } catch where store.storeError(for: error)?.code == .busy {
+                                } catch  where store.storeError(for: error)?.code == .busy {
                                     continue
                                 }
                             }
