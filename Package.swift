@@ -231,6 +231,8 @@ let package = Package(
                 "SchoolSyncTestSupport",
                 "FaultProxy",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

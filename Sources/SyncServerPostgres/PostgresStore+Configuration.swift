@@ -24,6 +24,13 @@ extension PostgresStore {
         /// of order pauses here. Unset outside tests.
         package var afterSequencesTaken: (@Sendable (ClosedRange<Int64>) async -> Void)?
 
+        /// The most pushes stored in one transaction with one commit (group commit, ``PushGroups``);
+        /// 1 stores every push alone. Default 32.
+        public var pushGroupSize = 32
+        /// Groups of pushes stored at once by this server (``PushGroups/maxGroups``); tests set 1 to
+        /// know which pushes share a group.
+        package var pushGroupsAtOnce = 2
+
         /// The most connections the pool opens (postgres-nio's `maximumConnections`).
         public var poolSize: Int {
             get { clientConfiguration.options.maximumConnections }

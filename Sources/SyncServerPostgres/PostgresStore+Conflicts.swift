@@ -65,7 +65,7 @@ extension PostgresStore {
             try await fetchRecords([key], into: plan, connection)
             guard let scope = try plan.record(key)?.scope else { return .notFound }
             try await Self.lock(principal: principal, connection, logger)
-            try await Self.lock(replica: nil, scopes: [scope], connection, logger)
+            try await Self.lock(replicas: [], scopes: [scope], connection, logger)
             plan.records = [:]
             try await fetchRecords([key], into: plan, connection)
             let outcome = try await runPlanned(plan, connection) {
@@ -78,7 +78,7 @@ extension PostgresStore {
                     throw StoreError(.busy, "a freshly drawn replica id was taken; try again")
                 }
             }
-            try await apply(plan, connection)
+            try await apply([plan], connection)
             return outcome
         }
     }

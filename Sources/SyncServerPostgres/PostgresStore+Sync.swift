@@ -7,27 +7,69 @@ import SyncServer
 extension PostgresStore {
     /// Checks the push's replica, receipt and batch id (PROTOCOL.md §5 "Ownership", §6.2, §6.3), then
     /// joins its records (§6.2) and writes their change-log entries and the new receipt, in one
-    /// transaction holding the locks of the replica and the batch's records.
+    /// transaction holding the locks of the replica and the batch's scopes. Pushes that arrive
+    /// meanwhile share the transaction and its commit (``PushGroups``), each with its own outcome.
     ///
     /// - Returns: `.accepted` with the answer and how many records changed, `.replayed` with the stored
     ///   answer of the same batch, or why the push may not be joined.
     /// - Throws: ``StoreError`` `.damaged` when stored data cannot be read; postgres-nio's `PSQLError`
     ///   (a lock wait past the lock timeout is answered 503 `unavailable`).
     public func push(_ request: PushRequest, by principal: Principal, rules: CollectionRules, at time: Date) async throws -> PushOutcome {
+        // Only scopes this principal may write: a record for any other is refused unread.
+        var claims: Set<PushGroups.Claim> = [.replica(request.replica)]
+        for scope in request.records.map(\.scope) where principal.canWrite(scope) { claims.insert(.scope(scope)) }
+        return try await pushGroups.push(request, by: principal, rules: rules, at: time, claims: claims) { [self] jobs in
+            await storeGroup(jobs)
+        }
+    }
+
+    /// Stores a group of pushes that share no replica and no scope, in one transaction: their locks
+    /// in one statement, their replicas and records in one read each, each push's plan made alone
+    /// (a push that fails takes nothing of the others with it), and every plan written in one
+    /// statement that takes the group's sequence numbers (``apply(_:_:)``).
+    ///
+    /// - Returns: each push's outcome, in order; every push fails with the transaction's error when
+    ///   the database fails (nothing of the group is stored then).
+    func storeGroup(_ jobs: [PushGroups.Job]) async -> [Result<PushOutcome, any Error>] {
         let epoch = self.epoch
-        return try await write { connection in
-            let keys = request.records.map(\.key)
-            // Only scopes this principal may write: a record for any other is refused unread.
-            let scopes = Set(request.records.map(\.scope).filter(principal.canWrite))
-            try await Self.lock(replica: request.replica, scopes: scopes, connection, logger)
-            let plan = PlannedTransaction()
-            try await fetchReplica(request.replica, into: plan, connection)
-            try await fetchRecords(Set(keys), into: plan, connection)
-            let outcome = try await runPlanned(plan, connection) {
-                try StoreAlgorithms.push(request, by: principal, rules: rules, epoch: epoch, at: time, in: plan)
+        do {
+            return try await write { connection in
+                var replicas: [ReplicaID] = []
+                var scopes: Set<Scope> = []
+                for job in jobs {
+                    for claim in job.claims {
+                        switch claim {
+                        case .replica(let replica): replicas.append(replica)
+                        case .scope(let scope): scopes.insert(scope)
+                        }
+                    }
+                }
+                try await Self.lock(replicas: replicas, scopes: scopes, connection, logger)
+                let fetched = PlannedTransaction()
+                try await fetchReplicas(replicas, into: fetched, connection)
+                try await fetchRecords(Set(jobs.flatMap { $0.request.records.map(\.key) }), into: fetched, connection)
+                var results: [Result<PushOutcome, any Error>] = []
+                var plans: [PlannedTransaction] = []
+                for job in jobs {
+                    let plan = fetched.sharingFetched()
+                    do {
+                        let outcome = try await runPlanned(plan, connection) {
+                            try StoreAlgorithms.push(job.request, by: job.principal, rules: job.rules, epoch: epoch, at: job.time, in: plan)
+                        }
+                        plans.append(plan)
+                        results.append(.success(outcome))
+                    } catch let error as PSQLError {
+                        // The transaction is aborted: nothing of the group can be stored.
+                        throw error
+                    } catch {
+                        results.append(.failure(error))
+                    }
+                }
+                try await apply(plans, connection)
+                return results
             }
-            try await apply(plan, connection)
-            return outcome
+        } catch {
+            return jobs.map { _ in .failure(error) }
         }
     }
 
@@ -200,17 +242,28 @@ extension PostgresStore {
 
     /// Fetches a replica's progress and owner into `plan`.
     func fetchReplica(_ replica: ReplicaID, into plan: PlannedTransaction, _ connection: PostgresConnection) async throws {
-        let name = replica.description
+        try await fetchReplicas([replica], into: plan, connection)
+    }
+
+    /// Fetches replicas' progress and owners into `plan`, in one statement.
+    func fetchReplicas(_ replicas: [ReplicaID], into plan: PlannedTransaction, _ connection: PostgresConnection) async throws {
+        guard !replicas.isEmpty else { return }
+        let byName = Dictionary(replicas.map { ($0.description, $0) }, uniquingKeysWith: { first, _ in first })
+        let names = Array(byName.keys)
         let rows = try await connection.query(
             """
-            SELECT r.sequence, r.last_batch, (SELECT principal_id FROM replica_owners WHERE replica = \(name))
-            FROM (SELECT 1) AS one LEFT JOIN replicas r ON r.replica = \(name)
+            SELECT k.replica, r.sequence, r.last_batch, o.principal_id
+            FROM unnest(\(names)::text[]) AS k(replica)
+            LEFT JOIN replicas r ON r.replica = k.replica LEFT JOIN replica_owners o ON o.replica = k.replica
             """,
             logger: logger
         )
-        plan.progress[replica] = .some(nil)
-        plan.owners[replica] = .some(nil)
-        for try await (sequence, batch, owner) in rows.decode((Int64?, String?, Int64?).self) {
+        for replica in replicas {
+            plan.progress[replica] = .some(nil)
+            plan.owners[replica] = .some(nil)
+        }
+        for try await (name, sequence, batch, owner) in rows.decode((String, Int64?, String?, Int64?).self) {
+            guard let replica = byName[name] else { continue }
             if let sequence, let batch {
                 plan.progress[replica] = .some(PushRules.ReplicaProgress(sequence: try Self.sequence(sequence), lastBatch: batch))
             }
@@ -238,80 +291,146 @@ extension PostgresStore {
         }
     }
 
-    /// Applies the plan of a finished run: owners, server-side replicas, the receipt and the
-    /// notification for every server's long polls (delivered at commit) first; then, as the last
-    /// steps, the record writes with their sequence numbers taken from `log_head` (whose lock, held
-    /// until commit, orders commits by sequence number): the records, audit entries and conflicts index.
-    func apply(_ plan: PlannedTransaction, _ connection: PostgresConnection) async throws {
-        for minted in plan.mintedServerReplicas {
-            try await connection.query(
-                """
-                INSERT INTO user_replicas (principal_id, epoch, replica) VALUES (\(minted.principalID), \(minted.epoch.description), \(minted.replica.description))
-                ON CONFLICT (principal_id, epoch) DO UPDATE SET replica = excluded.replica
-                """,
-                logger: logger
-            )
+    /// Applies the plans of finished runs (one push or resolution, or a group of pushes that share
+    /// no record) in one statement: minted server-side replicas, new replica owners, receipts, and
+    /// the record writes with their sequence numbers, taken from `log_head` in the same statement
+    /// (its row lock, held until commit, orders commits by sequence number, PROTOCOL.md §7.2): the
+    /// records, audit entries, conflicts index and the notification for every server's long polls
+    /// (delivered at commit). One round trip under the lock, then the commit; only a push whose
+    /// states pass 16 MiB sends its further rows in statements of their own.
+    ///
+    /// - Throws: ``StoreError`` `.busy` when a record was stored under another scope meanwhile or
+    ///   the database's epoch changed (nothing is kept: the caller's transaction rolls back);
+    ///   postgres-nio's `PSQLError`.
+    func apply(_ plans: [PlannedTransaction], _ connection: PostgresConnection) async throws {
+        let writes = plans.flatMap(\.writes)
+        let receipts = try plans.compactMap(\.receipt).map(ReceiptRow.init)
+        let owners = plans.flatMap(\.newOwners).map { OwnerRow(replica: $0.replica.description, principal_id: $0.principalID) }
+        let minted = plans.flatMap(\.mintedServerReplicas).map {
+            MintedRow(principal_id: $0.principalID, epoch: $0.epoch.description, replica: $0.replica.description)
         }
-        for owner in plan.newOwners {
-            try await connection.query(
-                "INSERT INTO replica_owners (replica, principal_id) VALUES (\(owner.replica.description), \(owner.principalID))",
-                logger: logger
-            )
-        }
-        if let receipt = plan.receipt {
-            let response = String(decoding: try CanonicalJSON.encode(receipt.response), as: UTF8.self)
-            try await connection.query(
-                """
-                INSERT INTO replicas (replica, sequence, last_batch, last_response, principal_id, last_seen)
-                VALUES (\(receipt.replica.description), \(Int64(clamping: receipt.sequence)), \(receipt.batch.rawValue), \(response),
-                        \(receipt.principalID), \(receipt.time))
-                ON CONFLICT (replica) DO UPDATE SET
-                    sequence = excluded.sequence, last_batch = excluded.last_batch, last_response = excluded.last_response,
-                    principal_id = excluded.principal_id, last_seen = excluded.last_seen
-                """,
-                logger: logger
-            )
-        }
-        guard !plan.writes.isEmpty else { return }
-        // Everything but the numbers is ready before the numbers are taken: from then until commit
-        // this transaction holds log_head's lock, and every other writer waits for it.
-        let written = try WrittenRecords(plan.writes)
+        guard !writes.isEmpty || !receipts.isEmpty || !owners.isEmpty || !minted.isEmpty else { return }
+        // Everything but the numbers is ready before the statement that takes them: from then until
+        // commit this transaction holds log_head's lock, and every other writer waits for it.
+        let written = try WrittenRecords(writes)
         let records = try WrittenRecords.jsonChunks(written.records)
         let audit = try WrittenRecords.jsonChunks(written.audit)
-        let newConflicts = written.newConflicts.isEmpty ? nil : try WrittenRecords.json(written.newConflicts)
-        let openConflicts = written.openConflicts.isEmpty ? nil : try WrittenRecords.json(written.openConflicts)
-        // Delivered when the transaction commits, to every server's long polls.
-        try await connection.query("SELECT pg_notify(\(Self.changeChannel), '')", logger: logger)
-
-        let count = Int64(plan.writes.count)
-        var last: Int64 = 0
-        for try await (seq, stored) in try await connection.query(
-            "UPDATE log_head SET seq = seq + \(count) RETURNING seq, (SELECT value FROM store_meta WHERE key = 'epoch')",
-            logger: logger
-        ).decode((Int64, String?).self) {
-            try checkEpoch(stored)
-            last = seq
-        }
-        let first = last - count + 1
-        await configuration.afterSequencesTaken?(first...last)
-        var stored: Int64 = 0
-        for chunk in records {
-            for try await count in try await connection.query(
+        var statement = GroupStatement()
+        if !minted.isEmpty {
+            statement.add(
                 """
-                WITH stored AS (
-                    INSERT INTO records AS r (collection, id, scope, state, seq, conflicted, pushed_by)
-                    SELECT collection, id, scope, state, \(first) + "offset", conflicted, pushed_by
-                    FROM json_to_recordset(\(chunk)::json)
-                        AS w(collection text, id text, scope text, state text, "offset" bigint, conflicted boolean, pushed_by text)
-                    ON CONFLICT (collection, id) DO UPDATE SET
-                        state = excluded.state, seq = excluded.seq, conflicted = excluded.conflicted, pushed_by = excluded.pushed_by
-                    WHERE r.scope = excluded.scope
-                    RETURNING 1
+                minted AS (
+                    INSERT INTO user_replicas (principal_id, epoch, replica)
+                    SELECT principal_id, epoch, replica FROM json_to_recordset(\(try statement.json(minted))::json)
+                        AS w(principal_id bigint, epoch text, replica text)
+                    ON CONFLICT (principal_id, epoch) DO UPDATE SET replica = excluded.replica
                 )
-                SELECT count(*) FROM stored
-                """,
-                logger: logger
-            ).decode(Int64.self) {
+                """
+            )
+        }
+        if !owners.isEmpty {
+            statement.add(
+                """
+                owners AS (
+                    INSERT INTO replica_owners (replica, principal_id)
+                    SELECT replica, principal_id FROM json_to_recordset(\(try statement.json(owners))::json) AS w(replica text, principal_id bigint)
+                )
+                """
+            )
+        }
+        if !receipts.isEmpty {
+            statement.add(
+                """
+                receipts AS (
+                    INSERT INTO replicas (replica, sequence, last_batch, last_response, principal_id, last_seen)
+                    SELECT replica, sequence, last_batch, last_response, principal_id, to_timestamp(last_seen)
+                    FROM json_to_recordset(\(try statement.json(receipts))::json)
+                        AS w(replica text, sequence bigint, last_batch text, last_response text, principal_id bigint, last_seen double precision)
+                    ON CONFLICT (replica) DO UPDATE SET
+                        sequence = excluded.sequence, last_batch = excluded.last_batch, last_response = excluded.last_response,
+                        principal_id = excluded.principal_id, last_seen = excluded.last_seen
+                )
+                """
+            )
+        }
+        guard !writes.isEmpty else {
+            try await connection.query(statement.query(select: "SELECT 1"), logger: logger)
+            return
+        }
+        let count = statement.bind(Int64(writes.count))
+        statement.add(
+            """
+            head AS (
+                UPDATE log_head SET seq = seq + \(count)
+                RETURNING seq - \(count) + 1 AS first, (SELECT value FROM store_meta WHERE key = 'epoch') AS epoch
+            )
+            """
+        )
+        if let chunk = records.first {
+            statement.add("stored AS (\(Self.storeRecords(first: "head.first", from: "head, ", json: statement.bind(chunk))) RETURNING 1)")
+        }
+        if let chunk = audit.first {
+            statement.add("audited AS (\(Self.storeAudit(first: "head.first", from: "head, ", json: statement.bind(chunk))))")
+        }
+        // A new conflict takes this write's sequence number and time; one that was open before
+        // keeps its own and takes only the new fields (the embedded store's upsert, per key).
+        if !written.newConflicts.isEmpty {
+            statement.add(
+                """
+                new_conflicts AS (
+                    INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at)
+                    SELECT collection, id, scope, fields, delete_conflict, head.first + since_offset, to_timestamp(detected_at)
+                    FROM head, json_to_recordset(\(try statement.json(written.newConflicts))::json)
+                        AS w(collection text, id text, scope text, fields text, delete_conflict boolean, since_offset bigint, detected_at double precision)
+                    ON CONFLICT (collection, id) DO UPDATE SET
+                        scope = excluded.scope, fields = excluded.fields, delete_conflict = excluded.delete_conflict,
+                        since_seq = excluded.since_seq, detected_at = excluded.detected_at
+                )
+                """
+            )
+        }
+        if !written.openConflicts.isEmpty {
+            statement.add(
+                """
+                open_conflicts AS (
+                    INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at)
+                    SELECT collection, id, scope, fields, delete_conflict, head.first + since_offset, to_timestamp(detected_at)
+                    FROM head, json_to_recordset(\(try statement.json(written.openConflicts))::json)
+                        AS w(collection text, id text, scope text, fields text, delete_conflict boolean, since_offset bigint, detected_at double precision)
+                    ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, delete_conflict = excluded.delete_conflict
+                )
+                """
+            )
+        }
+        if !written.settled.isEmpty {
+            statement.add(
+                """
+                settled AS (
+                    DELETE FROM conflicts c
+                    USING unnest(\(statement.bind(written.settled.map(\.collection)))::text[], \(statement.bind(written.settled.map(\.id)))::text[]) AS k(collection, id)
+                    WHERE c.collection = k.collection AND c.id = k.id
+                )
+                """
+            )
+        }
+        // The notification is delivered when the transaction commits, to every server's long polls.
+        statement.add("notified AS (SELECT pg_notify(\(statement.bind(Self.changeChannel)), '') AS sent)")
+        let storedCount = records.isEmpty ? "0" : "(SELECT count(*) FROM stored)"
+        var first: Int64 = 0
+        var stored: Int64 = 0
+        for try await (taken, epoch, count) in try await connection.query(
+            statement.query(select: "SELECT head.first, head.epoch, \(storedCount) FROM head, notified"),
+            logger: logger
+        ).decode((Int64, String?, Int64).self) {
+            try checkEpoch(epoch)
+            (first, stored) = (taken, count)
+        }
+        await configuration.afterSequencesTaken?(first...(first + Int64(writes.count) - 1))
+        for chunk in records.dropFirst() {
+            let sql = "WITH stored AS (\(Self.storeRecords(first: "$1", from: "", json: "$2")) RETURNING 1) SELECT count(*) FROM stored"
+            for try await count in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(first, chunk)), logger: logger)
+                .decode(Int64.self)
+            {
                 stored += count
             }
         }
@@ -321,56 +440,43 @@ extension PostgresStore {
         guard stored == Int64(written.records.count) else {
             throw StoreError(.busy, "a record of this push was stored under another scope meanwhile; send it again")
         }
-        for chunk in audit {
-            try await connection.query(
-                """
-                INSERT INTO audit (seq, collection, record_id, principal_id, replica, at, kind, before, after, reason)
-                SELECT \(first) + "offset", collection, record_id, principal_id, replica, to_timestamp(at), kind, before, after, reason
-                FROM json_to_recordset(\(chunk)::json)
-                    AS w("offset" bigint, collection text, record_id text, principal_id bigint, replica text, at double precision,
-                         kind text, before text, after text, reason text)
-                ORDER BY "offset"
-                """,
-                logger: logger
-            )
+        for chunk in audit.dropFirst() {
+            try await connection.query(PostgresQuery(unsafeSQL: Self.storeAudit(first: "$1", from: "", json: "$2"), binds: Self.bindings(first, chunk)), logger: logger)
         }
-        // A new conflict takes this write's sequence number and time; one that was open before
-        // keeps its own and takes only the new fields (the embedded store's upsert, per key).
-        if let newConflicts {
-            try await connection.query(
-                """
-                INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at)
-                SELECT collection, id, scope, fields, delete_conflict, \(first) + since_offset, to_timestamp(detected_at)
-                FROM json_to_recordset(\(newConflicts)::json)
-                    AS w(collection text, id text, scope text, fields text, delete_conflict boolean, since_offset bigint, detected_at double precision)
-                ON CONFLICT (collection, id) DO UPDATE SET
-                    scope = excluded.scope, fields = excluded.fields, delete_conflict = excluded.delete_conflict,
-                    since_seq = excluded.since_seq, detected_at = excluded.detected_at
-                """,
-                logger: logger
-            )
-        }
-        if let openConflicts {
-            try await connection.query(
-                """
-                INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at)
-                SELECT collection, id, scope, fields, delete_conflict, \(first) + since_offset, to_timestamp(detected_at)
-                FROM json_to_recordset(\(openConflicts)::json)
-                    AS w(collection text, id text, scope text, fields text, delete_conflict boolean, since_offset bigint, detected_at double precision)
-                ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, delete_conflict = excluded.delete_conflict
-                """,
-                logger: logger
-            )
-        }
-        if !written.settled.isEmpty {
-            try await connection.query(
-                """
-                DELETE FROM conflicts c USING unnest(\(written.settled.map(\.collection))::text[], \(written.settled.map(\.id))::text[]) AS k(collection, id)
-                WHERE c.collection = k.collection AND c.id = k.id
-                """,
-                logger: logger
-            )
-        }
+    }
+
+    /// `$1` and `$2` of a further chunk's statement: the first sequence number and the chunk.
+    static func bindings(_ first: Int64, _ json: String) -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(first)
+        bindings.append(json)
+        return bindings
+    }
+
+    /// The upsert of records from JSON rows (``WrittenRecords/RecordRow``), numbered from `first`;
+    /// a record already stored under another scope is left as it was (and not returned).
+    static func storeRecords(first: String, from: String, json: String) -> String {
+        """
+        INSERT INTO records AS r (collection, id, scope, state, seq, conflicted, pushed_by)
+        SELECT collection, id, scope, state, \(first) + "offset", conflicted, pushed_by
+        FROM \(from)json_to_recordset(\(json)::json)
+            AS w(collection text, id text, scope text, state text, "offset" bigint, conflicted boolean, pushed_by text)
+        ON CONFLICT (collection, id) DO UPDATE SET
+            state = excluded.state, seq = excluded.seq, conflicted = excluded.conflicted, pushed_by = excluded.pushed_by
+        WHERE r.scope = excluded.scope
+        """
+    }
+
+    /// The insert of audit entries from JSON rows (``WrittenRecords/AuditRow``), numbered from `first`.
+    static func storeAudit(first: String, from: String, json: String) -> String {
+        """
+        INSERT INTO audit (seq, collection, record_id, principal_id, replica, at, kind, before, after, reason)
+        SELECT \(first) + "offset", collection, record_id, principal_id, replica, to_timestamp(at), kind, before, after, reason
+        FROM \(from)json_to_recordset(\(json)::json)
+            AS w("offset" bigint, collection text, record_id text, principal_id bigint, replica text, at double precision,
+                 kind text, before text, after text, reason text)
+        ORDER BY "offset"
+        """
     }
 
     /// The channel every writing transaction notifies and every server listens on.

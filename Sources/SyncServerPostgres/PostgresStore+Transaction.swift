@@ -36,26 +36,31 @@ extension PostgresStore {
         }
     }
 
-    /// Takes the transaction-level advisory locks of a replica and of the scopes a push or a
-    /// resolution writes into, in one order (the replica, then the scopes' lock numbers ascending),
-    /// so two transactions never wait for each other in a circle. Held until commit: the records
-    /// read after it stay as read until this transaction writes them (invariant 4), because every
-    /// writer of a record holds the lock of the record's scope (ids decide scopes, PROTOCOL.md §5;
-    /// a record never changes scope, ``apply(_:_:)`` makes sure).
+    /// Takes the transaction-level advisory locks of replicas and of the scopes a push, a group of
+    /// pushes or a resolution writes into, in one statement and one order (the replicas' lock
+    /// numbers ascending, then the scopes'), so two transactions never wait for each other in a
+    /// circle. Held until commit: the records read after it stay as read until this transaction
+    /// writes them (invariant 4), because every writer of a record holds the lock of the record's
+    /// scope (ids decide scopes, PROTOCOL.md §5; a record never changes scope, ``apply(_:_:)``
+    /// makes sure). A statement of its own: under READ COMMITTED a statement reads the snapshot
+    /// it started with, so the reads must start after the locks are held.
     ///
     /// Scopes, not records: a push of 500 records takes one or two locks, not 500 (PostgreSQL's
     /// lock table is shared and small), and a device can only take its own school's (the caller
     /// passes the scopes its principal may write). Two devices of one school push one after the
     /// other; schools never wait for each other.
-    static func lock(replica: ReplicaID?, scopes: Set<Scope>, _ connection: PostgresConnection, _ logger: Logger) async throws {
-        if let replica {
-            try await connection.query("SELECT pg_advisory_xact_lock(1, hashtext(\(replica.description)))", logger: logger)
-        }
-        guard !scopes.isEmpty else { return }
-        let names = scopes.map(\.rawValue)
+    static func lock(replicas: [ReplicaID], scopes: Set<Scope>, _ connection: PostgresConnection, _ logger: Logger) async throws {
+        guard !replicas.isEmpty || !scopes.isEmpty else { return }
+        let replicaNames = replicas.map(\.description)
+        let scopeNames = scopes.map(\.rawValue)
         try await connection.query(
             """
-            SELECT pg_advisory_xact_lock(2, h) FROM (SELECT DISTINCT hashtext(s) AS h FROM unnest(\(names)::text[]) AS s ORDER BY h) AS ordered
+            SELECT pg_advisory_xact_lock(ns, h) FROM (
+                SELECT DISTINCT 1 AS ns, hashtext(r) AS h FROM unnest(\(replicaNames)::text[]) AS r
+                UNION
+                SELECT DISTINCT 2, hashtext(s) FROM unnest(\(scopeNames)::text[]) AS s
+                ORDER BY 1, 2
+            ) AS ordered
             """,
             logger: logger
         )

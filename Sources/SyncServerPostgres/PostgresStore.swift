@@ -32,6 +32,8 @@ public final class PostgresStore: SyncStore {
     let client: PostgresClient
     let logger: Logger
     let configuration: Configuration
+    /// Pushes waiting for, or stored in, a group commit.
+    let pushGroups: PushGroups
     private let runner: Task<Void, Never>
 
     /// Connects to the database `configuration` names, applies pending migrations and reads the epoch.
@@ -41,6 +43,7 @@ public final class PostgresStore: SyncStore {
     public init(configuration: Configuration, logger: Logger = Logger(label: "SchoolSync.PostgresStore")) async throws {
         self.configuration = configuration
         self.logger = logger
+        pushGroups = PushGroups(maxPushes: configuration.pushGroupSize, maxGroups: configuration.pushGroupsAtOnce)
         // The pool's notes (each connection made or failed, a lease before its run started) are not
         // the server's news: a failure reaches the caller as an error.
         var background = logger

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import SyncCore
 import SyncServer
 
@@ -138,5 +139,68 @@ struct WrittenRecords {
             chunks.append(String(decoding: chunk, as: UTF8.self))
         }
         return chunks
+    }
+}
+
+/// A replica's new receipt as a row of `replicas`, for `json_to_recordset`.
+struct ReceiptRow: Encodable {
+    var replica: String
+    var sequence: Int64
+    var last_batch: String
+    /// The stored answer, canonical JSON (PROTOCOL.md §6.2: a replay answers it byte for byte).
+    var last_response: String
+    var principal_id: Int64
+    /// Seconds since 1970, read with `to_timestamp`.
+    var last_seen: Double
+
+    init(_ receipt: PlannedTransaction.Receipt) throws {
+        replica = receipt.replica.description
+        sequence = Int64(clamping: receipt.sequence)
+        last_batch = receipt.batch.rawValue
+        last_response = String(decoding: try CanonicalJSON.encode(receipt.response), as: UTF8.self)
+        principal_id = receipt.principalID
+        last_seen = receipt.time.timeIntervalSince1970
+    }
+}
+
+/// A replica's first owner, a row of `replica_owners`.
+struct OwnerRow: Encodable {
+    var replica: String
+    var principal_id: Int64
+}
+
+/// A user's server-side replica minted in an epoch, a row of `user_replicas`.
+struct MintedRow: Encodable {
+    var principal_id: Int64
+    var epoch: String
+    var replica: String
+}
+
+/// One statement made of data-modifying `WITH` parts and a final `SELECT`, with its values bound as
+/// parameters (`$1`, `$2`, …), never spliced into the text. Parts run in one snapshot and modify
+/// disjoint rows (``PostgresStore/apply(_:_:)``), as PostgreSQL requires of them.
+struct GroupStatement {
+    private var parts: [String] = []
+    private var bindings = PostgresBindings()
+
+    /// Binds `value` and returns its parameter's name.
+    mutating func bind<Value: PostgresDynamicTypeEncodable>(_ value: Value) -> String {
+        bindings.append(value)
+        return "$\(bindings.count)"
+    }
+
+    /// Binds `rows` as the JSON text `json_to_recordset` reads and returns its parameter's name.
+    mutating func json(_ rows: some Encodable) throws -> String {
+        bind(try WrittenRecords.json(rows))
+    }
+
+    /// Adds a `name AS (…)` part.
+    mutating func add(_ part: String) {
+        parts.append(part)
+    }
+
+    /// The statement ending with `select`.
+    func query(select: String) -> PostgresQuery {
+        PostgresQuery(unsafeSQL: parts.isEmpty ? select : "WITH " + parts.joined(separator: ",\n") + "\n" + select, binds: bindings)
     }
 }

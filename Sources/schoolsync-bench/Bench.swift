@@ -229,7 +229,8 @@ enum Machine {
             "- Machine: \(Machine.description); the servers, PostgreSQL, HAProxy and the simulated clients all share it.",
             "- Date: \(ISO8601DateFormatter().string(from: Date())); the whole run took \(String(format: "%.0f", seconds)) s.",
             "- Servers: the real `schoolsync-server` processes on 127.0.0.1, each scenario on a fresh store; clients in the benchmark process over HTTP with gzip. "
-                + "`sqlite`: one server on an SQLite file. `postgres`: one server on a PostgreSQL database (`--database-pool-size` 10, the default). "
+                + "`sqlite`: one server on an SQLite file. `postgres`: one server on a PostgreSQL database (`--database-pool-size` 10 and `--push-group-size` 32, the defaults: pushes that arrive together share a transaction and its commit). "
+                + "`postgres, group 1`: the same with `--push-group-size 1`, each push in a transaction of its own: the baseline of group commit. "
                 + "`postgres×2`: two servers on one database (10 connections each) behind HAProxy as `Scripts/loadbalancer.sh` configures it "
                 + "(round robin; a health check GET /healthz every 200 ms with a 1 s timeout takes a server out after 2 failures). "
                 + "`--servers postgres2-check10` runs the pair with a 10 s check timeout as well (not in this table).",

@@ -8,6 +8,9 @@ enum ServerSetup: String, CaseIterable, Codable, Sendable, CustomStringConvertib
     case sqlite
     /// One `schoolsync-server` on a fresh PostgreSQL database.
     case postgres
+    /// The same with group commit off (`--push-group-size 1`): every push in a transaction of its
+    /// own, the baseline that measures what grouping pushes does.
+    case postgresUngrouped = "postgres, group 1"
     /// Two `schoolsync-server` processes on one fresh PostgreSQL database, behind HAProxy (round robin)
     /// as `Scripts/loadbalancer.sh` configures it.
     case postgresPair = "postgres×2"
@@ -16,15 +19,16 @@ enum ServerSetup: String, CaseIterable, Codable, Sendable, CustomStringConvertib
     case postgresPairPatientCheck = "postgres×2, check 10 s"
 
     /// What a run measures unless `--servers` says otherwise: the three of the comparison.
-    static let comparison: [ServerSetup] = [.sqlite, .postgres, .postgresPair]
+    static let comparison: [ServerSetup] = [.sqlite, .postgresUngrouped, .postgres, .postgresPair]
 
     var description: String { rawValue }
 
-    /// Reads `--servers`: `sqlite`, `postgres`, `postgres2` (or `postgres×2`), `postgres2-check10`.
+    /// Reads `--servers`: `sqlite`, `postgres`, `postgres-group1`, `postgres2` (or `postgres×2`), `postgres2-check10`.
     init?(argument: String) {
         switch argument.lowercased() {
         case "sqlite": self = .sqlite
         case "postgres", "postgresql": self = .postgres
+        case "postgres-group1": self = .postgresUngrouped
         case "postgres×2", "postgres2", "postgres-x2", "postgresx2", "postgres*2": self = .postgresPair
         case "postgres2-check10": self = .postgresPairPatientCheck
         default: return nil
@@ -35,17 +39,20 @@ enum ServerSetup: String, CaseIterable, Codable, Sendable, CustomStringConvertib
     var slug: String {
         switch self {
         case .sqlite, .postgres: rawValue
+        case .postgresUngrouped: "postgres-group1"
         case .postgresPair: "postgres2"
         case .postgresPairPatientCheck: "postgres2-check10"
         }
     }
 
     var usesPostgres: Bool { self != .sqlite }
+    /// The servers' own flags of this setup.
+    var serverArguments: [String] { self == .postgresUngrouped ? ["--push-group-size", "1"] : [] }
     var serverCount: Int { self == .postgresPair || self == .postgresPairPatientCheck ? 2 : 1 }
     /// HAProxy's health-check timeout when the setup has a load balancer.
     var checkTimeout: Duration? {
         switch self {
-        case .sqlite, .postgres: nil
+        case .sqlite, .postgres, .postgresUngrouped: nil
         case .postgresPair: .seconds(1)
         case .postgresPairPatientCheck: .seconds(10)
         }
@@ -268,7 +275,7 @@ enum ProcessCPU {
 ///
 /// A state is what, doing and statement. What, from the connection's last statement: a push
 /// holding log_head's row lock (it took its sequence numbers and has not finished committing: the
-/// statements from `UPDATE log_head` through its COMMIT), a push waiting for that lock, a push at
+/// statement with `UPDATE log_head` through its COMMIT), a push waiting for that lock, a push at
 /// its hand-off (woken when the holder committed, in PostgreSQL's lock manager), the device
 /// list's once-a-second write (`device_sync`), or anything else (pulls, a push's locks and reads
 /// before log_head, token checks). Doing: running a statement, between statements (the
@@ -291,11 +298,10 @@ final class WaitSampler: Sendable {
     static let query = """
         SELECT CASE
                  WHEN query LIKE '%device_sync%' THEN '\(deviceList)'
-                 WHEN wait_event_type = 'Lock' AND query LIKE 'UPDATE log_head%' THEN '\(waitingForLogHead)'
-                 WHEN wait_event_type = 'LWLock' AND state = 'active' AND query LIKE 'UPDATE log_head%' THEN '\(handOff)'
-                 WHEN backend_xid IS NOT NULL AND (query LIKE 'UPDATE log_head%' OR query LIKE 'INSERT INTO records%'
-                      OR query LIKE 'INSERT INTO audit%' OR query LIKE '%conflicts%' OR query LIKE 'SELECT pg_notify%'
-                      OR query LIKE 'INSERT INTO replicas%' OR query = 'COMMIT') THEN '\(holding)'
+                 WHEN wait_event_type = 'Lock' AND query LIKE '%UPDATE log_head%' THEN '\(waitingForLogHead)'
+                 WHEN wait_event_type = 'LWLock' AND state = 'active' AND query LIKE '%UPDATE log_head%' THEN '\(handOff)'
+                 WHEN backend_xid IS NOT NULL AND (query LIKE '%UPDATE log_head%' OR query LIKE 'WITH stored%'
+                      OR query LIKE 'INSERT INTO audit%' OR query = 'COMMIT') THEN '\(holding)'
                  ELSE '\(other)'
                END || '|' ||
                CASE

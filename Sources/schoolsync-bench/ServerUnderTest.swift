@@ -54,7 +54,7 @@ final class ServerUnderTest: Sendable {
     ) async throws {
         self.setup = setup
         self.postgres = postgres
-        let arguments = ["--max-batch-records", "500"]
+        let arguments = ["--max-batch-records", "500"] + setup.serverArguments
         switch setup {
         case .sqlite:
             let databasePath = directory.appendingPathComponent("server.sqlite").path
@@ -64,7 +64,7 @@ final class ServerUnderTest: Sendable {
             database = nil
             servers = [try await ServerProcess(database: databasePath, logLevel: "error", arguments: arguments)]
             balancer = nil
-        case .postgres, .postgresPair, .postgresPairPatientCheck:
+        case .postgres, .postgresUngrouped, .postgresPair, .postgresPairPatientCheck:
             guard let postgres else { throw BenchError("\(setup) needs PostgreSQL") }
             let database = try await postgres.makeDatabase()
             let store: PostgresStore

@@ -53,11 +53,21 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "The most connections to PostgreSQL this process opens, 2–1000 (default 10; one listens for other servers' changes).")
     var databasePoolSize: Int = 10
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "PostgreSQL: the most pushes stored in one transaction with one commit, 1–256 (default 32; 1 stores each push alone).",
+            discussion: "Pushes that arrive while others are being stored share the next commit, unless they share a school or a replica."
+        )
+    )
+    var pushGroupSize: Int = 32
+
     func validate() throws {
         if db != nil, databaseURL != nil {
             throw ValidationError("give either --db (an SQLite file) or --database-url (PostgreSQL), not both")
         }
         guard (2...1000).contains(databasePoolSize) else { throw ValidationError("--database-pool-size must be 2–1000") }
+        guard (1...256).contains(pushGroupSize) else { throw ValidationError("--push-group-size must be 1–256") }
     }
 
     var path: String {
@@ -80,9 +90,10 @@ struct DatabaseOptions: ParsableArguments {
     /// names an engine.
     func openStore() async throws -> any SyncStore {
         guard let url = resolvedURL else { return try openSQLiteStore() }
-        let configuration: PostgresStore.Configuration
+        var configuration: PostgresStore.Configuration
         do {
             configuration = try PostgresStore.Configuration(url: url, poolSize: databasePoolSize)
+            configuration.pushGroupSize = pushGroupSize
         } catch {
             throw ValidationError("\(error)")  // the flag is wrong: usage help follows
         }

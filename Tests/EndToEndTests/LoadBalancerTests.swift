@@ -1,5 +1,7 @@
+import AsyncHTTPClient
 import Foundation
 import GRDB
+import NIOCore
 import SchoolSyncTestSupport
 import SyncClient
 import SyncCore
@@ -274,7 +276,8 @@ struct LoadBalancerTests {
 
     /// Every device syncs at once, ``bulkBatch`` records a push, while the test holds `log_head`'s
     /// row lock, which every writing transaction takes last, just before it commits. Once all
-    /// `pushers` pushes wait for it, inside the servers, the server holding most of them is
+    /// `pushers` pushes are in the servers' stores (`schoolsync_pushes_storing`: parked on the lock,
+    /// or queued for their group commit behind a group that is), the server holding most of them is
     /// SIGKILLed and the lock released: requests are surely in flight on the server that dies.
     ///
     /// - Returns: the syncs' results, the index of the killed server and how many pushes it held.
@@ -294,15 +297,22 @@ struct LoadBalancerTests {
             }
             let clock = ContinuousClock()
             let deadline = clock.now.advanced(by: .seconds(20))
-            var waiting = Set<Int>()
-            while waiting.count < pushers {
-                guard clock.now < deadline else { throw ReplicaCheckError("only \(waiting.count) of \(pushers) pushes reached the database's lock in 20 s") }
+            // Every push in a store, and every store holding one parked on the lock in PostgreSQL.
+            var held = servers.map { _ in 0 }
+            var parked = servers.map { _ in false }
+            while held.reduce(0, +) < pushers || zip(held, parked).contains(where: { $0 > 0 && !$1 }) {
+                guard clock.now < deadline else {
+                    throw ReplicaCheckError("only \(held) of \(pushers) pushes reached the servers' stores (parked on the lock: \(parked)) in 20 s")
+                }
                 try await Task.sleep(for: .milliseconds(20))
-                waiting = try await watcher.clientPortsWaitingForLocks()
+                var counts: [Int] = []
+                for server in servers { counts.append(try await Self.pushesStoring(at: server)) }
+                held = counts
+                let waiting = try await watcher.clientPortsWaitingForLocks()
+                parked = servers.map { !$0.localTCPPorts().isDisjoint(with: waiting) }
             }
-            let held = servers.map { $0.localTCPPorts().intersection(waiting).count }
             let killed = held.indices.max { held[$0] < held[$1] || (held[$0] == held[$1] && $0 > $1) } ?? 0
-            #expect(held[killed] > 0, "the pushes wait in the servers: \(held) of \(waiting.count)")
+            #expect(held[killed] > 0, "the pushes wait in the servers: \(held)")
             #expect(await servers[killed].stop(with: SIGKILL) == SIGKILL)
             try await holder.execute("ROLLBACK")
             var results: [CommandResult] = []
@@ -315,6 +325,16 @@ struct LoadBalancerTests {
             await watcher.close()
             throw error
         }
+    }
+
+    /// The server's `schoolsync_pushes_storing`, from its `/metrics` (straight, not through HAProxy).
+    static func pushesStoring(at server: ServerProcess) async throws -> Int {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: server.baseURL + "/metrics"), timeout: .seconds(5))
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        for line in text.split(separator: "\n") where line.hasPrefix("schoolsync_pushes_storing ") {
+            return Int(Double(line.split(separator: " ").last ?? "") ?? 0)
+        }
+        return 0
     }
 
     func replicaStatus(_ device: Device) async throws -> ReplicaStatus {

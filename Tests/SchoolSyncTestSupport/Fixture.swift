@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -46,6 +47,10 @@ public struct Fixture: Sendable {
             let result = try await run(kind, directory, configure, body)
             await kind.removeStores(in: directory)
             return result
+        } catch let error as PSQLError {
+            await kind.removeStores(in: directory)
+            // postgres-nio's description hides the server's answer; a failed test must show it.
+            throw FixtureError("PostgreSQL failed: \(String(reflecting: error))")
         } catch {
             await kind.removeStores(in: directory)
             throw error

@@ -55,7 +55,7 @@ struct PostgresStoreTests {
                 try await Self.count(
                     """
                     SELECT count(*) FROM pg_stat_activity
-                    WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE log_head%'
+                    WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE log_head%'
                     """,
                     in: fixture.store
                 ) >= 1

@@ -16,6 +16,8 @@ public struct SyncMetrics: Sendable {
     let rejectedRecords: CoreMetrics.Counter
     /// Long polls held open right now.
     let longPollsWaiting: CoreMetrics.Meter
+    /// Pushes in the store right now: waiting for a lock, for their group commit, or being stored.
+    let pushesStoring: CoreMetrics.Meter
 
     /// Makes the metrics on a fresh registry.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -26,6 +28,7 @@ public struct SyncMetrics: Sendable {
         rejectedRecords = CoreMetrics.Counter(label: "schoolsync_push_rejected_records_total", factory: factory)
         conflictsOpen = CoreMetrics.Gauge(label: "schoolsync_conflicts_open", factory: factory)
         longPollsWaiting = CoreMetrics.Meter(label: "schoolsync_long_polls_waiting", factory: factory)
+        pushesStoring = CoreMetrics.Meter(label: "schoolsync_pushes_storing", factory: factory)
     }
 
     func recordPush(records: Int, rejected: Int) {
@@ -40,6 +43,11 @@ public struct SyncMetrics: Sendable {
     /// A long poll starts or stops waiting.
     func longPollWaiting(_ waiting: Bool) {
         if waiting { longPollsWaiting.increment() } else { longPollsWaiting.decrement() }
+    }
+
+    /// A push enters or leaves the store.
+    func pushStoring(_ storing: Bool) {
+        if storing { pushesStoring.increment() } else { pushesStoring.decrement() }
     }
 
     func recordOpenConflicts(_ count: Int) {

@@ -60,7 +60,16 @@ struct SyncRoutes {
         logger[metadataKey: "sync.replica"] = "\(push.replica)"
         logger[metadataKey: "sync.batch"] = "\(push.batch)"
         let now = configuration.clock()
-        switch try await store.push(push, by: principal, rules: configuration.collections, at: now) {
+        metrics.pushStoring(true)
+        let outcome: PushOutcome
+        do {
+            outcome = try await store.push(push, by: principal, rules: configuration.collections, at: now)
+            metrics.pushStoring(false)
+        } catch {
+            metrics.pushStoring(false)
+            throw error
+        }
+        switch outcome {
         case .accepted(let response, let changed):
             if changed > 0 { await notifier.announce() }
             let rejected = response.results.count { $0.status == .rejected }

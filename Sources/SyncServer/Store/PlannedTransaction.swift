@@ -69,6 +69,19 @@ package final class PlannedTransaction: StoreTransaction {
 
     package init() {}
 
+    /// A plan with no writes that starts from everything this one fetched: the plans of pushes
+    /// stored together (a group commit) share one fetch of their replicas and records.
+    package func sharingFetched() -> PlannedTransaction {
+        let plan = PlannedTransaction()
+        plan.progress = progress
+        plan.owners = owners
+        plan.responses = responses
+        plan.records = records
+        plan.serverReplicas = serverReplicas
+        plan.liveContents = liveContents
+        return plan
+    }
+
     /// Forgets the last run's plan and missing records, keeping everything fetched.
     package func rerun() {
         missingRecords = []
