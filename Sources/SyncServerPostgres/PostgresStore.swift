@@ -34,6 +34,8 @@ public final class PostgresStore: SyncStore {
     let configuration: Configuration
     /// Pushes waiting for, or stored in, a group commit.
     let pushGroups: PushGroups
+    /// One connection of its own for ``checkHealth()``.
+    let healthClient: PostgresClient
     private let runner: Task<Void, Never>
 
     /// Connects to the database `configuration` names, applies pending migrations and reads the epoch.
@@ -50,9 +52,19 @@ public final class PostgresStore: SyncStore {
         background.logLevel = max(logger.logLevel, .error)
         let client = PostgresClient(configuration: configuration.clientConfiguration, backgroundLogger: background)
         self.client = client
-        // The client serves connections only while its run() runs; the store is usable (by the
+        var healthConfiguration = configuration.clientConfiguration
+        healthConfiguration.options.minimumConnections = 0
+        healthConfiguration.options.maximumConnections = 1
+        let healthClient = PostgresClient(configuration: healthConfiguration, backgroundLogger: background)
+        self.healthClient = healthClient
+        // The clients serve connections only while their run() runs; the store is usable (by the
         // admin commands, by tests, by the server before its service group starts) once made.
-        runner = Task { await client.run() }
+        runner = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await client.run() }
+                group.addTask { await healthClient.run() }
+            }
+        }
         do {
             try await Self.probe(configuration, logger: logger)
             try await Self.migrate(client, logger: logger)
@@ -106,6 +118,17 @@ public final class PostgresStore: SyncStore {
     public func close() async {
         runner.cancel()
         await runner.value
+    }
+
+    /// Reads the head and checks the epoch on a connection of its own, outside the pool every
+    /// request queues for: a load balancer's health check (HAProxy's: 1 s) must learn whether the
+    /// database answers, not how long this server's queue is, or it takes a busy server out.
+    ///
+    /// - Throws: ``StoreError`` `.busy` when the database's epoch changed; postgres-nio's `PSQLError`.
+    public func checkHealth() async throws {
+        try await healthClient.withConnection { connection in
+            _ = try await self.head(connection)
+        }
     }
 
     /// The highest committed change-log sequence number (0 when empty).

@@ -121,7 +121,7 @@ struct OperationsRoutes {
     func health(_ request: Request, context: SyncRequestContext) async throws -> Response {
         struct Body: Encodable { let status: String }
         do {
-            _ = try await store.headSequence()
+            try await store.checkHealth()
         } catch {
             context.logger.error("health check failed", metadata: ["sync.error": "\(error)"])
             throw APIError.unavailable("The store does not answer.")

@@ -28,6 +28,10 @@ public protocol SyncStore: Service {
     /// The highest sequence number in the change log (0 when empty).
     func headSequence() async throws -> UInt64
 
+    /// Throws unless the store answers now, for `GET /healthz`: a load balancer's check, which must
+    /// not wait behind the requests queued for the store (the default reads the head).
+    func checkHealth() async throws
+
     /// Notes that devices pulled or pushed, for `GET /v1/devices`, in one transaction, oldest first.
     func recordActivity(_ activities: [DeviceActivity]) async throws
 
@@ -118,6 +122,11 @@ public struct HistoryPage: Sendable {
 }
 
 extension SyncStore {
+    /// Reads the head: a store whose reads do not queue behind its writes (SQLite's WAL readers).
+    public func checkHealth() async throws {
+        _ = try await headSequence()
+    }
+
     /// The current states of every record in the given collections.
     public func records(in collections: [String]) async throws -> [SyncRecord] {
         try await records(in: collections, periodCollections: [], period: nil)
