@@ -24,8 +24,9 @@ extension PostgresStore {
         /// of order pauses here. Unset outside tests.
         package var afterSequencesTaken: (@Sendable (ClosedRange<Int64>) async -> Void)?
 
-        /// The most pushes stored in one transaction with one commit (group commit, ``PushGroups``);
-        /// 1 stores every push alone. Default 32.
+        /// The most pushes stored in one transaction with one commit (group commit, ``PushGroups``),
+        /// default 32, in up to two groups at once. 1 stores every push alone, as many at once as
+        /// the pool holds.
         public var pushGroupSize = 32
         /// Groups of pushes stored at once by this server (``PushGroups/maxGroups``); tests set 1 to
         /// know which pushes share a group.

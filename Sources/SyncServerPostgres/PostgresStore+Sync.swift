@@ -96,21 +96,17 @@ extension PostgresStore {
             let echo = echoesOf?.description ?? ""
             let scopeNames = scopes?.map(\.rawValue) ?? []
             let everyScope = scopes == nil
-            let rows = try await connection.query(
-                """
-                SELECT collection, id, scope, state, seq FROM records
-                WHERE seq > \(after) AND seq <= \(Int64(clamping: head))
-                  AND (pushed_by IS NULL OR pushed_by <> \(echo))
-                  AND (\(everyScope) OR scope = ANY(\(scopeNames)::text[]))
-                ORDER BY seq LIMIT \(Int64(limit) + 1)
-                """,
+            let rows = try await connection.execute(
+                Prepared.Page(
+                    after: after, head: Int64(clamping: head), echo: echo, everyScope: everyScope, scopes: scopeNames, limit: Int64(limit) + 1
+                ),
                 logger: logger
             )
             var page: [SyncRecord] = []
             var lastSeq: Int64 = 0
             var bytes = 0
             var more = false
-            for try await (collection, id, scope, state, rowSeq) in rows.decode((String, String, String, String, Int64).self) {
+            for try await (collection, id, scope, state, rowSeq) in rows {
                 // A page ends at `limit` records or after the record that takes it past the byte
                 // budget (PROTOCOL.md §7.2), so large records cannot make one answer huge.
                 if page.count >= limit || (!page.isEmpty && bytes >= Self.pageByteBudget) {
@@ -250,19 +246,12 @@ extension PostgresStore {
         guard !replicas.isEmpty else { return }
         let byName = Dictionary(replicas.map { ($0.description, $0) }, uniquingKeysWith: { first, _ in first })
         let names = Array(byName.keys)
-        let rows = try await connection.query(
-            """
-            SELECT k.replica, r.sequence, r.last_batch, o.principal_id
-            FROM unnest(\(names)::text[]) AS k(replica)
-            LEFT JOIN replicas r ON r.replica = k.replica LEFT JOIN replica_owners o ON o.replica = k.replica
-            """,
-            logger: logger
-        )
+        let rows = try await connection.execute(Prepared.Replicas(replicas: names), logger: logger)
         for replica in replicas {
             plan.progress[replica] = .some(nil)
             plan.owners[replica] = .some(nil)
         }
-        for try await (name, sequence, batch, owner) in rows.decode((String, Int64?, String?, Int64?).self) {
+        for try await (name, sequence, batch, owner) in rows {
             guard let replica = byName[name] else { continue }
             if let sequence, let batch {
                 plan.progress[replica] = .some(PushRules.ReplicaProgress(sequence: try Self.sequence(sequence), lastBatch: batch))
@@ -278,14 +267,7 @@ extension PostgresStore {
         for key in wanted { plan.records[key] = .some(nil) }
         let collections = wanted.map(\.collection)
         let ids = wanted.map(\.id)
-        let rows = try await connection.query(
-            """
-            SELECT r.collection, r.id, r.scope, r.state FROM records r
-            JOIN unnest(\(collections)::text[], \(ids)::text[]) AS k(collection, id) ON r.collection = k.collection AND r.id = k.id
-            """,
-            logger: logger
-        )
-        for try await (collection, id, scope, state) in rows.decode((String, String, String, String).self) {
+        for try await (collection, id, scope, state) in try await connection.execute(Prepared.Records(collections: collections, ids: ids), logger: logger) {
             let record = try Self.storedRecord(collection: collection, id: id, scope: scope, state: state)
             plan.records[record.key] = .some((record.scope, record.state))
         }

@@ -53,17 +53,7 @@ extension PostgresStore {
         guard !replicas.isEmpty || !scopes.isEmpty else { return }
         let replicaNames = replicas.map(\.description)
         let scopeNames = scopes.map(\.rawValue)
-        try await connection.query(
-            """
-            SELECT pg_advisory_xact_lock(ns, h) FROM (
-                SELECT DISTINCT 1 AS ns, hashtext(r) AS h FROM unnest(\(replicaNames)::text[]) AS r
-                UNION
-                SELECT DISTINCT 2, hashtext(s) FROM unnest(\(scopeNames)::text[]) AS s
-                ORDER BY 1, 2
-            ) AS ordered
-            """,
-            logger: logger
-        )
+        for try await _ in try await connection.execute(Prepared.Locks(replicas: replicaNames, scopes: scopeNames), logger: logger) {}
     }
 
     /// Takes the lock of a server-side user's replica row, so two resolutions by one user in a new

@@ -45,7 +45,11 @@ public final class PostgresStore: SyncStore {
     public init(configuration: Configuration, logger: Logger = Logger(label: "SchoolSync.PostgresStore")) async throws {
         self.configuration = configuration
         self.logger = logger
-        pushGroups = PushGroups(maxPushes: configuration.pushGroupSize, maxGroups: configuration.pushGroupsAtOnce)
+        // Ungrouped, every push has a transaction of its own, as many at once as the pool holds.
+        pushGroups = PushGroups(
+            maxPushes: configuration.pushGroupSize,
+            maxGroups: configuration.pushGroupSize == 1 ? configuration.poolSize : configuration.pushGroupsAtOnce
+        )
         // The pool's notes (each connection made or failed, a lease before its run started) are not
         // the server's news: a failure reaches the caller as an error.
         var background = logger
@@ -148,8 +152,7 @@ public final class PostgresStore: SyncStore {
     /// The log's head, read with the database's epoch, which must still be the one this process
     /// read when it opened the store (``checkEpoch(_:)``).
     func head(_ connection: PostgresConnection) async throws -> UInt64 {
-        let rows = try await connection.query("SELECT seq, (SELECT value FROM store_meta WHERE key = 'epoch') FROM log_head", logger: logger)
-        for try await (seq, stored) in rows.decode((Int64, String?).self) {
+        for try await (seq, stored) in try await connection.execute(Prepared.Head(), logger: logger) {
             try checkEpoch(stored)
             return try Self.sequence(seq)
         }
