@@ -113,8 +113,13 @@ final class PushGroups: Sendable {
         var records = 0
         var blocked = queue.claimed
         var left: [Job] = []
+        var scanned = 0
+        // Stops at a full group: with thousands of schools waiting, a scan of the whole queue
+        // for every group would cost more than storing the group.
         for job in queue.jobs {
-            let fits = group.count < maxPushes && (group.isEmpty || records + job.request.records.count <= maxRecords)
+            guard group.count < maxPushes else { break }
+            scanned += 1
+            let fits = group.isEmpty || records + job.request.records.count <= maxRecords
             if fits, job.claims.isDisjoint(with: blocked) {
                 queue.claimed.formUnion(job.claims)
                 records += job.request.records.count
@@ -124,6 +129,7 @@ final class PushGroups: Sendable {
             }
             blocked.formUnion(job.claims)
         }
+        left.append(contentsOf: queue.jobs[scanned...])
         queue.jobs = left
         return group
     }
