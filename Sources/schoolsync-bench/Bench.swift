@@ -13,7 +13,8 @@ struct Bench: AsyncParsableCommand {
         abstract: "Measure SchoolSync on this machine: real server processes on loopback, real clients, a raw-SQLite baseline.",
         discussion: """
             The push and many-schools scenarios run on each server configuration in one run: one server on
-            SQLite, one on PostgreSQL, and two on one PostgreSQL database behind HAProxy. PostgreSQL is the
+            SQLite, one on PostgreSQL with group commit off and one with it on (the default), and two on one
+            PostgreSQL database behind HAProxy. PostgreSQL is the
             cluster $SCHOOLSYNC_TEST_POSTGRES_URL names, else one the benchmark starts (fsync on).
             Run in release mode:
               swift build -c release && .build/release/schoolsync-bench --markdown Benchmarks.md --json bench.json
@@ -28,7 +29,7 @@ struct Bench: AsyncParsableCommand {
     var only: String?
     @Option(
         help:
-            "The server configurations, comma-separated: sqlite, postgres, postgres2 (two behind HAProxy), postgres2-check10 (the same, HAProxy's health check given 10 s). Default: the first three."
+            "The server configurations, comma-separated: sqlite, postgres-group1 (group commit off: --push-group-size 1), postgres, postgres2 (two behind HAProxy), postgres2-check10 (the same, HAProxy's health check given 10 s). Default: the first four."
     )
     var servers: String?
 
