@@ -336,7 +336,14 @@ extension PostgresStore {
             )
         }
         guard !writes.isEmpty else {
-            try await connection.query(statement.query(select: "SELECT 1"), logger: logger)
+            // No numbers taken, but the receipts are this epoch's: a database restored under this
+            // server must not take them (``checkEpoch(_:)``).
+            for try await epoch in try await connection.query(
+                statement.query(select: "SELECT value FROM store_meta WHERE key = 'epoch'"),
+                logger: logger
+            ).decode(String?.self) {
+                try checkEpoch(epoch)
+            }
             return
         }
         let count = statement.bind(Int64(writes.count))

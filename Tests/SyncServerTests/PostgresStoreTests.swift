@@ -137,7 +137,18 @@ struct PostgresStoreTests {
                     at: Date()
                 )
             }
+            // A push that writes no record (its one record is another school's, rejected) stores
+            // only a receipt; that receipt is refused too.
+            await #expect(throws: StoreError.self) {
+                try await fixture.store.push(
+                    try Make.push([try Make.report("theirs", school: Fixture.schoolB, values: ["n": .int(1)], by: writer)], replica: writer),
+                    by: principal,
+                    rules: .protocolOnly,
+                    at: Date()
+                )
+            }
             #expect(try await Self.count("SELECT count(*) FROM records", in: fixture.store) == 0)
+            #expect(try await Self.count("SELECT count(*) FROM replicas", in: fixture.store) == 0)
             let restarted = try await fixture.kind.openStore(in: fixture.directory)
             #expect(try await restarted.headSequence() == 0)
         }
