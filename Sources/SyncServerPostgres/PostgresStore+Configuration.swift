@@ -24,6 +24,10 @@ extension PostgresStore {
         /// of order pauses here. Unset outside tests.
         package var afterSequencesTaken: (@Sendable (ClosedRange<Int64>) async -> Void)?
 
+        /// Opens a database whose restore did not finish (``PostgresStore/beginRestore()``), which
+        /// anything but the restore itself must not serve. Only `schoolsync-server restore` sets it.
+        public var resumingRestore = false
+
         /// The most pushes stored in one transaction with one commit (group commit, ``PushGroups``),
         /// default 32, in up to two groups at once. 1 stores every push alone, as many at once as
         /// the pool holds.

@@ -58,7 +58,7 @@ extension PostgresStore {
 }
 
 extension PostgresStore {
-    /// Who owns which replica id now (PROTOCOL.md §5 "Ownership"), to be carried over a restore.
+    /// Who owns which replica id now (PROTOCOL.md §5 "Ownership").
     public func replicaOwners() async throws -> [(replica: String, principalID: Int64)] {
         try await read { connection in
             var owners: [(String, Int64)] = []
@@ -69,17 +69,47 @@ extension PostgresStore {
         }
     }
 
-    /// What `schoolsync-server restore` does after `pg_restore` put a backup back: a new epoch
-    /// (DESIGN §4 invariant 9), so cursors and receipts of the old life stop being valid and every
-    /// client pulls from the beginning and offers its records again; receipts dropped, sessions
-    /// signed out, no echo left out; and the replica owners from before the restore kept, for
-    /// principals the backup knows, so no replica id becomes free to claim. Run it with the servers
-    /// stopped: a running server keeps the epoch it read until it restarts.
+    /// The table that marks a restore in progress and holds the replica owners of before it. No
+    /// backup holds it, so `pg_restore --clean` leaves it; only ``finishRestore()`` drops it.
+    static let restorePending = "restore_pending_owners"
+
+    /// What `schoolsync-server restore` does before `pg_restore`: marks the restore as begun and
+    /// keeps who owns which replica id now, outside the tables the backup replaces. Until
+    /// ``finishRestore()`` runs, the store refuses to open for anything but the restore
+    /// (``PostgresStoreError``), so a restore cut off between `pg_restore` and its new epoch can
+    /// never be served under the backup's old epoch; running the restore again finishes it. Run
+    /// twice, it keeps the owners of both times.
+    public func beginRestore() async throws {
+        try await write { connection in
+            try await connection.query(
+                "CREATE TABLE IF NOT EXISTS \(unescaped: Self.restorePending) (replica text PRIMARY KEY, principal_id bigint NOT NULL)",
+                logger: logger
+            )
+            try await connection.query(
+                "INSERT INTO \(unescaped: Self.restorePending) SELECT replica, principal_id FROM replica_owners ON CONFLICT (replica) DO NOTHING",
+                logger: logger
+            )
+        }
+    }
+
+    /// What `schoolsync-server restore` does after `pg_restore` put a backup back, in one
+    /// transaction: a new epoch (DESIGN §4 invariant 9), so cursors and receipts of the old life
+    /// stop being valid and every client pulls from the beginning and offers its records again;
+    /// receipts dropped, sessions signed out, no echo left out; the replica owners kept by
+    /// ``beginRestore()`` put back, for principals the backup knows, so no replica id becomes free
+    /// to claim; and the restore's mark removed. Run it with the servers stopped: a running server
+    /// keeps the epoch it read until it restarts.
     ///
     /// - Returns: the new epoch.
-    public func startNewEpoch(keepingOwners owners: [(replica: String, principalID: Int64)]) async throws -> Epoch {
+    /// - Throws: ``StoreError`` `.notFound` when no restore was begun; postgres-nio's `PSQLError`.
+    public func finishRestore() async throws -> Epoch {
         let epoch = Epoch.random()
         try await write { connection in
+            var begun = false
+            for try await exists in try await connection.query("SELECT to_regclass(\(Self.restorePending)) IS NOT NULL", logger: logger).decode(Bool.self) {
+                begun = exists
+            }
+            guard begun else { throw StoreError(.notFound, "no restore of this database was begun") }
             try await connection.query("UPDATE store_meta SET value = \(epoch.description) WHERE key = 'epoch'", logger: logger)
             try await connection.query("DELETE FROM replicas", logger: logger)
             try await connection.query("DELETE FROM sessions", logger: logger)
@@ -87,13 +117,22 @@ extension PostgresStore {
             try await connection.query(
                 """
                 INSERT INTO replica_owners (replica, principal_id)
-                SELECT o.replica, o.principal_id FROM unnest(\(owners.map(\.replica))::text[], \(owners.map(\.principalID))::bigint[]) AS o(replica, principal_id)
+                SELECT o.replica, o.principal_id FROM \(unescaped: Self.restorePending) o
                 WHERE EXISTS (SELECT 1 FROM principals p WHERE p.id = o.principal_id)
                 ON CONFLICT (replica) DO UPDATE SET principal_id = excluded.principal_id
                 """,
                 logger: logger
             )
+            try await connection.query("DROP TABLE \(unescaped: Self.restorePending)", logger: logger)
         }
         return epoch
+    }
+
+    /// Whether a restore was begun and not finished (``beginRestore()``).
+    static func restoreIsPending(_ client: PostgresClient, logger: Logger) async throws -> Bool {
+        for try await exists in try await client.query("SELECT to_regclass(\(restorePending)) IS NOT NULL", logger: logger).decode(Bool.self) {
+            return exists
+        }
+        return false
     }
 }

@@ -73,6 +73,11 @@ public final class PostgresStore: SyncStore {
             try await Self.probe(configuration, logger: logger)
             try await Self.migrate(client, logger: logger)
             epoch = try await Self.readEpoch(client, logger: logger)
+            if !configuration.resumingRestore, try await Self.restoreIsPending(client, logger: logger) {
+                throw PostgresStoreError(
+                    "a restore of this database was begun and did not finish, so it may hold a backup under the old epoch: run `schoolsync-server restore --from BACKUP --database-url …` again (who owned which replica id before it is kept)"
+                )
+            }
         } catch {
             runner.cancel()
             throw PostgresStoreError(describing: error, while: "opening the database at \(configuration.redactedURL)")

@@ -50,12 +50,14 @@ extension SchoolSyncServer {
             guard FileManager.default.fileExists(atPath: from) else { throw ValidationError("no backup at \(from)") }
             let epoch: Epoch
             if let url = database.resolvedURL {
-                guard let store = try await database.openStore() as? PostgresStore else { throw ExitCode(1) }
-                let owners = try await store.replicaOwners()
+                // Marked begun first, the owners of now kept outside what the backup replaces: cut
+                // off anywhere after this, the database refuses to be served until a restore finishes.
+                guard let store = try await database.openStore(resumingRestore: true) as? PostgresStore else { throw ExitCode(1) }
+                try await reportingStoreErrors { try await store.beginRestore() }
                 await store.close()
                 try PostgresTools.run("pg_restore", ["--clean", "--if-exists", "--no-owner", "--single-transaction", from], database: url)
-                guard let restored = try await database.openStore() as? PostgresStore else { throw ExitCode(1) }
-                epoch = try await reportingStoreErrors { try await restored.startNewEpoch(keepingOwners: owners) }
+                guard let restored = try await database.openStore(resumingRestore: true) as? PostgresStore else { throw ExitCode(1) }
+                epoch = try await reportingStoreErrors { try await restored.finishRestore() }
                 await restored.close()
             } else {
                 epoch = try await reportingStoreErrors { try SQLiteStore.restore(from: from, to: database.path) }

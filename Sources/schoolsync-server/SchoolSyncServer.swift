@@ -88,12 +88,16 @@ struct DatabaseOptions: ParsableArguments {
 
     /// The store the commands and the server speak to, by its protocol: this is the one place that
     /// names an engine.
-    func openStore() async throws -> any SyncStore {
+    ///
+    /// - Parameter resumingRestore: open a PostgreSQL database whose restore did not finish (the
+    ///   restore command's own; anything else is refused such a database).
+    func openStore(resumingRestore: Bool = false) async throws -> any SyncStore {
         guard let url = resolvedURL else { return try openSQLiteStore() }
         var configuration: PostgresStore.Configuration
         do {
             configuration = try PostgresStore.Configuration(url: url, poolSize: databasePoolSize)
             configuration.pushGroupSize = pushGroupSize
+            configuration.resumingRestore = resumingRestore
         } catch {
             throw ValidationError("\(error)")  // the flag is wrong: usage help follows
         }

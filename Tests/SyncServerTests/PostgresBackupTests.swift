@@ -63,6 +63,65 @@ struct PostgresBackupTests {
     }
 
     /// The enrolment commands speak to either store; on PostgreSQL through `--database-url`.
+    /// A restore cut off after `pg_restore` put the backup back and before its new epoch: the
+    /// database holds the backup under the old epoch, where devices whose cursors passed the backup
+    /// would never be sent what it lost. Neither a server nor an admin command opens it then; the
+    /// restore run again finishes it, with the replica owners of before the first attempt.
+    @Test(.timeLimit(.minutes(2))) func aRestoreCutOffBeforeItsNewEpochIsNeverServed() async throws {
+        try await Fixture.with(store: .postgres) { fixture in
+            let arguments = try await StoreKind.postgres.serverArguments(in: fixture.directory)
+            let url = try await StoreKind.postgres.databaseURL(in: fixture.directory)
+            let bureau = try await fixture.principal(fixture.bureau)
+            let before = ReplicaID(high: 0xcab, low: 1)
+            let after = ReplicaID(high: 0xcab, low: 2)
+            guard
+                case .accepted = try await fixture.store.push(
+                    try Make.push([try Make.plan("p1", values: ["n": .int(1)], by: before)], replica: before), by: bureau, rules: .schoolSync, at: Date())
+            else {
+                Issue.record("push before the backup")
+                return
+            }
+            let dump = fixture.path("county.dump")
+            let backup = await try RunningCommand("schoolsync-server", ["backup"] + arguments + ["--to", dump]).wait()
+            #expect(backup.status == 0, "\(backup.stderr)")
+            guard
+                case .accepted = try await fixture.store.push(
+                    try Make.push([try Make.plan("p2", values: ["n": .int(2)], by: after)], replica: after), by: bureau, rules: .schoolSync, at: Date())
+            else {
+                Issue.record("push after the backup")
+                return
+            }
+            let oldEpoch = fixture.store.epoch
+            await TestPostgres.shared.closeStores(of: fixture.directory)
+
+            // The restore's first steps, then nothing: as if it were killed before its new epoch.
+            var resuming = try PostgresStore.Configuration(url: url)
+            resuming.resumingRestore = true
+            let interrupted = try await PostgresStore(configuration: resuming)
+            try await interrupted.beginRestore()
+            await interrupted.close()
+            var components = try #require(URLComponents(string: url))
+            components.query = nil
+            _ = try await PostgresCluster.runTool(
+                "pg_restore", ["--clean", "--if-exists", "--no-owner", "--single-transaction", "--dbname=\(components.string ?? url)", dump])
+
+            await #expect(throws: PostgresStoreError.self, "a server does not open it") {
+                try await PostgresStore(configuration: try PostgresStore.Configuration(url: url))
+            }
+            let refused = await try RunningCommand("schoolsync-server", ["school", "list"] + arguments).wait()
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("restore of this database was begun and did not finish"), "\(refused.stderr)")
+
+            let restore = await try RunningCommand("schoolsync-server", ["restore"] + arguments + ["--from", dump]).wait()
+            #expect(restore.status == 0, "\(restore.stderr)")
+            let restored = try await StoreKind.postgres.openStore(in: fixture.directory)
+            #expect(restored.epoch != oldEpoch)
+            #expect(try await restored.records(in: ["plans"]).map(\.key.id) == ["p1"], "the state of the backup")
+            let owners = try await (try #require(restored as? PostgresStore)).replicaOwners()
+            #expect(owners.contains { $0.replica == after.description && $0.principalID == bureau.id }, "the owner from before the first attempt is kept")
+        }
+    }
+
     @Test(.timeLimit(.minutes(1)), arguments: StoreKind.allCases) func theAdminCommandsWorkOnEitherStore(kind: StoreKind) async throws {
         try await Fixture.with(store: kind) { fixture in
             let store = try await kind.serverArguments(in: fixture.directory)
