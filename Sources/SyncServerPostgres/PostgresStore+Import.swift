@@ -4,7 +4,7 @@ import SyncCore
 import SyncServer
 
 extension PostgresStore {
-    /// Tables ``importTables(head:chunks:)`` fills, each row keyed by column name; the embedded
+    /// Tables ``importTables(from:)`` fills, each row keyed by column name; the embedded
     /// store's export has the same names (its `change_log` is carried as `log_head` and the audit).
     static let importableTables: Set<String> = [
         "store_meta", "schools", "principals", "records", "conflicts", "replicas", "replica_owners", "user_replicas",
@@ -16,14 +16,15 @@ extension PostgresStore {
     /// with their token hashes, sessions, audit and conflicts, so that devices go on syncing with
     /// their cursors, receipts and tokens and nothing is sent again (issue 14 §3).
     ///
-    /// - Parameters:
-    ///   - head: the source's highest change-log sequence number; the next change is numbered after it.
-    ///   - chunks: `(table, json)` in parent-before-child order, each `json` an array of objects
-    ///     keyed by column name in PostgreSQL's input forms (`SQLiteStore.exportTables`).
+    /// - Parameter export: hands the rows over through `insert`, one `(table, json)` chunk at a time
+    ///   in parent-before-child order, each `json` an array of objects keyed by column name in
+    ///   PostgreSQL's input forms (`SQLiteStore.exportTables`), and returns the source's highest
+    ///   change-log sequence number, after which the next change is numbered. Each chunk is stored
+    ///   as it comes, so only one is in memory at a time.
     /// - Throws: ``StoreError`` `.alreadyExists` when this database holds principals or records,
-    ///   `.invalid` for a table it does not have; postgres-nio's `PSQLError` for a row it refuses
-    ///   (then nothing is kept).
-    public func importTables(head: UInt64, chunks: [(table: String, json: String)]) async throws {
+    ///   `.invalid` for a table it does not have; postgres-nio's `PSQLError` for a row it refuses;
+    ///   whatever `export` throws (then nothing is kept).
+    public func importTables(from export: (_ insert: (_ table: String, _ json: String) async throws -> Void) async throws -> UInt64) async throws {
         try await write { connection in
             let rows = try await connection.query("SELECT (SELECT count(*) FROM principals) + (SELECT count(*) FROM records)", logger: logger)
             for try await count in rows.decode(Int64.self) where count > 0 {
@@ -32,7 +33,7 @@ extension PostgresStore {
             // The epoch this store minted when it was made gives way to the source's, which every
             // device's cursor and receipt carry.
             try await connection.query("DELETE FROM store_meta", logger: logger)
-            for (table, json) in chunks {
+            let head = try await export { table, json in
                 guard Self.importableTables.contains(table) else { throw StoreError(.invalid, "no table '\(table.prefix(64))' to import into") }
                 try await connection.query(
                     PostgresQuery(unsafeSQL: "INSERT INTO \(table) SELECT * FROM json_populate_recordset(NULL::\(table), $1::json)", binds: try Self.binds(json)),

@@ -22,26 +22,36 @@ extension SQLiteStore {
     /// labels and reasons have refused it since ``FreeText``). Reads one snapshot; the server may
     /// keep running, but what it writes afterwards is not carried.
     ///
+    /// The snapshot's read is synchronous and `body` is not, so the chunks are spooled to a
+    /// temporary file next to the database while the snapshot is read, then handed over one at a
+    /// time: a county's whole history never has to fit in memory (one chunk does).
+    ///
     /// - Returns: the highest change-log sequence number in the snapshot.
-    /// - Throws: GRDB's `DatabaseError`; whatever `body` throws.
+    /// - Throws: GRDB's `DatabaseError`; Foundation's file errors for the spool; whatever `body` throws.
     public func exportTables(
         chunkSize: Int = 1000,
         maxChunkBytes: Int = 16 << 20,
         _ body: (_ table: String, _ chunk: String) async throws -> Void
     ) async throws -> UInt64 {
+        let spoolURL = URL(fileURLWithPath: pool.path + ".export-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: spoolURL.path, contents: nil) else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: spoolURL.path])
+        }
+        defer { try? FileManager.default.removeItem(at: spoolURL) }
+        let spool = try FileHandle(forUpdating: spoolURL)
+        defer { try? spool.close() }
         // One snapshot for every table: a read transaction held for the whole export.
-        let snapshot = try await pool.read { db -> (head: UInt64, tables: [(String, [String])]) in
-            var tables: [(String, [String])] = []
+        let head = try await pool.read { db -> UInt64 in
             for table in Self.exportedTables {
-                var chunks: [String] = []
                 var chunk: [Data] = []
                 var bytes = 0
-                func flush() {
+                func flush() throws {
                     guard !chunk.isEmpty else { return }
                     var array = Data("[".utf8)
                     array.append(contentsOf: chunk.joined(separator: Data(",".utf8)))
                     array.append(UInt8(ascii: "]"))
-                    chunks.append(String(decoding: array, as: UTF8.self))
+                    // A record of the spool: the table's name, the chunk's length, then the chunk.
+                    try spool.write(contentsOf: Data("\(table)\t\(array.count)\n".utf8) + array)
                     chunk = []
                     bytes = 0
                 }
@@ -58,18 +68,32 @@ extension SQLiteStore {
                         }
                     }
                     let encoded = try JSONSerialization.data(withJSONObject: object)
-                    if !chunk.isEmpty, chunk.count >= chunkSize || bytes + encoded.count > maxChunkBytes { flush() }
+                    if !chunk.isEmpty, chunk.count >= chunkSize || bytes + encoded.count > maxChunkBytes { try flush() }
                     chunk.append(encoded)
                     bytes += encoded.count + 1
                 }
-                flush()
-                tables.append((table, chunks))
+                try flush()
             }
-            return (try Self.head(db), tables)
+            return try Self.head(db)
         }
-        for (table, chunks) in snapshot.tables {
-            for chunk in chunks { try await body(table, chunk) }
+        try spool.seek(toOffset: 0)
+        while let header = try Self.readLine(spool) {
+            let parts = header.split(separator: "\t")
+            guard parts.count == 2, let length = Int(parts[1]), let data = try spool.read(upToCount: length), data.count == length else {
+                throw CocoaError(.fileReadCorruptFile, userInfo: [NSFilePathErrorKey: spoolURL.path])
+            }
+            try await body(String(parts[0]), String(decoding: data, as: UTF8.self))
         }
-        return snapshot.head
+        return head
+    }
+
+    /// The spool's next header line, without its newline; `nil` at the end.
+    private static func readLine(_ handle: FileHandle) throws -> String? {
+        var line = Data()
+        while let byte = try handle.read(upToCount: 1), let first = byte.first {
+            if first == UInt8(ascii: "\n") { return String(decoding: line, as: UTF8.self) }
+            line.append(first)
+        }
+        return line.isEmpty ? nil : String(decoding: line, as: UTF8.self)
     }
 }

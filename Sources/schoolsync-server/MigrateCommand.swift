@@ -43,18 +43,27 @@ extension SchoolSyncServer {
                 FileHandle.standardError.write(Data("error: \(error)\n".utf8))
                 throw ExitCode(1)
             }
-            var chunks: [(table: String, json: String)] = []
-            let head = try await source.exportTables { table, json in chunks.append((table, json)) }
-            print("read \(from): epoch \(source.epoch), change log up to \(head)")
+            var head: UInt64 = 0
+            var chunks = 0
+            var tables: Set<String> = []
             do {
-                try await reportingStoreErrors { try await target.importTables(head: head, chunks: chunks) }
+                try await reportingStoreErrors {
+                    try await target.importTables { insert in
+                        head = try await source.exportTables { table, json in
+                            if tables.insert(table).inserted { print("copying \(table)…") }
+                            try await insert(table, json)
+                            chunks += 1
+                        }
+                        return head
+                    }
+                }
             } catch let error where !(error is ExitCode) {
                 // Nothing was kept (one transaction); PostgreSQL's own words say which row it refused.
-                FileHandle.standardError.write(Data("error: PostgreSQL refused the copy, nothing was kept: \(PostgresStore.explain(error))\n".utf8))
+                FileHandle.standardError.write(Data("error: the copy failed, nothing was kept in PostgreSQL: \(PostgresStore.explain(error))\n".utf8))
                 throw ExitCode(1)
             }
             await target.close()
-            print("copied \(chunks.count) chunks of \(Set(chunks.map(\.table)).count) tables into \(configuration.redactedURL); epoch \(source.epoch) kept")
+            print("copied \(from) (change log up to \(head)) in \(chunks) chunks of \(tables.count) tables into \(configuration.redactedURL); epoch \(source.epoch) kept")
         }
     }
 }

@@ -4,6 +4,7 @@ import GRDB
 import SchoolSyncTestSupport
 import SyncClient
 import SyncCore
+import SyncServerSQLite
 import Testing
 
 @testable import SyncServer
@@ -12,6 +13,34 @@ import Testing
 /// Issue 14 §3: a county moves from SQLite to PostgreSQL with `schoolsync-server migrate`, and its
 /// devices go on syncing against the new servers with their cursors, receipts and tokens.
 struct MigrationToPostgresTests {
+    /// The export hands over one bounded chunk at a time, from a spool it removes afterwards,
+    /// also when the receiver stops it: a county's history never has to fit in memory at once.
+    @Test func theExportHandsOverBoundedChunksAndLeavesNoSpool() async throws {
+        try await Fixture.with(store: .sqlite) { fixture in
+            let writer = ReplicaID(high: 0x3b, low: 1)
+            let bureau = try await fixture.principal(fixture.bureau)
+            let plans = try (0..<7).map { try Make.plan("plan-\($0)", values: ["n": .int(Int64($0))], by: writer) }
+            _ = try await fixture.store.push(try Make.push(plans, replica: writer), by: bureau, rules: .protocolOnly, at: Date())
+            let store = try #require(fixture.store as? SQLiteStore)
+            var recordChunks: [Int] = []
+            var tables: [String] = []
+            let head = try await store.exportTables(chunkSize: 3) { table, json in
+                if tables.last != table { tables.append(table) }
+                if table == "records" {
+                    let rows = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [Any]
+                    recordChunks.append(rows?.count ?? -1)
+                }
+            }
+            #expect(head == 7)
+            #expect(recordChunks == [3, 3, 1])
+            #expect(tables.firstIndex(of: "schools") ?? .max < tables.firstIndex(of: "principals") ?? -1, "parents before children")
+            struct Stop: Error {}
+            await #expect(throws: Stop.self) { _ = try await store.exportTables { _, _ in throw Stop() } }
+            let left = try FileManager.default.contentsOfDirectory(atPath: fixture.directory.path).filter { $0.contains(".export-") }
+            #expect(left.isEmpty, "spools left behind: \(left)")
+        }
+    }
+
     @Test(.timeLimit(.minutes(2))) func devicesKeepTheirCursorsReceiptsAndTokensAcrossTheMove() async throws {
         try await Fixture.with(store: .sqlite) { fixture in
             let writerA = ReplicaID(high: 0x3a, low: 1)
