@@ -295,8 +295,8 @@ extension PostgresStore {
         // Everything but the numbers is ready before the statement that takes them: from then until
         // commit this transaction holds log_head's lock, and every other writer waits for it.
         let written = try WrittenRecords(writes)
-        let records = WrittenRecords.chunks(written.records, size: \.size)
-        let audit = WrittenRecords.chunks(written.audit, size: \.size)
+        let records = try WrittenRecords.jsonChunks(written.records)
+        let audit = try WrittenRecords.jsonChunks(written.audit)
         var statement = GroupStatement()
         if !minted.isEmpty {
             statement.add(
@@ -356,23 +356,21 @@ extension PostgresStore {
             """
         )
         if let chunk = records.first {
-            let rows = WrittenRecords.RecordRow.unnest(chunk, into: &statement)
-            statement.add("stored AS (\(Self.storeRecords(first: "head.first", from: "head, " + rows)) RETURNING 1)")
+            statement.add("stored AS (\(Self.storeRecords(first: "head.first", from: "head, ", json: statement.bind(chunk))) RETURNING 1)")
         }
         if let chunk = audit.first {
-            let rows = WrittenRecords.AuditRow.unnest(chunk, into: &statement)
-            statement.add("audited AS (\(Self.storeAudit(first: "head.first", from: "head, " + rows)))")
+            statement.add("audited AS (\(Self.storeAudit(first: "head.first", from: "head, ", json: statement.bind(chunk))))")
         }
         // A new conflict takes this write's sequence number and time; one that was open before
         // keeps its own and takes only the new fields (the embedded store's upsert, per key).
         if !written.newConflicts.isEmpty {
-            let rows = WrittenRecords.ConflictRow.unnest(written.newConflicts, into: &statement)
             statement.add(
                 """
                 new_conflicts AS (
                     INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at)
                     SELECT collection, id, scope, fields, delete_conflict, head.first + since_offset, to_timestamp(detected_at)
-                    FROM head, \(rows)
+                    FROM head, json_to_recordset(\(try statement.json(written.newConflicts))::json)
+                        AS w(collection text, id text, scope text, fields text, delete_conflict boolean, since_offset bigint, detected_at double precision)
                     ON CONFLICT (collection, id) DO UPDATE SET
                         scope = excluded.scope, fields = excluded.fields, delete_conflict = excluded.delete_conflict,
                         since_seq = excluded.since_seq, detected_at = excluded.detected_at
@@ -381,13 +379,13 @@ extension PostgresStore {
             )
         }
         if !written.openConflicts.isEmpty {
-            let rows = WrittenRecords.ConflictRow.unnest(written.openConflicts, into: &statement)
             statement.add(
                 """
                 open_conflicts AS (
                     INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at)
                     SELECT collection, id, scope, fields, delete_conflict, head.first + since_offset, to_timestamp(detected_at)
-                    FROM head, \(rows)
+                    FROM head, json_to_recordset(\(try statement.json(written.openConflicts))::json)
+                        AS w(collection text, id text, scope text, fields text, delete_conflict boolean, since_offset bigint, detected_at double precision)
                     ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, delete_conflict = excluded.delete_conflict
                 )
                 """
@@ -418,11 +416,10 @@ extension PostgresStore {
         }
         await configuration.afterSequencesTaken?(first...(first + Int64(writes.count) - 1))
         for chunk in records.dropFirst() {
-            var further = GroupStatement()
-            let firstSeq = further.bind(first)
-            let rows = WrittenRecords.RecordRow.unnest(chunk, into: &further)
-            let sql = "WITH stored AS (\(Self.storeRecords(first: firstSeq, from: rows)) RETURNING 1) SELECT count(*) FROM stored"
-            for try await count in try await connection.query(further.query(select: sql), logger: logger).decode(Int64.self) {
+            let sql = "WITH stored AS (\(Self.storeRecords(first: "$1", from: "", json: "$2")) RETURNING 1) SELECT count(*) FROM stored"
+            for try await count in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(first, chunk)), logger: logger)
+                .decode(Int64.self)
+            {
                 stored += count
             }
         }
@@ -433,35 +430,41 @@ extension PostgresStore {
             throw StoreError(.busy, "a record of this push was stored under another scope meanwhile; send it again")
         }
         for chunk in audit.dropFirst() {
-            var further = GroupStatement()
-            let firstSeq = further.bind(first)
-            let rows = WrittenRecords.AuditRow.unnest(chunk, into: &further)
-            try await connection.query(further.query(select: Self.storeAudit(first: firstSeq, from: rows)), logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: Self.storeAudit(first: "$1", from: "", json: "$2"), binds: Self.bindings(first, chunk)), logger: logger)
         }
     }
 
-    /// The upsert of records from rows (``WrittenRecords/RecordRow/unnest(_:into:)``) numbered
-    /// from `first`; a record already stored under another scope is left as it was (and not returned).
-    static func storeRecords(first: String, from rows: String) -> String {
+    /// `$1` and `$2` of a further chunk's statement: the first sequence number and the chunk.
+    static func bindings(_ first: Int64, _ json: String) -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(first)
+        bindings.append(json)
+        return bindings
+    }
+
+    /// The upsert of records from JSON rows (``WrittenRecords/RecordRow``), numbered from `first`;
+    /// a record already stored under another scope is left as it was (and not returned).
+    static func storeRecords(first: String, from: String, json: String) -> String {
         """
         INSERT INTO records AS r (collection, id, scope, state, seq, conflicted, pushed_by)
-        SELECT w.collection, w.id, w.scope, w.state, \(first) + w."offset", w.conflicted, NULLIF(w.pushed_by, '')
-        FROM \(rows)
+        SELECT collection, id, scope, state, \(first) + "offset", conflicted, pushed_by
+        FROM \(from)json_to_recordset(\(json)::json)
+            AS w(collection text, id text, scope text, state text, "offset" bigint, conflicted boolean, pushed_by text)
         ON CONFLICT (collection, id) DO UPDATE SET
             state = excluded.state, seq = excluded.seq, conflicted = excluded.conflicted, pushed_by = excluded.pushed_by
         WHERE r.scope = excluded.scope
         """
     }
 
-    /// The insert of audit entries from rows (``WrittenRecords/AuditRow/unnest(_:into:)``),
-    /// numbered from `first`.
-    static func storeAudit(first: String, from rows: String) -> String {
+    /// The insert of audit entries from JSON rows (``WrittenRecords/AuditRow``), numbered from `first`.
+    static func storeAudit(first: String, from: String, json: String) -> String {
         """
         INSERT INTO audit (seq, collection, record_id, principal_id, replica, at, kind, before, after, reason)
-        SELECT \(first) + w."offset", w.collection, w.record_id, w.principal_id, w.replica, to_timestamp(w.at), w.kind,
-               NULLIF(w.before, ''), w.after, NULLIF(w.reason, '')
-        FROM \(rows)
-        ORDER BY w."offset"
+        SELECT \(first) + "offset", collection, record_id, principal_id, replica, to_timestamp(at), kind, before, after, reason
+        FROM \(from)json_to_recordset(\(json)::json)
+            AS w("offset" bigint, collection text, record_id text, principal_id bigint, replica text, at double precision,
+                 kind text, before text, after text, reason text)
+        ORDER BY "offset"
         """
     }
 

@@ -3,12 +3,10 @@ import PostgresNIO
 import SyncCore
 import SyncServer
 
-/// The rows a plan's record writes come to, each table's bound as one array per column that a
-/// single statement reads with `unnest`: a push of 500 records is a handful of statements, not
-/// 2,000, and no row is printed as text or parsed again on either side (arrays travel in
-/// PostgreSQL's binary form).
+/// The rows a plan's record writes come to, each table's as one JSON array that a single statement
+/// reads with `json_to_recordset`: a push of 500 records is a handful of statements, not 2,000.
 ///
-/// Rows carry each write's offset in the batch, not its sequence number: the rows are made before
+/// Rows carry each write's offset in the batch, not its sequence number: the JSON is made before
 /// the transaction takes its numbers from `log_head`, whose lock is held until commit, and the
 /// statements add the first number (`seq = first + offset`), so no encoding happens under the lock.
 ///
@@ -114,95 +112,33 @@ struct WrittenRecords {
         }
     }
 
-    /// `rows` as the JSON text `json_to_recordset` reads (the few, small rows of receipts and owners).
+    /// `rows` as the JSON text `json_to_recordset` reads.
     static func json(_ rows: some Encodable) throws -> String {
         String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
     }
 
-    /// `rows` in runs of at most `maxBytes` by `size` (one row alone may pass it): a statement's
-    /// values must stay far below PostgreSQL's 1 GB, and a push of 500 small edits to records near
+    /// `rows` as JSON arrays of at most `maxBytes` each (one row alone may pass it): a statement's
+    /// value must stay far below PostgreSQL's 1 GB, and a push of 500 small edits to records near
     /// the 1 MiB state limit carries half a gigabyte of states and twice that of audit views.
-    static func chunks<Row>(_ rows: [Row], maxBytes: Int = 16 << 20, size: (Row) -> Int) -> [ArraySlice<Row>] {
-        var chunks: [ArraySlice<Row>] = []
-        var start = rows.startIndex
-        var bytes = 0
-        for index in rows.indices {
-            let rowBytes = size(rows[index])
-            if index > start, bytes + rowBytes > maxBytes {
-                chunks.append(rows[start..<index])
-                start = index
-                bytes = 0
+    static func jsonChunks<Row: Encodable>(_ rows: [Row], maxBytes: Int = 16 << 20) throws -> [String] {
+        let encoder = JSONEncoder()
+        var chunks: [String] = []
+        var chunk = Data("[".utf8)
+        for row in rows {
+            let encoded = try encoder.encode(row)
+            if chunk.count > 1, chunk.count + encoded.count + 1 > maxBytes {
+                chunk.append(UInt8(ascii: "]"))
+                chunks.append(String(decoding: chunk, as: UTF8.self))
+                chunk = Data("[".utf8)
             }
-            bytes += rowBytes
+            if chunk.count > 1 { chunk.append(UInt8(ascii: ",")) }
+            chunk.append(encoded)
         }
-        if start < rows.endIndex { chunks.append(rows[start...]) }
+        if chunk.count > 1 {
+            chunk.append(UInt8(ascii: "]"))
+            chunks.append(String(decoding: chunk, as: UTF8.self))
+        }
         return chunks
-    }
-}
-
-extension WrittenRecords.RecordRow {
-    /// The bytes the row's values take.
-    var size: Int { collection.utf8.count + id.utf8.count + scope.utf8.count + state.utf8.count + (pushed_by?.utf8.count ?? 0) + 16 }
-
-    /// `unnest(…) AS w(…)` over `rows`, each column bound to `statement` as one array; a replica
-    /// id is never empty, so `''` stands for none (read back with `NULLIF`).
-    static func unnest(_ rows: ArraySlice<Self>, into statement: inout GroupStatement) -> String {
-        let collections = statement.bind(rows.map(\.collection))
-        let ids = statement.bind(rows.map(\.id))
-        let scopes = statement.bind(rows.map(\.scope))
-        let states = statement.bind(rows.map(\.state))
-        let offsets = statement.bind(rows.map(\.offset))
-        let conflicted = statement.bind(rows.map(\.conflicted))
-        let pushedBy = statement.bind(rows.map { $0.pushed_by ?? "" })
-        return """
-            unnest(\(collections)::text[], \(ids)::text[], \(scopes)::text[], \(states)::text[], \(offsets)::bigint[], \(conflicted)::boolean[], \(pushedBy)::text[])
-                AS w(collection, id, scope, state, "offset", conflicted, pushed_by)
-            """
-    }
-}
-
-extension WrittenRecords.AuditRow {
-    /// The bytes the row's values take.
-    var size: Int {
-        collection.utf8.count + record_id.utf8.count + replica.utf8.count + kind.utf8.count + (before?.utf8.count ?? 0) + after.utf8.count
-            + (reason?.utf8.count ?? 0) + 24
-    }
-
-    /// `unnest(…) AS w(…)` over `rows`, each column bound to `statement` as one array; a view is
-    /// never empty text and a reason has at least one character, so `''` stands for none.
-    static func unnest(_ rows: ArraySlice<Self>, into statement: inout GroupStatement) -> String {
-        let offsets = statement.bind(rows.map(\.offset))
-        let collections = statement.bind(rows.map(\.collection))
-        let ids = statement.bind(rows.map(\.record_id))
-        let principals = statement.bind(rows.map(\.principal_id))
-        let replicas = statement.bind(rows.map(\.replica))
-        let times = statement.bind(rows.map(\.at))
-        let kinds = statement.bind(rows.map(\.kind))
-        let befores = statement.bind(rows.map { $0.before ?? "" })
-        let afters = statement.bind(rows.map(\.after))
-        let reasons = statement.bind(rows.map { $0.reason ?? "" })
-        return """
-            unnest(\(offsets)::bigint[], \(collections)::text[], \(ids)::text[], \(principals)::bigint[], \(replicas)::text[], \(times)::double precision[],
-                   \(kinds)::text[], \(befores)::text[], \(afters)::text[], \(reasons)::text[])
-                AS w("offset", collection, record_id, principal_id, replica, at, kind, before, after, reason)
-            """
-    }
-}
-
-extension WrittenRecords.ConflictRow {
-    /// `unnest(…) AS w(…)` over `rows`, each column bound to `statement` as one array.
-    static func unnest(_ rows: [Self], into statement: inout GroupStatement) -> String {
-        let collections = statement.bind(rows.map(\.collection))
-        let ids = statement.bind(rows.map(\.id))
-        let scopes = statement.bind(rows.map(\.scope))
-        let fields = statement.bind(rows.map(\.fields))
-        let deleteConflicts = statement.bind(rows.map(\.delete_conflict))
-        let offsets = statement.bind(rows.map(\.since_offset))
-        let times = statement.bind(rows.map(\.detected_at))
-        return """
-            unnest(\(collections)::text[], \(ids)::text[], \(scopes)::text[], \(fields)::text[], \(deleteConflicts)::boolean[], \(offsets)::bigint[], \(times)::double precision[])
-                AS w(collection, id, scope, fields, delete_conflict, since_offset, detected_at)
-            """
     }
 }
 
