@@ -87,12 +87,18 @@ extension PostgresStore {
     /// whether the principal exists.
     public func revokePrincipal(id: Int64, at time: Date) async throws -> Bool {
         try await write { connection in
+            // Every server's long polls of the principal end at this commit (PROTOCOL.md §5):
+            // an empty notification wakes them all to look.
             let rows = try await connection.query(
-                "UPDATE principals SET revoked_at = COALESCE(revoked_at, \(time)) WHERE id = \(id) RETURNING id",
+                """
+                WITH revoked AS (UPDATE principals SET revoked_at = COALESCE(revoked_at, \(time)) WHERE id = \(id) RETURNING id)
+                SELECT id, pg_notify(\(Self.changeChannel), '') IS NULL FROM revoked
+                """,
                 logger: logger
             )
-            for try await _ in rows { return true }
-            return false
+            var found = false
+            for try await _ in rows { found = true }
+            return found
         }
     }
 

@@ -402,8 +402,10 @@ extension PostgresStore {
                 """
             )
         }
-        // The notification is delivered when the transaction commits, to every server's long polls.
-        statement.add("notified AS (SELECT pg_notify(\(statement.bind(Self.changeChannel)), '') AS sent)")
+        // The notification is delivered when the transaction commits, to every server's long polls
+        // of the scopes written.
+        let notice = statement.bind(Self.notice(scopes: Set(writes.map(\.scope))))
+        statement.add("notified AS (SELECT pg_notify(\(statement.bind(Self.changeChannel)), \(notice)) AS sent)")
         let storedCount = records.isEmpty ? "0" : "(SELECT count(*) FROM stored)"
         var first: Int64 = 0
         var stored: Int64 = 0
@@ -466,6 +468,25 @@ extension PostgresStore {
                  kind text, before text, after text, reason text)
         ORDER BY "offset"
         """
+    }
+
+    /// A notification's payload: the scopes written, comma-separated (no scope holds a comma,
+    /// PROTOCOL.md §5), or empty — every scope — when they would pass PostgreSQL's 8000 bytes.
+    static func notice(scopes: Set<Scope>) -> String {
+        let text = scopes.map(\.rawValue).sorted().joined(separator: ",")
+        return text.utf8.count <= 7_000 ? text : ""
+    }
+
+    /// The scopes a notification's payload names; `nil` (every scope) for an empty one, or one
+    /// that does not read as scopes (another program's NOTIFY on the channel).
+    static func scopes(inNotice payload: String) -> Set<Scope>? {
+        guard !payload.isEmpty else { return nil }
+        var scopes: Set<Scope> = []
+        for name in payload.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let scope = try? Scope(parsing: String(name)) else { return nil }
+            scopes.insert(scope)
+        }
+        return scopes
     }
 
     /// The channel every writing transaction notifies and every server listens on.

@@ -190,12 +190,16 @@ public final class PostgresStore: SyncStore {
 }
 
 extension PostgresStore {
-    /// Listens on `schoolsync_changes`, which every writing transaction notifies at commit, and
-    /// calls `onChange` for each notification, until the task is cancelled. The listening connection
+    /// Every server hears every commit and revocation: long polls wait for them, not for a timer.
+    public var announcesChangesAcrossProcesses: Bool { true }
+
+    /// Listens on `schoolsync_changes`, which every writing transaction notifies at commit with the
+    /// scopes it wrote (a revocation with none: every scope), and calls `onChange` for each
+    /// notification, until the task is cancelled. The listening connection
     /// is one of the pool's; when it is lost, listening starts again on another after a second.
     ///
     /// - Throws: `CancellationError` when the task is cancelled.
-    public func watchChanges(_ onChange: @escaping @Sendable () async -> Void) async throws {
+    public func watchChanges(_ onChange: @escaping @Sendable (_ scopes: Set<Scope>?) async -> Void) async throws {
         while true {
             try Task.checkCancellation()
             do {
@@ -203,8 +207,8 @@ extension PostgresStore {
                     try await connection.listen(on: Self.changeChannel) { notifications in
                         // Changes committed while no one listened are read by the long poll's own
                         // look; one wake-up now makes sure of it.
-                        await onChange()
-                        for try await _ in notifications { await onChange() }
+                        await onChange(nil)
+                        for try await notification in notifications { await onChange(Self.scopes(inNotice: notification.payload)) }
                     }
                 }
             } catch {

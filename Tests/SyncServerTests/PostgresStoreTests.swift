@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import NIOHTTP1
 import PostgresNIO
 import SchoolSyncTestSupport
 import SyncClient
@@ -214,6 +215,35 @@ struct PostgresStoreTests {
                         let page = try await poll.value
                         #expect(page.records.map(\.key.id) == ["woken"])
                         #expect(ContinuousClock.now - started < .seconds(30), "answered before the wait ran out")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A revocation on one server ends a long poll held on another at once (PROTOCOL.md §5: within
+    /// a second), though the poll no longer looks again every second: the revocation is announced.
+    @Test(.timeLimit(.minutes(1))) func aRevocationOnOneServerEndsALongPollOnAnother() async throws {
+        try await Fixture.with(store: .postgres, configure: { $0.longPollRecheck = .seconds(60) }) { fixture in
+            try await fixture.withLiveServer { first in
+                try await fixture.withLiveServer { second in
+                    try await HTTPClient.withHTTPClient { http in
+                        let reader = HTTPSyncTransport(http: http, baseURL: second, token: fixture.deviceA2)
+                        let head = try await reader.pull(PullRequest(since: nil, limit: 10, replica: nil, receipt: nil))
+                        let started = ContinuousClock.now
+                        let poll = Task { try await reader.pull(PullRequest(since: head.next, limit: 10, wait: 30, replica: nil, receipt: nil)) }
+                        try await Self.waitUntil("the long poll is held") {
+                            let metrics = try await http.get(url: "\(second)/metrics").get()
+                            return metrics.body.map { String(buffer: $0) }?.contains("schoolsync_long_polls_waiting 1") == true
+                        }
+                        let principal = try await fixture.principal(fixture.deviceA2)
+                        var revoke = HTTPClientRequest(url: "\(first)/v1/admin/principals/\(principal.id)/revoke")
+                        revoke.method = .POST
+                        revoke.headers.add(name: "Authorization", value: "Bearer \(fixture.admin)")
+                        let answer = try await http.execute(revoke, timeout: .seconds(10))
+                        #expect(answer.status == .ok)
+                        await #expect(throws: (any Error).self, "the revoked device's poll ends unanswered") { try await poll.value }
+                        #expect(ContinuousClock.now - started < .seconds(30), "ended before the wait ran out")
                     }
                 }
             }

@@ -71,7 +71,7 @@ struct SyncRoutes {
         }
         switch outcome {
         case .accepted(let response, let changed):
-            if changed > 0 { await notifier.announce() }
+            if changed > 0 { await notifier.announce(scopes: Set(push.records.map(\.scope))) }
             let rejected = response.results.count { $0.status == .rejected }
             let conflicts = response.results.count { $0.status == .conflict }
             metrics.recordPush(records: push.records.count, rejected: rejected)
@@ -132,6 +132,38 @@ struct SyncRoutes {
             logger: &logger
         )
 
+        // A long poll listens before its first read: a change committed in between wakes it.
+        let subscription = wait > 0 ? await notifier.subscribe(reading: context.readableScopes) : nil
+        let page: PullPage
+        do {
+            page = try await pullPage(
+                after: since, limit: limit, wait: wait, subscription: subscription, verifying: verifying, principal: principal, context: context,
+                logger: logger
+            )
+        } catch {
+            if let subscription { await notifier.unsubscribe(subscription) }
+            throw error
+        }
+        if let subscription { await notifier.unsubscribe(subscription) }
+        let next = Cursor(epoch: epoch, seq: page.next)
+        metrics.recordPull(records: page.records.count)
+        logger.debug("pull served", metadata: ["sync.records": "\(page.records.count)", "sync.next": "\(next)", "sync.more": "\(page.more)"])
+        await activity.record(DeviceActivity(principal: principal, kind: .pull(next), client: nil, time: configuration.clock()))
+        return try JSONResponse.make(PullResponse(epoch: epoch, records: page.records, next: next, more: page.more), for: request)
+    }
+
+    /// A pull's page; with `wait`, held until a change for the poll's scopes commits, the wait
+    /// ends or the principal is revoked (PROTOCOL.md §7.3, §5).
+    private func pullPage(
+        after since: UInt64,
+        limit: Int,
+        wait: Int,
+        subscription: ChangeNotifier.Subscription?,
+        verifying: ReplicaReceipt?,
+        principal: Principal,
+        context: AuthenticatedRequestContext,
+        logger: Logger
+    ) async throws -> PullPage {
         var page: PullPage
         switch try await store.pull(after: since, limit: limit, scopes: context.readableScopes, replica: verifying.map(PullingReplica.verify)) {
         case .page(let first): page = first
@@ -142,12 +174,17 @@ struct SyncRoutes {
         guard since <= page.head else {
             throw APIError(.badRequest, .invalidCursor, "The cursor is beyond the end of the change log. Pull from the beginning.")
         }
-        if page.records.isEmpty, wait > 0 {
+        if page.records.isEmpty, wait > 0, let subscription {
             metrics.longPollWaiting(true)
             defer { metrics.longPollWaiting(false) }
             let deadline = ContinuousClock.now + .seconds(wait)
             while page.records.isEmpty, ContinuousClock.now < deadline, !Task.isCancelled {
-                await notifier.wait(atMost: min(configuration.longPollRecheck, deadline - ContinuousClock.now))
+                // A store that announces every other process's changes and revocations is read
+                // again only when one concerns this poll; otherwise every second.
+                let announces = store.announcesChangesAcrossProcesses
+                let left = deadline - ContinuousClock.now
+                let announced = await notifier.wait(subscription, atMost: announces ? left : min(configuration.longPollRecheck, left))
+                if announces, !announced { break }
                 // A revocation ends a held poll within the second PROTOCOL.md §5 promises, and it is
                 // checked after the wake-up, so nothing written after the revocation gets through.
                 guard try await store.isActive(principalID: principal.id) else {
@@ -163,11 +200,7 @@ struct SyncRoutes {
             // A revocation between the last check and that read must not let its page out either.
             guard try await store.isActive(principalID: principal.id) else { throw APIError.unauthorized }
         }
-        let next = Cursor(epoch: epoch, seq: page.next)
-        metrics.recordPull(records: page.records.count)
-        logger.debug("pull served", metadata: ["sync.records": "\(page.records.count)", "sync.next": "\(next)", "sync.more": "\(page.more)"])
-        await activity.record(DeviceActivity(principal: principal, kind: .pull(next), client: nil, time: configuration.clock()))
-        return try JSONResponse.make(PullResponse(epoch: epoch, records: page.records, next: next, more: page.more), for: request)
+        return page
     }
 
     /// The pulling replica and its receipt from the query, checked with the pull itself so a stale

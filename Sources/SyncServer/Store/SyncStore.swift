@@ -89,13 +89,19 @@ public protocol SyncStore: Service {
     /// How many records are in conflict now.
     func openConflictCount() async throws -> Int
 
-    /// Calls `onChange` each time any process commits a change to the store, until the calling task
-    /// is cancelled, so long polls wake at once for a push another server took (PROTOCOL.md §7.3).
+    /// Calls `onChange` each time any process commits a change to the store, with the scopes it
+    /// changed (`nil`: unknown or every scope, as for a revocation), until the calling task is
+    /// cancelled, so long polls wake at once for a push another server took (PROTOCOL.md §7.3).
     /// A store whose processes cannot tell each other returns at once; long polls then look again
     /// every second.
     ///
     /// - Throws: only `CancellationError`; a lost connection is retried inside.
-    func watchChanges(_ onChange: @escaping @Sendable () async -> Void) async throws
+    func watchChanges(_ onChange: @escaping @Sendable (_ scopes: Set<Scope>?) async -> Void) async throws
+
+    /// Whether ``watchChanges(_:)`` tells this process of every change and revocation other
+    /// processes commit: then a held long poll waits for an announcement instead of reading the
+    /// store again every second.
+    var announcesChangesAcrossProcesses: Bool { get }
 
     /// The store's own error for a failure of its database driver that is not a fault of the
     /// server (a busy database), or `nil` to leave the error as it is. Each engine knows its driver's
@@ -291,7 +297,10 @@ public struct DeviceInfo: Sendable, Codable, Hashable {
 
 extension SyncStore {
     /// No process tells another of its changes: long polls look again every second.
-    public func watchChanges(_ onChange: @escaping @Sendable () async -> Void) async throws {}
+    public func watchChanges(_ onChange: @escaping @Sendable (_ scopes: Set<Scope>?) async -> Void) async throws {}
+
+    /// No process tells another of its changes.
+    public var announcesChangesAcrossProcesses: Bool { false }
 
     /// No driver error of this store needs translating.
     public func storeError(for error: any Error) -> StoreError? { nil }
