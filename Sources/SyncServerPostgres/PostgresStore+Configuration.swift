@@ -24,6 +24,11 @@ extension PostgresStore {
         /// of order pauses here. Unset outside tests.
         package var afterSequencesTaken: (@Sendable (ClosedRange<Int64>) async -> Void)?
 
+        /// The most bytes of JSON rows one statement of a push carries (16 MiB): PostgreSQL takes up
+        /// to 1 GB, but a push of 500 edits to records near the 1 MiB state limit carries half a
+        /// gigabyte of states and twice that of audit views. Tests set it small to cross it cheaply.
+        package var maxStatementJSONBytes = 16 << 20
+
         /// Opens a database whose restore did not finish (``PostgresStore/beginRestore()``), which
         /// anything but the restore itself must not serve. Only `schoolsync-server restore` sets it.
         public var resumingRestore = false

@@ -295,8 +295,8 @@ extension PostgresStore {
         // Everything but the numbers is ready before the statement that takes them: from then until
         // commit this transaction holds log_head's lock, and every other writer waits for it.
         let written = try WrittenRecords(writes)
-        let records = try WrittenRecords.jsonChunks(written.records)
-        let audit = try WrittenRecords.jsonChunks(written.audit)
+        let records = try WrittenRecords.jsonChunks(written.records, maxBytes: configuration.maxStatementJSONBytes)
+        let audit = try WrittenRecords.jsonChunks(written.audit, maxBytes: configuration.maxStatementJSONBytes)
         var statement = GroupStatement()
         if !minted.isEmpty {
             statement.add(
