@@ -47,7 +47,8 @@ public struct FieldRegister: Sendable, Hashable {
     /// Whether the register holds more than one distinct value.
     public var isConflicted: Bool {
         guard let first = entries.first?.value else { return false }
-        return entries.contains { $0.value != first }
+        // Not the first against itself: values compare by their bytes, and most registers hold one entry.
+        return entries.dropFirst().contains { $0.value != first }
     }
 
     /// The value when there is exactly one distinct value.
