@@ -182,17 +182,25 @@ private struct JSONParser {
     mutating func string() throws(WireJSONError) -> String {
         index += 1
         let start = index
+        // Every byte of the string OR-ed together: below 0x80, it is ASCII and so valid UTF-8.
+        var seen: UInt8 = 0
         // The common case: no escapes, so the bytes become the string directly.
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
-                guard let text = String(validating: slice, as: UTF8.self) else { throw syntaxError("a string is not valid UTF-8") }
+                // As typed bytes, for the standard library's contiguous fast paths: from a raw
+                // buffer it took its generic validation, looking up type metadata for each string.
+                let text = slice.withMemoryRebound(to: UInt8.self) { utf8 in
+                    seen < 0x80 ? String(decoding: utf8, as: UTF8.self) : String(validating: utf8, as: UTF8.self)
+                }
+                guard let text else { throw syntaxError("a string is not valid UTF-8") }
                 index += 1
                 return text
             }
             if byte == UInt8(ascii: "\\") { break }
             guard byte >= 0x20 else { throw syntaxError("a control character must be escaped in a string") }
+            seen |= byte
             index += 1
         }
         var buffer = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
