@@ -128,11 +128,12 @@ extension LocalReplica {
                         """,
                     arguments: [maxRecords]
                 )
-                guard !rows.isEmpty else { return nil }
+                guard let first = rows.first else { return nil }
+                let columns = TrackedRecord.Columns(of: first)
                 for row in rows {
                     let rowid = try row.field("rowid", as: Int64.self)
                     do {
-                        let record = try TrackedRecord(row: row)
+                        let record = try TrackedRecord(row: row, columns: columns)
                         // The answer is matched to this row by its id as text: an id another program
                         // stored as a BLOB, or as bytes that do not read back the same, would never
                         // be acknowledged and would be sent again for ever.
