@@ -40,6 +40,8 @@ public struct FieldRegister: Sendable, Hashable {
 
     /// The distinct values, in dot order; more than one means the field is in conflict.
     public var distinctValues: [Value] {
+        // Most registers hold one write: no set of values to hash them into.
+        if entries.count == 1 { return [entries[0].value] }
         var seen: Set<Value> = []
         return entries.compactMap { seen.insert($0.value).inserted ? $0.value : nil }
     }
