@@ -38,4 +38,20 @@ struct PushEncodingTests {
         #expect(encoded.request == (try CanonicalJSON.encode(request)))
         #expect(encoded.states.isEmpty)
     }
+
+    /// The parser keeps an object's members in a list and finds a repeated key by scanning, or
+    /// through a set past 16 members: a repeat is refused wherever it is, and keys keep their order.
+    @Test(arguments: [1, 2, 15, 16, 17, 40, 1000])
+    func aRepeatedKeyIsRefusedAtAnySize(_ count: Int) throws {
+        let keys = (0..<count).map { "k\($0)" }
+        func document(_ keys: [String]) -> Data {
+            Data(("{" + keys.map { "\"\($0)\":1" }.joined(separator: ",") + "}").utf8)
+        }
+        #expect(try CanonicalJSON.strictObjectKeys(in: document(keys)) == keys)
+        for repeated in Set([0, count / 2, count - 1]) {
+            #expect(throws: DecodingError.self) { try CanonicalJSON.strictObjectKeys(in: document(keys + [keys[repeated]])) }
+        }
+        // Canonically equivalent spellings are one key, as they were for the dictionary before.
+        #expect(throws: DecodingError.self) { try CanonicalJSON.strictObjectKeys(in: document(keys + ["caf\u{E9}", "cafe\u{301}"])) }
+    }
 }
