@@ -70,16 +70,31 @@ public struct HTTPSyncTransport: SyncTransport {
     ///   ``SyncClientError/Code/epochChanged``, ``SyncClientError/Code/tooLarge`` (413),
     ///   ``SyncClientError/Code/refused`` (another 409) or ``SyncClientError/Code/server`` (5xx).
     public func push(_ request: PushRequest) async throws(SyncClientError) -> PushResponse {
+        let body: Data
+        do {
+            body = try CanonicalJSON.encode(request)
+        } catch {
+            throw SyncClientError(.usage, "could not encode the push: \(error)", cause: error)
+        }
+        return try await push(request, encoded: body)
+    }
+
+    /// Sends one batch (`POST /v1/push`, PROTOCOL.md §6.1) whose canonical JSON is `body`
+    /// (`CanonicalJSON.encode(request)`, which the caller has already), gzip-compressed.
+    ///
+    /// - Returns: the server's answer, one result per record (PROTOCOL.md §6.4).
+    /// - Throws: as ``push(_:)``.
+    public func push(_ request: PushRequest, encoded body: Data) async throws(SyncClientError) -> PushResponse {
         var http = HTTPClientRequest(url: baseURL + "/v1/push")
         http.method = .POST
         http.headers.add(name: "Content-Type", value: "application/json")
         http.headers.add(name: "Content-Encoding", value: "gzip")
         let compressed: ByteBuffer
         do {
-            var body = ByteBuffer(bytes: try CanonicalJSON.encode(request))
+            var body = ByteBuffer(bytes: body)
             compressed = try body.compress(with: .gzip())
         } catch {
-            throw SyncClientError(.usage, "could not encode the push: \(error)", cause: error)
+            throw SyncClientError(.usage, "could not compress the push: \(error)", cause: error)
         }
         http.body = .bytes(compressed)
         return try await connection.send(http, as: PushResponse.self, sentBody: compressed.readableBytes)

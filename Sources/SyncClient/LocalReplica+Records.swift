@@ -34,17 +34,55 @@ struct TrackedRecord {
         rejectedEditSeq = nil
     }
 
-    init(row: Row) throws {
-        key = RecordKey(collection: try row.field("collection"), id: try row.field("id"))
-        scope = try Scope(parsing: try row.field("scope"))
-        state = try StateColumn.decode(try row.field("state", as: String.self))
-        serverState = try row.field("server_state", as: String?.self).map(StateColumn.decode)
-        dirty = try row.field("dirty")
-        editSeq = try row.field("edit_seq")
-        let code = try row.field("rejected_code", as: String?.self)
-        let message = try row.field("rejected_message", as: String?.self)
+    /// Reads a `sync_records` row; `columns`, when given, says where its columns are (rows of one
+    /// statement), so they are not looked up by name in every row.
+    init(row: Row, columns: Columns? = nil) throws {
+        func field<T: DatabaseValueConvertible>(_ name: String, _ index: KeyPath<Columns, Int>, as type: T.Type = T.self) throws -> T {
+            guard let columns else { return try row.field(name) }
+            return try row.field(at: columns[keyPath: index], named: name)
+        }
+        key = RecordKey(collection: try field("collection", \.collection), id: try field("id", \.id))
+        scope = try Scope(parsing: try field("scope", \.scope))
+        state = try StateColumn.decode(try field("state", \.state, as: String.self))
+        serverState = try field("server_state", \.serverState, as: String?.self).map(StateColumn.decode)
+        dirty = try field("dirty", \.dirty)
+        editSeq = try field("edit_seq", \.editSeq)
+        let code = try field("rejected_code", \.rejectedCode, as: String?.self)
+        let message = try field("rejected_message", \.rejectedMessage, as: String?.self)
         rejection = code.map { RejectReason(code: RejectCode(rawValue: $0), message: message ?? "") }
-        rejectedEditSeq = try row.field("rejected_edit_seq")
+        rejectedEditSeq = try field("rejected_edit_seq", \.rejectedEditSeq)
+    }
+
+    /// Where the columns ``init(row:columns:)`` reads are in the rows of one statement, found
+    /// once: GRDB finds a column by name by lowercasing every column's name, which was a seventh
+    /// of building a push.
+    struct Columns {
+        let collection: Int
+        let id: Int
+        let scope: Int
+        let state: Int
+        let serverState: Int
+        let dirty: Int
+        let editSeq: Int
+        let rejectedCode: Int
+        let rejectedMessage: Int
+        let rejectedEditSeq: Int
+
+        /// The columns of `row`'s statement, found as GRDB finds them (the leftmost of that name,
+        /// in any case); `nil` when one is missing, for ``init(row:columns:)`` to say so by name.
+        init?(of row: Row) {
+            let names: [String] = Array(row.columnNames).map { $0.lowercased() }
+            func index(_ name: String) -> Int? { names.firstIndex(of: name) }
+            guard let collection = index("collection"), let id = index("id"), let scope = index("scope"), let state = index("state"),
+                let serverState = index("server_state"), let dirty = index("dirty"), let editSeq = index("edit_seq"),
+                let rejectedCode = index("rejected_code"), let rejectedMessage = index("rejected_message"),
+                let rejectedEditSeq = index("rejected_edit_seq")
+            else { return nil }
+            (self.collection, self.id, self.scope, self.state, self.serverState) = (collection, id, scope, state, serverState)
+            (self.dirty, self.editSeq, self.rejectedCode, self.rejectedMessage, self.rejectedEditSeq) = (
+                dirty, editSeq, rejectedCode, rejectedMessage, rejectedEditSeq
+            )
+        }
     }
 
     func save(_ db: Database) throws {

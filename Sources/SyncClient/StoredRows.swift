@@ -19,6 +19,17 @@ extension Row {
             throw SyncClientError(.integrity, "the database's column \(column) does not hold a \(T.self) (another program changed it)")
         }
     }
+
+    /// The value at `index`, the column `column`, as `T`: ``field(_:as:)`` for a caller that found the column already.
+    ///
+    /// - Throws: ``SyncClientError/Code/integrity`` naming the column when it holds no value of that type.
+    func field<T: DatabaseValueConvertible>(at index: Int, named column: String, as type: T.Type = T.self) throws -> T {
+        do {
+            return try decode(T.self, atIndex: index)
+        } catch {
+            throw SyncClientError(.integrity, "the database's column \(column) does not hold a \(T.self) (another program changed it)")
+        }
+    }
 }
 
 /// The one codec of the `state` and `server_state` columns of `sync_records`: a record state as

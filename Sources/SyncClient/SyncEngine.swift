@@ -211,7 +211,7 @@ public struct SyncEngine: Sendable {
             if let stuck = machine.pushRoundStarted() { throw stuck }
             let response: PushResponse
             do {
-                response = try await transport.push(pending.request)
+                response = try await transport.push(pending.request, encoded: pending.body)
                 machine.succeeded()
             } catch {
                 let action = machine.failed(error, request: .push(records: pending.request.records.count), using: &generator)

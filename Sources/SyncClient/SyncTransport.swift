@@ -1,3 +1,4 @@
+import Foundation
 import SyncCore
 
 /// How a replica talks to a server. The library ships ``HTTPSyncTransport``; tests may wrap it to
@@ -9,6 +10,17 @@ public protocol SyncTransport: Sendable {
     func push(_ request: PushRequest) async throws(SyncClientError) -> PushResponse
     /// `GET /v1/pull`.
     func pull(_ request: PullRequest) async throws(SyncClientError) -> PullResponse
+    /// `POST /v1/push` of a request whose canonical JSON the caller has already
+    /// (`body == CanonicalJSON.encode(request)`), so it is not encoded again. The default sends
+    /// ``push(_:)``, so a transport that wraps another sees every push there.
+    func push(_ request: PushRequest, encoded body: Data) async throws(SyncClientError) -> PushResponse
+}
+
+extension SyncTransport {
+    /// Sends `request` through ``push(_:)``, which encodes it again; `body` is not used.
+    public func push(_ request: PushRequest, encoded body: Data) async throws(SyncClientError) -> PushResponse {
+        try await push(request)
+    }
 }
 
 /// The parameters of one pull (PROTOCOL.md §7.1).

@@ -40,6 +40,8 @@ public struct FieldRegister: Sendable, Hashable {
 
     /// The distinct values, in dot order; more than one means the field is in conflict.
     public var distinctValues: [Value] {
+        // Most registers hold one write: no set of values to hash them into.
+        if entries.count == 1 { return [entries[0].value] }
         var seen: Set<Value> = []
         return entries.compactMap { seen.insert($0.value).inserted ? $0.value : nil }
     }
@@ -47,7 +49,8 @@ public struct FieldRegister: Sendable, Hashable {
     /// Whether the register holds more than one distinct value.
     public var isConflicted: Bool {
         guard let first = entries.first?.value else { return false }
-        return entries.contains { $0.value != first }
+        // Not the first against itself: values compare by their bytes, and most registers hold one entry.
+        return entries.dropFirst().contains { $0.value != first }
     }
 
     /// The value when there is exactly one distinct value.

@@ -66,7 +66,7 @@ extension SQLiteStore {
     public func resolve(_ key: RecordKey, _ request: ResolutionRequest, by principal: Principal, at time: Date) async throws -> ResolveOutcome {
         let epoch = self.epoch
         return try await pool.write { db in
-            try StoreAlgorithms.resolve(key, request, by: principal, epoch: epoch, at: time, in: SQLiteTransaction(db: db))
+            try StoreAlgorithms.resolve(key, request, by: principal, epoch: epoch, at: time, in: SQLiteTransaction(db: db, changeTime: time))
         }
     }
 

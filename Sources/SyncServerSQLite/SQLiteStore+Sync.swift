@@ -15,7 +15,7 @@ extension SQLiteStore {
     public func push(_ request: PushRequest, by principal: Principal, rules: CollectionRules, at time: Date) async throws -> PushOutcome {
         let epoch = self.epoch
         return try await pushes.run { db in
-            try StoreAlgorithms.push(request, by: principal, rules: rules, epoch: epoch, at: time, in: SQLiteTransaction(db: db))
+            try StoreAlgorithms.push(request, by: principal, rules: rules, epoch: epoch, at: time, in: SQLiteTransaction(db: db, changeTime: time))
         }
     }
 
@@ -155,16 +155,20 @@ extension SQLiteStore {
     }
 
     /// Writes a record's new state, appends its change-log entry and its audit entry, and keeps the
-    /// conflicts index in step — all inside the caller's transaction.
+    /// conflicts index in step — all inside the caller's transaction. `time` is `change.time` as
+    /// its column holds it (`Date.databaseValue`), which the caller formats once for many records.
     static func store(
         _ state: RecordState,
         for key: RecordKey,
         in scope: Scope,
         before: RecordState?,
         change: AuditEntry.Change,
+        at time: DatabaseValue,
         pushedBy: ReplicaID? = nil,
         _ db: Database
     ) throws {
+        // Worked out once: each is a walk over every register comparing values.
+        let conflicted = state.isConflicted
         try db.cachedStatement(sql: "INSERT INTO change_log (collection, id, scope) VALUES (?, ?, ?)").execute(arguments: [
             key.collection, key.id, scope.rawValue,
         ])
@@ -177,16 +181,16 @@ extension SQLiteStore {
                 """
         ).execute(arguments: [
             key.collection, key.id, scope.rawValue, String(decoding: try CanonicalJSON.encode(state), as: UTF8.self), seq,
-            state.isConflicted, pushedBy?.description,
+            conflicted, pushedBy?.description,
         ])
-        if state.isConflicted {
+        if conflicted {
             try db.cachedStatement(
                 sql: """
                     INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, delete_conflict = excluded.delete_conflict
                     """
             ).execute(arguments: [
-                key.collection, key.id, scope.rawValue, state.conflictingFields.joined(separator: ","), state.isDeleteConflict, seq, change.time,
+                key.collection, key.id, scope.rawValue, state.conflictingFields.joined(separator: ","), state.isDeleteConflict, seq, time,
             ])
         } else if before?.isConflicted == true {
             // The index holds exactly the conflicted records, so only a record that was one has a row to drop.
@@ -196,7 +200,7 @@ extension SQLiteStore {
             sql:
                 "INSERT INTO audit (seq, collection, record_id, principal_id, replica, at, kind, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ).execute(arguments: [
-            seq, key.collection, key.id, change.principalID, change.replica.description, change.time, change.kind.rawValue,
+            seq, key.collection, key.id, change.principalID, change.replica.description, time, change.kind.rawValue,
             try before.map(AuditEntry.view), try AuditEntry.view(state), change.reason,
         ])
     }

@@ -15,18 +15,42 @@ public enum CanonicalJSON {
         if let wire = value as? any WireJSONCodable {
             var writer = JSONWriter()
             wire.write(to: &writer)
-            if let number = writer.nonFinite {
-                throw EncodingError.invalidValue(
-                    number,
-                    .init(codingPath: [], debugDescription: "\(number) is not a finite number; JSON cannot carry it")
-                )
-            }
+            try refuseNonFinite(writer)
             return Data(writer.bytes)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         return try encoder.encode(value)
+    }
+
+    /// Encodes a push request canonically, and with it each record's state: `states[i]` is
+    /// `encode(request.records[i].state)`, copied out of the request's own bytes (a record holds its
+    /// state's members as the state writes them), so a client that keeps the states it sent as
+    /// text does not write each a second time.
+    public static func encodeWithStates(_ request: PushRequest) throws -> (request: Data, states: [Data]) {
+        var writer = JSONWriter(capacity: 1024)
+        var members: [Range<Int>] = []
+        members.reserveCapacity(request.records.count)
+        request.write(to: &writer, stateMembers: &members)
+        try refuseNonFinite(writer)
+        let states = members.map { range in
+            var state = Data(capacity: range.count + 2)
+            state.append(UInt8(ascii: "{"))
+            state.append(contentsOf: writer.bytes[range])
+            state.append(UInt8(ascii: "}"))
+            return state
+        }
+        return (Data(writer.bytes), states)
+    }
+
+    private static func refuseNonFinite(_ writer: JSONWriter) throws {
+        if let number = writer.nonFinite {
+            throw EncodingError.invalidValue(
+                number,
+                .init(codingPath: [], debugDescription: "\(number) is not a finite number; JSON cannot carry it")
+            )
+        }
     }
 
     /// The keys of a JSON object, read as strictly as the wire types are (no duplicate keys, no

@@ -8,7 +8,27 @@ enum JSONValue: Sendable, Equatable {
     case number(String)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    /// The members in document order, no key twice. A list, not a dictionary: a pushed state is
+    /// mostly objects of one to six members, for which building and hashing a dictionary was
+    /// most of the time a parse took; the readers look keys up by scanning.
+    case object([(key: String, value: JSONValue)])
+
+    static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): true
+        case (.bool(let left), .bool(let right)): left == right
+        case (.number(let left), .number(let right)): left == right
+        case (.string(let left), .string(let right)): left == right
+        case (.array(let left), .array(let right)): left == right
+        case (.object(let left), .object(let right)):
+            left.count == right.count && zip(left, right).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        default: false
+        }
+    }
+
+    /// Objects with more members than this find a repeated key through a set, not by scanning the
+    /// keys before it, so a hostile object with many keys costs linear time, not quadratic.
+    static let scannedMembers = 16
 
     /// Parses UTF-8 JSON strictly (RFC 8259): one value, no trailing commas, no duplicate keys,
     /// valid UTF-8 and escapes, nesting at most ``maxDepth`` deep.
@@ -95,7 +115,9 @@ private struct JSONParser {
 
     mutating func object(depth: Int) throws(WireJSONError) -> JSONValue {
         index += 1
-        var members: [String: JSONValue] = [:]
+        var members: [(key: String, value: JSONValue)] = []
+        // Filled once an object passes `scannedMembers` members.
+        var keys: Set<String> = []
         skipWhitespace()
         if current == UInt8(ascii: "}") {
             index += 1
@@ -110,7 +132,15 @@ private struct JSONParser {
             index += 1
             skipWhitespace()
             let member = try value(depth: depth)
-            guard members.updateValue(member, forKey: key) == nil else {
+            let repeated: Bool
+            if members.count < JSONValue.scannedMembers {
+                repeated = members.contains { $0.key == key }
+            } else {
+                if keys.isEmpty { keys = Set(members.map(\.key)) }
+                repeated = !keys.insert(key).inserted
+            }
+            members.append((key, member))
+            guard !repeated else {
                 throw WireJSONError(.syntax, "The given data was not valid JSON: the key '\(key.prefix(80))' appears twice in one object.")
             }
             skipWhitespace()
@@ -182,17 +212,25 @@ private struct JSONParser {
     mutating func string() throws(WireJSONError) -> String {
         index += 1
         let start = index
+        // Every byte of the string OR-ed together: below 0x80, it is ASCII and so valid UTF-8.
+        var seen: UInt8 = 0
         // The common case: no escapes, so the bytes become the string directly.
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
-                guard let text = String(validating: slice, as: UTF8.self) else { throw syntaxError("a string is not valid UTF-8") }
+                // As typed bytes, for the standard library's contiguous fast paths: from a raw
+                // buffer it took its generic validation, looking up type metadata for each string.
+                let text = slice.withMemoryRebound(to: UInt8.self) { utf8 in
+                    seen < 0x80 ? String(decoding: utf8, as: UTF8.self) : String(validating: utf8, as: UTF8.self)
+                }
+                guard let text else { throw syntaxError("a string is not valid UTF-8") }
                 index += 1
                 return text
             }
             if byte == UInt8(ascii: "\\") { break }
             guard byte >= 0x20 else { throw syntaxError("a control character must be escaped in a string") }
+            seen |= byte
             index += 1
         }
         var buffer = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))

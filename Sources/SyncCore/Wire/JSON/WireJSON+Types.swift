@@ -233,13 +233,25 @@ extension SyncRecord: WireJSONCodable {
     }
 
     func write(to writer: inout JSONWriter) {
+        writeReturningStateMembers(to: &writer)
+    }
+
+    /// Writes the record and returns where its state's members are in `writer.bytes`, from
+    /// `"context"` through the end of `fields`: in braces, they are the state's own canonical JSON,
+    /// since a record writes its state's keys between `collection` and `id` exactly as the state does.
+    @discardableResult
+    func writeReturningStateMembers(to writer: inout JSONWriter) -> Range<Int> {
         writer.beginObject()
         writer.member("collection", key.collection)
+        // After the comma that separates `context` from `collection`.
+        let start = writer.bytes.count + 1
         state.writeContextAndDeleted(to: &writer)
         state.writeFields(to: &writer)
+        let end = writer.bytes.count
         writer.member("id", key.id)
         writer.member("scope", scope.rawValue)
         writer.endObject()
+        return start..<end
     }
 }
 
@@ -258,6 +270,13 @@ extension PushRequest: WireJSONCodable {
     }
 
     func write(to writer: inout JSONWriter) {
+        var states: [Range<Int>] = []
+        write(to: &writer, stateMembers: &states)
+    }
+
+    /// Writes the request, appending to `stateMembers` where each record's state members are
+    /// (``SyncRecord/writeReturningStateMembers(to:)``).
+    func write(to writer: inout JSONWriter, stateMembers: inout [Range<Int>]) {
         writer.beginObject()
         writer.member("batch", batch.rawValue)
         if let client {
@@ -268,7 +287,7 @@ extension PushRequest: WireJSONCodable {
         }
         writer.key("records")
         writer.beginArray()
-        for record in records { record.write(to: &writer) }
+        for record in records { stateMembers.append(record.writeReturningStateMembers(to: &writer)) }
         writer.endArray()
         writer.member("replica", replica.description)
         writer.endObject()

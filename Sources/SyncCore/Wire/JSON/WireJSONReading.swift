@@ -8,13 +8,14 @@ protocol WireJSONCodable {
 
 /// The members of one JSON object, read key by key; errors below a key name it in their path.
 struct JSONObjectReader {
-    let members: [String: JSONValue]
+    /// In document order, no key twice (the parser refuses a repeated key).
+    let members: [(key: String, value: JSONValue)]
 
     /// Reads an object; with `allowedKeys`, refuses any other key as the `Codable` types do.
     init(_ value: JSONValue, allowedKeys: [String]? = nil) throws(WireJSONError) {
         guard case .object(let members) = value else { throw .mismatch(.object, found: value) }
-        if let allowedKeys, members.keys.contains(where: { !allowedKeys.contains($0) }),
-            let unknown = members.keys.sorted().first(where: { !allowedKeys.contains($0) })
+        if let allowedKeys, members.contains(where: { !allowedKeys.contains($0.key) }),
+            let unknown = members.map(\.key).sorted().first(where: { !allowedKeys.contains($0) })
         {
             var error = WireJSONError.invalid("unknown key '\(unknown)'; allowed: \(allowedKeys.sorted().joined(separator: ", "))")
             error.reversedPath.append(.key(unknown))
@@ -23,8 +24,14 @@ struct JSONObjectReader {
         self.members = members
     }
 
+    /// The member named `key`, found by scanning: a reader looks up a handful of fixed keys, so
+    /// reading an object costs at most that handful of passes over it, however many members it has.
+    func member(_ key: String) -> JSONValue? {
+        members.first { $0.key == key }?.value
+    }
+
     func required<T>(_ key: String, _ read: (JSONValue) throws(WireJSONError) -> T) throws(WireJSONError) -> T {
-        guard let value = members[key] else {
+        guard let value = member(key) else {
             throw WireJSONError(.keyNotFound(key), "No value associated with key \"\(key)\".")
         }
         return try Self.at(key) { () throws(WireJSONError) in try read(value) }
@@ -42,7 +49,7 @@ struct JSONObjectReader {
 
     /// An absent key and an explicit `null` both read as `nil`, as `decodeIfPresent` does.
     func optional<T>(_ key: String, _ read: (JSONValue) throws(WireJSONError) -> T) throws(WireJSONError) -> T? {
-        guard let value = members[key], value != .null else { return nil }
+        guard let value = member(key), value != .null else { return nil }
         return try Self.at(key) { () throws(WireJSONError) in try read(value) }
     }
 
