@@ -94,6 +94,11 @@ public struct RecordState: Sendable, Hashable {
         return values
     }
 
+    /// Whether ``currentValues`` is not `nil` (no delete, no field in conflict), without building it.
+    public var hasCurrentValues: Bool {
+        deleted.isEmpty && fields.values.allSatisfy { !$0.isConflicted }
+    }
+
     /// The settled value of one field, or `nil` if it is absent, conflicted or the record is deleted.
     public func value(of field: String) -> Value? {
         guard deleted.isEmpty else { return nil }

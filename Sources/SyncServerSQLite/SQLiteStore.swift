@@ -180,7 +180,7 @@ public final class SQLiteStore: SyncStore {
                 // A row this cannot read is left as it is: the migration removes only what it is sure of.
                 guard let record = try? row.storedRecord(),
                     RecordRules.ownershipViolation(key: record.key, scope: record.scope) != nil,
-                    record.state.currentValues == nil, !record.state.isConflicted
+                    !record.state.hasCurrentValues, !record.state.isConflicted
                 else { continue }
                 let (collection, id) = (record.key.collection, record.key.id)
                 try db.execute(sql: "DELETE FROM records WHERE collection = ? AND id = ?", arguments: [collection, id])

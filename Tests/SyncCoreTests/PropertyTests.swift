@@ -103,6 +103,26 @@ struct JoinLawTests {
         }
     }
 
+    /// The cheap test the rules use says what building every settled value would.
+    @Test(arguments: 61...70 as ClosedRange<UInt64>)
+    func hasCurrentValuesIsWhetherThereAreCurrentValues(seed: UInt64) throws {
+        // Besides a history's states, one of each kind for sure: empty, written, conflicted, deleted,
+        // and deleted by one side while the other edited.
+        var a = RecordState()
+        _ = try a.write(["x": .int(1)], by: ReplicaID(high: 1, low: 1))
+        var b = RecordState()
+        _ = try b.write(["x": .int(2)], by: ReplicaID(high: 1, low: 2))
+        var deleted = a
+        _ = try deleted.delete(by: ReplicaID(high: 1, low: 1))
+        let conflicted = try a.joined(with: b)
+        let deleteConflict = try deleted.joined(with: b)
+        let states = try Self.sampledStates(seed: seed) + [RecordState(), a, conflicted, deleted, deleteConflict]
+        #expect(conflicted.isConflicted && !conflicted.hasCurrentValues && !deleted.hasCurrentValues && a.hasCurrentValues)
+        for state in states {
+            #expect(state.hasCurrentValues == (state.currentValues != nil))
+        }
+    }
+
     @Test(arguments: 41...60 as ClosedRange<UInt64>)
     func joinOnlyGrowsTheContextAndNeverResurrects(seed: UInt64) throws {
         let states = try Self.sampledStates(seed: seed)

@@ -184,7 +184,7 @@ public enum RecordRules {
             if let stored, let violation = lockViolation(report: stored, incoming: state, reportID: key.id) { return violation }
             if let violation = reviewViolation(incoming: state, stored: stored) { return violation }
         }
-        guard state.currentValues != nil || state.isConflicted else { return nil }  // deleted: nothing more to check
+        guard state.hasCurrentValues || state.isConflicted else { return nil }  // deleted: nothing more to check
         if let violation = copiesViolation(key: key, state: state, copies: [("school_id", parts.school), ("period", parts.period), ("measure_id", parts.item)]) {
             return violation
         }
@@ -231,7 +231,7 @@ public enum RecordRules {
         guard let parts = parts(of: key.id), sameBytes(parts.school, scope.schoolID) else {
             return RuleViolation("an indicator value's id is <school>/<period>/<indicator> of its own school, not \(key.id)")
         }
-        if !(state.currentValues != nil || state.isConflicted) {
+        if !(state.hasCurrentValues || state.isConflicted) {
             // A delete: only the approval lock applies (a deleted value has nothing else to check).
             guard bySchool, let indicator = try lookup(RecordKey(collection: "indicators", id: parts.item)) else { return nil }
             let measure = text(indicator, "measure_id") ?? ""
