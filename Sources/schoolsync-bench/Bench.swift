@@ -252,7 +252,7 @@ enum Machine {
         let table = comparison.table(results)
         if !table.isEmpty {
             lines += [
-                "## Three configurations, the same scenarios", "",
+                "## Every configuration, the same scenarios", "",
                 "Each column ran in this run, one after the other, on this machine. The many-schools rows are a closed loop with no pause: "
                     + "after every school has connected, each pulls, edits its weekly report and pushes, again and again, for \(comparison.schoolSeconds) s on every configuration "
                     + "and at every size, so at 5,000 schools each school does about a fifth of the work it does at 1,000 (the work per school is scaled down; the load is the same closed loop). "

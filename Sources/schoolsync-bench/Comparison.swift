@@ -39,7 +39,7 @@ struct BalancerHealth: Codable, Sendable {
     var ownErrors: Int
 }
 
-/// The three-way comparison: the table of the measurements marked `compared`, one column per
+/// The comparison of configurations: the table of the measurements marked `compared`, one column per
 /// configuration, and a paragraph per configuration on what bounds it, made from the numbers.
 struct Comparison: Codable, Sendable {
     var setups: [ServerSetup] = []
@@ -158,7 +158,7 @@ struct Comparison: Codable, Sendable {
             text +=
                 " HAProxy's health check took a server out \(balancer.serverDowns) times, no server was up for \(balancer.noServerUpSeconds) s, and HAProxy answered \(balancer.ownErrors) requests 503 itself."
             bounds.append(
-                "HAProxy's health check: GET /healthz reads log_head through the same pool of 10 connections, waits behind the queued requests past the check's \(run.setup.checkTimeout?.components.seconds ?? 0) s timeout, and HAProxy takes a busy but healthy server out"
+                "HAProxy's health check: GET /healthz (on a database connection of its own, not the pool's) still waits past the check's \(run.setup.checkTimeout?.components.seconds ?? 0) s timeout in a server process whose cores are saturated, and HAProxy takes a busy but healthy server out"
             )
         }
         if let waits = run.waits {
@@ -180,7 +180,7 @@ struct Comparison: Codable, Sendable {
             }
             if held >= 0.6 {
                 bounds.append(
-                    "the commit order\(held >= 0.9 ? " (saturated)" : ""): one push at a time holds log_head's row lock from its sequence numbers through its commit, mostly waiting on round trips to its server process"
+                    "the commit order\(held >= 0.9 ? " (saturated)" : ""): one transaction at a time (a push, or a group of pushes) holds log_head's row lock from its sequence numbers through its commit"
                 )
             }
             if waits.inTransaction >= 0.8 * Double(pool) {

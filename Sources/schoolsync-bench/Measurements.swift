@@ -17,7 +17,7 @@ struct Measurement: Codable {
     var note: String
     /// The server configuration it was measured on (``ServerSetup``); nil for what involves no server.
     var server: String? = nil
-    /// Whether the three-way comparison table shows it.
+    /// Whether the comparison table shows it.
     var compared: Bool? = nil
 }
 

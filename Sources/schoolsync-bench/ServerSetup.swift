@@ -18,7 +18,7 @@ enum ServerSetup: String, CaseIterable, Codable, Sendable, CustomStringConvertib
     /// shows what the pair does when a busy server is not taken out.
     case postgresPairPatientCheck = "postgres×2, check 10 s"
 
-    /// What a run measures unless `--servers` says otherwise: the three of the comparison.
+    /// What a run measures unless `--servers` says otherwise: the four of the comparison.
     static let comparison: [ServerSetup] = [.sqlite, .postgresUngrouped, .postgres, .postgresPair]
 
     var description: String { rawValue }
