@@ -24,6 +24,11 @@ public struct SyncServerConfiguration: Sendable {
     /// revocation (PROTOCOL.md §5 promises one second). Changes this process or, on PostgreSQL,
     /// another server commits wake it at once.
     public var longPollRecheck: Duration = .seconds(1)
+    /// The same for a store that announces every process's changes and revocations (PostgreSQL,
+    /// ``SyncStore/announcesChangesAcrossProcesses``): a waiting poll is woken by them and looks
+    /// again unwoken only this seldom, in case its server stopped hearing them without noticing
+    /// (a connection to the database dropped silently).
+    public var announcedLongPollRecheck: Duration = .seconds(15)
     /// Failed sign-ins and failed bearer-token checks one client address may make per minute
     /// before it gets 429 `too_many_requests` with `Retry-After` (PROTOCOL.md §5); 0 turns the
     /// limit off. Tokens already known valid are never held back.

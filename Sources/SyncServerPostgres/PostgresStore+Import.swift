@@ -71,23 +71,26 @@ extension PostgresStore {
     }
 
     /// The table that marks a restore in progress and holds the replica owners of before it. No
-    /// backup holds it, so `pg_restore --clean` leaves it; only ``finishRestore()`` drops it.
-    static let restorePending = "restore_pending_owners"
+    /// backup holds it (`schoolsync-server backup` leaves it out), so `pg_restore --clean` leaves
+    /// it; only ``finishRestore()`` drops it.
+    public static let restorePendingTable = "restore_pending_owners"
 
     /// What `schoolsync-server restore` does before `pg_restore`: marks the restore as begun and
     /// keeps who owns which replica id now, outside the tables the backup replaces. Until
     /// ``finishRestore()`` runs, the store refuses to open for anything but the restore
-    /// (``PostgresStoreError``), so a restore cut off between `pg_restore` and its new epoch can
-    /// never be served under the backup's old epoch; running the restore again finishes it. Run
+    /// (``PostgresStoreError``), so no server started after a restore cut off between `pg_restore`
+    /// and its new epoch serves the backup under its old epoch (servers must be stopped during a
+    /// restore; one left running notices the epoch change only once the new epoch is written);
+    /// running the restore again finishes it. Run
     /// twice, it keeps the owners of both times.
     public func beginRestore() async throws {
         try await write { connection in
             try await connection.query(
-                "CREATE TABLE IF NOT EXISTS \(unescaped: Self.restorePending) (replica text PRIMARY KEY, principal_id bigint NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS \(unescaped: Self.restorePendingTable) (replica text PRIMARY KEY, principal_id bigint NOT NULL)",
                 logger: logger
             )
             try await connection.query(
-                "INSERT INTO \(unescaped: Self.restorePending) SELECT replica, principal_id FROM replica_owners ON CONFLICT (replica) DO NOTHING",
+                "INSERT INTO \(unescaped: Self.restorePendingTable) SELECT replica, principal_id FROM replica_owners ON CONFLICT (replica) DO NOTHING",
                 logger: logger
             )
         }
@@ -107,7 +110,7 @@ extension PostgresStore {
         let epoch = Epoch.random()
         try await write { connection in
             var begun = false
-            for try await exists in try await connection.query("SELECT to_regclass(\(Self.restorePending)) IS NOT NULL", logger: logger).decode(Bool.self) {
+            for try await exists in try await connection.query("SELECT to_regclass(\(Self.restorePendingTable)) IS NOT NULL", logger: logger).decode(Bool.self) {
                 begun = exists
             }
             guard begun else { throw StoreError(.notFound, "no restore of this database was begun") }
@@ -118,20 +121,20 @@ extension PostgresStore {
             try await connection.query(
                 """
                 INSERT INTO replica_owners (replica, principal_id)
-                SELECT o.replica, o.principal_id FROM \(unescaped: Self.restorePending) o
+                SELECT o.replica, o.principal_id FROM \(unescaped: Self.restorePendingTable) o
                 WHERE EXISTS (SELECT 1 FROM principals p WHERE p.id = o.principal_id)
                 ON CONFLICT (replica) DO UPDATE SET principal_id = excluded.principal_id
                 """,
                 logger: logger
             )
-            try await connection.query("DROP TABLE \(unescaped: Self.restorePending)", logger: logger)
+            try await connection.query("DROP TABLE \(unescaped: Self.restorePendingTable)", logger: logger)
         }
         return epoch
     }
 
     /// Whether a restore was begun and not finished (``beginRestore()``).
     static func restoreIsPending(_ client: PostgresClient, logger: Logger) async throws -> Bool {
-        for try await exists in try await client.query("SELECT to_regclass(\(restorePending)) IS NOT NULL", logger: logger).decode(Bool.self) {
+        for try await exists in try await client.query("SELECT to_regclass(\(restorePendingTable)) IS NOT NULL", logger: logger).decode(Bool.self) {
             return exists
         }
         return false

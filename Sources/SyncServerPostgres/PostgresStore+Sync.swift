@@ -18,6 +18,9 @@ extension PostgresStore {
         // Only scopes this principal may write: a record for any other is refused unread.
         var claims: Set<PushGroups.Claim> = [.replica(request.replica)]
         for scope in request.records.map(\.scope) where principal.canWrite(scope) { claims.insert(.scope(scope)) }
+        if !rules.appliesDomainRules {
+            for record in request.records { claims.insert(.record(record.key)) }
+        }
         return try await pushGroups.push(request, by: principal, rules: rules, at: time, claims: claims) { [self] jobs in
             await storeGroup(jobs)
         }
@@ -30,27 +33,30 @@ extension PostgresStore {
     ///
     /// - Returns: each push's outcome, in order; every push fails with the transaction's error when
     ///   the database fails (nothing of the group is stored then).
-    func storeGroup(_ jobs: [PushGroups.Job]) async -> [Result<PushOutcome, any Error>] {
+    func storeGroup(_ jobs: [PushGroups.Job]) async -> [Result<PushOutcome, any Error>?] {
         let epoch = self.epoch
         do {
             return try await write { connection in
-                var replicas: [ReplicaID] = []
-                var scopes: Set<Scope> = []
-                for job in jobs {
-                    for claim in job.claims {
-                        switch claim {
-                        case .replica(let replica): replicas.append(replica)
-                        case .scope(let scope): scopes.insert(scope)
-                        }
-                    }
+                // Alone, a push waits for its locks; in a group, each push only tries its own, and
+                // one whose lock another transaction holds goes again alone (``PushGroups``).
+                let locked: [Bool]
+                if jobs.count == 1 {
+                    try await Self.lock(replicas: [jobs[0].request.replica], scopes: jobs[0].claims.scopes, connection, logger)
+                    locked = [true]
+                } else {
+                    locked = try await Self.tryLocks(jobs.map(\.claims), connection, logger)
                 }
-                try await Self.lock(replicas: replicas, scopes: scopes, connection, logger)
+                let stored = zip(jobs, locked).filter(\.1).map(\.0)
                 let fetched = PlannedTransaction()
-                try await fetchReplicas(replicas, into: fetched, connection)
-                try await fetchRecords(Set(jobs.flatMap { $0.request.records.map(\.key) }), into: fetched, connection)
-                var results: [Result<PushOutcome, any Error>] = []
+                try await fetchReplicas(stored.map(\.request.replica), into: fetched, connection)
+                try await fetchRecords(Set(stored.flatMap { $0.request.records.map(\.key) }), into: fetched, connection)
+                var results: [Result<PushOutcome, any Error>?] = []
                 var plans: [PlannedTransaction] = []
-                for job in jobs {
+                for (job, isLocked) in zip(jobs, locked) {
+                    guard isLocked else {
+                        results.append(nil)
+                        continue
+                    }
                     let plan = fetched.sharingFetched()
                     do {
                         let outcome = try await runPlanned(plan, connection) {
@@ -254,7 +260,11 @@ extension PostgresStore {
         for try await (name, sequence, batch, owner) in rows {
             guard let replica = byName[name] else { continue }
             if let sequence, let batch {
-                plan.progress[replica] = .some(PushRules.ReplicaProgress(sequence: try Self.sequence(sequence), lastBatch: batch))
+                do {
+                    plan.progress[replica] = .some(PushRules.ReplicaProgress(sequence: try Self.sequence(sequence), lastBatch: batch))
+                } catch let damage as StoreError {
+                    plan.damagedReplicas[replica] = damage
+                }
             }
             plan.owners[replica] = .some(owner)
         }
@@ -268,8 +278,13 @@ extension PostgresStore {
         let collections = wanted.map(\.collection)
         let ids = wanted.map(\.id)
         for try await (collection, id, scope, state) in try await connection.execute(Prepared.Records(collections: collections, ids: ids), logger: logger) {
-            let record = try Self.storedRecord(collection: collection, id: id, scope: scope, state: state)
-            plan.records[record.key] = .some((record.scope, record.state))
+            do {
+                let record = try Self.storedRecord(collection: collection, id: id, scope: scope, state: state)
+                plan.records[record.key] = .some((record.scope, record.state))
+            } catch let damage as StoreError {
+                // Read only if a run needs it (a record of another school is refused unread).
+                plan.damagedRecords[RecordKey(collection: collection, id: id)] = damage
+            }
         }
     }
 
@@ -278,8 +293,8 @@ extension PostgresStore {
     /// the record writes with their sequence numbers, taken from `log_head` in the same statement
     /// (its row lock, held until commit, orders commits by sequence number, PROTOCOL.md §7.2): the
     /// records, audit entries, conflicts index and the notification for every server's long polls
-    /// (delivered at commit). One round trip under the lock, then the commit; only a push whose
-    /// states pass 16 MiB sends its further rows in statements of their own.
+    /// (delivered at commit). One round trip under the lock, then the commit; only plans whose
+    /// rows pass `maxStatementJSONBytes` (16 MiB) send their further rows in statements of their own.
     ///
     /// - Throws: ``StoreError`` `.busy` when a record was stored under another scope meanwhile or
     ///   the database's epoch changed (nothing is kept: the caller's transaction rolls back);

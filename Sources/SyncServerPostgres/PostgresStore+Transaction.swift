@@ -56,6 +56,33 @@ extension PostgresStore {
         for try await _ in try await connection.execute(Prepared.Locks(replicas: replicaNames, scopes: scopeNames), logger: logger) {}
     }
 
+    /// Tries the locks of a group's pushes (``lock(replicas:scopes:_:_:)``'s, in its order) without
+    /// waiting for any: a push whose lock another transaction holds is not stored in this group.
+    /// The locks a group took stay held until it ends, whether or not their push is stored.
+    ///
+    /// - Returns: for each push, whether all its locks are held now.
+    static func tryLocks(_ claims: [Set<PushGroups.Claim>], _ connection: PostgresConnection, _ logger: Logger) async throws -> [Bool] {
+        let replicas = Set(claims.flatMap { $0.replicas.map(\.description) })
+        let scopes = Set(claims.flatMap { $0.scopes.map(\.rawValue) })
+        var taken: Set<String> = []
+        for try await (namespace, name, got) in try await connection.query(
+            """
+            SELECT ns, name, pg_try_advisory_xact_lock(ns, h) FROM (
+                SELECT 1 AS ns, r AS name, hashtext(r) AS h FROM unnest(\(Array(replicas))::text[]) AS r
+                UNION
+                SELECT 2, s, hashtext(s) FROM unnest(\(Array(scopes))::text[]) AS s
+                ORDER BY 1, 3
+            ) AS ordered
+            """,
+            logger: logger
+        ).decode((Int32, String, Bool).self) where got {
+            taken.insert("\(namespace):\(name)")
+        }
+        return claims.map { claims in
+            claims.replicas.allSatisfy { taken.contains("1:\($0.description)") } && claims.scopes.allSatisfy { taken.contains("2:\($0.rawValue)") }
+        }
+    }
+
     /// Takes the lock of a server-side user's replica row, so two resolutions by one user in a new
     /// epoch mint one replica, not two.
     static func lock(principal: Principal, _ connection: PostgresConnection, _ logger: Logger) async throws {

@@ -10,9 +10,11 @@ import SyncServer
 /// `PostgresClient` (a pool of connections).
 ///
 /// The guarantees are the embedded store's (PROTOCOL.md §6–§7, DESIGN §4), kept across processes:
-/// - **Atomic join of each record (invariant 4):** a push or a resolution takes a transaction-level
-///   advisory lock on its replica and on each of its records (in one sorted order, so two pushes
-///   never deadlock) before it reads them, and holds them until it commits.
+/// - **Atomic join of each record (invariant 4):** a push or a resolution takes transaction-level
+///   advisory locks on its replica and on the scopes it writes (in one sorted order, so two pushes
+///   never deadlock; a record never changes scope) before it reads its records, and holds them
+///   until it commits. Pushes that share no replica and no scope may share one transaction and
+///   commit (``PushGroups``).
 /// - **The cursor guarantee (§7.2, "Server obligations"):** change-log sequence numbers are taken
 ///   from the single `log_head` row as the last step of a writing transaction. Its row lock is held
 ///   until commit, so writers commit in sequence order, and `log_head` names the highest committed

@@ -16,13 +16,20 @@ import Synchronization
 /// group still running (``Claim``): their records are disjoint (ids decide scopes, PROTOCOL.md §5),
 /// so each push reads exactly what it would read alone, and no group waits in PostgreSQL for a lock
 /// a group of the same server holds. A push whose claims are taken waits for the next group, in its
-/// turn. Each push keeps its own outcome; a fault of the database (a lock wait past the timeout, the
-/// connection lost) fails its whole group, and every push of it is answered 503, as it would be alone.
+/// turn. A group only tries its locks: a push whose lock another server or a resolution holds
+/// leaves the group and goes again alone, waiting for it there, so one busy school never holds up
+/// thirty-one others. Each push keeps its own outcome (a damaged row fails only the push that reads
+/// it); a fault of the database (a lock wait past the timeout, the connection lost), a changed epoch
+/// or a record stored meanwhile under another scope fails its whole group, and every push of it is
+/// answered 503, as it would be alone.
 final class PushGroups: Sendable {
     /// What a push locks in PostgreSQL: its replica and the scopes its principal may write.
     enum Claim: Hashable, Sendable {
         case replica(ReplicaID)
         case scope(Scope)
+        /// A record, where ids do not decide scopes (``CollectionRules/appliesDomainRules`` off):
+        /// two schools' pushes may then name one record, and one statement cannot write it twice.
+        case record(RecordKey)
     }
 
     /// One push waiting for its group.
@@ -32,10 +39,15 @@ final class PushGroups: Sendable {
         var rules: CollectionRules
         var time: Date
         var claims: Set<Claim>
+        /// Its locks were held elsewhere when its group took them: it goes alone next time, and
+        /// waits for them there.
+        var alone = false
         fileprivate var continuation: CheckedContinuation<PushOutcome, any Error>?
     }
 
-    typealias RunGroup = @Sendable ([Job]) async -> [Result<PushOutcome, any Error>]
+    /// Stores a group and returns each push's result in order; `nil` for one whose locks another
+    /// transaction holds, which then goes again alone.
+    typealias RunGroup = @Sendable ([Job]) async -> [Result<PushOutcome, any Error>?]
 
     private struct Queue {
         var jobs: [Job] = []
@@ -98,10 +110,21 @@ final class PushGroups: Sendable {
             }
             guard !group.isEmpty else { return }
             let results = await runGroup(group)
+            var again: [Job] = []
+            for (job, result) in zip(group, results) {
+                if let result {
+                    job.continuation?.resume(with: result)
+                } else {
+                    var alone = job
+                    alone.alone = true
+                    again.append(alone)
+                }
+            }
             queue.withLock { queue in
                 for job in group { queue.claimed.subtract(job.claims) }
+                // First in line again, in their order: nothing of theirs may overtake them.
+                queue.jobs.insert(contentsOf: again, at: 0)
             }
-            for (job, result) in zip(group, results) { job.continuation?.resume(with: result) }
         }
     }
 
@@ -117,9 +140,9 @@ final class PushGroups: Sendable {
         // Stops at a full group: with thousands of schools waiting, a scan of the whole queue
         // for every group would cost more than storing the group.
         for job in queue.jobs {
-            guard group.count < maxPushes else { break }
+            guard group.count < maxPushes, group.first?.alone != true else { break }
             scanned += 1
-            let fits = group.isEmpty || records + job.request.records.count <= maxRecords
+            let fits = group.isEmpty || (!job.alone && records + job.request.records.count <= maxRecords)
             if fits, job.claims.isDisjoint(with: blocked) {
                 queue.claimed.formUnion(job.claims)
                 records += job.request.records.count
@@ -132,5 +155,21 @@ final class PushGroups: Sendable {
         left.append(contentsOf: queue.jobs[scanned...])
         queue.jobs = left
         return group
+    }
+}
+
+extension Set<PushGroups.Claim> {
+    /// The replicas claimed.
+    var replicas: [ReplicaID] {
+        var replicas: [ReplicaID] = []
+        for case .replica(let replica) in self { replicas.append(replica) }
+        return replicas
+    }
+
+    /// The scopes claimed.
+    var scopes: Set<Scope> {
+        var scopes: Set<Scope> = []
+        for case .scope(let scope) in self { scopes.insert(scope) }
+        return scopes
     }
 }

@@ -23,7 +23,8 @@ extension SchoolSyncServer {
         func run() async throws {
             if let url = database.resolvedURL {
                 _ = try PostgresStore.Configuration(url: url)
-                try PostgresTools.run("pg_dump", ["--format=custom", "--file=\(to)"], database: url)
+                // A restore's own mark is never part of a backup (PostgresStore.beginRestore).
+                try PostgresTools.run("pg_dump", ["--format=custom", "--exclude-table=\(PostgresStore.restorePendingTable)", "--file=\(to)"], database: url)
             } else {
                 try await reportingStoreErrors { try database.openSQLiteStore().backup(to: to) }
             }

@@ -43,13 +43,17 @@ extension SchoolSyncServer {
                 FileHandle.standardError.write(Data("error: \(error)\n".utf8))
                 throw ExitCode(1)
             }
-            var head: UInt64 = 0
+            // The snapshot is read into a spool first, so PostgreSQL's transaction never idles
+            // while a large county is read (idle_in_transaction_session_timeout would end it).
+            print("reading \(from)…")
+            let spool = try await source.spoolTables()
+            let head = spool.head
             var chunks = 0
             var tables: Set<String> = []
             do {
                 try await reportingStoreErrors {
                     try await target.importTables { insert in
-                        head = try await source.exportTables { table, json in
+                        try await spool.forEachChunk { table, json in
                             if tables.insert(table).inserted { print("copying \(table)…") }
                             try await insert(table, json)
                             chunks += 1

@@ -16,26 +16,8 @@ struct PostgresBackupTests {
         try await Fixture.with(store: .postgres) { fixture in
             let arguments = try await StoreKind.postgres.serverArguments(in: fixture.directory)
             let bureau = try await fixture.principal(fixture.bureau)
-            let before = ReplicaID(high: 0xbac, low: 1)
             let after = ReplicaID(high: 0xbac, low: 2)
-            guard
-                case .accepted = try await fixture.store.push(
-                    try Make.push([try Make.plan("p1", values: ["n": .int(1)], by: before)], replica: before), by: bureau, rules: .schoolSync, at: Date())
-            else {
-                Issue.record("push before the backup")
-                return
-            }
-            let dump = fixture.path("county.dump")
-            let backup = await try RunningCommand("schoolsync-server", ["backup"] + arguments + ["--to", dump]).wait()
-            #expect(backup.status == 0, "\(backup.stderr)")
-            #expect(FileManager.default.fileExists(atPath: dump))
-            guard
-                case .accepted = try await fixture.store.push(
-                    try Make.push([try Make.plan("p2", values: ["n": .int(2)], by: after)], replica: after), by: bureau, rules: .schoolSync, at: Date())
-            else {
-                Issue.record("push after the backup")
-                return
-            }
+            let dump = try await Self.backUpBetweenTwoPushes(fixture, bureau: bureau, before: ReplicaID(high: 0xbac, low: 1), after: after)
             let oldEpoch = fixture.store.epoch
             let device = try await fixture.principal(fixture.deviceA)
             await TestPostgres.shared.closeStores(of: fixture.directory)
@@ -72,25 +54,8 @@ struct PostgresBackupTests {
             let arguments = try await StoreKind.postgres.serverArguments(in: fixture.directory)
             let url = try await StoreKind.postgres.databaseURL(in: fixture.directory)
             let bureau = try await fixture.principal(fixture.bureau)
-            let before = ReplicaID(high: 0xcab, low: 1)
             let after = ReplicaID(high: 0xcab, low: 2)
-            guard
-                case .accepted = try await fixture.store.push(
-                    try Make.push([try Make.plan("p1", values: ["n": .int(1)], by: before)], replica: before), by: bureau, rules: .schoolSync, at: Date())
-            else {
-                Issue.record("push before the backup")
-                return
-            }
-            let dump = fixture.path("county.dump")
-            let backup = await try RunningCommand("schoolsync-server", ["backup"] + arguments + ["--to", dump]).wait()
-            #expect(backup.status == 0, "\(backup.stderr)")
-            guard
-                case .accepted = try await fixture.store.push(
-                    try Make.push([try Make.plan("p2", values: ["n": .int(2)], by: after)], replica: after), by: bureau, rules: .schoolSync, at: Date())
-            else {
-                Issue.record("push after the backup")
-                return
-            }
+            let dump = try await Self.backUpBetweenTwoPushes(fixture, bureau: bureau, before: ReplicaID(high: 0xcab, low: 1), after: after)
             let oldEpoch = fixture.store.epoch
             await TestPostgres.shared.closeStores(of: fixture.directory)
 
@@ -120,6 +85,25 @@ struct PostgresBackupTests {
             let owners = try await (try #require(restored as? PostgresStore)).replicaOwners()
             #expect(owners.contains { $0.replica == after.description && $0.principalID == bureau.id }, "the owner from before the first attempt is kept")
         }
+    }
+
+    /// The bureau pushes plan p1 under `before`, `schoolsync-server backup` writes a dump, and the
+    /// bureau pushes p2 under `after`, which the backup does not hold; returns the dump's path.
+    static func backUpBetweenTwoPushes(_ fixture: Fixture, bureau: Principal, before: ReplicaID, after: ReplicaID) async throws -> String {
+        let arguments = try await StoreKind.postgres.serverArguments(in: fixture.directory)
+        guard
+            case .accepted = try await fixture.store.push(
+                try Make.push([try Make.plan("p1", values: ["n": .int(1)], by: before)], replica: before), by: bureau, rules: .schoolSync, at: Date())
+        else { throw FixtureError("the push before the backup was not accepted") }
+        let dump = fixture.path("county.dump")
+        let backup = await try RunningCommand("schoolsync-server", ["backup"] + arguments + ["--to", dump]).wait()
+        #expect(backup.status == 0, "\(backup.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dump))
+        guard
+            case .accepted = try await fixture.store.push(
+                try Make.push([try Make.plan("p2", values: ["n": .int(2)], by: after)], replica: after), by: bureau, rules: .schoolSync, at: Date())
+        else { throw FixtureError("the push after the backup was not accepted") }
+        return dump
     }
 
     @Test(.timeLimit(.minutes(1)), arguments: StoreKind.allCases) func theAdminCommandsWorkOnEitherStore(kind: StoreKind) async throws {

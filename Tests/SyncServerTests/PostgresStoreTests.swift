@@ -196,20 +196,20 @@ struct PostgresStoreTests {
     /// server took, woken by PostgreSQL's NOTIFY. The servers look at the store again only every
     /// minute here, so nothing but the notification can wake the poll before its 30 seconds end.
     @Test(.timeLimit(.minutes(1))) func aPushOnOneServerWakesALongPollOnAnother() async throws {
-        try await Fixture.with(store: .postgres, configure: { $0.longPollRecheck = .seconds(60) }) { fixture in
+        try await Fixture.with(
+            store: .postgres,
+            configure: {
+                $0.longPollRecheck = .seconds(60)
+                $0.announcedLongPollRecheck = .seconds(60)
+            }
+        ) { fixture in
             try await fixture.withLiveServer { first in
                 try await fixture.withLiveServer { second in
                     try await HTTPClient.withHTTPClient { http in
-                        let reader = HTTPSyncTransport(http: http, baseURL: second, token: fixture.deviceA2)
                         let writer = HTTPSyncTransport(http: http, baseURL: first, token: fixture.deviceA)
-                        let head = try await reader.pull(PullRequest(since: nil, limit: 10, replica: nil, receipt: nil))
                         let started = ContinuousClock.now
-                        let poll = Task { try await reader.pull(PullRequest(since: head.next, limit: 10, wait: 30, replica: nil, receipt: nil)) }
-                        // The push goes in once the poll is held: the server counts it among the waiting.
-                        try await Self.waitUntil("the long poll is held") {
-                            let metrics = try await http.get(url: "\(second)/metrics").get()
-                            return metrics.body.map { String(buffer: $0) }?.contains("schoolsync_long_polls_waiting 1") == true
-                        }
+                        // The push goes in once the poll is held.
+                        let poll = try await Self.holdLongPoll(of: fixture.deviceA2, on: second, http: http)
                         let replica = ReplicaID(high: 0x10, low: 1)
                         _ = try await writer.push(try Make.push([try Make.report("woken", values: ["n": .int(1)], by: replica)], replica: replica))
                         let page = try await poll.value
@@ -224,18 +224,18 @@ struct PostgresStoreTests {
     /// A revocation on one server ends a long poll held on another at once (PROTOCOL.md §5: within
     /// a second), though the poll no longer looks again every second: the revocation is announced.
     @Test(.timeLimit(.minutes(1))) func aRevocationOnOneServerEndsALongPollOnAnother() async throws {
-        try await Fixture.with(store: .postgres, configure: { $0.longPollRecheck = .seconds(60) }) { fixture in
+        try await Fixture.with(
+            store: .postgres,
+            configure: {
+                $0.longPollRecheck = .seconds(60)
+                $0.announcedLongPollRecheck = .seconds(60)
+            }
+        ) { fixture in
             try await fixture.withLiveServer { first in
                 try await fixture.withLiveServer { second in
                     try await HTTPClient.withHTTPClient { http in
-                        let reader = HTTPSyncTransport(http: http, baseURL: second, token: fixture.deviceA2)
-                        let head = try await reader.pull(PullRequest(since: nil, limit: 10, replica: nil, receipt: nil))
                         let started = ContinuousClock.now
-                        let poll = Task { try await reader.pull(PullRequest(since: head.next, limit: 10, wait: 30, replica: nil, receipt: nil)) }
-                        try await Self.waitUntil("the long poll is held") {
-                            let metrics = try await http.get(url: "\(second)/metrics").get()
-                            return metrics.body.map { String(buffer: $0) }?.contains("schoolsync_long_polls_waiting 1") == true
-                        }
+                        let poll = try await Self.holdLongPoll(of: fixture.deviceA2, on: second, http: http)
                         let principal = try await fixture.principal(fixture.deviceA2)
                         var revoke = HTTPClientRequest(url: "\(first)/v1/admin/principals/\(principal.id)/revoke")
                         revoke.method = .POST
@@ -363,6 +363,19 @@ struct PostgresStoreTests {
         #expect(configuration.clientConfiguration.port == 6543)
         #expect(configuration.clientConfiguration.host == "db.example")
         #expect(configuration.clientConfiguration.database == "county")
+    }
+
+    /// A long poll (30 s) of the device with `token` from the head, held by the server at `url`
+    /// when this returns: the server counts it among its waiting polls.
+    static func holdLongPoll(of token: String, on url: String, http: HTTPClient) async throws -> Task<PullResponse, any Error> {
+        let reader = HTTPSyncTransport(http: http, baseURL: url, token: token)
+        let head = try await reader.pull(PullRequest(since: nil, limit: 10, replica: nil, receipt: nil))
+        let poll = Task { try await reader.pull(PullRequest(since: head.next, limit: 10, wait: 30, replica: nil, receipt: nil)) }
+        try await waitUntil("the long poll is held") {
+            let metrics = try await http.get(url: "\(url)/metrics").get()
+            return metrics.body.map { String(buffer: $0) }?.contains("schoolsync_long_polls_waiting 1") == true
+        }
+        return poll
     }
 
     /// Waits until `condition` holds, looking again every 20 ms, for at most 20 seconds.

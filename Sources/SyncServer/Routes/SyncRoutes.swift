@@ -180,11 +180,11 @@ struct SyncRoutes {
             let deadline = ContinuousClock.now + .seconds(wait)
             while page.records.isEmpty, ContinuousClock.now < deadline, !Task.isCancelled {
                 // A store that announces every other process's changes and revocations is read
-                // again only when one concerns this poll; otherwise every second.
-                let announces = store.announcesChangesAcrossProcesses
+                // again when one concerns this poll (and seldom unwoken); otherwise every second.
+                let recheck = store.announcesChangesAcrossProcesses ? configuration.announcedLongPollRecheck : configuration.longPollRecheck
                 let left = deadline - ContinuousClock.now
-                let announced = await notifier.wait(subscription, atMost: announces ? left : min(configuration.longPollRecheck, left))
-                if announces, !announced { break }
+                let announced = await notifier.wait(subscription, atMost: min(recheck, left))
+                if !announced, ContinuousClock.now >= deadline { break }
                 // A revocation ends a held poll within the second PROTOCOL.md §5 promises, and it is
                 // checked after the wake-up, so nothing written after the revocation gets through.
                 guard try await store.isActive(principalID: principal.id) else {

@@ -55,6 +55,10 @@ package final class PlannedTransaction: StoreTransaction {
     package var records: [RecordKey: (scope: Scope, state: RecordState)?] = [:]
     package var serverReplicas: [Int64: ReplicaID?] = [:]
     package var liveContents: [RecordKey: [String: Value]?] = [:]
+    /// Stored rows the store fetched and could not read: the run that reads one throws its error,
+    /// so only the push that needs it fails (one damaged row is not every school's problem).
+    package var damagedRecords: [RecordKey: StoreError] = [:]
+    package var damagedReplicas: [ReplicaID: StoreError] = [:]
 
     /// Records the last run read without having them; fetch them and ``rerun()``.
     package private(set) var missingRecords: Set<RecordKey> = []
@@ -79,6 +83,8 @@ package final class PlannedTransaction: StoreTransaction {
         plan.records = records
         plan.serverReplicas = serverReplicas
         plan.liveContents = liveContents
+        plan.damagedRecords = damagedRecords
+        plan.damagedReplicas = damagedReplicas
         return plan
     }
 
@@ -97,6 +103,7 @@ package final class PlannedTransaction: StoreTransaction {
     package var isComplete: Bool { missingRecords.isEmpty }
 
     package func replicaProgress(_ replica: ReplicaID) throws -> PushRules.ReplicaProgress? {
+        if let damage = damagedReplicas[replica] { throw damage }
         guard let progress = progress[replica] else { throw StoreError(.damaged, "the store did not fetch replica \(replica)'s progress") }
         return progress
     }
@@ -122,6 +129,7 @@ package final class PlannedTransaction: StoreTransaction {
 
     package func record(_ key: RecordKey) throws -> (scope: Scope, state: RecordState)? {
         if let written = written[key] { return written }
+        if let damage = damagedRecords[key] { throw damage }
         guard let fetched = records[key] else {
             missingRecords.insert(key)
             return nil

@@ -46,7 +46,9 @@ package enum StoreAlgorithms {
                 return state
             }
             for record in request.records {
-                let storedRecord = try transaction.record(record.key)
+                // A record of a scope the principal may not write is refused unread: what another
+                // school holds under that id, damaged or not, is never looked at (PROTOCOL.md §5).
+                let storedRecord = principal.canWrite(record.scope) ? try transaction.record(record.key) : nil
                 switch try PushRules.decide(record, stored: storedRecord, principal: principal, rules: rules, lookup: lookup) {
                 case .reject(let reason):
                     results.append(PushResult(key: record.key, status: .rejected, reason: reason))
