@@ -7,10 +7,16 @@ import Testing
 struct PostgresClusterTests {
     @Test func aClusterOfItsOwnStartsAnswersAndStops() async throws {
         let cluster = try await PostgresCluster.start()
-        let answer = try await cluster.run("psql", ["-h", "127.0.0.1", "-p", "\(cluster.port)", "-U", "postgres", "-tAc", "SHOW server_version"])
-        #expect(answer.hasPrefix("15."), "PostgreSQL 15 (\(answer))")
-        let listening = try await cluster.run("psql", ["-h", "127.0.0.1", "-p", "\(cluster.port)", "-U", "postgres", "-tAc", "SHOW listen_addresses"])
-        #expect(listening.trimmingCharacters(in: .whitespacesAndNewlines) == "127.0.0.1", "loopback only")
+        do {
+            let answer = try await cluster.run("psql", ["-h", "127.0.0.1", "-p", "\(cluster.port)", "-U", "postgres", "-tAc", "SHOW server_version"])
+            #expect(answer.hasPrefix("15."), "PostgreSQL 15 (\(answer))")
+            let listening = try await cluster.run("psql", ["-h", "127.0.0.1", "-p", "\(cluster.port)", "-U", "postgres", "-tAc", "SHOW listen_addresses"])
+            #expect(listening.trimmingCharacters(in: .whitespacesAndNewlines) == "127.0.0.1", "loopback only")
+        } catch {
+            // A failed question must not leave a cluster running after the test process.
+            cluster.stop()
+            throw error
+        }
         cluster.stop()
         await #expect(throws: PostgresClusterError.self, "stopped") {
             try await cluster.run("psql", ["-h", "127.0.0.1", "-p", "\(cluster.port)", "-U", "postgres", "-tAc", "SELECT 1"])
