@@ -379,32 +379,18 @@ extension PostgresStore {
         // A new conflict takes this write's sequence number and time; one that was open before
         // keeps its own and takes only the new fields (the embedded store's upsert, per key).
         if !written.newConflicts.isEmpty {
+            let rows = try statement.json(written.newConflicts)
             statement.add(
-                """
-                new_conflicts AS (
-                    INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at)
-                    SELECT collection, id, scope, fields, delete_conflict, head.first + since_offset, to_timestamp(detected_at)
-                    FROM head, json_to_recordset(\(try statement.json(written.newConflicts))::json)
-                        AS w(collection text, id text, scope text, fields text, delete_conflict boolean, since_offset bigint, detected_at double precision)
-                    ON CONFLICT (collection, id) DO UPDATE SET
+                Self.storeConflicts(
+                    "new_conflicts", json: rows,
+                    update: """
                         scope = excluded.scope, fields = excluded.fields, delete_conflict = excluded.delete_conflict,
                         since_seq = excluded.since_seq, detected_at = excluded.detected_at
-                )
-                """
-            )
+                        """))
         }
         if !written.openConflicts.isEmpty {
-            statement.add(
-                """
-                open_conflicts AS (
-                    INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at)
-                    SELECT collection, id, scope, fields, delete_conflict, head.first + since_offset, to_timestamp(detected_at)
-                    FROM head, json_to_recordset(\(try statement.json(written.openConflicts))::json)
-                        AS w(collection text, id text, scope text, fields text, delete_conflict boolean, since_offset bigint, detected_at double precision)
-                    ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, delete_conflict = excluded.delete_conflict
-                )
-                """
-            )
+            let rows = try statement.json(written.openConflicts)
+            statement.add(Self.storeConflicts("open_conflicts", json: rows, update: "fields = excluded.fields, delete_conflict = excluded.delete_conflict"))
         }
         if !written.settled.isEmpty {
             statement.add(
@@ -433,10 +419,10 @@ extension PostgresStore {
         }
         await configuration.afterSequencesTaken?(first...(first + Int64(writes.count) - 1))
         for chunk in records.dropFirst() {
-            let sql = "WITH stored AS (\(Self.storeRecords(first: "$1", from: "", json: "$2")) RETURNING 1) SELECT count(*) FROM stored"
-            for try await count in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(first, chunk)), logger: logger)
-                .decode(Int64.self)
-            {
+            var further = GroupStatement()
+            let (firstNumber, rows) = (further.bind(first), further.bind(chunk))
+            let sql = "WITH stored AS (\(Self.storeRecords(first: firstNumber, from: "", json: rows)) RETURNING 1) SELECT count(*) FROM stored"
+            for try await count in try await connection.query(further.query(select: sql), logger: logger).decode(Int64.self) {
                 stored += count
             }
         }
@@ -447,16 +433,24 @@ extension PostgresStore {
             throw StoreError(.busy, "a record of this push was stored under another scope meanwhile; send it again")
         }
         for chunk in audit.dropFirst() {
-            try await connection.query(PostgresQuery(unsafeSQL: Self.storeAudit(first: "$1", from: "", json: "$2"), binds: Self.bindings(first, chunk)), logger: logger)
+            var further = GroupStatement()
+            let (firstNumber, rows) = (further.bind(first), further.bind(chunk))
+            try await connection.query(further.query(select: Self.storeAudit(first: firstNumber, from: "", json: rows)), logger: logger)
         }
     }
 
-    /// `$1` and `$2` of a further chunk's statement: the first sequence number and the chunk.
-    static func bindings(_ first: Int64, _ json: String) -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(first)
-        bindings.append(json)
-        return bindings
+    /// The `name AS (…)` part that upserts conflicts-index rows from JSON rows
+    /// (``WrittenRecords/ConflictRow``), numbered from `head.first`; a row already there takes `update`.
+    static func storeConflicts(_ name: String, json: String, update: String) -> String {
+        """
+        \(name) AS (
+            INSERT INTO conflicts (collection, id, scope, fields, delete_conflict, since_seq, detected_at)
+            SELECT collection, id, scope, fields, delete_conflict, head.first + since_offset, to_timestamp(detected_at)
+            FROM head, json_to_recordset(\(json)::json)
+                AS w(collection text, id text, scope text, fields text, delete_conflict boolean, since_offset bigint, detected_at double precision)
+            ON CONFLICT (collection, id) DO UPDATE SET \(update)
+        )
+        """
     }
 
     /// The upsert of records from JSON rows (``WrittenRecords/RecordRow``), numbered from `first`;
