@@ -34,7 +34,7 @@ public final class RunningCommand: @unchecked Sendable {
             endedContinuation.yield()
             endedContinuation.finish()
         }
-        try process.run()
+        try Spawning.run(process)
         // Reads on dedicated threads: blocking reads inside Swift tasks would starve the small
         // cooperative pool of a 2-core machine and stall the test itself.
         let output = self.output

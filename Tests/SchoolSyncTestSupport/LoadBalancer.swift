@@ -134,7 +134,7 @@ public final class LoadBalancer: Sendable {
                         process.standardOutput = output
                         process.standardError = errors
                         process.standardInput = FileHandle.nullDevice
-                        try process.run()
+                        try Spawning.run(process)
                         // The script leaves HAProxy running with none of its descriptors, so both
                         // pipes end when the script does.
                         let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

@@ -33,7 +33,7 @@ public final class ServerProcess: @unchecked Sendable {
         output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try Spawning.run(process)
         let handle = output.fileHandleForReading
         // Read on a dedicated thread, never a Swift task: a blocking read would hold one of the
         // cooperative pool's few threads.
