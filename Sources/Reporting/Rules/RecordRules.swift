@@ -215,7 +215,7 @@ public enum RecordRules {
             return RuleViolation("only the bureau approves or returns a report; a school submits it")
         }
         if let evidence = text(state, "evidence"), !isEvidenceList(evidence) {
-            return RuleViolation("evidence must be a list of {\"name\": …, \"sha256\": 64 hex digits}")
+            return RuleViolation("evidence must be a list of {\"name\": …, \"sha256\": 64 hex digits, \"size\": bytes, \"type\": a §13.1 type}")
         }
         return nil
     }
@@ -318,11 +318,40 @@ public enum RecordRules {
         return (try? String(decoding: CanonicalJSON.encode(Approval(context: context)), as: UTF8.self)) ?? "{}"
     }
 
+    /// Whether `text` is an evidence list (DOMAIN-PROTOCOL.md §6, PROTOCOL.md §13): a JSON array of
+    /// objects, each with a non-empty string `name` and a `sha256` of 64 lowercase hex digits, and
+    /// optionally `size` (a whole number of 1 … 25 MiB bytes) and `type` (one of §13.1's types);
+    /// any other member must be a string.
     static func isEvidenceList(_ text: String) -> Bool {
-        guard let items = try? JSONDecoder().decode([[String: String]].self, from: Data(text.utf8)) else { return false }
+        guard let items = try? JSONDecoder().decode([[String: EvidenceMember]].self, from: Data(text.utf8)) else { return false }
         return items.allSatisfy { item in
-            guard let name = item["name"], !name.isEmpty, let hash = item["sha256"] else { return false }
-            return isSHA256Hex(hash)
+            guard case .text(let name)? = item["name"], !name.isEmpty, case .text(let hash)? = item["sha256"], isSHA256Hex(hash) else {
+                return false
+            }
+            return item.allSatisfy { key, member in
+                switch (key, member) {
+                case ("size", .number(let size)): size >= 1 && size <= Double(EvidenceLimits.maxFileBytes) && size.rounded() == size
+                case ("type", .text(let type)): EvidenceType(rawValue: type) != nil
+                case ("size", _), ("type", _): false
+                case (_, .text): true
+                case (_, .number): false
+                }
+            }
+        }
+    }
+
+    /// A member of an evidence item: text, or a number (only `size` may be one).
+    private enum EvidenceMember: Decodable {
+        case text(String)
+        case number(Double)
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let text = try? container.decode(String.self) {
+                self = .text(text)
+            } else {
+                self = .number(try container.decode(Double.self))
+            }
         }
     }
 }

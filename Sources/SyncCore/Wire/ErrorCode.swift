@@ -58,6 +58,22 @@ public struct ErrorCode: WireCode {
     public static let notInConflict = ErrorCode(rawValue: "not_in_conflict")
     /// A push reuses the batch id of the last accepted push with the current receipt (§6.2).
     public static let batchReused = ErrorCode(rawValue: "batch_reused")
+    /// A PATCH whose `Upload-Offset` is not the upload's offset on the server (§13.2): ask with HEAD
+    /// and go on from there (`details.offset` holds it).
+    public static let uploadOffsetMismatch = ErrorCode(rawValue: "upload_offset_mismatch")
+
+    // MARK: 410, 412, 422, 460
+
+    /// An unfinished upload past its `Upload-Expires` (§13.2): create it again.
+    public static let uploadExpired = ErrorCode(rawValue: "upload_expired")
+    /// A tus request without `Tus-Resumable: 1.0.0` (§13.2).
+    public static let tusVersionUnsupported = ErrorCode(rawValue: "tus_version_unsupported")
+    /// The uploaded bytes do not have the SHA-256 the upload declared (§13.2); the upload is discarded.
+    public static let evidenceHashMismatch = ErrorCode(rawValue: "evidence_hash_mismatch")
+    /// A proof of possession that does not match the file the server holds (§13.3).
+    public static let possessionProofMismatch = ErrorCode(rawValue: "possession_proof_mismatch")
+    /// A PATCH body whose `Upload-Checksum` does not match it (§13.2, tus checksum); none of it is kept.
+    public static let checksumMismatch = ErrorCode(rawValue: "checksum_mismatch")
 
     // MARK: 413, 415, 429
 
@@ -71,6 +87,10 @@ public struct ErrorCode: WireCode {
     public static let unsupportedMediaType = ErrorCode(rawValue: "unsupported_media_type")
     /// Too many failed authentications from the address; `Retry-After` says how long to wait.
     public static let tooManyRequests = ErrorCode(rawValue: "too_many_requests")
+    /// An evidence file longer than ``EvidenceLimits/maxFileBytes``, or a PATCH past `Upload-Length` (§13.1).
+    public static let fileTooLarge = ErrorCode(rawValue: "file_too_large")
+    /// An evidence file whose bytes (or declared type) are not an allowed kind (§13.1).
+    public static let unsupportedFileType = ErrorCode(rawValue: "unsupported_file_type")
 
     // MARK: 5xx
 
@@ -84,8 +104,10 @@ public struct ErrorCode: WireCode {
     public static let allDefined: [ErrorCode] = [
         .invalidJSON, .invalidBody, .invalidCursor, .invalidParameter, .unresolvedFields, .badRequest,
         .unauthorized, .forbidden, .replicaForeign, .notFound, .methodNotAllowed,
-        .replicaStale, .epochChanged, .alreadyExists, .conflictStale, .notInConflict, .batchReused,
-        .bodyTooLarge, .batchTooLarge, .unsupportedEncoding, .unsupportedMediaType, .tooManyRequests,
+        .replicaStale, .epochChanged, .alreadyExists, .conflictStale, .notInConflict, .batchReused, .uploadOffsetMismatch,
+        .uploadExpired, .tusVersionUnsupported, .evidenceHashMismatch, .possessionProofMismatch, .checksumMismatch,
+        .bodyTooLarge, .batchTooLarge, .unsupportedEncoding, .unsupportedMediaType, .fileTooLarge, .unsupportedFileType,
+        .tooManyRequests,
         .internal, .unavailable,
     ]
 }
