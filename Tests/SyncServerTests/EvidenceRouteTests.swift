@@ -340,6 +340,26 @@ struct EvidenceRouteTests {
         }
     }
 
+    @Test(arguments: StoreKind.allCases) func theReviewPagesServeFilesToSignedInStaffOnly(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
+            try await fixture.withRouter { client in
+                let photo = Self.photo(40_000, seed: 31)
+                try await Self.upload(client, fixture.deviceA, photo)
+                let path = "/review/evidence/\(Self.sha256(photo))"
+                #expect(try await client.send(.get, path, token: nil).status == .seeOther, "no session: to the sign-in form")
+                let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+                let signedIn = try await client.send(.post, "/login", token: nil, body: ByteBuffer(string: "token=\(fixture.bureau)&next=/bureau"), headers: form)
+                let cookie = try #require(signedIn.headers[.setCookie]?.split(separator: ";").first.map(String.init))
+                let shown = try await client.send(.get, path, token: nil, headers: [.cookie: cookie])
+                #expect(shown.status == .ok)
+                #expect(shown.headers[.contentDisposition] == "inline")
+                #expect(Array(shown.body.readableBytesView) == photo)
+                let missing = try await client.send(.get, "/review/evidence/\(String(repeating: "c", count: 64))", token: nil, headers: [.cookie: cookie])
+                #expect(missing.status == .notFound)
+            }
+        }
+    }
+
     @Test func rangesAreReadAsRFC9110Says() {
         #expect(EvidenceDownload.range(nil, size: 100) == .whole)
         #expect(EvidenceDownload.range("bytes=0-", size: 100) == .part(0..<100))
