@@ -10,6 +10,8 @@ values drawn.
 """
 import unicodedata
 
+from hypothesis import strategies as st
+
 import schemathesis
 
 # Push (PROTOCOL.md §2.1, §3.1, §6.1): 400 invalid_json for a record that is not well formed.
@@ -90,3 +92,7 @@ def map_case(context, case):
         elif isinstance(wait, str) and wait.isdigit() and 1 < int(wait) <= 60:
             case.query["wait"] = "1"
     return case
+
+
+# A tus PATCH body (PROTOCOL.md §13.2) is raw bytes: generate them as such, small.
+schemathesis.openapi.media_type("application/offset+octet-stream", st.binary(max_size=4096))
