@@ -82,6 +82,14 @@ func makeSyncRouter(
         let pages = PageRoutes(store: store, bureau: bureau, library: library, limiter: limiter, clock: configuration.clock)
         pages.register(on: router)
         AdminPages(pages: pages, store: store, notifier: notifier, rules: configuration.collections).register(on: router)
+        ReviewPages(
+            pages: pages,
+            store: store,
+            notifier: notifier,
+            rules: configuration.collections,
+            evidencePresence: configuration.evidencePresence
+        )
+        .register(on: router)
     }
     OperationsRoutes(store: store, metrics: metrics).register(on: router)
     answerWrongMethods(on: router)

@@ -45,6 +45,11 @@ public struct SyncServerConfiguration: Sendable {
     /// date to see it in the answers.
     public var clock: @Sendable () -> Date = Date.init
 
+    /// Which evidence files the server holds: given SHA-256 digests (64 lowercase hex digits), the
+    /// ones whose file it has. The review pages show an evidence item whose file is not held as
+    /// "待上传 pending upload" instead of linking to `/review/evidence/<sha256>`. The default holds none.
+    public var evidencePresence: @Sendable (_ hashes: [String]) async throws -> Set<String> = { _ in [] }
+
     /// The defaults.
     public init() {}
 }
