@@ -67,10 +67,16 @@ try:
     def fits(what):
         """The page is readable at 420 px: nothing makes it scroll sideways."""
         width = evaluate("document.documentElement.scrollWidth")
-        assert width <= 420, f"{what} is {width} px wide at a 420 px window"
+        assert evaluate("window.innerWidth") == 420, "the viewport is not 420 px wide"
+        if width > 420:
+            wide = evaluate("[...document.body.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > 420)"
+                            ".slice(-3).map(e => e.tagName + ' ' + e.getBoundingClientRect().width + ' ' + e.outerHTML.slice(0, 80))")
+            raise SystemExit(f"FAIL: {what} is {width} px wide at a 420 px window; too wide: {wide}")
         return width
 
     send("Page.enable")
+    # A phone's 420 px: headless Chromium keeps a window at least 500 px wide, so the viewport is set here.
+    send("Emulation.setDeviceMetricsOverride", width=420, height=1400, deviceScaleFactor=1, mobile=True)
     send("Page.navigate", url=f"{URL}/review?period={PERIOD}&state=submitted")
     wait_for_load()
     assert "/login" in evaluate("location.href"), "an anonymous visit must land on the sign-in form"
