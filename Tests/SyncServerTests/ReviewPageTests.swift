@@ -260,4 +260,63 @@ struct ReviewPageTests {
             #expect(try await page(client, "/review/reports/%FF/2025-S1/m", cookie).0 == .badRequest)
         }
     }
+
+    /// The store's operation itself, on both stores: a stale context, a missing report, and the
+    /// domain rules a push would meet (a report whose assignment the bureau withdrew).
+    @Test(arguments: StoreKind.allCases) func aReviewMeetsTheSameRulesAsAPush(kind: StoreKind) async throws {
+        try await withReviewFixture(kind) { client, fixture in
+            try await publish(client, fixture)
+            let bureau = try await fixture.principal(fixture.bureau)
+            let key = RecordKey(collection: "reports", id: reportID)
+            let records = try await client.pull(token: fixture.bureau).records
+            let report = try #require(records.first { $0.key == key })
+            let time = Date(timeIntervalSince1970: 1_754_006_400)
+            let stale = try await fixture.store.review(
+                key,
+                expecting: VersionVector(),
+                transition: .approve(reviewer: bureau.name),
+                by: bureau,
+                rules: .schoolSync,
+                at: time
+            )
+            guard case .stale(let current) = stale else { throw WorkflowPageError("expected stale, got \(stale)") }
+            #expect(current.state == report.state)
+            let missing = try await fixture.store.review(
+                RecordKey(collection: "reports", id: "\(Fixture.schoolB)/2025-S1/\(domain.measure)"),
+                expecting: VersionVector(),
+                transition: .approve(reviewer: bureau.name),
+                by: bureau,
+                rules: .schoolSync,
+                at: time
+            )
+            guard case .refused(let error) = missing, error.code == .missing else { throw WorkflowPageError("expected missing, got \(missing)") }
+            // The bureau withdraws the assignment: approving the report now breaks DOMAIN-PROTOCOL §6.4 rule 7.
+            let assignment = try #require(records.first { $0.key.collection == "assignments" && $0.key.id.hasPrefix(Fixture.schoolA) })
+            var withdrawn = assignment.state
+            let replica = ReplicaID(high: 0xb0, low: 9)
+            try withdrawn.delete(by: replica)
+            let deleted = try await client.push(
+                try Make.push([SyncRecord(key: assignment.key, scope: assignment.scope, state: withdrawn)], replica: replica),
+                token: fixture.bureau
+            )
+            #expect(deleted.results.first?.status == .applied)
+            let rejected = try await fixture.store.review(
+                key,
+                expecting: report.state.context,
+                transition: .approve(reviewer: bureau.name),
+                by: bureau,
+                rules: .schoolSync,
+                at: time
+            )
+            guard case .rejected(let reason) = rejected else { throw WorkflowPageError("expected a rejection, got \(rejected)") }
+            #expect(reason.code == .notAssigned)
+            let unchanged = try await client.pull(token: fixture.deviceA).records.first { $0.key == key }
+            #expect(unchanged?.state == report.state)
+        }
+    }
+}
+
+struct WorkflowPageError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
