@@ -54,6 +54,8 @@ echo "the resolution made in the browser reached the school's PC"
 # comment after a sync.
 R=(--measure qixing-2024/m3.2 --period 2025-S1)
 "$CLI" report set --db "$DIR/office.sqlite" "${R[@]}" --status done --narrative "每天大课间30分钟，体育课30分钟" --value qixing-2024/i9=1 >/dev/null
+# PHOTO (after the evidence upload is merged): attach a photo to this report here (report set
+# --evidence, then upload the file), and check-review-flow.py's PHOTO check sees it shown scaled.
 "$CLI" report submit --db "$DIR/office.sqlite" "${R[@]}" >/dev/null
 "$CLI" sync --db "$DIR/office.sqlite" --quiet >/dev/null
 python3 Scripts/check-review-flow.py "$URL" "$BUREAU_TOKEN" "qx-zhuoran/2025-S1/qixing-2024/m3.2" "$WORK/review.png"

@@ -187,7 +187,7 @@ struct ReviewPages {
             )
         }
         let items = ReviewReportPage.evidenceItems(state)
-        let present = items.isEmpty ? [] : try await evidencePresence(items.map(\.sha256))
+        let present = items.isEmpty ? [] : try await evidencePresence(Set(items.map(\.sha256)).sorted())
         let evidence = items.map { item in
             let held = present.contains(item.sha256)
             let image = ReviewReportPage.isImage(name: item.name, type: item.type)
