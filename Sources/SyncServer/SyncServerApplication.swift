@@ -93,6 +93,14 @@ func makeSyncRouter(
         pages.register(on: router)
         AdminPages(pages: pages, store: store, notifier: notifier, rules: configuration.collections).register(on: router)
         EvidencePages(pages: pages, uploads: evidence).register(on: router)
+        ReviewPages(
+            pages: pages,
+            store: store,
+            notifier: notifier,
+            rules: configuration.collections,
+            evidencePresence: { [store] in try await store.presentEvidence($0) }
+        )
+        .register(on: router)
     }
     EvidenceRoutes(uploads: evidence, bodyReader: bodyReader).register(on: router)
     OperationsRoutes(store: store, metrics: metrics).register(on: router)
