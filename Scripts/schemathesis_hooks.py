@@ -55,6 +55,9 @@ def filter_failure(context, failure, case, response):
         # tus metadata (PROTOCOL.md §13.2) is comma-separated "key base64(value)" pairs with a
         # 64-hex-digit sha256: a form a JSON Schema string cannot state.
         return (error.get("details") or {}).get("parameter") != "Upload-Metadata"
+    if label == "PATCH /v1/evidence/uploads/{id}" and error.get("error") == "invalid_parameter":
+        # Upload-Checksum's digest must be base64 of exactly 20 (sha1) or 32 (sha256) bytes.
+        return (error.get("details") or {}).get("parameter") != "Upload-Checksum"
     if label in RECORD_PATHS and error.get("error") == "invalid_parameter":
         # A record id is 1–128 bytes of UTF-8 without control characters (PROTOCOL.md §2.1). Drop
         # the failure only when the id sent really breaks that rule, so an id the server misreads
