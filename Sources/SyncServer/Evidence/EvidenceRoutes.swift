@@ -100,6 +100,9 @@ struct EvidenceRoutes {
                 details: ["limit": String(upload.length)]
             )
         }
+        if checksum != nil, let declared = request.headers[.contentLength].flatMap(Int.init), declared > EvidenceUploads.maxChecksummedBytes {
+            throw APIError.bodyTooLarge(limit: EvidenceUploads.maxChecksummedBytes)
+        }
         let stored = try await uploads.patch(upload, at: offset, body: request.body, checksum: checksum)
         if stored.isFinished {
             context.logger.info("evidence upload finished", metadata: ["evidence.sha256": .string(stored.sha256), "evidence.length": "\(stored.length)"])
@@ -134,13 +137,13 @@ struct EvidenceRoutes {
         }
         if principal.kind == .device {
             guard let school = principal.schoolID, try await store.evidenceAccess(sha256: sha256, school: school),
-                let file = try await store.evidenceFile(sha256: sha256)
+                let file = try await store.evidenceFile(sha256: sha256).map(EvidenceUploads.checked)
             else {
                 throw APIError.forbidden("This device's school has no such evidence file. A school reads only the files it uploaded.")
             }
             return file
         }
-        guard let file = try await store.evidenceFile(sha256: sha256) else {
+        guard let file = try await store.evidenceFile(sha256: sha256).map(EvidenceUploads.checked) else {
             throw APIError(.notFound, .notFound, "The server does not hold this file (yet): the school has not uploaded it.")
         }
         return file
