@@ -131,7 +131,7 @@ struct EvidenceRoutes {
     ///
     /// - Throws: 403 `forbidden` for a device whose school does not have it, whether or not the
     ///   server holds it; 404 `not_found` for bureau and admin when it is not on the server.
-    static func readableFile(_ sha256: String, by principal: Principal, in store: any EvidenceStore) async throws -> EvidenceFile {
+    static func readableFile(_ sha256: String, by principal: Principal, in store: any EvidenceStore) async throws -> StoredEvidenceFile {
         guard EvidenceItem.isSHA256(sha256) else {
             throw APIError(.notFound, .notFound, "Evidence files are addressed by their SHA-256: 64 lowercase hex digits.")
         }

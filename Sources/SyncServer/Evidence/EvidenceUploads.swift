@@ -69,7 +69,7 @@ struct EvidenceUploads: Sendable {
     }
 
     /// `file` as the store gave it, checked like ``checked(_:)-(EvidenceUpload)``.
-    static func checked(_ file: EvidenceFile) throws -> EvidenceFile {
+    static func checked(_ file: StoredEvidenceFile) throws -> StoredEvidenceFile {
         guard file.size >= 1, file.size <= Int64(EvidenceLimits.maxFileBytes), EvidenceItem.isSHA256(file.sha256) else {
             throw StoreError(.damaged, "the evidence file \(file.sha256.prefix(64)) holds an impossible size (\(file.size))")
         }
@@ -214,7 +214,7 @@ struct EvidenceUploads: Sendable {
         var finished = upload
         finished.offset = upload.length
         finished.isFinished = true
-        try await store.completeEvidenceUpload(finished, file: EvidenceFile(sha256: upload.sha256, size: upload.length, type: type.rawValue), at: clock())
+        try await store.completeEvidenceUpload(finished, file: StoredEvidenceFile(sha256: upload.sha256, size: upload.length, type: type.rawValue), at: clock())
         return finished
     }
 
