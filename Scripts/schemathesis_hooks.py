@@ -3,7 +3,7 @@
 `filter_failure` drops one kind of failure only: ST202 "schema-valid request rejected", when the
 request breaks a rule of PROTOCOL.md that a JSON Schema cannot state (one field depends on another,
 or a length is counted in UTF-8 bytes) and the server answered with exactly the 400 PROTOCOL.md
-prescribes for it. Every other failure, and any other answer to such a request, still fails the run.
+prescribes for it (tus metadata on an evidence upload is such a rule too). Every other failure, and any other answer to such a request, still fails the run.
 
 `map_case` shortens long polls to at most a second, so the run's length does not depend on the
 values drawn.
@@ -49,6 +49,10 @@ def filter_failure(context, failure, case, response):
         if "receipt" in query and "replica" not in query:
             return not (error.get("error") == "invalid_parameter"
                         and (error.get("details") or {}).get("parameter") == "receipt")
+    if label == "POST /v1/evidence/uploads" and error.get("error") == "invalid_parameter":
+        # tus metadata (PROTOCOL.md §13.2) is comma-separated "key base64(value)" pairs with a
+        # 64-hex-digit sha256: a form a JSON Schema string cannot state.
+        return (error.get("details") or {}).get("parameter") != "Upload-Metadata"
     if label in RECORD_PATHS and error.get("error") == "invalid_parameter":
         # A record id is 1–128 bytes of UTF-8 without control characters (PROTOCOL.md §2.1). Drop
         # the failure only when the id sent really breaks that rule, so an id the server misreads

@@ -36,7 +36,16 @@ public func makeSyncServer(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "SchoolSync"),
         // Shut down in reverse: the server first, the change watcher, then the activity log's last
         // flush, then the store.
-        services: [store, activity, ChangeWatcher(store: store, notifier: notifier)],
+        services: [
+            store, activity, ChangeWatcher(store: store, notifier: notifier),
+            EvidenceCollector(
+                store: store,
+                grace: configuration.evidenceGraceSeconds,
+                interval: configuration.evidenceCollectionInterval,
+                clock: configuration.clock,
+                logger: logger
+            ),
+        ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )
@@ -83,6 +92,8 @@ func makeSyncRouter(
         pages.register(on: router)
         AdminPages(pages: pages, store: store, notifier: notifier, rules: configuration.collections).register(on: router)
     }
+    let evidence = EvidenceUploads(store: store, clock: configuration.clock)
+    EvidenceRoutes(uploads: evidence, bodyReader: bodyReader).register(on: router)
     OperationsRoutes(store: store, metrics: metrics).register(on: router)
     answerWrongMethods(on: router)
     return router

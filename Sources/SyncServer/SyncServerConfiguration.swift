@@ -45,6 +45,12 @@ public struct SyncServerConfiguration: Sendable {
     /// date to see it in the answers.
     public var clock: @Sendable () -> Date = Date.init
 
+    /// How long an evidence file may stay named by no report before it is removed, in seconds
+    /// (PROTOCOL.md §13.5; 7 days by default).
+    public var evidenceGraceSeconds: TimeInterval = 7 * 24 * 3600
+    /// How often the server looks for evidence to remove (PROTOCOL.md §13.5).
+    public var evidenceCollectionInterval: Duration = .seconds(3600)
+
     /// The defaults.
     public init() {}
 }

@@ -98,7 +98,46 @@ extension PostgresStore {
             );
             CREATE INDEX audit_by_record ON audit (collection, record_id, id);
             """
-        )
+        ),
+        (
+            2, "evidence files and their uploads",
+            // PROTOCOL.md §13, as the embedded store's v6: bytes are chunk rows owned by an upload
+            // ('u:<id>') while received, by the file ('f:<sha256>') after.
+            """
+            CREATE TABLE evidence_files (
+                sha256 text PRIMARY KEY,
+                size bigint NOT NULL,
+                type text NOT NULL,
+                created_at timestamptz NOT NULL,
+                unreferenced_since timestamptz
+            );
+            CREATE TABLE evidence_access (
+                sha256 text NOT NULL REFERENCES evidence_files (sha256),
+                school text NOT NULL,
+                granted_at timestamptz NOT NULL,
+                PRIMARY KEY (sha256, school)
+            );
+            CREATE TABLE evidence_uploads (
+                id text PRIMARY KEY,
+                school text NOT NULL,
+                sha256 text NOT NULL,
+                length bigint NOT NULL,
+                upload_offset bigint NOT NULL,
+                filename text,
+                created_at timestamptz NOT NULL,
+                expires_at timestamptz NOT NULL,
+                finished boolean NOT NULL,
+                nonce text,
+                UNIQUE (school, sha256)
+            );
+            CREATE TABLE evidence_chunks (
+                owner text NOT NULL,
+                chunk_offset bigint NOT NULL,
+                data bytea NOT NULL,
+                PRIMARY KEY (owner, chunk_offset)
+            );
+            """
+        ),
     ]
 
     /// The key of the session-level advisory lock the migrating server holds (any number no other

@@ -187,6 +187,46 @@ public final class SQLiteStore: SyncStore {
                 try db.execute(sql: "DELETE FROM conflicts WHERE collection = ? AND id = ?", arguments: [collection, id])
             }
         }
+        migrator.registerMigration("v6: evidence files and their uploads") { db in
+            // PROTOCOL.md §13: files and uploads in the database, so a backup holds them. Bytes are
+            // chunk rows owned by an upload ('u:<id>') while received, by the file ('f:<sha256>') after.
+            try db.execute(
+                sql: """
+                    CREATE TABLE evidence_files (
+                        sha256 TEXT PRIMARY KEY NOT NULL,
+                        size INTEGER NOT NULL,
+                        type TEXT NOT NULL,
+                        created_at TEXT NOT NULL,
+                        unreferenced_since TEXT
+                    ) WITHOUT ROWID;
+                    CREATE TABLE evidence_access (
+                        sha256 TEXT NOT NULL REFERENCES evidence_files (sha256),
+                        school TEXT NOT NULL,
+                        granted_at TEXT NOT NULL,
+                        PRIMARY KEY (sha256, school)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE evidence_uploads (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        school TEXT NOT NULL,
+                        sha256 TEXT NOT NULL,
+                        length INTEGER NOT NULL,
+                        upload_offset INTEGER NOT NULL,
+                        filename TEXT,
+                        created_at TEXT NOT NULL,
+                        expires_at TEXT NOT NULL,
+                        finished INTEGER NOT NULL CHECK (finished IN (0, 1)),
+                        nonce TEXT,
+                        UNIQUE (school, sha256)
+                    );
+                    CREATE TABLE evidence_chunks (
+                        owner TEXT NOT NULL,
+                        chunk_offset INTEGER NOT NULL,
+                        data BLOB NOT NULL,
+                        PRIMARY KEY (owner, chunk_offset)
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 

@@ -12,7 +12,7 @@ import SyncCore
 /// A store is a ServiceLifecycle `Service`, like Hummingbird's `PersistDriver`: it is ready (its
 /// migrations applied) once made, and its `run()` holds it open until graceful shutdown, then
 /// closes it, after the server and the services listed after it have stopped.
-public protocol SyncStore: Service {
+public protocol SyncStore: Service, EvidenceStore {
     /// The store's current epoch.
     var epoch: Epoch { get }
 

@@ -1,0 +1,233 @@
+import Foundation
+import NIOCore
+import PostgresNIO
+import SyncServer
+
+/// Evidence files and uploads in PostgreSQL (PROTOCOL.md §13), each method one transaction, so
+/// every server on the database serves every file and `pg_dump` holds them.
+extension PostgresStore {
+    private static let uploadColumns = "id, school, sha256, length, upload_offset, filename, created_at, expires_at, finished, nonce"
+
+    public func evidenceUpload(school: String, sha256: String) async throws -> EvidenceUpload? {
+        try await read { connection in
+            try await Self.upload(
+                connection.query(
+                    "SELECT \(unescaped: Self.uploadColumns) FROM evidence_uploads WHERE school = \(school) AND sha256 = \(sha256)",
+                    logger: logger
+                )
+            )
+        }
+    }
+
+    public func evidenceUpload(id: String) async throws -> EvidenceUpload? {
+        try await read { connection in
+            try await Self.upload(
+                connection.query("SELECT \(unescaped: Self.uploadColumns) FROM evidence_uploads WHERE id = \(id)", logger: logger)
+            )
+        }
+    }
+
+    public func insertEvidenceUpload(_ upload: EvidenceUpload) async throws -> EvidenceUpload {
+        try await write { connection in
+            try await connection.query(
+                """
+                INSERT INTO evidence_uploads (\(unescaped: Self.uploadColumns))
+                VALUES (\(upload.id), \(upload.school), \(upload.sha256), \(upload.length), \(upload.offset), \(upload.filename),
+                        \(upload.createdAt), \(upload.expiresAt), \(upload.isFinished), \(upload.nonce))
+                ON CONFLICT (school, sha256) DO NOTHING
+                """,
+                logger: logger
+            )
+            if upload.isFinished {
+                try await connection.query(
+                    """
+                    INSERT INTO evidence_access (sha256, school, granted_at) VALUES (\(upload.sha256), \(upload.school), \(upload.createdAt))
+                    ON CONFLICT DO NOTHING
+                    """,
+                    logger: logger
+                )
+            }
+            guard
+                let stored = try await Self.upload(
+                    connection.query(
+                        "SELECT \(unescaped: Self.uploadColumns) FROM evidence_uploads WHERE school = \(upload.school) AND sha256 = \(upload.sha256)",
+                        logger: logger
+                    )
+                )
+            else { throw StoreError(.damaged, "an evidence upload just stored cannot be read back") }
+            return stored
+        }
+    }
+
+    public func appendEvidence(uploadID: String, at offset: Int64, _ bytes: [UInt8]) async throws -> Bool {
+        try await write { connection in
+            let moved = try await connection.query(
+                """
+                UPDATE evidence_uploads SET upload_offset = upload_offset + \(Int64(bytes.count))
+                WHERE id = \(uploadID) AND upload_offset = \(offset) AND NOT finished RETURNING id
+                """,
+                logger: logger
+            )
+            var found = false
+            for try await _ in moved.decode(String.self) { found = true }
+            guard found else { return false }
+            try await connection.query(
+                "INSERT INTO evidence_chunks (owner, chunk_offset, data) VALUES (\(EvidenceChunkOwner.upload(uploadID).key), \(offset), \(ByteBuffer(bytes: bytes)))",
+                logger: logger
+            )
+            return true
+        }
+    }
+
+    public func evidenceChunk(of owner: EvidenceChunkOwner, containing offset: Int64) async throws -> (offset: Int64, bytes: [UInt8])? {
+        try await read { connection in
+            let rows = try await connection.query(
+                """
+                SELECT chunk_offset, data FROM evidence_chunks WHERE owner = \(owner.key) AND chunk_offset <= \(offset)
+                ORDER BY chunk_offset DESC LIMIT 1
+                """,
+                logger: logger
+            )
+            for try await (start, data) in rows.decode((Int64, ByteBuffer).self) {
+                return (start, Array(data.readableBytesView))
+            }
+            return nil
+        }
+    }
+
+    public func completeEvidenceUpload(_ upload: EvidenceUpload, file: EvidenceFile, at time: Date) async throws {
+        try await write { connection in
+            try await connection.query(
+                "UPDATE evidence_uploads SET upload_offset = length, finished = true, nonce = NULL WHERE id = \(upload.id)",
+                logger: logger
+            )
+            let uploadOwner = EvidenceChunkOwner.upload(upload.id).key
+            // Two schools finishing the same file at once: the second insert does nothing and drops its bytes.
+            let inserted = try await connection.query(
+                """
+                INSERT INTO evidence_files (sha256, size, type, created_at, unreferenced_since)
+                VALUES (\(file.sha256), \(file.size), \(file.type), \(time), \(time)) ON CONFLICT DO NOTHING RETURNING sha256
+                """,
+                logger: logger
+            )
+            var isNew = false
+            for try await _ in inserted.decode(String.self) { isNew = true }
+            if isNew {
+                try await connection.query(
+                    "UPDATE evidence_chunks SET owner = \(EvidenceChunkOwner.file(file.sha256).key) WHERE owner = \(uploadOwner)",
+                    logger: logger
+                )
+            } else {
+                try await connection.query("DELETE FROM evidence_chunks WHERE owner = \(uploadOwner)", logger: logger)
+            }
+            try await connection.query(
+                "INSERT INTO evidence_access (sha256, school, granted_at) VALUES (\(file.sha256), \(upload.school), \(time)) ON CONFLICT DO NOTHING",
+                logger: logger
+            )
+        }
+    }
+
+    public func discardEvidenceUpload(id: String) async throws {
+        try await write { connection in
+            try await connection.query("DELETE FROM evidence_chunks WHERE owner = \(EvidenceChunkOwner.upload(id).key)", logger: logger)
+            try await connection.query("DELETE FROM evidence_uploads WHERE id = \(id)", logger: logger)
+        }
+    }
+
+    public func evidenceFile(sha256: String) async throws -> EvidenceFile? {
+        try await read { connection in
+            let rows = try await connection.query("SELECT sha256, size, type FROM evidence_files WHERE sha256 = \(sha256)", logger: logger)
+            for try await (hash, size, type) in rows.decode((String, Int64, String).self) {
+                return EvidenceFile(sha256: hash, size: size, type: type)
+            }
+            return nil
+        }
+    }
+
+    public func evidenceAccess(sha256: String, school: String) async throws -> Bool {
+        try await read { connection in
+            let rows = try await connection.query(
+                "SELECT sha256 FROM evidence_access WHERE sha256 = \(sha256) AND school = \(school)",
+                logger: logger
+            )
+            for try await _ in rows.decode(String.self) { return true }
+            return false
+        }
+    }
+
+    public func presentEvidence(_ hashes: [String]) async throws -> Set<String> {
+        guard !hashes.isEmpty else { return [] }
+        return try await read { connection in
+            let rows = try await connection.query("SELECT sha256 FROM evidence_files WHERE sha256 = ANY(\(hashes))", logger: logger)
+            var present: Set<String> = []
+            for try await hash in rows.decode(String.self) { present.insert(hash) }
+            return present
+        }
+    }
+
+    public func evidenceFileMarks() async throws -> [EvidenceFileMark] {
+        try await read { connection in
+            let rows = try await connection.query("SELECT sha256, unreferenced_since FROM evidence_files ORDER BY sha256", logger: logger)
+            var marks: [EvidenceFileMark] = []
+            for try await (hash, since) in rows.decode((String, Date?).self) {
+                marks.append(EvidenceFileMark(sha256: hash, unreferencedSince: since))
+            }
+            return marks
+        }
+    }
+
+    public func markEvidence(_ marks: [EvidenceFileMark]) async throws {
+        try await write { connection in
+            for mark in marks {
+                try await connection.query(
+                    "UPDATE evidence_files SET unreferenced_since = \(mark.unreferencedSince) WHERE sha256 = \(mark.sha256)",
+                    logger: logger
+                )
+            }
+        }
+    }
+
+    public func deleteEvidenceFiles(_ hashes: [String]) async throws {
+        let owners = hashes.map { EvidenceChunkOwner.file($0).key }
+        try await write { connection in
+            try await connection.query("DELETE FROM evidence_chunks WHERE owner = ANY(\(owners))", logger: logger)
+            try await connection.query("DELETE FROM evidence_access WHERE sha256 = ANY(\(hashes))", logger: logger)
+            // Finished uploads of them would answer "already uploaded" for a file that is gone.
+            try await connection.query("DELETE FROM evidence_uploads WHERE finished AND sha256 = ANY(\(hashes))", logger: logger)
+            try await connection.query("DELETE FROM evidence_files WHERE sha256 = ANY(\(hashes))", logger: logger)
+        }
+    }
+
+    public func deleteExpiredEvidenceUploads(before time: Date) async throws -> Int {
+        try await write { connection in
+            let rows = try await connection.query("DELETE FROM evidence_uploads WHERE expires_at < \(time) RETURNING id", logger: logger)
+            var owners: [String] = []
+            for try await id in rows.decode(String.self) { owners.append(EvidenceChunkOwner.upload(id).key) }
+            if !owners.isEmpty {
+                try await connection.query("DELETE FROM evidence_chunks WHERE owner = ANY(\(owners))", logger: logger)
+            }
+            return owners.count
+        }
+    }
+
+    private static func upload(_ rows: PostgresRowSequence) async throws -> EvidenceUpload? {
+        for try await row in rows {
+            let (id, school, sha256, length, offset, filename, createdAt, expiresAt, finished, nonce) = try row.decode(
+                (String, String, String, Int64, Int64, String?, Date, Date, Bool, String?).self
+            )
+            return EvidenceUpload(
+                id: id,
+                school: school,
+                sha256: sha256,
+                length: length,
+                offset: offset,
+                filename: filename,
+                createdAt: createdAt,
+                expiresAt: expiresAt,
+                isFinished: finished,
+                nonce: nonce
+            )
+        }
+        return nil
+    }
+}
