@@ -27,7 +27,7 @@ public struct CapturedEvidence: Sendable, Hashable {
     ///   - name: the name reviewers see; by default the file's own name (`照片.jpg`).
     /// - Throws: ``SyncClientError/Code/usage`` when the file cannot be read;
     ///   ``SyncClientError/Code/refused`` when it is empty, larger than 25 MiB
-    ///   (``EvidenceLimits/maxFileBytes``), or not a kind §13.1 allows (judged by its bytes, never its name).
+    ///   (SyncCore's `EvidenceLimits.maxFileBytes`), or not a kind §13.1 allows (judged by its bytes, never its name).
     public init(contentsOf url: URL, name: String? = nil) throws(SyncClientError) {
         let name = name ?? url.lastPathComponent
         let size: Int

@@ -12,7 +12,7 @@ public struct EvidenceFile: Sendable, Hashable, Codable {
     public var name: String
     /// Its length in bytes.
     public var size: Int
-    /// The type its bytes were sniffed as (``EvidenceType``'s raw value).
+    /// The type its bytes were sniffed as (a raw value of SyncCore's `EvidenceType`).
     public var type: String
     /// How many of its bytes this replica holds, from the first: `size` once it is whole here.
     public var storedBytes: Int
