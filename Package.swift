@@ -77,6 +77,7 @@ let package = Package(
             dependencies: [
                 "SyncServer",
                 "SyncCore",
+                "Reporting",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),

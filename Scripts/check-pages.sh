@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the server's pages in headless Chromium on a demo database: the bureau page renders its
-# numbers at phone width, and an administrator resolves a fresh conflict through the forms.
+# numbers at phone width, an administrator resolves a fresh conflict through the forms, and the
+# bureau returns a submitted report with a comment through the review pages.
 # Usage: Scripts/check-pages.sh DEMO_DIR   (a directory Scripts/demo.sh filled)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,3 +48,19 @@ python3 Scripts/check-admin-flow.py "$URL" "$ADMIN_TOKEN" "$WORK/admin.png"
 "$CLI" sync --db "$DIR/office.sqlite" --quiet >/dev/null
 "$CLI" conflicts --db "$DIR/office.sqlite" | grep -q "no conflicts" || { echo "the browser's resolution did not reach the office PC" >&2; exit 1; }
 echo "the resolution made in the browser reached the school's PC"
+
+# The bureau's review in the browser: 卓然学校 submits its report on 体育活动 (the demo leaves none
+# submitted), the bureau returns it with a comment through the pages, and the school's CLI shows the
+# comment after a sync.
+R=(--measure qixing-2024/m3.2 --period 2025-S1)
+"$CLI" report set --db "$DIR/office.sqlite" "${R[@]}" --status done --narrative "每天大课间30分钟，体育课30分钟" --value qixing-2024/i9=1 >/dev/null
+# PHOTO (after the evidence upload is merged): attach a photo to this report here (report set
+# --evidence, then upload the file), and check-review-flow.py's PHOTO check sees it shown scaled.
+"$CLI" report submit --db "$DIR/office.sqlite" "${R[@]}" >/dev/null
+"$CLI" sync --db "$DIR/office.sqlite" --quiet >/dev/null
+python3 Scripts/check-review-flow.py "$URL" "$BUREAU_TOKEN" "qx-zhuoran/2025-S1/qixing-2024/m3.2" "$WORK/review.png"
+"$CLI" sync --db "$DIR/office.sqlite" --quiet >/dev/null
+shown=$("$CLI" report show --db "$DIR/office.sqlite" "${R[@]}")
+grep -q "review_comment: 请补充照片" <<<"$shown" && grep -q "workflow: returned" <<<"$shown" \
+    || { echo "the comment made in the browser did not reach the school's PC: $shown" >&2; exit 1; }
+echo "the bureau's comment made in the browser reached the school's PC: 请补充照片"

@@ -10,6 +10,8 @@ values drawn.
 """
 import unicodedata
 
+from hypothesis import strategies as st
+
 import schemathesis
 
 # Push (PROTOCOL.md §2.1, §3.1, §6.1): 400 invalid_json for a record that is not well formed.
@@ -53,6 +55,9 @@ def filter_failure(context, failure, case, response):
         # tus metadata (PROTOCOL.md §13.2) is comma-separated "key base64(value)" pairs with a
         # 64-hex-digit sha256: a form a JSON Schema string cannot state.
         return (error.get("details") or {}).get("parameter") != "Upload-Metadata"
+    if label == "PATCH /v1/evidence/uploads/{id}" and error.get("error") == "invalid_parameter":
+        # Upload-Checksum's digest must be base64 of exactly 20 (sha1) or 32 (sha256) bytes.
+        return (error.get("details") or {}).get("parameter") != "Upload-Checksum"
     if label in RECORD_PATHS and error.get("error") == "invalid_parameter":
         # A record id is 1–128 bytes of UTF-8 without control characters (PROTOCOL.md §2.1). Drop
         # the failure only when the id sent really breaks that rule, so an id the server misreads
@@ -90,3 +95,7 @@ def map_case(context, case):
         elif isinstance(wait, str) and wait.isdigit() and 1 < int(wait) <= 60:
             case.query["wait"] = "1"
     return case
+
+
+# A tus PATCH body (PROTOCOL.md §13.2) is raw bytes: generate them as such, small.
+schemathesis.openapi.media_type("application/offset+octet-stream", st.binary(max_size=4096))

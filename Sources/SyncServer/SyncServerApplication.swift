@@ -87,12 +87,21 @@ func makeSyncRouter(
     AdminRoutes(store: store, bodyReader: bodyReader, principals: principals, notifier: notifier, clock: configuration.clock).register(on: router)
     let bureau = BureauRoutes(store: store, today: configuration.clock)
     bureau.register(on: router)
+    let evidence = EvidenceUploads(store: store, clock: configuration.clock)
     if let library = try? PageTemplates.library() {
         let pages = PageRoutes(store: store, bureau: bureau, library: library, limiter: limiter, clock: configuration.clock)
         pages.register(on: router)
         AdminPages(pages: pages, store: store, notifier: notifier, rules: configuration.collections).register(on: router)
+        EvidencePages(pages: pages, uploads: evidence).register(on: router)
+        ReviewPages(
+            pages: pages,
+            store: store,
+            notifier: notifier,
+            rules: configuration.collections,
+            evidencePresence: { [store] in try await store.presentEvidence($0) }
+        )
+        .register(on: router)
     }
-    let evidence = EvidenceUploads(store: store, clock: configuration.clock)
     EvidenceRoutes(uploads: evidence, bodyReader: bodyReader).register(on: router)
     OperationsRoutes(store: store, metrics: metrics).register(on: router)
     answerWrongMethods(on: router)

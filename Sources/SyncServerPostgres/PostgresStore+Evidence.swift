@@ -95,7 +95,7 @@ extension PostgresStore {
         }
     }
 
-    public func completeEvidenceUpload(_ upload: EvidenceUpload, file: EvidenceFile, at time: Date) async throws {
+    public func completeEvidenceUpload(_ upload: EvidenceUpload, file: StoredEvidenceFile, at time: Date) async throws {
         try await write { connection in
             try await connection.query(
                 "UPDATE evidence_uploads SET upload_offset = length, finished = true, nonce = NULL WHERE id = \(upload.id)",
@@ -134,11 +134,11 @@ extension PostgresStore {
         }
     }
 
-    public func evidenceFile(sha256: String) async throws -> EvidenceFile? {
+    public func evidenceFile(sha256: String) async throws -> StoredEvidenceFile? {
         try await read { connection in
             let rows = try await connection.query("SELECT sha256, size, type FROM evidence_files WHERE sha256 = \(sha256)", logger: logger)
             for try await (hash, size, type) in rows.decode((String, Int64, String).self) {
-                return EvidenceFile(sha256: hash, size: size, type: type)
+                return StoredEvidenceFile(sha256: hash, size: size, type: type)
             }
             return nil
         }

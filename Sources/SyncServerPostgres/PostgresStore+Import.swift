@@ -8,7 +8,7 @@ extension PostgresStore {
     /// store's export has the same names (its `change_log` is carried as `log_head` and the audit).
     static let importableTables: Set<String> = [
         "store_meta", "schools", "principals", "records", "conflicts", "replicas", "replica_owners", "user_replicas",
-        "device_sync", "sessions", "audit",
+        "device_sync", "sessions", "audit", "evidence_files", "evidence_access", "evidence_uploads", "evidence_chunks",
     ]
 
     /// Fills this store, which must hold no principal and no record yet, with another store's rows,

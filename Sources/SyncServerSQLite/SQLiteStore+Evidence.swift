@@ -75,7 +75,7 @@ extension SQLiteStore {
         }
     }
 
-    public func completeEvidenceUpload(_ upload: EvidenceUpload, file: EvidenceFile, at time: Date) async throws {
+    public func completeEvidenceUpload(_ upload: EvidenceUpload, file: StoredEvidenceFile, at time: Date) async throws {
         try await pool.write { db in
             try db.execute(
                 sql: "UPDATE evidence_uploads SET upload_offset = length, finished = 1, nonce = NULL WHERE id = ?",
@@ -108,10 +108,10 @@ extension SQLiteStore {
         }
     }
 
-    public func evidenceFile(sha256: String) async throws -> EvidenceFile? {
+    public func evidenceFile(sha256: String) async throws -> StoredEvidenceFile? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT sha256, size, type FROM evidence_files WHERE sha256 = ?", arguments: [sha256]).map {
-                EvidenceFile(sha256: try $0.stored("sha256"), size: try $0.stored("size"), type: try $0.stored("type"))
+                StoredEvidenceFile(sha256: try $0.stored("sha256"), size: try $0.stored("size"), type: try $0.stored("type"))
             }
         }
     }

@@ -8,11 +8,13 @@ extension SQLiteStore {
     /// principals that name them), in the order ``exportTables(chunkSize:_:)`` hands them over.
     public static let exportedTables = [
         "store_meta", "schools", "principals", "records", "conflicts", "replicas", "replica_owners", "user_replicas",
-        "device_sync", "sessions", "audit",
+        "device_sync", "sessions", "audit", "evidence_files", "evidence_access", "evidence_uploads", "evidence_chunks",
     ]
 
     /// Columns that hold times: GRDB writes them as UTC text without a zone, which is given here.
-    static let timeColumns: Set<String> = ["created_at", "revoked_at", "last_seen", "last_pull_at", "last_push_at", "last_seen_at", "expires_at", "at", "detected_at"]
+    static let timeColumns: Set<String> = [
+        "created_at", "revoked_at", "last_seen", "last_pull_at", "last_push_at", "last_seen_at", "expires_at", "at", "detected_at", "granted_at", "unreferenced_since",
+    ]
 
     /// Hands every row of the store to `body`, table by table (``exportedTables``) in chunks of at
     /// most `chunkSize` rows and about `maxChunkBytes`, each chunk a JSON array of objects keyed by

@@ -23,7 +23,7 @@ struct SchoolSyncServer: AsyncParsableCommand {
             Several servers share one PostgreSQL database instead: give each the same
             --database-url postgres://USER@HOST:5432/DATABASE (or SCHOOLSYNC_DATABASE_URL).
             """,
-        subcommands: [Serve.self, SchoolCommand.self, DeviceCommand.self, UserCommand.self, Backup.self, Restore.self, Migrate.self]
+        subcommands: [Serve.self, SchoolCommand.self, DeviceCommand.self, UserCommand.self, Backup.self, Restore.self, Migrate.self, EvidenceCommand.self]
     )
 }
 

@@ -39,6 +39,9 @@ extension SchoolSyncServer {
         @Option(help: "trace, debug, info, notice, warning, error or critical (default info).")
         var logLevel: String?
 
+        @Option(help: "Days an evidence file may stay named by no report before it is removed.")
+        var evidenceGraceDays: Int = 7
+
         func validate() throws {
             let environment = ProcessInfo.processInfo.environment
             if port == nil, let text = environment["SCHOOLSYNC_PORT"], Int(text) == nil {
@@ -50,6 +53,7 @@ extension SchoolSyncServer {
             guard (1...100_000).contains(maxBatchRecords), (1024...1 << 30).contains(maxBodyBytes) else {
                 throw ValidationError("--max-batch-records must be 1–100000 and --max-body-bytes 1024–1073741824")
             }
+            guard (0...3650).contains(evidenceGraceDays) else { throw ValidationError("--evidence-grace-days must be 0–3650") }
             guard (0...1_000_000).contains(failedAuthPerMinute) else {
                 throw ValidationError("--failed-auth-per-minute must be 0 (no limit) to 1000000")
             }
@@ -77,6 +81,7 @@ extension SchoolSyncServer {
             configuration.maxBatchRecords = maxBatchRecords
             configuration.maxBodyBytes = maxBodyBytes
             configuration.failedAuthPerMinute = failedAuthPerMinute
+            configuration.evidenceGraceSeconds = TimeInterval(evidenceGraceDays) * 86_400
             let store = try await database.openStore()
             let path = database.displayName
             let host = configuration.host

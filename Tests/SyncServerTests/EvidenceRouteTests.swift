@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GRDB
 import HTTPTypes
 import HummingbirdTesting
 import Logging
@@ -337,6 +338,59 @@ struct EvidenceRouteTests {
             #expect(try await fixture.store.evidenceChunk(of: .file(Self.sha256(orphan)), containing: 0) == nil)
             #expect(try await fixture.store.evidenceAccess(sha256: Self.sha256(orphan), school: Fixture.schoolA) == false)
             #expect(try await fixture.store.evidenceChunk(of: .file(Self.sha256(named)), containing: 0) != nil)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases) func theReviewPagesServeFilesToSignedInStaffOnly(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
+            try await fixture.withRouter { client in
+                let photo = Self.photo(40_000, seed: 31)
+                try await Self.upload(client, fixture.deviceA, photo)
+                let path = "/review/evidence/\(Self.sha256(photo))"
+                #expect(try await client.send(.get, path, token: nil).status == .seeOther, "no session: to the sign-in form")
+                let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+                let signedIn = try await client.send(.post, "/login", token: nil, body: ByteBuffer(string: "token=\(fixture.bureau)&next=/bureau"), headers: form)
+                let cookie = try #require(signedIn.headers[.setCookie]?.split(separator: ";").first.map(String.init))
+                let shown = try await client.send(.get, path, token: nil, headers: [.cookie: cookie])
+                #expect(shown.status == .ok)
+                #expect(shown.headers[.contentDisposition] == "inline")
+                #expect(Array(shown.body.readableBytesView) == photo)
+                let missing = try await client.send(.get, "/review/evidence/\(String(repeating: "c", count: 64))", token: nil, headers: [.cookie: cookie])
+                #expect(missing.status == .notFound)
+            }
+        }
+    }
+
+    @Test func rowsAnotherProgramDamagedAreRefusedNotTrappedOn() async throws {
+        try await Fixture.with(store: .sqlite) { fixture in
+            try await fixture.withRouter { client in
+                let photo = Self.photo(30_000, seed: 61)
+                let location = try await Self.upload(client, fixture.deviceA, photo)
+                let unfinished = Self.photo(30_000, seed: 62)
+                let open = try #require(try await Self.create(client, fixture.deviceA, unfinished).headers[.location])
+                let database = try DatabaseQueue(path: fixture.databasePath)
+                try await database.write { db in
+                    try db.execute(sql: "UPDATE evidence_files SET size = -5")
+                    try db.execute(sql: "UPDATE evidence_uploads SET length = -1 WHERE finished = 0")
+                }
+                try database.close()
+                let read = try await client.send(.get, "/v1/evidence/files/\(Self.sha256(photo))", token: fixture.bureau)
+                #expect(read.status == .internalServerError)
+                #expect(try read.error().error == .internal)
+                #expect(try await client.send(.head, open, token: fixture.deviceA, headers: Self.tus()).status == .internalServerError)
+                #expect(try await Self.patch(client, fixture.deviceA, open, offset: 0, unfinished[...]).status == .internalServerError)
+                _ = location
+                // A chunk row at an offset past any file, or negative, is damage too, not a trap.
+                let chunks = try DatabaseQueue(path: fixture.databasePath)
+                try await chunks.write { db in
+                    try db.execute(sql: "UPDATE evidence_files SET size = 30000")
+                    try db.execute(sql: "UPDATE evidence_chunks SET chunk_offset = -9223372036854775807 WHERE owner LIKE 'f:%'")
+                }
+                try chunks.close()
+                // The stream stops where the bytes are missing: the connection is cut (an error here).
+                let damaged = try? await client.send(.get, "/v1/evidence/files/\(Self.sha256(photo))", token: fixture.bureau)
+                #expect(damaged.map { $0.status != .ok || $0.body.readableBytes < 30_000 } ?? true, "a damaged file is never served whole")
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GRDB
+import NIOCore
 import SchoolSyncTestSupport
 import SyncClient
 import SyncCore
@@ -67,6 +68,14 @@ struct MigrationToPostgresTests {
                 cursorA2 = try await a2.pull(PullRequest(since: nil, limit: 100, replica: nil, receipt: nil)).next
             }
             await sqliteServer.stop(with: SIGTERM)
+            // An evidence file of 卓然学校 (two chunk rows) and an upload left half done go along too.
+            let photo = EvidenceRouteTests.photo(300_000, seed: 41)
+            let uploads = EvidenceUploads(store: fixture.store, clock: { Date() })
+            let finished = try await uploads.create(school: Fixture.schoolA, sha256: EvidenceRouteTests.sha256(photo), length: 300_000, filename: "照片.jpg")
+            _ = try await uploads.patch(finished.upload, at: 0, body: SlicedBody(slices: [ByteBuffer(bytes: photo)]), checksum: nil)
+            let half = EvidenceRouteTests.photo(100_000, seed: 42)
+            let pending = try await uploads.create(school: Fixture.schoolA, sha256: EvidenceRouteTests.sha256(half), length: 100_000, filename: nil)
+            _ = try await uploads.patch(pending.upload, at: 0, body: SlicedBody(slices: [ByteBuffer(bytes: half[0..<40_000])]), checksum: nil)
             let sqliteEpoch = fixture.store.epoch
             #expect(try await fixture.store.openConflictCount() == 1)
 
@@ -92,6 +101,13 @@ struct MigrationToPostgresTests {
             let history = try await moved.history(RecordKey(collection: "plans", id: "qixing-2024"), after: 0, limit: 10)
             #expect(history.entries.count == 2)
             #expect(try await moved.schools().first { $0.id == Fixture.schoolB }?.name == "火炬中学")
+            var copy: [UInt8] = []
+            try await EvidenceUploads(store: moved, clock: { Date() }).forEachChunk(of: .file(EvidenceRouteTests.sha256(photo)), from: 0, to: 300_000) {
+                copy += $0
+            }
+            #expect(copy == photo)
+            #expect(try await moved.evidenceAccess(sha256: EvidenceRouteTests.sha256(photo), school: Fixture.schoolA))
+            #expect(try await moved.evidenceUpload(id: pending.upload.id)?.offset == 40_000)
 
             let pgServer = try await ServerProcess(store: ["--database-url", url])
             try await HTTPClient.withHTTPClient { http in

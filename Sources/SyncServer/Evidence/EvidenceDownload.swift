@@ -9,7 +9,7 @@ import SyncCore
 /// a cut download resumes with `Range`.
 struct EvidenceDownload {
     let uploads: EvidenceUploads
-    let file: EvidenceFile
+    let file: StoredEvidenceFile
     /// `attachment` for the API; the review pages show pictures `inline`.
     var disposition = "attachment"
 

@@ -100,6 +100,9 @@ struct EvidenceRoutes {
                 details: ["limit": String(upload.length)]
             )
         }
+        if checksum != nil, let declared = request.headers[.contentLength].flatMap(Int.init), declared > EvidenceUploads.maxChecksummedBytes {
+            throw APIError.bodyTooLarge(limit: EvidenceUploads.maxChecksummedBytes)
+        }
         let stored = try await uploads.patch(upload, at: offset, body: request.body, checksum: checksum)
         if stored.isFinished {
             context.logger.info("evidence upload finished", metadata: ["evidence.sha256": .string(stored.sha256), "evidence.length": "\(stored.length)"])
@@ -128,19 +131,19 @@ struct EvidenceRoutes {
     ///
     /// - Throws: 403 `forbidden` for a device whose school does not have it, whether or not the
     ///   server holds it; 404 `not_found` for bureau and admin when it is not on the server.
-    static func readableFile(_ sha256: String, by principal: Principal, in store: any EvidenceStore) async throws -> EvidenceFile {
+    static func readableFile(_ sha256: String, by principal: Principal, in store: any EvidenceStore) async throws -> StoredEvidenceFile {
         guard EvidenceItem.isSHA256(sha256) else {
             throw APIError(.notFound, .notFound, "Evidence files are addressed by their SHA-256: 64 lowercase hex digits.")
         }
         if principal.kind == .device {
             guard let school = principal.schoolID, try await store.evidenceAccess(sha256: sha256, school: school),
-                let file = try await store.evidenceFile(sha256: sha256)
+                let file = try await store.evidenceFile(sha256: sha256).map(EvidenceUploads.checked)
             else {
                 throw APIError.forbidden("This device's school has no such evidence file. A school reads only the files it uploaded.")
             }
             return file
         }
-        guard let file = try await store.evidenceFile(sha256: sha256) else {
+        guard let file = try await store.evidenceFile(sha256: sha256).map(EvidenceUploads.checked) else {
             throw APIError(.notFound, .notFound, "The server does not hold this file (yet): the school has not uploaded it.")
         }
         return file

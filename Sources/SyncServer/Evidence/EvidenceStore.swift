@@ -30,13 +30,13 @@ public protocol EvidenceStore: Sendable {
     /// Finishes an upload in one transaction: marks it finished at its length, makes `file` the
     /// upload's bytes unless the store holds that file already (then the upload's bytes are
     /// dropped), and lets `upload.school` read the file.
-    func completeEvidenceUpload(_ upload: EvidenceUpload, file: EvidenceFile, at time: Date) async throws
+    func completeEvidenceUpload(_ upload: EvidenceUpload, file: StoredEvidenceFile, at time: Date) async throws
 
     /// Removes an upload and its bytes.
     func discardEvidenceUpload(id: String) async throws
 
     /// A file the store holds, or nil.
-    func evidenceFile(sha256: String) async throws -> EvidenceFile?
+    func evidenceFile(sha256: String) async throws -> StoredEvidenceFile?
 
     /// Whether `school` may read the file (it uploaded it or proved it holds it, §13.3).
     func evidenceAccess(sha256: String, school: String) async throws -> Bool
@@ -108,7 +108,7 @@ public struct EvidenceUpload: Sendable, Hashable {
 }
 
 /// A finished evidence file the server holds.
-public struct EvidenceFile: Sendable, Hashable {
+public struct StoredEvidenceFile: Sendable, Hashable {
     /// Its SHA-256, 64 lowercase hex digits.
     public var sha256: String
     /// Its length in bytes.

@@ -10,6 +10,9 @@ import SyncCore
 struct EvidenceUploads: Sendable {
     /// The most bytes one chunk row holds: a PATCH is stored in pieces of this size as it streams in.
     static let pieceBytes = 256 * 1024
+    /// The longest PATCH body with `Upload-Checksum`: it is held whole until checked, so it is bounded
+    /// (PROTOCOL.md §13.2); a longer one is 413 `body_too_large`.
+    static let maxChecksummedBytes = 8 * 1024 * 1024
 
     let store: any EvidenceStore
     let clock: @Sendable () -> Date
@@ -27,7 +30,7 @@ struct EvidenceUploads: Sendable {
     ///   that SHA-256 on the server.
     func create(school: String, sha256: String, length: Int64, filename: String?) async throws -> Created {
         let now = clock()
-        if let existing = try await store.evidenceUpload(school: school, sha256: sha256) {
+        if let existing = try await store.evidenceUpload(school: school, sha256: sha256).map(Self.checked) {
             if !existing.isFinished && existing.expiresAt <= now {
                 try await store.discardEvidenceUpload(id: existing.id)
             } else {
@@ -35,7 +38,7 @@ struct EvidenceUploads: Sendable {
                 return Created(upload: existing, isNew: false)
             }
         }
-        let file = try await store.evidenceFile(sha256: sha256)
+        let file = try await store.evidenceFile(sha256: sha256).map(Self.checked)
         if let file, file.size != length { throw Self.lengthMismatch(sha256, file.size) }
         let hasAccess = file == nil ? false : try await store.evidenceAccess(sha256: sha256, school: school)
         let upload = EvidenceUpload(
@@ -50,8 +53,27 @@ struct EvidenceUploads: Sendable {
             isFinished: hasAccess,
             nonce: file != nil && !hasAccess ? Self.randomHex(32) : nil
         )
-        let stored = try await store.insertEvidenceUpload(upload)
+        let stored = try Self.checked(try await store.insertEvidenceUpload(upload))
         return Created(upload: stored, isNew: stored.id == upload.id)
+    }
+
+    /// `upload` as the store gave it, or `StoreError.damaged` when its numbers cannot be an upload
+    /// (another program wrote the row): never a trap further on.
+    static func checked(_ upload: EvidenceUpload) throws -> EvidenceUpload {
+        guard upload.length >= 1, upload.length <= Int64(EvidenceLimits.maxFileBytes), upload.offset >= 0, upload.offset <= upload.length,
+            EvidenceItem.isSHA256(upload.sha256)
+        else {
+            throw StoreError(.damaged, "the evidence upload \(upload.id.prefix(64)) holds impossible numbers (length \(upload.length), offset \(upload.offset))")
+        }
+        return upload
+    }
+
+    /// `file` as the store gave it, checked like ``checked(_:)-(EvidenceUpload)``.
+    static func checked(_ file: StoredEvidenceFile) throws -> StoredEvidenceFile {
+        guard file.size >= 1, file.size <= Int64(EvidenceLimits.maxFileBytes), EvidenceItem.isSHA256(file.sha256) else {
+            throw StoreError(.damaged, "the evidence file \(file.sha256.prefix(64)) holds an impossible size (\(file.size))")
+        }
+        return file
     }
 
     /// The school's upload `id`, unexpired.
@@ -60,7 +82,7 @@ struct EvidenceUploads: Sendable {
     ///   told apart from unknown ones); 410 `upload_expired` (its bytes are removed on the way).
     func upload(id: String, school: String) async throws -> EvidenceUpload {
         guard id.utf8.count == 32, id.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }),
-            let upload = try await store.evidenceUpload(id: id), upload.school == school
+            let upload = try await store.evidenceUpload(id: id).map(Self.checked), upload.school == school
         else {
             throw APIError(.notFound, .notFound, "There is no such upload for this school; create it again with POST /v1/evidence/uploads.")
         }
@@ -120,6 +142,9 @@ struct EvidenceUploads: Sendable {
                 }
                 pending.append(contentsOf: buffer.readableBytesView)
                 try await checkPrefix()
+                if checksum != nil, pending.count > Self.maxChecksummedBytes {
+                    throw APIError.bodyTooLarge(limit: Self.maxChecksummedBytes)
+                }
                 if checksum == nil {
                     while pending.count >= Self.pieceBytes {
                         let rest = Array(pending[Self.pieceBytes...])
@@ -189,7 +214,7 @@ struct EvidenceUploads: Sendable {
         var finished = upload
         finished.offset = upload.length
         finished.isFinished = true
-        try await store.completeEvidenceUpload(finished, file: EvidenceFile(sha256: upload.sha256, size: upload.length, type: type.rawValue), at: clock())
+        try await store.completeEvidenceUpload(finished, file: StoredEvidenceFile(sha256: upload.sha256, size: upload.length, type: type.rawValue), at: clock())
         return finished
     }
 
@@ -199,7 +224,7 @@ struct EvidenceUploads: Sendable {
     ///   proof; 422 `possession_proof_mismatch`.
     func prove(_ upload: EvidenceUpload, proof: String) async throws -> EvidenceUpload {
         guard !upload.isFinished, upload.offset == 0, let nonce = upload.nonce, let key = Self.bytes(ofHex: nonce),
-            let file = try await store.evidenceFile(sha256: upload.sha256)
+            let file = try await store.evidenceFile(sha256: upload.sha256).map(Self.checked)
         else {
             throw APIError(
                 .conflict,
@@ -233,8 +258,9 @@ struct EvidenceUploads: Sendable {
     func forEachChunk(of owner: EvidenceChunkOwner, from start: Int64, to end: Int64, _ body: ([UInt8]) async throws -> Void) async throws {
         var position = start
         while position < end {
-            guard let chunk = try await store.evidenceChunk(of: owner, containing: position), chunk.offset <= position,
-                chunk.offset + Int64(chunk.bytes.count) > position
+            // Offsets come from a table: 0 ≤ offset ≤ position keeps every difference below in range.
+            guard let chunk = try await store.evidenceChunk(of: owner, containing: position), chunk.offset >= 0, chunk.offset <= position,
+                position - chunk.offset < Int64(chunk.bytes.count)
             else {
                 throw EvidenceStoreDamage(owner: owner.key, offset: position)
             }

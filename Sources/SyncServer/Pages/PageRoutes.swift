@@ -134,7 +134,7 @@ struct PageRoutes {
     }
 
     /// The period asked for, or the latest one the bureau has published, or this year.
-    private func chosenPeriod(_ request: Request) async throws -> String {
+    func chosenPeriod(_ request: Request) async throws -> String {
         if let asked = request.uri.queryParameters["period"].map(String.init) {
             guard RecordRules.isPeriod(asked) else { throw APIError.invalidParameter("period", "Use a term like 2025-S1 or a year like 2025.") }
             return asked
@@ -206,12 +206,14 @@ struct PageRoutes {
         render(values.compactMapValues { $0 } as Any, template)
     }
 
-    func html(_ page: String, status: HTTPResponse.Status = .ok) throws -> Response {
+    /// An HTML page with the pages' headers: no scripts, no frames, forms only to this server; with
+    /// `showsImages`, images from this server too (the review page's evidence photos).
+    func html(_ page: String, status: HTTPResponse.Status = .ok, showsImages: Bool = false) throws -> Response {
         Response(
             status: status,
             headers: [
                 .contentType: "text/html; charset=utf-8",
-                .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+                .contentSecurityPolicy: "default-src 'none'; \(showsImages ? "img-src 'self'; " : "")style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
                 .cacheControl: "no-store",
             ],
             body: ResponseBody(byteBuffer: ByteBuffer(string: page))

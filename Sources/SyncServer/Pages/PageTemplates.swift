@@ -39,7 +39,7 @@ enum PageTemplates {
         {{> head}}
         <h1>{{period}} 指标完成情况</h1>
         <p class="muted">截止 {{due}} · 统计日 {{asOf}} · {{who}}
-        · <a href="?period={{period}}&amp;format=csv">CSV</a>
+        · <a href="?period={{period}}&amp;format=csv">CSV</a> · <a href="/review?period={{period}}">报告审核 Review</a>
         <form method="post" action="/logout" style="display:inline"><input type="hidden" name="csrf" value="{{csrf}}"><button>退出</button></form></p>
         {{#conflicted}}<p class="error">{{conflicted}} 条记录存在冲突，未计入统计（等待管理员处理）。</p>{{/conflicted}}
         <h2>指标 Indicators</h2>
@@ -109,6 +109,9 @@ enum PageTemplates {
         try library.register(bureau, named: "bureau")
         try library.register(conflicts, named: "conflicts")
         try library.register(conflict, named: "conflict")
+        try library.register(review, named: "review")
+        try library.register(reviewReport, named: "reviewReport")
+        try library.register(pageProblem, named: "pageProblem")
         return library
     }
 }

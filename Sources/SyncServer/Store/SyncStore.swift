@@ -1,4 +1,5 @@
 import Foundation
+import Reporting
 import ServiceLifecycle
 import SyncCore
 
@@ -82,6 +83,19 @@ public protocol SyncStore: Service, EvidenceStore {
     /// Resolves a conflict with a write at the principal's server-side replica, atomically with
     /// the check that nothing new arrived since the administrator looked.
     func resolve(_ key: RecordKey, _ request: ResolutionRequest, by principal: Principal, at time: Date) async throws -> ResolveOutcome
+
+    /// Makes a workflow move on a report (approve, return, submit: ``ReportWorkflow``) with a write at
+    /// the principal's server-side replica, in one transaction with the check that the report's
+    /// context is still `expected` (what the reviewer was shown). The write passes the same rules as
+    /// a pushed one and is logged and audited like any accepted change.
+    func review(
+        _ key: RecordKey,
+        expecting expected: VersionVector,
+        transition: ReportWorkflow.Transition,
+        by principal: Principal,
+        rules: CollectionRules,
+        at time: Date
+    ) async throws -> ReviewOutcome
 
     /// Every accepted change of a record, oldest first.
     func history(_ key: RecordKey, after seq: Int64, limit: Int) async throws -> HistoryPage

@@ -181,28 +181,25 @@ extension SchoolSync.Bureau {
         var key: RecordKey { RecordKey(collection: "reports", id: "\(school)/\(period)/\(measure)") }
     }
 
-    /// Syncs, checks the report is settled and in one of `allowed` workflow states, writes the
-    /// review, and syncs again.
-    static func review(
-        _ global: GlobalOptions,
-        _ choice: ReportChoice,
-        allowed: Set<String>,
-        write: @escaping @Sendable (RecordState, String) -> [String: Value]
-    ) async throws {
+    /// Syncs, makes the review's move with ``ReportWorkflow`` (the same rules as the server's review
+    /// pages: a settled report in a state that allows it), writes it, and syncs again.
+    static func review(_ global: GlobalOptions, _ choice: ReportChoice, transition: @escaping @Sendable (String) -> ReportWorkflow.Transition) async throws {
         try await global.withEngine(quiet: true) { engine, replica in
             try await engine.sync()
-            guard let record = try await replica.record(choice.key), !record.state.isDeleted else {
-                throw CLIError("no report \(choice.key.id) on the server", exitCode: 65)
-            }
-            guard !record.state.isConflicted else {
-                throw CLIError("report \(choice.key.id) is in conflict; an administrator must resolve it before review", exitCode: 65)
-            }
-            let workflow = record.state.value(of: "workflow")?.description ?? "not started"
-            guard allowed.contains(workflow) else {
-                throw CLIError("report \(choice.key.id) is \(workflow); this needs it \(allowed.sorted().joined(separator: " or "))", exitCode: 65)
-            }
+            let record = try await replica.record(choice.key)
             let reviewer = try await replica.settings()?.deviceName ?? "bureau"
-            try await replica.write(choice.key, write(record.state, reviewer))
+            let fields: [String: Value]
+            do throws(ReportWorkflowError) {
+                fields = try ReportWorkflow.fields(for: transition(reviewer), of: record?.state, reportID: choice.key.id, at: Date())
+            } catch {
+                switch error.code {
+                case .missing: throw CLIError("no report \(choice.key.id) on the server", exitCode: 65)
+                case .conflicted:
+                    throw CLIError("report \(choice.key.id) is in conflict; an administrator must resolve it before review", exitCode: 65)
+                case .wrongState, .emptyComment: throw CLIError(error.message, exitCode: 65)
+                }
+            }
+            try await replica.write(choice.key, fields)
             try await engine.sync()
         }
     }
@@ -217,13 +214,8 @@ extension SchoolSync.Bureau {
 
         func run() async throws {
             try await runCommand {
-                try await SchoolSync.Bureau.review(global, choice, allowed: ["submitted"]) { state, reviewer in
-                    // The approval records what it approved: the report's context as the bureau saw it.
-                    [
-                        "workflow": .string("approved"), "approval": .string(RecordRules.approvalJSON(for: state.context)),
-                        "reviewer": .string(reviewer),
-                    ]
-                }
+                // The approval records what it approved: the report's context as the bureau saw it.
+                try await SchoolSync.Bureau.review(global, choice) { .approve(reviewer: $0) }
                 print("approved \(choice.key.id)")
             }
         }
@@ -243,9 +235,7 @@ extension SchoolSync.Bureau {
             try await runCommand {
                 let comment = comment
                 // An approved report may be returned too: that unlocks it for the school again.
-                try await SchoolSync.Bureau.review(global, choice, allowed: ["submitted", "approved"]) { _, reviewer in
-                    ["workflow": .string("returned"), "review_comment": .string(comment), "reviewer": .string(reviewer)]
-                }
+                try await SchoolSync.Bureau.review(global, choice) { .return(comment: comment, reviewer: $0) }
                 print("returned \(choice.key.id) to the school")
             }
         }

@@ -322,17 +322,21 @@ extension SchoolSync.Report {
                 let replica = try global.openReplica()
                 let (school, device) = try await SchoolSync.Report.school(of: replica, path: global.path)
                 let key = report.key(school: school)
-                guard let existing = try await replica.record(key), !existing.state.isDeleted else {
-                    throw CLIError(
-                        "no report for \(report.measure) in \(report.period) to submit; fill it in with 'schoolsync report set' first",
-                        exitCode: 65
-                    )
-                }
+                let existing = try await replica.record(key)
                 // Wall time is shown to people only; nothing compares it.
-                let submitted = ISO8601DateFormatter().string(from: Date())
-                try await CLIError.translating {
-                    try await replica.write(key, ["workflow": .string("submitted"), "submitted_at": .string(submitted), "author": .string(device)])
+                let fields: [String: Value]
+                do throws(ReportWorkflowError) {
+                    fields = try ReportWorkflow.submit(existing?.state, reportID: key.id, author: device, at: Date())
+                } catch {
+                    guard error.code != .missing else {
+                        throw CLIError(
+                            "no report for \(report.measure) in \(report.period) to submit; fill it in with 'schoolsync report set' first",
+                            exitCode: 65
+                        )
+                    }
+                    throw CLIError(error.code == .wrongState ? error.message + "; ask the bureau to return it first" : error.message, exitCode: 65)
                 }
+                try await CLIError.translating { try await replica.write(key, fields) }
                 if global.json { return try printJSON(["report": key.id, "workflow": "submitted"]) }
                 print("marked \(key.id) as submitted; run 'schoolsync sync' to send it")
             }
