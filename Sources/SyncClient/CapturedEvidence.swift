@@ -94,6 +94,19 @@ extension EvidenceItem {
         return (try? JSONDecoder().decode([EvidenceItem].self, from: Data(text.utf8))) ?? []
     }
 
+    /// The item's name made safe as the name of a file in one folder, for saving a download: never a
+    /// path (folders in the name are dropped, `/` and `\` alike), never hidden or empty (leading dots
+    /// go; an empty result is the SHA-256's first 16 digits), no control characters or `:`.
+    ///
+    /// For example: `../../etc/照片.jpg` → `照片.jpg`, `..` → `9f86d081884c7d65`.
+    public var safeFileName: String {
+        let last = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
+        var cleaned = String(String.UnicodeScalarView(last.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) && $0 != ":" }))
+        while cleaned.hasPrefix(".") { cleaned.removeFirst() }
+        cleaned = cleaned.trimmingCharacters(in: .whitespaces)
+        return cleaned.isEmpty ? String(sha256.prefix(16)) : cleaned
+    }
+
     /// The value of a report's `evidence` field for `items`: JSON text with sorted keys, the same
     /// bytes on every device for the same list (values compare by their bytes, PROTOCOL.md §2.2).
     public static func field(_ items: [EvidenceItem]) -> Value {

@@ -159,6 +159,17 @@ struct EvidenceCaptureTests {
         #expect(EvidenceItem.items(in: nil).isEmpty)
     }
 
+    @Test func aNameIsNeverAPathWhenSaved() {
+        func saved(_ name: String) -> String { EvidenceItem(name: name, sha256: Self.photoSHA256).safeFileName }
+        #expect(saved("照片.jpg") == "照片.jpg")
+        #expect(saved("../../etc/照片.jpg") == "照片.jpg")
+        #expect(saved("C:\\Users\\校长\\通知.pdf") == "通知.pdf")
+        #expect(saved("/abs/path/") == "path")
+        #expect(saved(".hidden.pdf") == "hidden.pdf")
+        #expect(saved("..") == "2078274b743c84b4")
+        #expect(saved("a\u{0}b\nc.pdf") == "abc.pdf")
+    }
+
     @Test func contentRangesAreRead() {
         #expect(EvidenceTransfer.contentRange("bytes 100-199/1000")! == (100, 1000))
         #expect(EvidenceTransfer.contentRange("bytes */1000") == nil)

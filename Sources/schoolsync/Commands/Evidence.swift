@@ -121,7 +121,7 @@ extension SchoolSync.Evidence {
                 let references = try await CLIError.translating { try await replica.evidenceReferences() }
                 let localName = try await CLIError.translating { try await replica.evidenceFile(sha256: sha)?.name }
                 let name = references.first { $0.item.sha256 == sha }?.item.name ?? localName ?? sha
-                let destination = URL(fileURLWithPath: output ?? Self.safeFileName(name, sha256: sha))
+                let destination = URL(fileURLWithPath: output ?? EvidenceItem(name: name, sha256: sha).safeFileName)
                 if !force, FileManager.default.fileExists(atPath: destination.path) {
                     throw CLIError("\(destination.path) already exists; give --force to replace it, or --output another path", exitCode: 64)
                 }
@@ -141,14 +141,5 @@ extension SchoolSync.Evidence {
             }
         }
 
-        /// A report's name for a file, made safe as a file name in the current folder: never a path
-        /// (folders are dropped), never hidden or empty, no control characters.
-        static func safeFileName(_ name: String, sha256: String) -> String {
-            let last = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
-            var cleaned = String(String.UnicodeScalarView(last.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) && $0 != ":" }))
-            while cleaned.hasPrefix(".") { cleaned.removeFirst() }
-            cleaned = cleaned.trimmingCharacters(in: .whitespaces)
-            return cleaned.isEmpty ? String(sha256.prefix(16)) : cleaned
-        }
     }
 }
