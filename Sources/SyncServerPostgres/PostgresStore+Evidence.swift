@@ -95,35 +95,64 @@ extension PostgresStore {
         }
     }
 
-    public func completeEvidenceUpload(_ upload: EvidenceUpload, file: StoredEvidenceFile, at time: Date) async throws {
-        try await write { connection in
-            try await connection.query(
-                "UPDATE evidence_uploads SET upload_offset = length, finished = true, nonce = NULL WHERE id = \(upload.id)",
-                logger: logger
-            )
-            let uploadOwner = EvidenceChunkOwner.upload(upload.id).key
-            // Two schools finishing the same file at once: the second insert does nothing and drops its bytes.
-            let inserted = try await connection.query(
-                """
-                INSERT INTO evidence_files (sha256, size, type, created_at, unreferenced_since)
-                VALUES (\(file.sha256), \(file.size), \(file.type), \(time), \(time)) ON CONFLICT DO NOTHING RETURNING sha256
-                """,
-                logger: logger
-            )
-            var isNew = false
-            for try await _ in inserted.decode(String.self) { isNew = true }
-            if isNew {
-                try await connection.query(
-                    "UPDATE evidence_chunks SET owner = \(EvidenceChunkOwner.file(file.sha256).key) WHERE owner = \(uploadOwner)",
+    public func completeEvidenceUpload(_ upload: EvidenceUpload, file: StoredEvidenceFile, at time: Date) async throws -> Bool {
+        /// Rolls the transaction back: the upload is not what the caller finished.
+        struct Vanished: Error {}
+        do {
+            try await write { connection in
+                // Unfinished, and either all its bytes are in or it waits for a proof (no bytes).
+                let marked = try await connection.query(
+                    """
+                    UPDATE evidence_uploads SET upload_offset = length, finished = true, nonce = NULL
+                    WHERE id = \(upload.id) AND NOT finished AND (upload_offset = length OR (nonce IS NOT NULL AND upload_offset = 0))
+                    RETURNING id
+                    """,
                     logger: logger
                 )
-            } else {
-                try await connection.query("DELETE FROM evidence_chunks WHERE owner = \(uploadOwner)", logger: logger)
+                var found = false
+                for try await _ in marked.decode(String.self) { found = true }
+                guard found else { throw Vanished() }
+                let uploadOwner = EvidenceChunkOwner.upload(upload.id).key
+                // Two schools finishing the same file at once: the second finds it and drops its bytes.
+                let existing = try await connection.query("SELECT sha256 FROM evidence_files WHERE sha256 = \(file.sha256) FOR SHARE", logger: logger)
+                var exists = false
+                for try await _ in existing.decode(String.self) { exists = true }
+                if exists {
+                    try await connection.query("DELETE FROM evidence_chunks WHERE owner = \(uploadOwner)", logger: logger)
+                } else {
+                    let sums = try await connection.query(
+                        "SELECT COALESCE(SUM(length(data)), 0)::bigint FROM evidence_chunks WHERE owner = \(uploadOwner)",
+                        logger: logger
+                    )
+                    var held: Int64 = -1
+                    for try await sum in sums.decode(Int64.self) { held = sum }
+                    guard held == file.size else { throw Vanished() }
+                    let inserted = try await connection.query(
+                        """
+                        INSERT INTO evidence_files (sha256, size, type, created_at, unreferenced_since)
+                        VALUES (\(file.sha256), \(file.size), \(file.type), \(time), \(time)) ON CONFLICT DO NOTHING RETURNING sha256
+                        """,
+                        logger: logger
+                    )
+                    var isNew = false
+                    for try await _ in inserted.decode(String.self) { isNew = true }
+                    if isNew {
+                        try await connection.query(
+                            "UPDATE evidence_chunks SET owner = \(EvidenceChunkOwner.file(file.sha256).key) WHERE owner = \(uploadOwner)",
+                            logger: logger
+                        )
+                    } else {
+                        try await connection.query("DELETE FROM evidence_chunks WHERE owner = \(uploadOwner)", logger: logger)
+                    }
+                }
+                try await connection.query(
+                    "INSERT INTO evidence_access (sha256, school, granted_at) VALUES (\(file.sha256), \(upload.school), \(time)) ON CONFLICT DO NOTHING",
+                    logger: logger
+                )
             }
-            try await connection.query(
-                "INSERT INTO evidence_access (sha256, school, granted_at) VALUES (\(file.sha256), \(upload.school), \(time)) ON CONFLICT DO NOTHING",
-                logger: logger
-            )
+            return true
+        } catch is Vanished {
+            return false
         }
     }
 

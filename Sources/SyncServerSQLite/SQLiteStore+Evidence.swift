@@ -75,29 +75,43 @@ extension SQLiteStore {
         }
     }
 
-    public func completeEvidenceUpload(_ upload: EvidenceUpload, file: StoredEvidenceFile, at time: Date) async throws {
-        try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE evidence_uploads SET upload_offset = length, finished = 1, nonce = NULL WHERE id = ?",
-                arguments: [upload.id]
-            )
-            let uploadOwner = EvidenceChunkOwner.upload(upload.id).key
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM evidence_files WHERE sha256 = ?", arguments: [file.sha256]) != nil {
-                try db.execute(sql: "DELETE FROM evidence_chunks WHERE owner = ?", arguments: [uploadOwner])
-            } else {
+    public func completeEvidenceUpload(_ upload: EvidenceUpload, file: StoredEvidenceFile, at time: Date) async throws -> Bool {
+        /// Rolls the transaction back: the upload is not what the caller finished.
+        struct Vanished: Error {}
+        do {
+            try await pool.write { db in
+                // Unfinished, and either all its bytes are in or it waits for a proof (no bytes).
                 try db.execute(
-                    sql: "INSERT INTO evidence_files (sha256, size, type, created_at, unreferenced_since) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [file.sha256, file.size, file.type, time, time]
+                    sql: """
+                        UPDATE evidence_uploads SET upload_offset = length, finished = 1, nonce = NULL
+                        WHERE id = ? AND finished = 0 AND (upload_offset = length OR (nonce IS NOT NULL AND upload_offset = 0))
+                        """,
+                    arguments: [upload.id]
                 )
+                guard db.changesCount == 1 else { throw Vanished() }
+                let uploadOwner = EvidenceChunkOwner.upload(upload.id).key
+                if try Bool.fetchOne(db, sql: "SELECT 1 FROM evidence_files WHERE sha256 = ?", arguments: [file.sha256]) != nil {
+                    try db.execute(sql: "DELETE FROM evidence_chunks WHERE owner = ?", arguments: [uploadOwner])
+                } else {
+                    let held = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(length(data)), 0) FROM evidence_chunks WHERE owner = ?", arguments: [uploadOwner])
+                    guard held == file.size else { throw Vanished() }
+                    try db.execute(
+                        sql: "INSERT INTO evidence_files (sha256, size, type, created_at, unreferenced_since) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [file.sha256, file.size, file.type, time, time]
+                    )
+                    try db.execute(
+                        sql: "UPDATE evidence_chunks SET owner = ? WHERE owner = ?",
+                        arguments: [EvidenceChunkOwner.file(file.sha256).key, uploadOwner]
+                    )
+                }
                 try db.execute(
-                    sql: "UPDATE evidence_chunks SET owner = ? WHERE owner = ?",
-                    arguments: [EvidenceChunkOwner.file(file.sha256).key, uploadOwner]
+                    sql: "INSERT OR IGNORE INTO evidence_access (sha256, school, granted_at) VALUES (?, ?, ?)",
+                    arguments: [file.sha256, upload.school, time]
                 )
             }
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO evidence_access (sha256, school, granted_at) VALUES (?, ?, ?)",
-                arguments: [file.sha256, upload.school, time]
-            )
+            return true
+        } catch is Vanished {
+            return false
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import SyncCore
 
@@ -12,6 +13,8 @@ struct EvidenceDownload {
     let file: StoredEvidenceFile
     /// `attachment` for the API; the review pages show pictures `inline`.
     var disposition = "attachment"
+    /// Where a stream cut short by missing bytes is logged (the status line has left by then).
+    let logger: Logger
 
     func response(to request: Request) async throws -> Response {
         var headers = HTTPFields()
@@ -43,11 +46,19 @@ struct EvidenceDownload {
         }
         headers[.contentLength] = String(range.count)
         if request.method == .head { return Response(status: status, headers: headers) }
-        let (uploads, part) = (uploads, range)
+        let (uploads, part, logger) = (uploads, range, logger)
         let owner = EvidenceChunkOwner.file(file.sha256)
+        // The first bytes are looked for before the status is sent, so a file whose bytes are gone
+        // is a logged 500, not a 200 with a cut body.
+        try await uploads.forEachChunk(of: owner, from: part.lowerBound, to: min(part.upperBound, part.lowerBound + 1)) { _ in }
         let body = ResponseBody(contentLength: Int(range.count)) { writer in
-            try await uploads.forEachChunk(of: owner, from: part.lowerBound, to: part.upperBound) { bytes in
-                try await writer.write(ByteBuffer(bytes: bytes))
+            do {
+                try await uploads.forEachChunk(of: owner, from: part.lowerBound, to: part.upperBound) { bytes in
+                    try await writer.write(ByteBuffer(bytes: bytes))
+                }
+            } catch {
+                logger.error("evidence download cut short", metadata: ["evidence.sha256": .string(owner.key), "error": "\(error)"])
+                throw error
             }
             try await writer.finish(nil)
         }

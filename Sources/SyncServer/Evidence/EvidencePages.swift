@@ -18,6 +18,6 @@ struct EvidencePages {
         let file = try await EvidenceRoutes.readableFile(try context.parameters.require("sha256"), by: context.session.principal, in: uploads.store)
         // Pictures show in the page; anything else is offered as a download, never rendered.
         let inline = EvidenceType(rawValue: file.type)?.isImage == true
-        return try await EvidenceDownload(uploads: uploads, file: file, disposition: inline ? "inline" : "attachment").response(to: request)
+        return try await EvidenceDownload(uploads: uploads, file: file, disposition: inline ? "inline" : "attachment", logger: context.logger).response(to: request)
     }
 }

@@ -56,7 +56,10 @@ struct EvidenceRoutes {
         if let declared = metadata["filetype"], !declared.isEmpty, EvidenceType(rawValue: declared) == nil {
             throw EvidenceUploads.unsupportedType
         }
-        let filename = metadata["filename"].map { String($0.prefix(255)) }
+        // For logs only: control characters dropped, 255 scalars at most (a Character can hold thousands).
+        let filename = metadata["filename"].map { name in
+            String(String.UnicodeScalarView(name.unicodeScalars.filter { $0.value >= 0x20 && !(0x7F...0x9F).contains($0.value) }.prefix(255)))
+        }
         let created = try await uploads.create(school: school, sha256: sha256, length: length, filename: filename)
         let upload = created.upload
         context.logger.info(
@@ -124,7 +127,7 @@ struct EvidenceRoutes {
     func download(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         let sha256 = try context.parameters.require("sha256")
         let file = try await Self.readableFile(sha256, by: context.principal, in: store)
-        return try await EvidenceDownload(uploads: uploads, file: file).response(to: request)
+        return try await EvidenceDownload(uploads: uploads, file: file, logger: context.logger).response(to: request)
     }
 
     /// The file `principal` may read (§13.4).

@@ -29,8 +29,11 @@ public protocol EvidenceStore: Sendable {
 
     /// Finishes an upload in one transaction: marks it finished at its length, makes `file` the
     /// upload's bytes unless the store holds that file already (then the upload's bytes are
-    /// dropped), and lets `upload.school` read the file.
-    func completeEvidenceUpload(_ upload: EvidenceUpload, file: StoredEvidenceFile, at time: Date) async throws
+    /// dropped), and lets `upload.school` read the file. Returns false, changing nothing, when the
+    /// upload is no longer unfinished with all its bytes (or, for a proof of possession, waiting for
+    /// one), or when neither the store's file nor the upload's chunks hold `file.size` bytes: a
+    /// racing discard, expiry or removal never leaves a file without bytes.
+    func completeEvidenceUpload(_ upload: EvidenceUpload, file: StoredEvidenceFile, at time: Date) async throws -> Bool
 
     /// Removes an upload and its bytes.
     func discardEvidenceUpload(id: String) async throws

@@ -70,8 +70,9 @@ struct EvidenceUploads: Sendable {
 
     /// `file` as the store gave it, checked like ``checked(_:)-(EvidenceUpload)``.
     static func checked(_ file: StoredEvidenceFile) throws -> StoredEvidenceFile {
-        guard file.size >= 1, file.size <= Int64(EvidenceLimits.maxFileBytes), EvidenceItem.isSHA256(file.sha256) else {
-            throw StoreError(.damaged, "the evidence file \(file.sha256.prefix(64)) holds an impossible size (\(file.size))")
+        guard file.size >= 1, file.size <= Int64(EvidenceLimits.maxFileBytes), EvidenceItem.isSHA256(file.sha256), EvidenceType(rawValue: file.type) != nil
+        else {
+            throw StoreError(.damaged, "the evidence file \(file.sha256.prefix(64)) holds an impossible size (\(file.size)) or type")
         }
         return file
     }
@@ -111,7 +112,13 @@ struct EvidenceUploads: Sendable {
         guard !upload.isFinished, offset == upload.offset else { throw Self.offsetMismatch(upload.offset) }
         var offset = offset
         var pending: [UInt8] = []
-        var sniffed = offset > 0
+        let sniffLength = Int64(min(EvidenceLimits.sniffBytes, Int(upload.length)))
+        var sniffed = offset >= sniffLength
+        // A first PATCH shorter than the sniff's bytes: the kind is judged once they are all known.
+        var head: [UInt8] = []
+        if !sniffed, offset > 0 {
+            try await forEachChunk(of: .upload(upload.id), from: 0, to: offset) { head += $0 }
+        }
         let remaining = upload.length - offset
 
         /// Stores what is pending from `offset`; false when another writer moved the offset.
@@ -121,10 +128,13 @@ struct EvidenceUploads: Sendable {
             offset += Int64(pending.count)
             pending.removeAll(keepingCapacity: true)
         }
-        func checkPrefix() async throws {
-            guard !sniffed, pending.count >= min(EvidenceLimits.sniffBytes, Int(upload.length)) else { return }
-            sniffed = true
-            if EvidenceType.sniffPrefix(pending) == nil {
+        func checkPrefix(final: Bool = false) async throws {
+            guard !sniffed else { return }
+            let known = head + pending.prefix(Int(sniffLength))
+            guard known.count >= Int(sniffLength) || (final && !known.isEmpty) else { return }
+            sniffed = known.count >= Int(sniffLength)
+            // A prefix no allowed kind starts with is refused even before all 8 bytes are in.
+            if EvidenceType.sniffPrefix(known) == nil, known.count >= Int(sniffLength) || !Self.mayStartAllowedKind(known) {
                 try await store.discardEvidenceUpload(id: upload.id)
                 throw Self.unsupportedType
             }
@@ -178,7 +188,7 @@ struct EvidenceUploads: Sendable {
                 )
             }
         }
-        try await checkPrefix()
+        try await checkPrefix(final: true)
         try await flush()
         var stored = upload
         stored.offset = offset
@@ -189,12 +199,17 @@ struct EvidenceUploads: Sendable {
     /// Checks the whole file and makes it the school's (§13.2 "The last byte").
     private func finish(_ upload: EvidenceUpload) async throws -> EvidenceUpload {
         var hasher = SHA256()
+        // The first bytes decide the kind, wherever the client's chunks began; a ZIP is kept whole
+        // to read its entries (at most 25 MiB).
         var whole: [UInt8] = []
-        var isZip = false
+        var prefix: EvidenceType.Prefix?
         try await forEachChunk(of: .upload(upload.id), from: 0, to: upload.length) { bytes in
             hasher.update(data: bytes)
-            if whole.isEmpty && !isZip { isZip = EvidenceType.sniffPrefix(bytes) == .zip }
-            if isZip { whole.append(contentsOf: bytes) }
+            if prefix == nil || prefix == .zip { whole.append(contentsOf: bytes) }
+            if prefix == nil, whole.count >= min(EvidenceLimits.sniffBytes, Int(upload.length)) {
+                prefix = EvidenceType.sniffPrefix(whole)
+                if prefix != .zip { whole = Array(whole.prefix(EvidenceLimits.sniffBytes)) }
+            }
         }
         let digest = Self.hex(hasher.finalize())
         guard digest == upload.sha256 else {
@@ -206,15 +221,18 @@ struct EvidenceUploads: Sendable {
                 details: ["sha256": digest]
             )
         }
-        let first = try await store.evidenceChunk(of: .upload(upload.id), containing: 0)?.bytes ?? []
-        guard let type = EvidenceType.sniff(isZip ? whole : first) else {
+        guard let type = EvidenceType.sniff(whole) else {
             try await store.discardEvidenceUpload(id: upload.id)
             throw Self.unsupportedType
         }
         var finished = upload
         finished.offset = upload.length
         finished.isFinished = true
-        try await store.completeEvidenceUpload(finished, file: StoredEvidenceFile(sha256: upload.sha256, size: upload.length, type: type.rawValue), at: clock())
+        guard
+            try await store.completeEvidenceUpload(finished, file: StoredEvidenceFile(sha256: upload.sha256, size: upload.length, type: type.rawValue), at: clock())
+        else {
+            throw Self.vanished
+        }
         return finished
     }
 
@@ -248,13 +266,13 @@ struct EvidenceUploads: Sendable {
         var finished = upload
         finished.offset = upload.length
         finished.isFinished = true
-        try await store.completeEvidenceUpload(finished, file: file, at: clock())
+        guard try await store.completeEvidenceUpload(finished, file: file, at: clock()) else { throw Self.vanished }
         return finished
     }
 
     /// Calls `body` with the bytes of `owner` from `start` to `end` (exclusive), chunk by chunk.
     ///
-    /// - Throws: ``StoreError``-free `APIError` 500 when a chunk is missing (a damaged store).
+    /// - Throws: `StoreError.damaged` when a chunk is missing or impossible (another program changed the tables).
     func forEachChunk(of owner: EvidenceChunkOwner, from start: Int64, to end: Int64, _ body: ([UInt8]) async throws -> Void) async throws {
         var position = start
         while position < end {
@@ -262,7 +280,7 @@ struct EvidenceUploads: Sendable {
             guard let chunk = try await store.evidenceChunk(of: owner, containing: position), chunk.offset >= 0, chunk.offset <= position,
                 position - chunk.offset < Int64(chunk.bytes.count)
             else {
-                throw EvidenceStoreDamage(owner: owner.key, offset: position)
+                throw StoreError(.damaged, "evidence bytes of \(owner.key) at offset \(position) are missing from the store")
             }
             let from = Int(position - chunk.offset)
             let to = Int(min(Int64(chunk.bytes.count), end - chunk.offset))
@@ -278,6 +296,23 @@ struct EvidenceUploads: Sendable {
             "Upload-Offset is not where the server's copy ends (another request wrote meanwhile?); ask with HEAD and go on from there.",
             details: offset.map { ["offset": String($0)] }
         )
+    }
+
+    /// The upload was discarded, finished or its file removed by another request while this one
+    /// finished it: nothing was made of it.
+    static let vanished = APIError(
+        .conflict,
+        .uploadOffsetMismatch,
+        "The upload changed while it was being finished (another request discarded or finished it); ask with HEAD, or create it again."
+    )
+
+    /// Whether `bytes`, fewer than the sniff needs, may still begin an allowed kind.
+    static func mayStartAllowedKind(_ bytes: [UInt8]) -> Bool {
+        let magics: [[UInt8]] = [
+            [0xFF, 0xD8, 0xFF], [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], Array("%PDF-".utf8),
+            [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1], [0x50, 0x4B, 0x03, 0x04],
+        ]
+        return magics.contains { magic in zip(magic, bytes).allSatisfy { $0 == $1 } }
     }
 
     static let unsupportedType = APIError(
@@ -334,11 +369,4 @@ struct EvidenceUploads: Sendable {
         var generator = SystemRandomNumberGenerator()
         return hex((0..<byteCount).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
-}
-
-/// A chunk that should be in the store is not: the evidence tables were changed by another program.
-struct EvidenceStoreDamage: Error, CustomStringConvertible {
-    let owner: String
-    let offset: Int64
-    var description: String { "evidence bytes of \(owner) at offset \(offset) are missing from the store" }
 }
