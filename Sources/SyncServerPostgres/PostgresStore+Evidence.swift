@@ -59,6 +59,17 @@ extension PostgresStore {
         }
     }
 
+    public func openEvidenceUploads(school: String) async throws -> (count: Int, bytes: Int64) {
+        try await read { connection in
+            let rows = try await connection.query(
+                "SELECT count(*)::bigint, COALESCE(sum(length), 0)::bigint FROM evidence_uploads WHERE school = \(school) AND NOT finished",
+                logger: logger
+            )
+            for try await (count, bytes) in rows.decode((Int64, Int64).self) { return (Int(count), bytes) }
+            return (0, 0)
+        }
+    }
+
     public func appendEvidence(uploadID: String, at offset: Int64, _ bytes: [UInt8]) async throws -> Bool {
         try await write { connection in
             let moved = try await connection.query(

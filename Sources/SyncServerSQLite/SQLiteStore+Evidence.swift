@@ -45,6 +45,19 @@ extension SQLiteStore {
         }
     }
 
+    public func openEvidenceUploads(school: String) async throws -> (count: Int, bytes: Int64) {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT COUNT(*) AS n, COALESCE(SUM(length), 0) AS bytes FROM evidence_uploads WHERE school = ? AND finished = 0",
+                    arguments: [school]
+                )
+            else { return (0, 0) }
+            return (try row.stored("n"), try row.stored("bytes"))
+        }
+    }
+
     public func appendEvidence(uploadID: String, at offset: Int64, _ bytes: [UInt8]) async throws -> Bool {
         try await pool.write { db in
             try db.execute(

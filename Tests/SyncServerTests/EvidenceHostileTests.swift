@@ -503,22 +503,29 @@ struct EvidenceHostileTests {
 
     // MARK: - Volume
 
-    /// Nothing limits how many uploads a school holds open: each may keep up to 25 MiB for 24 hours
-    /// (and finished files stay for the grace period, 7 days). Recorded, not a rule of §13.
-    @Test func aSchoolCreatingThousandsOfUploadsIsNotLimited() async throws {
-        try await Fixture.with(store: .sqlite) { fixture in
+    /// A school cannot reserve the database with open uploads (PROTOCOL.md §13.1): at most 1 GiB
+    /// declared (40 of 25 MiB) and 64 uploads at once; another school is not affected.
+    @Test(arguments: StoreKind.allCases) func aSchoolCreatingThousandsOfUploadsMeetsTheLimit(_ store: StoreKind) async throws {
+        try await Fixture.with(store: store) { fixture in
             try await fixture.withRouter { client in
-                let count = 2_000
-                let start = ContinuousClock.now
                 var created = 0
-                for index in 0..<count {
+                var last: TestResponse?
+                for index in 0..<200 {
                     let sha = E.sha256(Array("upload \(index)".utf8))
                     let answer = try await Self.create(client, fixture.deviceA, length: "26214400", metadata: TusProtocol.formatMetadata(["sha256": sha]))
+                    if answer.status == .created { created += 1 } else { last = answer }
+                }
+                #expect(created == 40, "1 GiB of 25 MiB uploads")
+                #expect(try last?.error().error == .uploadLimitReached)
+                #expect(last?.status == .conflict)
+                for index in 0..<30 {
+                    let sha = E.sha256(Array("small \(index)".utf8))
+                    let answer = try await Self.create(client, fixture.deviceA, length: "1000", metadata: TusProtocol.formatMetadata(["sha256": sha]))
                     if answer.status == .created { created += 1 }
                 }
-                let elapsed = ContinuousClock.now - start
-                print("EvidenceHostileTests: \(created) of \(count) uploads of 25 MiB each created by one school in \(elapsed)")
-                #expect(created == count, "a limit answered after \(created) uploads")
+                #expect(created == EvidenceLimits.maxOpenUploadsPerSchool, "64 open uploads at once")
+                let other = try await Self.create(client, fixture.deviceB, length: "26214400", metadata: TusProtocol.formatMetadata(["sha256": E.sha256([1])]))
+                #expect(other.status == .created)
             }
         }
     }
@@ -865,6 +872,7 @@ struct DiscardingBeforeComplete: EvidenceStore {
     func evidenceUpload(school: String, sha256: String) async throws -> EvidenceUpload? { try await inner.evidenceUpload(school: school, sha256: sha256) }
     func evidenceUpload(id: String) async throws -> EvidenceUpload? { try await inner.evidenceUpload(id: id) }
     func insertEvidenceUpload(_ upload: EvidenceUpload) async throws -> EvidenceUpload { try await inner.insertEvidenceUpload(upload) }
+    func openEvidenceUploads(school: String) async throws -> (count: Int, bytes: Int64) { try await inner.openEvidenceUploads(school: school) }
     func appendEvidence(uploadID: String, at offset: Int64, _ bytes: [UInt8]) async throws -> Bool {
         try await inner.appendEvidence(uploadID: uploadID, at: offset, bytes)
     }

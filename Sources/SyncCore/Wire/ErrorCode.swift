@@ -61,6 +61,9 @@ public struct ErrorCode: WireCode {
     /// A PATCH whose `Upload-Offset` is not the upload's offset on the server (§13.2): ask with HEAD
     /// and go on from there (`details.offset` holds it).
     public static let uploadOffsetMismatch = ErrorCode(rawValue: "upload_offset_mismatch")
+    /// The school holds as many unfinished uploads, or declared bytes of them, as §13.1 allows:
+    /// finish them, or wait until they expire (`details.limit`).
+    public static let uploadLimitReached = ErrorCode(rawValue: "upload_limit_reached")
 
     // MARK: 410, 412, 422, 460
 
@@ -105,6 +108,7 @@ public struct ErrorCode: WireCode {
         .invalidJSON, .invalidBody, .invalidCursor, .invalidParameter, .unresolvedFields, .badRequest,
         .unauthorized, .forbidden, .replicaForeign, .notFound, .methodNotAllowed,
         .replicaStale, .epochChanged, .alreadyExists, .conflictStale, .notInConflict, .batchReused, .uploadOffsetMismatch,
+        .uploadLimitReached,
         .uploadExpired, .tusVersionUnsupported, .evidenceHashMismatch, .possessionProofMismatch, .checksumMismatch,
         .bodyTooLarge, .batchTooLarge, .unsupportedEncoding, .unsupportedMediaType, .fileTooLarge, .unsupportedFileType,
         .tooManyRequests,

@@ -35,6 +35,10 @@ public enum EvidenceLimits {
     /// How long an unfinished upload is kept after its creation, in seconds (24 hours); after that
     /// it is 410 `upload_expired` and its bytes are removed.
     public static let uploadLifetimeSeconds = 24 * 3600
+    /// The most unfinished uploads one school may hold at once.
+    public static let maxOpenUploadsPerSchool = 64
+    /// The most bytes the unfinished uploads of one school may declare together (1 GiB).
+    public static let maxOpenUploadBytesPerSchool: Int64 = 1 << 30
     /// How many bytes the server looks at to sniff a file's type at offset 0.
     public static let sniffBytes = 8
 }

@@ -18,6 +18,9 @@ public protocol EvidenceStore: Sendable {
     /// returns the one stored.
     func insertEvidenceUpload(_ upload: EvidenceUpload) async throws -> EvidenceUpload
 
+    /// How many unfinished uploads `school` holds, and the lengths they declare together.
+    func openEvidenceUploads(school: String) async throws -> (count: Int, bytes: Int64)
+
     /// Stores `bytes` at `offset` of an unfinished upload and moves its offset past them, only if
     /// its offset is `offset` now; returns whether it did (false: another request wrote meanwhile,
     /// or the upload is gone), so two writers never interleave (PROTOCOL.md §13.2).

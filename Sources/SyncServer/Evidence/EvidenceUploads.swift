@@ -41,6 +41,19 @@ struct EvidenceUploads: Sendable {
         let file = try await store.evidenceFile(sha256: sha256).map(Self.checked)
         if let file, file.size != length { throw Self.lengthMismatch(sha256, file.size) }
         let hasAccess = file == nil ? false : try await store.evidenceAccess(sha256: sha256, school: school)
+        if !hasAccess {
+            // Each open upload may hold 25 MiB for a day: a school cannot reserve the database.
+            let open = try await store.openEvidenceUploads(school: school)
+            if open.count >= EvidenceLimits.maxOpenUploadsPerSchool || open.bytes + length > EvidenceLimits.maxOpenUploadBytesPerSchool {
+                throw APIError(
+                    .conflict,
+                    .uploadLimitReached,
+                    "This school has \(open.count) unfinished uploads (\(open.bytes) bytes); at most \(EvidenceLimits.maxOpenUploadsPerSchool) "
+                        + "and 1 GiB are kept at once. Finish them, or try this file again once they expire.",
+                    details: ["limit": String(EvidenceLimits.maxOpenUploadsPerSchool)]
+                )
+            }
+        }
         let upload = EvidenceUpload(
             id: Self.randomHex(16),
             school: school,
