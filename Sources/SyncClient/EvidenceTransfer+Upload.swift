@@ -57,8 +57,11 @@ extension EvidenceTransfer {
                 var held = file
                 held.heldBack = reason
                 summary.heldBack.append(held)
+            case .skipped(let reason):
+                summary.waiting += 1
+                summary.stoppedBecause = summary.stoppedBecause ?? reason
             case .stopped(let reason):
-                summary.waiting = files.count + 1
+                summary.waiting += files.count + 1
                 summary.stoppedBecause = reason
                 return summary
             }
@@ -69,6 +72,8 @@ extension EvidenceTransfer {
     enum UploadOutcome {
         case uploaded(proven: Bool)
         case heldBack(String)
+        /// The file waits for a later run; the others go on (the server holds too many open uploads).
+        case skipped(String)
         /// The run ends here: the time is up, the server cannot be reached, or the token was refused.
         case stopped(String)
     }
@@ -149,6 +154,9 @@ extension EvidenceTransfer {
     private func handle(_ error: SyncClientError, file: EvidenceFile, backoff: inout Backoff) async throws -> Next {
         let code = error.body?.error
         switch error.status {
+        case 409? where code == .uploadLimitReached:
+            // Too many unfinished uploads of the school (§13.1): this one waits; open ones may still finish.
+            return .outcome(.skipped("the server holds as many unfinished uploads of this school as it takes (\(error.body?.message ?? error.message))"))
         case 409?:
             // Upload-Offset was not the server's (another device continued it, or a cut PATCH's bytes
             // landed after all): ask where it stands. Counted, so a server that keeps answering 409 ends.

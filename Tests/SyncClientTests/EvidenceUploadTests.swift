@@ -205,6 +205,20 @@ struct EvidenceUploadTests {
         }
     }
 
+    @Test func aSchoolWithTooManyOpenUploadsLeavesTheFileWaitingWithoutRetrying() async throws {
+        try await Fixture.with { fixture in
+            let (replica, _) = try await replicaWithEvidence(fixture)
+            let server = ScriptedServer { _, request, _ in request == "POST" ? .status(409, code: "upload_limit_reached") : nil }
+            try await server.run(replica) { transfer in
+                let summary = try await transfer.uploadWaiting(timeLimit: .seconds(60))
+                #expect(summary.waiting == 1 && summary.heldBack.isEmpty)
+                #expect(summary.stoppedBecause?.contains("unfinished uploads") == true)
+            }
+            #expect(server.log == ["POST"])
+            #expect(try await replica.status().evidenceWaiting.count == 1)
+        }
+    }
+
     @Test func theUploadAddressIsKeptSoALaterRunResumesTheSameUpload() async throws {
         try await Fixture.with { fixture in
             let (replica, _) = try await replicaWithEvidence(fixture)
