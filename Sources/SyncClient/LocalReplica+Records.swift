@@ -132,17 +132,20 @@ extension LocalReplica {
 
     /// Writes several records in one transaction: all of them or none.
     public func write(_ changes: [(RecordKey, [String: Value])], scope: Scope? = nil) async throws {
-        try await transaction { db in
-            let replica = try Self.replicaID(db)
-            for (key, values) in changes {
-                var record =
-                    try TrackedRecord.load(key, db)
-                    ?? TrackedRecord(key: key, scope: try scope ?? self.defaultScope(for: key, values: values, db), state: RecordState())
-                if let scope, scope != record.scope {
-                    throw SyncClientError(.refused, "\(key) already lives in \(record.scope), not \(scope)")
-                }
-                try self.commitEdit(&record, db) { state throws(SyncCoreError) in try state.write(values, by: replica) }
+        try await transaction { db in try self.write(changes, scope: scope, db) }
+    }
+
+    /// Writes several records inside the caller's transaction.
+    func write(_ changes: [(RecordKey, [String: Value])], scope: Scope?, _ db: Database) throws {
+        let replica = try Self.replicaID(db)
+        for (key, values) in changes {
+            var record =
+                try TrackedRecord.load(key, db)
+                ?? TrackedRecord(key: key, scope: try scope ?? self.defaultScope(for: key, values: values, db), state: RecordState())
+            if let scope, scope != record.scope {
+                throw SyncClientError(.refused, "\(key) already lives in \(record.scope), not \(scope)")
             }
+            try self.commitEdit(&record, db) { state throws(SyncCoreError) in try state.write(values, by: replica) }
         }
     }
 

@@ -62,6 +62,10 @@ public struct ReplicaStatus: Sendable, Codable {
     public var lastError: String?
     /// Whether the server answered the last attempt; `nil` before the first.
     public var serverReachable: Bool?
+    /// Evidence files this school's reports name that wait to be uploaded (PROTOCOL.md §13); the next sync continues them.
+    public var evidenceWaiting: [EvidenceFile] = []
+    /// Evidence files the server refused or whose copy here is damaged, with why; they are not uploaded until added again.
+    public var evidenceHeldBack: [EvidenceFile] = []
 }
 
 extension LocalReplica {
@@ -101,7 +105,9 @@ extension LocalReplica {
                 lastSyncAt: state.lastSyncAt,
                 lastAttemptAt: state.lastAttemptAt,
                 lastError: state.lastError,
-                serverReachable: state.reachable
+                serverReachable: state.reachable,
+                evidenceWaiting: try Self.evidenceToUpload(db),
+                evidenceHeldBack: try Self.evidenceHeldBack(db)
             )
         }
     }

@@ -320,6 +320,9 @@ extension LocalReplica {
             state.forgetServerProgress()
         }
         try offerEverything(db)
+        // A restored server may have lost files uploaded after its backup: offer each again (a
+        // creation for a file it holds answers "finished" at once, PROTOCOL.md §13.2).
+        try db.execute(sql: "UPDATE evidence_files SET uploaded_at = NULL, upload_url = NULL WHERE stored = size")
         // The server's reasons no longer hold; this device's own do (only an edit lifts them).
         try db.execute(
             sql: """

@@ -136,6 +136,34 @@ public final class LocalReplica: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v4: evidence files") { db in
+            // PROTOCOL.md §13: the files a report names, kept in the replica so they survive the
+            // original being moved, and sent after the records. `stored` counts the bytes held from
+            // offset 0 (a download in progress holds fewer than `size`); chunks are at most 256 KiB
+            // and follow each other without gaps.
+            try db.execute(
+                sql: """
+                    CREATE TABLE evidence_files (
+                        sha256 TEXT PRIMARY KEY NOT NULL CHECK (length(sha256) = 64),
+                        name TEXT NOT NULL,
+                        size INTEGER NOT NULL CHECK (size BETWEEN 1 AND 26214400),
+                        type TEXT NOT NULL,
+                        stored INTEGER NOT NULL DEFAULT 0 CHECK (stored BETWEEN 0 AND size),
+                        added_at TEXT NOT NULL,
+                        uploaded_at TEXT,
+                        upload_url TEXT,
+                        hash_mismatches INTEGER NOT NULL DEFAULT 0,
+                        held_back TEXT
+                    ) WITHOUT ROWID;
+                    CREATE TABLE evidence_chunks (
+                        sha256 TEXT NOT NULL REFERENCES evidence_files (sha256) ON DELETE CASCADE,
+                        offset INTEGER NOT NULL CHECK (offset >= 0),
+                        data BLOB NOT NULL CHECK (length(data) BETWEEN 1 AND 262144),
+                        PRIMARY KEY (sha256, offset)
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 

@@ -28,6 +28,8 @@ public struct SyncClientError: Error, Sendable, CustomStringConvertible {
         public static let server = Code("server")
         /// Too many failed authentications came from this address (429); retried after `Retry-After`.
         public static let rateLimited = Code("rate_limited")
+        /// The server does not hold what was asked for (404), e.g. an evidence file not uploaded yet (PROTOCOL.md §13.4).
+        public static let notFound = Code(ErrorCode.notFound.rawValue)
         /// The server refused the request as malformed (a client bug).
         public static let badRequest = Code(ErrorCode.badRequest.rawValue)
         /// The server answered something this client cannot read.

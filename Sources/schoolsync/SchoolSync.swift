@@ -6,6 +6,7 @@ import Logging
 import Reporting
 import SyncClient
 import SyncCore
+import Synchronization
 
 @main
 struct SchoolSync: AsyncParsableCommand {
@@ -22,14 +23,16 @@ struct SchoolSync: AsyncParsableCommand {
               schoolsync report submit --measure qixing-2024/m1.1 --period 2025-S1
               schoolsync status
 
-            Exit codes: 0 done; 2 synced, but records were rejected or are in conflict (see status);
-            64 bad usage; 65 an edit was refused; 69 server unreachable or failing (changes are kept
+            Exit codes: 0 done; 2 synced, but records were rejected or are in conflict, or the server
+            refused an evidence file (see status);
+            64 bad usage; 65 an edit was refused; 66 the server does not hold what was asked for (an
+            evidence file not uploaded yet); 69 server unreachable or failing (changes are kept
             locally); 70 the server's data contradicts this database; 74 the disk is full or failing
             (nothing saved is lost; free space and run it again); 75 another sync of this database is
             running (see --wait); 77 the token was refused; 1 anything else.
             """,
         subcommands: [
-            Init.self, Pull.self, Push.self, SyncCommand.self, Status.self, Measures.self, Report.self, Conflicts.self, Bureau.self, Admin.self,
+            Init.self, Pull.self, Push.self, SyncCommand.self, Status.self, Measures.self, Report.self, Evidence.self, Conflicts.self, Bureau.self, Admin.self,
         ]
     )
 }
@@ -97,9 +100,28 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the replica, checks it is enrolled, and runs `body` with an engine on a scoped HTTP client.
     func withEngine<T>(quiet: Bool, _ body: (SyncEngine, LocalReplica) async throws -> T) async throws -> T {
+        try await withEngine(quiet: quiet) { engine, replica, _ in try await body(engine, replica) }
+    }
+
+    /// Opens the replica, checks it is enrolled, and runs `body` with an engine and an evidence
+    /// transfer (PROTOCOL.md §13) on one scoped HTTP client.
+    func withEngine<T>(quiet: Bool, _ body: (SyncEngine, LocalReplica, EvidenceTransfer) async throws -> T) async throws -> T {
         let (replica, settings) = try await openEnrolled()
         let printer = ProgressPrinter(enabled: !quiet && !json)
         return try await HTTPClient.withHTTPClient(configuration: .schoolSync) { http in
+            let transfer = EvidenceTransfer(
+                replica: replica,
+                transport: EvidenceTransport(
+                    http: http,
+                    baseURL: settings.serverURL,
+                    token: settings.token,
+                    timeout: .seconds(timeout),
+                    logger: logger("schoolsync.evidence", replica: settings.replica)
+                ),
+                retry: RetryPolicy(maxAttempts: attempts),
+                logger: logger("schoolsync.evidence", replica: settings.replica),
+                progress: { printer.show($0) }
+            )
             let transport = HTTPSyncTransport(
                 http: http,
                 baseURL: settings.serverURL,
@@ -117,7 +139,7 @@ struct GlobalOptions: ParsableArguments {
                 progress: { printer.show($0) }
             )
             engine.lockWait = .seconds(wait)
-            return try await CLIError.translating { try await body(engine, replica) }
+            return try await CLIError.translating { try await body(engine, replica, transfer) }
         }
     }
 }
@@ -177,6 +199,7 @@ struct CLIError: Error, CustomStringConvertible {
             case .refused: 65
             case .usage: 64
             case .integrity, .invalidResponse: 70
+            case .notFound: 66
             case .storage: 74
             case .busy: 75
             default: 1
@@ -188,8 +211,42 @@ struct CLIError: Error, CustomStringConvertible {
 /// Writes progress to standard error, one line per step, so standard output stays clean for --json.
 final class ProgressPrinter: Sendable {
     let enabled: Bool
+    /// The last tenth of a file shown, by file name: a long upload prints a line per 10%, not per chunk.
+    private let shownTenths = Mutex<[String: Int]>([:])
 
     init(enabled: Bool) { self.enabled = enabled }
+
+    func show(_ progress: EvidenceProgress) {
+        guard enabled else { return }
+        let line: String
+        switch progress {
+        case .uploading(let name, let bytes, let total), .downloading(let name, let bytes, let total):
+            let verb = if case .uploading = progress { "uploading" } else { "downloading" }
+            let tenth = total > 0 ? bytes * 10 / total : 10
+            let isNew = shownTenths.withLock { shown in
+                defer { shown[verb + name] = tenth }
+                return shown[verb + name] != tenth
+            }
+            guard isNew else { return }
+            line = "\(verb) \(name): \(Self.size(bytes)) of \(Self.size(total)) (\(tenth * 10)%)"
+        case .uploaded(let name, let size, let proven):
+            line = proven ? "\(name) was already on the server from another school; proved this school has it (\(Self.size(size)) not sent)" : "uploaded \(name) (\(Self.size(size)))"
+        case .retrying(let name, let attempt, let delay, let reason):
+            line = "\(name): retry \(attempt) in \(delay.formatted(.units(allowed: [.seconds, .milliseconds]))): \(reason)"
+        case .hashMismatch(let name, let message):
+            line = "\(name): the server found the uploaded bytes different from the file (\(message)); starting it again from the first byte"
+        case .heldBack(let name, let reason):
+            line = "\(name) held back: \(reason)"
+        }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    static func size(_ bytes: Int) -> String {
+        if bytes < 1024 { return "\(bytes) bytes" }
+        if bytes < 1024 * 1024 { return "\(bytes / 1024) KiB" }
+        let tenths = bytes * 10 / (1024 * 1024)
+        return "\(tenths / 10).\(tenths % 10) MiB"
+    }
 
     func show(_ progress: SyncProgress) {
         guard enabled else { return }

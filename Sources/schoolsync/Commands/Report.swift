@@ -112,7 +112,10 @@ extension SchoolSync.Report {
                 Only what you name changes; works offline. Examples:
                   schoolsync report set --measure qixing-2024/m2.1 --period 2025-S1 --status in_progress --narrative "已完成选址"
                   schoolsync report set --measure qixing-2024/m7.1 --period 2025 --ratio qixing-2024/i1=1126/1000
-                  schoolsync report set --measure qixing-2024/m2.1 --period 2025-S1 --value qixing-2024/i5=2 --evidence 照片.jpg=9f86d0…
+                  schoolsync report set --measure qixing-2024/m2.1 --period 2025-S1 --value qixing-2024/i5=2 --evidence 照片.jpg
+                  schoolsync report set --measure qixing-2024/m2.1 --period 2025-S1 --remove-evidence 照片.jpg
+                Evidence files (JPEG, PNG, PDF, Word, Excel, PowerPoint; at most 25 MiB each) are copied into the
+                database, so moving the original later loses nothing; 'schoolsync sync' uploads them after the records.
                 """
         )
         @OptionGroup var global: GlobalOptions
@@ -122,16 +125,23 @@ extension SchoolSync.Report {
         @Option(help: "What was done, in the school's words.") var narrative: String?
         @Option(help: "INDICATOR=NUMBER or INDICATOR=true|false (repeatable).") var value: [String] = []
         @Option(help: "INDICATOR=NUMERATOR/DENOMINATOR for rates (repeatable); above 100% is allowed.") var ratio: [String] = []
-        @Option(help: "FILE=SHA256 of a piece of evidence (repeatable).") var evidence: [String] = []
+        @Option(
+            help: ArgumentHelp(
+                "A file to attach as evidence: its PATH (repeatable).",
+                discussion: "NAME=SHA256 names a file already on the server instead, when no file has that path."
+            )
+        )
+        var evidence: [String] = []
+        @Option(help: "Remove the evidence item with this NAME or SHA-256 from the report (repeatable).") var removeEvidence: [String] = []
 
         func validate() throws {
             if let status, !SchoolSync.Report.statuses.contains(status) {
                 throw ValidationError("--status must be one of \(SchoolSync.Report.statuses.joined(separator: ", "))")
             }
             _ = try indicatorValues()
-            _ = try evidenceItems()
-            guard status != nil || narrative != nil || !value.isEmpty || !ratio.isEmpty || !evidence.isEmpty else {
-                throw ValidationError("name at least one of --status, --narrative, --value, --ratio, --evidence")
+            _ = try evidenceArguments()
+            guard status != nil || narrative != nil || !value.isEmpty || !ratio.isEmpty || !evidence.isEmpty || !removeEvidence.isEmpty else {
+                throw ValidationError("name at least one of --status, --narrative, --value, --ratio, --evidence, --remove-evidence")
             }
         }
 
@@ -164,14 +174,51 @@ extension SchoolSync.Report {
             return result
         }
 
-        func evidenceItems() throws -> [[String: String]] {
+        /// One `--evidence`: a file to copy in, or a file already on the server named by its digest.
+        enum EvidenceArgument {
+            case file(URL)
+            case named(EvidenceItem)
+        }
+
+        /// Each `--evidence`: a PATH when a file is there, else NAME=SHA256.
+        func evidenceArguments() throws -> [EvidenceArgument] {
             try evidence.map { item in
-                let (name, hash) = try split(item, "--evidence")
-                guard RecordRules.isSHA256Hex(hash) else {
-                    throw ValidationError("--evidence \(item): give the file's SHA-256 as 64 hex digits")
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: item, isDirectory: &isDirectory), !isDirectory.boolValue {
+                    return .file(URL(fileURLWithPath: item))
                 }
-                return ["name": name, "sha256": hash]
+                guard let equals = item.lastIndex(of: "="), equals != item.startIndex else {
+                    throw ValidationError("--evidence \(item): there is no file at that path (give the path of a photo, PDF or Office document)")
+                }
+                let name = String(item[..<equals])
+                let hash = String(item[item.index(after: equals)...])
+                guard RecordRules.isSHA256Hex(hash) else {
+                    throw ValidationError("--evidence \(item): there is no file at that path, and NAME=SHA256 needs the SHA-256 as 64 hex digits")
+                }
+                return .named(EvidenceItem(name: name, sha256: hash.lowercased()))
             }
+        }
+
+        /// The report's evidence list after this command's additions and removals.
+        static func evidenceList(_ existing: [EvidenceItem], adding: [EvidenceItem], removing: [String]) throws -> [EvidenceItem] {
+            var items = existing
+            for target in removing {
+                let kept = items.filter { $0.name != target && $0.sha256 != target.lowercased() }
+                guard kept.count < items.count else {
+                    let names = items.map(\.name).joined(separator: ", ")
+                    throw CLIError(
+                        "the report has no evidence named '\(target)' (it has: \(names.isEmpty ? "none" : names)); see 'schoolsync evidence list'",
+                        exitCode: 65
+                    )
+                }
+                items = kept
+            }
+            for item in adding where !items.contains(item) {
+                // The same file again under the same name replaces the old item (a size and type added, say).
+                items.removeAll { $0.sha256 == item.sha256 && $0.name == item.name }
+                items.append(item)
+            }
+            return items
         }
 
         /// A number as JSON writes it, one spelling per value: `2`, `2.5`, `1e+20` — never `0x10`,
@@ -223,16 +270,22 @@ extension SchoolSync.Report {
                 }
                 if let status { fields["status"] = .string(status) }
                 if let narrative { fields["narrative"] = .string(narrative) }
-                if !evidence.isEmpty {
-                    var items =
-                        (existing?.state.value(of: "evidence")).flatMap { value -> [[String: String]]? in
-                            guard case .string(let text) = value else { return nil }
-                            return try? JSONDecoder().decode([[String: String]].self, from: Data(text.utf8))
-                        } ?? []
-                    items += try evidenceItems()
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                    fields["evidence"] = .string(String(decoding: try encoder.encode(items), as: UTF8.self))
+                // Every file is read and checked before anything is written: a refused file leaves no trace.
+                var captured: [CapturedEvidence] = []
+                var added: [EvidenceItem] = []
+                for argument in try evidenceArguments() {
+                    switch argument {
+                    case .file(let url):
+                        let file = try await CLIError.translating { try CapturedEvidence(contentsOf: url) }
+                        captured.append(file)
+                        added.append(file.item)
+                    case .named(let item):
+                        added.append(item)
+                    }
+                }
+                if !evidence.isEmpty || !removeEvidence.isEmpty {
+                    let existingItems = EvidenceItem.items(in: existing?.state.isDeleted == false ? existing?.state.value(of: "evidence") : nil)
+                    fields["evidence"] = EvidenceItem.field(try Self.evidenceList(existingItems, adding: added, removing: removeEvidence))
                 }
                 var changes: [(RecordKey, [String: Value])] = [(key, fields)]
                 for (indicator, json) in try indicatorValues() {
@@ -246,8 +299,11 @@ extension SchoolSync.Report {
                         )
                     )
                 }
-                try await CLIError.translating { try await replica.write(changes) }
+                try await CLIError.translating { try await replica.write(changes, addingEvidence: captured) }
                 if global.json { return try printJSON(["report": key.id, "saved": "true"]) }
+                for file in captured {
+                    print("kept \(file.item.name) (\(file.item.type ?? ""), \(file.bytes.count) bytes, sha256 \(file.item.sha256)) in the database")
+                }
                 print("saved \(key.id) locally; run 'schoolsync sync' to send it")
             }
         }

@@ -10,33 +10,69 @@ struct SyncCommandOutput: Encodable {
     let applied: Int
     let conflicts: Int
     let rejected: Int
+    /// Evidence files now on the server, still to upload, and held back (PROTOCOL.md §13).
+    let evidenceUploaded: Int
+    let evidenceWaiting: Int
+    let evidenceHeldBack: Int
 
-    init(_ report: SyncSummary) {
+    init(_ report: SyncSummary, evidence: EvidenceUploadSummary, status: ReplicaStatus) {
         pulled = report.pulled.received
         changed = report.pulled.changed
         pushed = report.pushed.sent
         applied = report.pushed.applied
         conflicts = report.pushed.conflicts + report.pulled.conflicts
         rejected = report.pushed.rejected
+        evidenceUploaded = evidence.uploaded
+        evidenceWaiting = status.evidenceWaiting.count
+        evidenceHeldBack = status.evidenceHeldBack.count
     }
 }
 
-/// Runs pull, push or sync and reports the outcome; exit 2 when something needs a person.
-func runSync(_ global: GlobalOptions, quiet: Bool, _ operation: @escaping (SyncEngine) async throws -> SyncSummary) async throws {
+/// Options of the commands that upload evidence files after the records.
+struct UploadOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Seconds to spend uploading evidence files after the records (0: none this time).",
+            discussion: "A file not finished in time continues where it stopped on the next sync."
+        )
+    )
+    var uploadTime: Int = 300
+
+    func validate() throws {
+        guard (0...86_400).contains(uploadTime) else { throw ValidationError("--upload-time must be from 0 to 86400 seconds") }
+    }
+}
+
+/// Runs pull, push or sync and reports the outcome; exit 2 when something needs a person. With
+/// `uploadTime`, evidence files follow the records (PROTOCOL.md §13); their uploads never change
+/// the outcome of the records' sync, only what is reported.
+func runSync(_ global: GlobalOptions, quiet: Bool, uploadTime: Int? = nil, _ operation: @escaping (SyncEngine) async throws -> SyncSummary) async throws {
     try await runCommand {
-        let (report, status) = try await global.withEngine(quiet: quiet) { engine, replica in
-            (try await operation(engine), try await replica.status())
+        let (report, evidence, status) = try await global.withEngine(quiet: quiet) { engine, replica, transfer in
+            let report = try await operation(engine)
+            var evidence = EvidenceUploadSummary()
+            if let uploadTime { evidence = try await transfer.uploadWaiting(timeLimit: .seconds(uploadTime)) }
+            return (report, evidence, try await replica.status())
         }
         if global.json {
-            try printJSON(SyncCommandOutput(report))
+            try printJSON(SyncCommandOutput(report, evidence: evidence, status: status))
         } else {
             print(
                 "pulled \(report.pulled.received) records (\(report.pulled.changed) changed), pushed \(report.pushed.sent) (\(report.pushed.applied) applied, \(report.pushed.conflicts) in conflict, \(report.pushed.rejected) rejected)"
             )
+            if evidence.uploaded > 0 {
+                print("uploaded \(evidence.uploaded) evidence file\(evidence.uploaded == 1 ? "" : "s")")
+            }
+            if uploadTime != nil, !status.evidenceWaiting.isEmpty {
+                let count = status.evidenceWaiting.count
+                let why = evidence.stoppedBecause.map { " (\($0))" } ?? ""
+                print("\(count) file\(count == 1 ? "" : "s") still to upload; \(count == 1 ? "it continues" : "they continue") on the next sync\(why)")
+            }
+            for file in status.evidenceHeldBack { print("evidence \(file.name) held back: \(file.heldBack ?? "")") }
             if !status.rejected.isEmpty { print("\(status.rejected.count) records were rejected by the server; see 'schoolsync status'") }
             if !status.conflicts.isEmpty { print("\(status.conflicts.count) records are in conflict; see 'schoolsync conflicts'") }
         }
-        if !status.rejected.isEmpty || !status.conflicts.isEmpty { throw ExitCode(2) }
+        if !status.rejected.isEmpty || !status.conflicts.isEmpty || !status.evidenceHeldBack.isEmpty { throw ExitCode(2) }
     }
 }
 
@@ -54,25 +90,29 @@ extension SchoolSync {
 
     struct Push: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Send this device's changes to the server.",
+            abstract: "Send this device's changes to the server, then the evidence files its reports name.",
             discussion: "Example: schoolsync push --db school.sqlite"
         )
         @OptionGroup var global: GlobalOptions
         @Flag(help: "No progress lines.") var quiet = false
 
-        func run() async throws { try await runSync(global, quiet: quiet) { try await $0.push() } }
+        @OptionGroup var upload: UploadOptions
+
+        func run() async throws { try await runSync(global, quiet: quiet, uploadTime: upload.uploadTime) { try await $0.push() } }
     }
 
     struct SyncCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "sync",
-            abstract: "Pull, push, pull: the usual way to sync.",
+            abstract: "Pull, push, pull, then upload evidence files: the usual way to sync.",
             discussion: "Example: schoolsync sync --db school.sqlite\nSafe to run at any time and to interrupt: nothing is lost or sent twice."
         )
         @OptionGroup var global: GlobalOptions
         @Flag(help: "No progress lines.") var quiet = false
 
-        func run() async throws { try await runSync(global, quiet: quiet) { try await $0.sync() } }
+        @OptionGroup var upload: UploadOptions
+
+        func run() async throws { try await runSync(global, quiet: quiet, uploadTime: upload.uploadTime) { try await $0.sync() } }
     }
 
     struct Status: AsyncParsableCommand {
@@ -101,6 +141,12 @@ extension SchoolSync {
                     print(
                         "  \(item.collection)/\(item.id): \(item.deleteConflict ? "deleted vs edited" : item.fields.keys.sorted().joined(separator: ", "))"
                     )
+                }
+                print("evidence:      \(status.evidenceWaiting.count) files waiting to upload (the next sync continues them)")
+                for file in status.evidenceWaiting { print("  \(file.name) (\(ProgressPrinter.size(file.size)), sha256 \(file.sha256))") }
+                if !status.evidenceHeldBack.isEmpty {
+                    print("held back:     \(status.evidenceHeldBack.count) evidence files")
+                    for file in status.evidenceHeldBack { print("  \(file.name): \(file.heldBack ?? "")") }
                 }
             }
         }
