@@ -8,6 +8,7 @@ import SyncServer
 extension PostgresStore {
     private static let uploadColumns = "id, school, sha256, length, upload_offset, filename, created_at, expires_at, finished, nonce"
 
+    /// The upload of `sha256` by `school`, finished or not (``EvidenceStore``; PROTOCOL.md §13.2).
     public func evidenceUpload(school: String, sha256: String) async throws -> EvidenceUpload? {
         try await read { connection in
             try await Self.upload(
@@ -19,6 +20,7 @@ extension PostgresStore {
         }
     }
 
+    /// The upload with this id (``EvidenceStore``).
     public func evidenceUpload(id: String) async throws -> EvidenceUpload? {
         try await read { connection in
             try await Self.upload(
@@ -27,6 +29,7 @@ extension PostgresStore {
         }
     }
 
+    /// Stores a new upload unless the school has one of that SHA-256 already; returns the one stored (``EvidenceStore``).
     public func insertEvidenceUpload(_ upload: EvidenceUpload) async throws -> EvidenceUpload {
         try await write { connection in
             try await connection.query(
@@ -59,6 +62,7 @@ extension PostgresStore {
         }
     }
 
+    /// The school's unfinished uploads: how many, and the lengths they declare together (PROTOCOL.md §13.1).
     public func openEvidenceUploads(school: String) async throws -> (count: Int, bytes: Int64) {
         try await read { connection in
             let rows = try await connection.query(
@@ -70,6 +74,7 @@ extension PostgresStore {
         }
     }
 
+    /// Stores `bytes` at `offset` only if the upload's offset is `offset` now; returns whether it did (PROTOCOL.md §13.2).
     public func appendEvidence(uploadID: String, at offset: Int64, _ bytes: [UInt8]) async throws -> Bool {
         try await write { connection in
             let moved = try await connection.query(
@@ -90,6 +95,7 @@ extension PostgresStore {
         }
     }
 
+    /// The chunk of `owner` holding byte `offset`: its first byte's offset and its bytes (``EvidenceStore``).
     public func evidenceChunk(of owner: EvidenceChunkOwner, containing offset: Int64) async throws -> (offset: Int64, bytes: [UInt8])? {
         try await read { connection in
             let rows = try await connection.query(
@@ -106,6 +112,7 @@ extension PostgresStore {
         }
     }
 
+    /// Finishes an upload, conditionally and in one transaction (``EvidenceStore/completeEvidenceUpload(_:file:at:)``).
     public func completeEvidenceUpload(_ upload: EvidenceUpload, file: StoredEvidenceFile, at time: Date) async throws -> Bool {
         /// Rolls the transaction back: the upload is not what the caller finished.
         struct Vanished: Error {}
@@ -167,6 +174,7 @@ extension PostgresStore {
         }
     }
 
+    /// Removes an upload and its bytes.
     public func discardEvidenceUpload(id: String) async throws {
         try await write { connection in
             try await connection.query("DELETE FROM evidence_chunks WHERE owner = \(EvidenceChunkOwner.upload(id).key)", logger: logger)
@@ -174,6 +182,7 @@ extension PostgresStore {
         }
     }
 
+    /// The finished file of that SHA-256, or nil.
     public func evidenceFile(sha256: String) async throws -> StoredEvidenceFile? {
         try await read { connection in
             let rows = try await connection.query("SELECT sha256, size, type FROM evidence_files WHERE sha256 = \(sha256)", logger: logger)
@@ -184,6 +193,7 @@ extension PostgresStore {
         }
     }
 
+    /// Whether `school` may read the file (PROTOCOL.md §13.3–§13.4).
     public func evidenceAccess(sha256: String, school: String) async throws -> Bool {
         try await read { connection in
             let rows = try await connection.query(
@@ -195,6 +205,7 @@ extension PostgresStore {
         }
     }
 
+    /// Which of `hashes` are finished files here (the review pages' "pending upload").
     public func presentEvidence(_ hashes: [String]) async throws -> Set<String> {
         guard !hashes.isEmpty else { return [] }
         return try await read { connection in
@@ -205,6 +216,7 @@ extension PostgresStore {
         }
     }
 
+    /// Every file and since when no report names it (PROTOCOL.md §13.5).
     public func evidenceFileMarks() async throws -> [EvidenceFileMark] {
         try await read { connection in
             let rows = try await connection.query("SELECT sha256, unreferenced_since FROM evidence_files ORDER BY sha256", logger: logger)
@@ -216,6 +228,7 @@ extension PostgresStore {
         }
     }
 
+    /// Sets when files became unreferenced; nil when a report names them again.
     public func markEvidence(_ marks: [EvidenceFileMark]) async throws {
         try await write { connection in
             for mark in marks {
@@ -227,6 +240,7 @@ extension PostgresStore {
         }
     }
 
+    /// Removes files with their bytes, access rows and finished uploads (PROTOCOL.md §13.5).
     public func deleteEvidenceFiles(_ hashes: [String]) async throws {
         let owners = hashes.map { EvidenceChunkOwner.file($0).key }
         try await write { connection in
@@ -238,6 +252,7 @@ extension PostgresStore {
         }
     }
 
+    /// Removes uploads past their `Upload-Expires`, with the bytes of unfinished ones; returns how many.
     public func deleteExpiredEvidenceUploads(before time: Date) async throws -> Int {
         try await write { connection in
             let rows = try await connection.query("DELETE FROM evidence_uploads WHERE expires_at < \(time) RETURNING id", logger: logger)

@@ -4,18 +4,21 @@ import SyncServer
 
 /// Evidence files and uploads in the SQLite file (PROTOCOL.md §13), each method one transaction.
 extension SQLiteStore {
+    /// The upload of `sha256` by `school`, finished or not (``EvidenceStore``; PROTOCOL.md §13.2).
     public func evidenceUpload(school: String, sha256: String) async throws -> EvidenceUpload? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM evidence_uploads WHERE school = ? AND sha256 = ?", arguments: [school, sha256]).map(Self.upload)
         }
     }
 
+    /// The upload with this id (``EvidenceStore``).
     public func evidenceUpload(id: String) async throws -> EvidenceUpload? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM evidence_uploads WHERE id = ?", arguments: [id]).map(Self.upload)
         }
     }
 
+    /// Stores a new upload unless the school has one of that SHA-256 already; returns the one stored (``EvidenceStore``).
     public func insertEvidenceUpload(_ upload: EvidenceUpload) async throws -> EvidenceUpload {
         try await pool.write { db in
             try db.execute(
@@ -45,6 +48,7 @@ extension SQLiteStore {
         }
     }
 
+    /// The school's unfinished uploads: how many, and the lengths they declare together (PROTOCOL.md §13.1).
     public func openEvidenceUploads(school: String) async throws -> (count: Int, bytes: Int64) {
         try await pool.read { db in
             guard
@@ -58,6 +62,7 @@ extension SQLiteStore {
         }
     }
 
+    /// Stores `bytes` at `offset` only if the upload's offset is `offset` now; returns whether it did (PROTOCOL.md §13.2).
     public func appendEvidence(uploadID: String, at offset: Int64, _ bytes: [UInt8]) async throws -> Bool {
         try await pool.write { db in
             try db.execute(
@@ -73,6 +78,7 @@ extension SQLiteStore {
         }
     }
 
+    /// The chunk of `owner` holding byte `offset`: its first byte's offset and its bytes (``EvidenceStore``).
     public func evidenceChunk(of owner: EvidenceChunkOwner, containing offset: Int64) async throws -> (offset: Int64, bytes: [UInt8])? {
         try await pool.read { db in
             guard
@@ -88,6 +94,7 @@ extension SQLiteStore {
         }
     }
 
+    /// Finishes an upload, conditionally and in one transaction (``EvidenceStore/completeEvidenceUpload(_:file:at:)``).
     public func completeEvidenceUpload(_ upload: EvidenceUpload, file: StoredEvidenceFile, at time: Date) async throws -> Bool {
         /// Rolls the transaction back: the upload is not what the caller finished.
         struct Vanished: Error {}
@@ -128,6 +135,7 @@ extension SQLiteStore {
         }
     }
 
+    /// Removes an upload and its bytes.
     public func discardEvidenceUpload(id: String) async throws {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM evidence_chunks WHERE owner = ?", arguments: [EvidenceChunkOwner.upload(id).key])
@@ -135,6 +143,7 @@ extension SQLiteStore {
         }
     }
 
+    /// The finished file of that SHA-256, or nil.
     public func evidenceFile(sha256: String) async throws -> StoredEvidenceFile? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT sha256, size, type FROM evidence_files WHERE sha256 = ?", arguments: [sha256]).map {
@@ -143,12 +152,14 @@ extension SQLiteStore {
         }
     }
 
+    /// Whether `school` may read the file (PROTOCOL.md §13.3–§13.4).
     public func evidenceAccess(sha256: String, school: String) async throws -> Bool {
         try await pool.read { db in
             try Bool.fetchOne(db, sql: "SELECT 1 FROM evidence_access WHERE sha256 = ? AND school = ?", arguments: [sha256, school]) != nil
         }
     }
 
+    /// Which of `hashes` are finished files here (the review pages' "pending upload").
     public func presentEvidence(_ hashes: [String]) async throws -> Set<String> {
         guard !hashes.isEmpty else { return [] }
         return try await pool.read { db in
@@ -165,6 +176,7 @@ extension SQLiteStore {
         }
     }
 
+    /// Every file and since when no report names it (PROTOCOL.md §13.5).
     public func evidenceFileMarks() async throws -> [EvidenceFileMark] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT sha256, unreferenced_since FROM evidence_files ORDER BY sha256").map {
@@ -173,6 +185,7 @@ extension SQLiteStore {
         }
     }
 
+    /// Sets when files became unreferenced; nil when a report names them again.
     public func markEvidence(_ marks: [EvidenceFileMark]) async throws {
         try await pool.write { db in
             for mark in marks {
@@ -184,6 +197,7 @@ extension SQLiteStore {
         }
     }
 
+    /// Removes files with their bytes, access rows and finished uploads (PROTOCOL.md §13.5).
     public func deleteEvidenceFiles(_ hashes: [String]) async throws {
         try await pool.write { db in
             for hash in hashes {
@@ -196,6 +210,7 @@ extension SQLiteStore {
         }
     }
 
+    /// Removes uploads past their `Upload-Expires`, with the bytes of unfinished ones; returns how many.
     public func deleteExpiredEvidenceUploads(before time: Date) async throws -> Int {
         try await pool.write { db in
             let ids = try String.fetchAll(db, sql: "SELECT id FROM evidence_uploads WHERE expires_at < ?", arguments: [time])

@@ -17,7 +17,6 @@ struct EvidenceTests {
     /// another, with 5 more cuts; a PATCH ended by the client's time limit left the server holding
     /// 524,288 of the 550–580 KB that reached it), so the client sends them again after its HEAD.
     /// PROTOCOL.md §13.2 says every received byte is kept; remove this once the server keeps them.
-    static let serverLosesCutBytes: Comment = "the server sometimes keeps no byte of a cut PATCH (§13.2 says it keeps every byte it received)"
 
     /// A server, a fault proxy in front of it, and the catalog assigned to both schools.
     struct World {
@@ -163,9 +162,7 @@ struct EvidenceTests {
             let cuts = after.connectionsCut - before.connectionsCut
             print("evidence upload of \(size) bytes cut \(cuts) times: \(sent) bytes client→server (\(Double(sent) / Double(size))×) in \(elapsed)")
             #expect(cuts >= 40)
-            withKnownIssue(Self.serverLosesCutBytes, isIntermittent: true) {
-                #expect(Double(sent) <= 1.1 * Double(size))
-            }
+            #expect(Double(sent) <= 1.1 * Double(size))
 
             // A second device of the school fetches it, its download cut every ~100 KiB too, on a 4 Mbit/s
             // link: AsyncHTTPClient drops the body bytes it read but had not yet handed over when a
@@ -306,9 +303,7 @@ struct EvidenceTests {
             #expect(quiet.stdout.contains("uploaded 1 evidence file"), "\(quiet.stdout)")
             #expect(quiet.stderr.isEmpty, "--quiet prints no progress: \(quiet.stderr)")
             let sent = world.proxy.statistics.bytesClientToServer - before
-            withKnownIssue(Self.serverLosesCutBytes, isIntermittent: true) {
-                #expect(Double(sent) <= 1.1 * Double(pdf.bytes.count), "sent \(sent)")
-            }
+            #expect(Double(sent) <= 1.1 * Double(pdf.bytes.count), "sent \(sent)")
         }
     }
 

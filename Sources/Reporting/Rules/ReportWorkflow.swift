@@ -30,7 +30,11 @@ public enum ReportWorkflow {
 
     /// The fields of the write that makes `transition` on `state` (`nil`: no such report).
     ///
-    /// - Parameter time: when the move is made; only a submission records it (`submitted_at`).
+    /// - Parameters:
+    ///   - transition: the move: submit, approve or return.
+    ///   - state: the report as it stands, or `nil` when there is none.
+    ///   - reportID: the report's id, `<school>/<period>/<measure>`, for the error's message.
+    ///   - time: when the move is made; only a submission records it (`submitted_at`).
     /// - Throws: ``ReportWorkflowError`` naming what stands in the way.
     public static func fields(
         for transition: Transition,

@@ -74,7 +74,12 @@ struct EvidenceRoutes {
 
     /// `HEAD /v1/evidence/uploads/<id>`: where the upload stands.
     func status(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
-        let upload = try await uploads.upload(id: try context.parameters.require("id"), school: try Self.uploadingSchool(context))
+        let id = try context.parameters.require("id")
+        let school = try Self.uploadingSchool(context)
+        // After a PATCH still storing what it received: its offset is the one to answer.
+        let upload = try await uploads.locks.with(id, within: EvidenceUploads.lockWait, busy: EvidenceUploads.busy) {
+            try await uploads.upload(id: id, school: school)
+        }
         var headers = Self.uploadHeaders(upload)
         headers[.cacheControl] = "no-store"
         return Response(status: .ok, headers: headers)
@@ -93,7 +98,21 @@ struct EvidenceRoutes {
             throw APIError.invalidParameter(TusProtocol.Header.offset, "Upload-Offset is required: where these bytes start, in canonical digits.")
         }
         let checksum = try Self.checksum(request)
-        let upload = try await uploads.upload(id: try context.parameters.require("id"), school: school)
+        let id = try context.parameters.require("id")
+        return try await uploads.locks.with(id, within: EvidenceUploads.lockWait, busy: EvidenceUploads.busy) {
+            try await patch(request, context: context, id: id, school: school, offset: offset, checksum: checksum)
+        }
+    }
+
+    private func patch(
+        _ request: Request,
+        context: AuthenticatedRequestContext,
+        id: String,
+        school: String,
+        offset: Int64,
+        checksum: (algorithm: String, digest: [UInt8])?
+    ) async throws -> Response {
+        let upload = try await uploads.upload(id: id, school: school)
         guard !upload.isFinished, offset == upload.offset else { throw EvidenceUploads.offsetMismatch(upload.offset) }
         if let declared = request.headers[.contentLength].flatMap(Int64.init), declared > upload.length - offset {
             throw APIError(
@@ -116,9 +135,12 @@ struct EvidenceRoutes {
     /// `POST /v1/evidence/uploads/<id>/possession` (§13.3).
     func possession(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         struct Proof: Decodable { let proof: String }
-        let upload = try await uploads.upload(id: try context.parameters.require("id"), school: try Self.uploadingSchool(context))
+        let id = try context.parameters.require("id")
+        let school = try Self.uploadingSchool(context)
         let proof = try await bodyReader.decode(Proof.self, from: request)
-        let finished = try await uploads.prove(upload, proof: proof.proof)
+        let finished = try await uploads.locks.with(id, within: EvidenceUploads.lockWait, busy: EvidenceUploads.busy) {
+            try await uploads.prove(try await uploads.upload(id: id, school: school), proof: proof.proof)
+        }
         context.logger.info("evidence possession proved", metadata: ["evidence.sha256": .string(finished.sha256)])
         return Response(status: .noContent, headers: Self.uploadHeaders(finished))
     }

@@ -16,6 +16,10 @@ struct EvidenceUploads: Sendable {
 
     let store: any EvidenceStore
     let clock: @Sendable () -> Date
+    /// One request at a time per upload in this process (``UploadLocks``).
+    let locks = UploadLocks()
+    /// How long a request waits for another on the same upload before it is 409.
+    static let lockWait: Duration = .seconds(10)
 
     /// What a creation found or made.
     struct Created {
@@ -181,7 +185,12 @@ struct EvidenceUploads: Sendable {
             throw error
         } catch {
             // The link was cut mid-body: keep what arrived (a checksummed body is all or nothing).
-            if checksum == nil, sniffed { try await flush() }
+            // The handler may be cancelled with its connection, so the last bytes are stored by a
+            // task of their own, which that cancellation does not reach.
+            if checksum == nil, sniffed, !pending.isEmpty {
+                let (store, id, at, bytes) = (store, upload.id, offset, pending)
+                _ = try? await Task { try await store.appendEvidence(uploadID: id, at: at, bytes) }.value
+            }
             throw error
         }
         if tooLong {
@@ -326,6 +335,11 @@ struct EvidenceUploads: Sendable {
             [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1], [0x50, 0x4B, 0x03, 0x04],
         ]
         return magics.contains { magic in zip(magic, bytes).allSatisfy { $0 == $1 } }
+    }
+
+    /// Another request held the upload past ``lockWait``.
+    static var busy: APIError {
+        APIError(.conflict, .uploadOffsetMismatch, "Another request is sending bytes of this upload; ask with HEAD later and go on from there.")
     }
 
     static let unsupportedType = APIError(
