@@ -25,7 +25,7 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Small sizes, finishing in about a minute.") var quick = false
     @Option(help: "Write the results as JSON to this file.") var json: String?
     @Option(help: "Write Benchmarks.md (the results, the machine, what bounds each number) to this file.") var markdown: String?
-    @Option(help: "Run only these parts, comma-separated: push, schools, merge, field (for profiling one of them).")
+    @Option(help: "Run only these parts, comma-separated: push, schools, merge, field, evidence (for profiling one of them).")
     var only: String?
     @Option(
         help:
@@ -45,7 +45,7 @@ struct Bench: AsyncParsableCommand {
         }
     }
 
-    static let allParts: Set<String> = ["push", "schools", "merge", "field"]
+    static let allParts: Set<String> = ["push", "schools", "merge", "field", "evidence"]
     var parts: Set<String> {
         guard let only else { return Self.allParts }
         return Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
@@ -62,10 +62,10 @@ struct Bench: AsyncParsableCommand {
             quick
             ? Sizes(
                 pushes: [2_000], schoolPull: 500, bureauExtra: 3_000, schools: [30], schoolSeconds: 2, merges: 20_000, fieldReports: 10,
-                fieldWeeks: 3)
+                fieldWeeks: 3, evidenceBytes: 256 * 1024)
             : Sizes(
                 pushes: [10_000, 100_000], schoolPull: 500, bureauExtra: 50_000, schools: [1_000, 5_000], schoolSeconds: 15, merges: 300_000,
-                fieldReports: 40, fieldWeeks: 20
+                fieldReports: 40, fieldWeeks: 20, evidenceBytes: 5 * 1024 * 1024
             )
         var results: [Measurement] = []
         func report(_ measurement: Measurement) {
@@ -159,6 +159,9 @@ struct Bench: AsyncParsableCommand {
             if parts.contains("field") {
                 try await FieldScenario.run(reports: sizes.fieldReports, weeks: sizes.fieldWeeks, directory: root.appendingPathComponent("field"), http: http, report: report)
             }
+            if parts.contains("evidence") {
+                try await EvidenceScenario.run(fileBytes: sizes.evidenceBytes, directory: root.appendingPathComponent("evidence"), http: http, report: report)
+            }
         }
         for setup in setups where parts.contains("schools") {
             for schools in sizes.schools {
@@ -200,6 +203,8 @@ struct Sizes {
     /// Reports in the field row's weekly sync, and how many weeks are synced.
     var fieldReports: Int
     var fieldWeeks: Int
+    /// The photo of the evidence row: 5 MiB (256 KiB with --quick), over 64 kbit/s with cuts.
+    var evidenceBytes: Int
 }
 
 struct Results: Codable {
