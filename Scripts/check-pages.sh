@@ -49,13 +49,13 @@ python3 Scripts/check-admin-flow.py "$URL" "$ADMIN_TOKEN" "$WORK/admin.png"
 "$CLI" conflicts --db "$DIR/office.sqlite" | grep -q "no conflicts" || { echo "the browser's resolution did not reach the office PC" >&2; exit 1; }
 echo "the resolution made in the browser reached the school's PC"
 
-# The bureau's review in the browser: 卓然学校 submits its report on 体育活动 (the demo leaves none
-# submitted), the bureau returns it with a comment through the pages, and the school's CLI shows the
-# comment after a sync.
+# The bureau's review in the browser: 卓然学校 submits its report on 体育活动 with a photo (the demo
+# leaves no report submitted), the bureau opens it, sees the photo, returns it with a comment
+# through the pages, and the school's CLI shows the comment after a sync.
 R=(--measure qixing-2024/m3.2 --period 2025-S1)
 "$CLI" report set --db "$DIR/office.sqlite" "${R[@]}" --status done --narrative "每天大课间30分钟，体育课30分钟" --value qixing-2024/i9=1 >/dev/null
-# PHOTO (after the evidence upload is merged): attach a photo to this report here (report set
-# --evidence, then upload the file), and check-review-flow.py's PHOTO check sees it shown scaled.
+python3 Scripts/make-photo.py "$WORK/大课间.png" 800 600 2
+"$CLI" report set --db "$DIR/office.sqlite" "${R[@]}" --evidence "$WORK/大课间.png" >/dev/null
 "$CLI" report submit --db "$DIR/office.sqlite" "${R[@]}" >/dev/null
 "$CLI" sync --db "$DIR/office.sqlite" --quiet >/dev/null
 python3 Scripts/check-review-flow.py "$URL" "$BUREAU_TOKEN" "qx-zhuoran/2025-S1/qixing-2024/m3.2" "$WORK/review.png"

@@ -91,10 +91,11 @@ try:
     text = evaluate("document.body.innerText")
     assert "已提交 submitted" in text and "退回 Return" in text, text
     report_width = fits("the report page")
-    # PHOTO (to be added after the evidence upload is merged): give the report a photo in
-    # check-pages.sh's setup and check here that it is shown scaled, e.g.
-    #   assert evaluate("(() => { const i = document.querySelector('img[src^=\"/review/evidence/\"]');"
-    #                   " return i && i.complete && i.naturalWidth > 0 && i.width <= 420 })()"), "the photo is not shown"
+    # The school's photo (800 px wide, uploaded by check-pages.sh's sync) is loaded from the server
+    # and shown scaled to the phone's width.
+    photo = evaluate("(() => { const i = document.querySelector('img[src^=\"/review/evidence/\"]');"
+                     " return i ? [i.complete, i.naturalWidth, i.getBoundingClientRect().width] : null })()")
+    assert photo and photo[0] and photo[1] == 800 and 0 < photo[2] <= 420, f"the photo is not shown scaled: {photo}"
     act("document.querySelector('textarea[name=comment]').value = '请补充照片';"
         " document.querySelector('input[name=action][value=return]').form.submit()")
     text = evaluate("document.body.innerText")

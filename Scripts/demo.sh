@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The SchoolSync story so far, on the embedded SQLite store with nothing else to install:
 # a server on a free loopback port, a bureau publishing measures, two devices of one school and a
-# device of another editing offline, a link that fails mid-sync, merges and a conflict.
+# device of another editing offline, a link that fails mid-sync, merges and a conflict, a photo
+# uploaded over a link that cuts every connection, and the bureau asking for another one.
 # Usage: Scripts/demo.sh [directory for the demo's databases, default ./demo-data]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -126,6 +127,39 @@ for d in office principal; do "$CLI" sync --db "$DIR/$d.sqlite" --quiet >/dev/nu
 "$CLI" conflicts --db "$DIR/office.sqlite" | grep -q "no conflicts" || fail "the resolution should reach the office PC"
 echo "both PCs now show: $("$CLI" report show --db "$DIR/office.sqlite" "${M[@]}" --json | grep '"narrative"' | tr -s ' ')"
 
+say "The office PC attaches a photo of the new playground and submits the report"
+python3 Scripts/make-photo.py "$DIR/操场.png" 480 360 1
+"$CLI" report set --db "$DIR/office.sqlite" "${M[@]}" --evidence "$DIR/操场.png"
+"$CLI" report submit --db "$DIR/office.sqlite" "${M[@]}"
+
+say "The link is poor today: every connection is cut after 64 KiB. The report goes first, the photo resumes after each cut"
+# The server moves to another port and a proxy that cuts every connection takes its place.
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+HOME_URL=$URL
+start_server 0
+python3 Scripts/cut-proxy.py "$PORT" "${URL##*:}" 65536 >"$DIR/cut-proxy.log" 2>&1 &
+PROXY_PID=$!
+for _ in $(seq 1 50); do grep -q "cutting after" "$DIR/cut-proxy.log" 2>/dev/null && break; sleep 0.1; done
+"$CLI" sync --db "$DIR/office.sqlite" --attempts 30
+kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true
+tail -1 "$DIR/cut-proxy.log"
+grep -q " cut after " "$DIR/cut-proxy.log" || fail "the photo's upload should have been cut at least once"
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+start_server "$PORT"
+[[ "$URL" == "$HOME_URL" ]] || fail "the server should be back at $HOME_URL"
+"$CLI" evidence list --db "$DIR/office.sqlite"
+
+say "The principal's PC fetches the photo; the bureau looks at the report and asks for a second photo"
+"$CLI" sync --db "$DIR/principal.sqlite" --quiet
+PHOTO_SHA=$(python3 -c "import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())" "$DIR/操场.png")
+"$CLI" evidence get --db "$DIR/principal.sqlite" --sha256 "$PHOTO_SHA" --output "$DIR/principal-操场.png"
+cmp -s "$DIR/操场.png" "$DIR/principal-操场.png" || fail "the principal's copy of the photo differs"
+"$CLI" sync --db "$DIR/bureau.sqlite" --quiet
+"$CLI" bureau return --db "$DIR/bureau.sqlite" "${M[@]}" --school qx-zhuoran --comment "请再补充一张东园的照片"
+"$CLI" sync --db "$DIR/office.sqlite" --quiet
+"$CLI" report show --db "$DIR/office.sqlite" "${M[@]}" | grep -E "workflow|review_comment|evidence"
+"$CLI" report show --db "$DIR/office.sqlite" "${M[@]}" | grep -q "请再补充一张东园的照片" || fail "the bureau's comment should reach the office PC"
+
 say "火炬中学 reports on its own measure; it never sees 卓然学校's reports"
 "$CLI" report set --db "$DIR/huoju.sqlite" --measure qixing-2024/m3.2 --period 2025-S1 --status done --value qixing-2024/i9=1
 "$CLI" sync --db "$DIR/huoju.sqlite" --quiet
@@ -155,7 +189,8 @@ say "The bureau's summary for 2025-S1 (also as CSV for Excel, and as a page at $
 if [[ -t 0 && -t 1 ]]; then
     say "Done. The server keeps running at $URL — press Ctrl-C to stop it"
     echo "Open $URL/login and sign in with a token from $DIR/tokens.env:"
-    echo "  the bureau's summary: $URL/bureau?period=2025-S1    the administrator's conflicts: $URL/admin/conflicts"
+    echo "  the bureau's summary: $URL/bureau?period=2025-S1    the reports to review, with the photo: $URL/review?period=2025-S1"
+    echo "  the administrator's conflicts: $URL/admin/conflicts"
     wait "$SERVER_PID"
 else
     say "Done. The databases are in $DIR/ (tokens in $DIR/tokens.env); restart the server with:"
