@@ -7,62 +7,15 @@ protocol on loopback at 420 px wide; the pages themselves have no JavaScript.
 Usage: python3 Scripts/check-review-flow.py URL BUREAU_TOKEN REPORT_ID SCREENSHOT.png
 Expects REPORT_ID (<school>/<period>/<measure>) to be submitted on the server.
 """
-import base64
 import json
-import re
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 
-import websocket
+from devtools_browser import Browser
 
 URL, TOKEN, REPORT, SHOT = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 PERIOD = REPORT.split("/")[1]
-profile = tempfile.mkdtemp()
-chrome = subprocess.Popen(
-    ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--remote-debugging-address=127.0.0.1",
-     "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=420,1400", "about:blank"],
-    stderr=subprocess.PIPE, text=True)
-try:
-    deadline = time.time() + 30
-    port = None
-    while port is None and time.time() < deadline:
-        line = chrome.stderr.readline()
-        match = re.search(r"ws://127\.0\.0\.1:(\d+)/", line)
-        port = match.group(1) if match else None
-    if port is None:
-        raise SystemExit("FAIL: Chromium did not open its DevTools port")
-    targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
-    page = next(t for t in targets if t["type"] == "page")
-    ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30)
-    counter = 0
-
-    def send(method, **params):
-        global counter
-        counter += 1
-        ws.send(json.dumps({"id": counter, "method": method, "params": params}))
-        while True:
-            message = json.loads(ws.recv())
-            if message.get("id") == counter:
-                if "error" in message:
-                    raise SystemExit(f"FAIL: {method}: {message['error']}")
-                return message.get("result", {})
-
-    def wait_for_load():
-        while True:
-            message = json.loads(ws.recv())
-            if message.get("method") == "Page.loadEventFired":
-                return
-
-    def evaluate(expression):
-        return send("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
-
-    def act(expression):
-        """Runs an action that navigates, and waits for the next page."""
-        send("Runtime.evaluate", expression=expression)
-        wait_for_load()
+with Browser(window="420,1400") as browser:
+    send, evaluate, act, wait_for_load = browser.send, browser.evaluate, browser.act, browser.wait_for_load
 
     def fits(what):
         """The page is readable at 420 px: nothing makes it scroll sideways."""
@@ -74,7 +27,6 @@ try:
             raise SystemExit(f"FAIL: {what} is {width} px wide at a 420 px window; too wide: {wide}")
         return width
 
-    send("Page.enable")
     # A phone's 420 px: headless Chromium keeps a window at least 500 px wide, so the viewport is set here.
     send("Emulation.setDeviceMetricsOverride", width=420, height=1400, deviceScaleFactor=1, mobile=True)
     send("Page.navigate", url=f"{URL}/review?period={PERIOD}&state=submitted")
@@ -101,11 +53,6 @@ try:
     text = evaluate("document.body.innerText")
     assert "已退回学校" in text and "请补充照片" in text and "已退回 returned" in text, text
     fits("the report page after the return")
-    shot = send("Page.captureScreenshot", format="png")
-    with open(SHOT, "wb") as file:
-        file.write(base64.b64decode(shot["data"]))
+    browser.screenshot(SHOT)
     print(f"review flow passed in Chromium (sign in, list, report, return with a comment); widths at a 420 px window: "
           f"list {list_width} px, report {report_width} px; screenshot: {SHOT}")
-finally:
-    chrome.terminate()
-    chrome.wait(timeout=30)

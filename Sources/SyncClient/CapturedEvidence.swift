@@ -82,7 +82,7 @@ public struct CapturedEvidence: Sendable, Hashable {
 
     /// The SHA-256 of `bytes` as 64 lowercase hex digits.
     static func sha256(_ bytes: some DataProtocol) -> String {
-        EvidenceFormat.hex(SHA256.hash(data: bytes))
+        Hex.encode(SHA256.hash(data: bytes))
     }
 }
 
@@ -117,7 +117,7 @@ extension EvidenceItem {
     }
 }
 
-/// How sizes and digests are written for people and for the wire.
+/// How sizes are written for people.
 enum EvidenceFormat {
     /// `48 KiB`, `5.0 MiB`, `812 bytes`.
     static func bytes(_ count: Int) -> String {
@@ -127,35 +127,4 @@ enum EvidenceFormat {
         return "\(tenths / 10).\(tenths % 10) MiB"
     }
 
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
-
-    /// The bytes of lowercase or uppercase hex text, or nil when it is not that.
-    static func unhex(_ text: String) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-            default: nil
-            }
-        }
-        var bytes: [UInt8] = []
-        var index = 0
-        while index < utf8.count {
-            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        return bytes
-    }
 }

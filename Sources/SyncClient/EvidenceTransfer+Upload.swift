@@ -97,7 +97,7 @@ extension EvidenceTransfer {
                         try await replica.markEvidenceUploaded(sha)  // the school has it already
                         return .uploaded(proven: false)
                     }
-                    if let nonce = created.nonce, created.offset == 0, let key = EvidenceFormat.unhex(nonce), key.count == 32 {
+                    if let nonce = created.nonce, created.offset == 0, let key = Hex.decode(nonce), key.count == 32 {
                         if try await prove(file, upload: created.location, key: key) { return .uploaded(proven: true) }
                         offset = nil  // ask where the upload stands
                     } else {

@@ -211,7 +211,7 @@ extension LocalReplica {
                 let data: Data = row["data"]
                 hmac.update(data: data)
             }
-            return EvidenceFormat.hex(hmac.finalize())
+            return Hex.encode(hmac.finalize())
         }
     }
 
@@ -224,7 +224,7 @@ extension LocalReplica {
                 let data: Data = row["data"]
                 hash.update(data: data)
             }
-            return EvidenceFormat.hex(hash.finalize()) == sha256
+            return Hex.encode(hash.finalize()) == sha256
         }
     }
 

@@ -20,9 +20,9 @@ struct EvidenceHostileTests {
     typealias E = EvidenceRouteTests
 
     static func proof(_ nonce: String, _ bytes: [UInt8]) -> String {
-        let key = EvidenceUploads.bytes(ofHex: nonce) ?? []
+        let key = Hex.decode(nonce) ?? []
         let mac = HMAC<SHA256>.authenticationCode(for: bytes, using: SymmetricKey(data: key))
-        return EvidenceUploads.hex(Array(mac))
+        return Hex.encode(Array(mac))
     }
 
     static func create(_ client: any TestClientProtocol, _ token: String, length: String, metadata: String) async throws -> TestResponse {

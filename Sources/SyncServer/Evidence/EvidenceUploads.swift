@@ -233,7 +233,7 @@ struct EvidenceUploads: Sendable {
                 if prefix != .zip { whole = Array(whole.prefix(EvidenceLimits.sniffBytes)) }
             }
         }
-        let digest = Self.hex(hasher.finalize())
+        let digest = Hex.encode(hasher.finalize())
         guard digest == upload.sha256 else {
             try await store.discardEvidenceUpload(id: upload.id)
             throw APIError(
@@ -263,7 +263,7 @@ struct EvidenceUploads: Sendable {
     /// - Throws: 409 `upload_offset_mismatch` when the upload holds bytes or is not waiting for a
     ///   proof; 422 `possession_proof_mismatch`.
     func prove(_ upload: EvidenceUpload, proof: String) async throws -> EvidenceUpload {
-        guard !upload.isFinished, upload.offset == 0, let nonce = upload.nonce, let key = Self.bytes(ofHex: nonce),
+        guard !upload.isFinished, upload.offset == 0, let nonce = upload.nonce, let key = Hex.decode(nonce),
             let file = try await store.evidenceFile(sha256: upload.sha256).map(Self.checked)
         else {
             throw APIError(
@@ -276,7 +276,7 @@ struct EvidenceUploads: Sendable {
         var mac = HMAC<SHA256>(key: SymmetricKey(data: key))
         try await forEachChunk(of: .file(file.sha256), from: 0, to: file.size) { mac.update(data: $0) }
         let expected = Array(mac.finalize())
-        guard let given = Self.bytes(ofHex: proof.lowercased()), given.count == expected.count,
+        guard let given = Hex.decode(proof), given.count == expected.count,
             zip(given, expected).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0
         else {
             throw APIError(
@@ -361,39 +361,8 @@ struct EvidenceUploads: Sendable {
         algorithm == "sha1" ? Array(Insecure.SHA1.hash(data: bytes)) : Array(SHA256.hash(data: bytes))
     }
 
-    static func hex(_ digest: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        for byte in digest {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
-
-    static func bytes(ofHex text: String) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 48...57: c - 48
-            case 97...102: c - 87
-            default: nil
-            }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(utf8.count / 2)
-        var index = 0
-        while index < utf8.count {
-            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
-            out.append(high << 4 | low)
-            index += 2
-        }
-        return out
-    }
-
     static func randomHex(_ byteCount: Int) -> String {
         var generator = SystemRandomNumberGenerator()
-        return hex((0..<byteCount).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        return Hex.encode((0..<byteCount).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 }
