@@ -154,7 +154,7 @@ public struct EvidenceTransport: Sendable {
     private func unreachable(_ error: any Error) -> SyncClientError {
         SyncClientError(
             .unreachable,
-            "cannot reach the server at \(baseURL) (\(ServerConnection.describe(error))); the file stays in this database and goes on the next sync",
+            "cannot reach the server at \(baseURL) (\(ServerConnection.describe(error))); the file stays in this database until the server has it",
             cause: error
         )
     }

@@ -228,7 +228,9 @@ final class ProgressPrinter: Sendable {
                 return shown[verb + name] != tenth
             }
             guard isNew else { return }
-            line = "\(verb) \(name): \(Self.size(bytes)) of \(Self.size(total)) (\(tenth * 10)%)"
+            // Uploads count bytes handed to the link; the server confirms them with the next answer.
+            let done = if case .uploading = progress { "sent" } else { "received" }
+            line = "\(verb) \(name): \(Self.size(bytes)) of \(Self.size(total)) \(done) (\(tenth * 10)%)"
         case .uploaded(let name, let size, let proven):
             line = proven ? "\(name) was already on the server from another school; proved this school has it (\(Self.size(size)) not sent)" : "uploaded \(name) (\(Self.size(size)))"
         case .retrying(let name, let attempt, let delay, let reason):
