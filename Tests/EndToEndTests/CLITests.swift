@@ -213,7 +213,7 @@ struct CLITests {
             )
             #expect(try await world.cli(["report", "set", "--measure", "m", "--period", "spring", "--status", "done"], db: "a.sqlite").status == 64)
             world.server.process.terminate()
-            world.server.process.waitUntilExit()
+            await world.server.process.exited()
             let offline = try await world.cli(["sync", "--attempts", "1"], db: "a.sqlite")
             #expect(offline.status == 69)
             #expect(offline.stderr.contains("changes are kept locally"))

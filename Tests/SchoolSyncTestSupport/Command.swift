@@ -10,36 +10,30 @@ public struct CommandResult: Sendable {
 /// A built executable run as a child process, with its output read as it comes.
 public final class RunningCommand: @unchecked Sendable {
     // @unchecked: `process` is set up in init and only read afterwards; the buffers are behind `lock`.
-    public let process: Process
+    public let process: ChildProcess
     private let output = OutputBuffer()
     private let errLines: AsyncStream<String>
     private let ended: AsyncStream<Void>
 
     /// Starts `name` (one of this package's executables) with `arguments`.
     public init(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-        process = Process()
-        process.executableURL = try Executables.url(of: name)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
         let (lines, continuation) = AsyncStream.makeStream(of: String.self)
         errLines = lines
         let (ended, endedContinuation) = AsyncStream.makeStream(of: Void.self)
         self.ended = ended
-        process.terminationHandler = { _ in
+        process = try ChildProcess(
+            try Executables.url(of: name),
+            arguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        ) { _ in
             endedContinuation.yield()
             endedContinuation.finish()
         }
-        try Spawning.run(process)
         // Reads on dedicated threads: blocking reads inside Swift tasks would starve the small
         // cooperative pool of a 2-core machine and stall the test itself.
         let output = self.output
-        output.follow(stdout.fileHandleForReading, toErr: false, lines: nil)
-        output.follow(stderr.fileHandleForReading, toErr: true, lines: continuation)
+        if let stdout = process.standardOutput { output.follow(stdout, toErr: false, lines: nil) }
+        if let stderr = process.standardError { output.follow(stderr, toErr: true, lines: continuation) }
     }
 
     /// Waits until the command writes a line to standard error that contains `text`; false if it ended first.

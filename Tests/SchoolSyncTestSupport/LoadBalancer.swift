@@ -126,20 +126,13 @@ public final class LoadBalancer: Sendable {
             Thread.detachNewThread {
                 continuation.resume(
                     with: Result {
-                        let process = Process()
-                        process.executableURL = script
-                        process.arguments = arguments
-                        let output = Pipe()
-                        let errors = Pipe()
-                        process.standardOutput = output
-                        process.standardError = errors
-                        process.standardInput = FileHandle.nullDevice
-                        try Spawning.run(process)
+                        let ended = DispatchSemaphore(value: 0)
+                        let process = try ChildProcess(script, arguments) { _ in ended.signal() }
                         // The script leaves HAProxy running with none of its descriptors, so both
                         // pipes end when the script does.
-                        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                        let complained = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                        process.waitUntilExit()
+                        let said = String(decoding: process.standardOutput?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+                        let complained = String(decoding: process.standardError?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+                        ended.wait()
                         guard process.terminationStatus == 0 else {
                             throw ProcessError("Scripts/loadbalancer.sh \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(complained)\(said)")
                         }

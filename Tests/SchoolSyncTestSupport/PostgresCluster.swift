@@ -138,7 +138,7 @@ public final class PostgresCluster: Sendable {
         // Nothing else of the test process may reach the child: the server `pg_ctl start` leaves
         // running would hold every socket open at that moment (a test's half-closed connection
         // would never see its end), for the rest of the run.
-        guard let closeFrom = closeFrom else { throw PostgresClusterError("this C library has no posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later)") }
+        guard let closeFrom = ChildProcess.closeFrom else { throw PostgresClusterError("this C library has no posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later)") }
         _ = closeFrom(&actions, 3)
         var cArguments = argv.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
@@ -157,13 +157,6 @@ public final class PostgresCluster: Sendable {
         }
         return text
     }
-
-    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift does not
-    /// import (it is behind `_GNU_SOURCE`), looked up by name.
-    private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-    }()
 
     static func binaryDirectory() throws -> URL {
         if let configured = ProcessInfo.processInfo.environment["SCHOOLSYNC_PG_BIN"] {

@@ -4,9 +4,8 @@ import Foundation
 /// the server of the process and end-to-end tests and of the benchmark.
 public final class ServerProcess: @unchecked Sendable {
     // @unchecked: `process` and `output` are set once in init and only read afterwards.
-    public let process: Process
+    public let process: ChildProcess
     public let port: Int
-    private let output: Pipe
 
     /// The built `schoolsync-server`.
     public static var binary: URL {
@@ -27,14 +26,12 @@ public final class ServerProcess: @unchecked Sendable {
     /// Starts the server on the store `store` names (`--db FILE` or `--database-url URL`, as
     /// `StoreKind.serverArguments(named:in:)` gives them) and waits for its start-up line.
     public init(store: [String], port requestedPort: Int = 0, logLevel: String = "warning", arguments: [String] = []) async throws {
-        process = Process()
-        process.executableURL = try Self.binary
-        process.arguments = ["serve"] + store + ["--host", "127.0.0.1", "--port", "\(requestedPort)", "--log-level", logLevel] + arguments
-        output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try Spawning.run(process)
-        let handle = output.fileHandleForReading
+        process = try ChildProcess(
+            try Self.binary,
+            ["serve"] + store + ["--host", "127.0.0.1", "--port", "\(requestedPort)", "--log-level", logLevel] + arguments,
+            captureError: false
+        )
+        guard let handle = process.standardOutput else { throw ProcessError("the server's output was not captured") }
         // Read on a dedicated thread, never a Swift task: a blocking read would hold one of the
         // cooperative pool's few threads.
         port = try await withCheckedThrowingContinuation { continuation in
@@ -64,14 +61,7 @@ public final class ServerProcess: @unchecked Sendable {
     @discardableResult
     public func stop(with signal: Int32) async -> Int32 {
         kill(process.processIdentifier, signal)
-        let process = self.process
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                process.waitUntilExit()
-                continuation.resume()
-            }
-        }
-        return process.terminationStatus
+        return await process.exited()
     }
 
     deinit {

@@ -153,16 +153,9 @@ struct ServerProcessTests {
             (["serve", "--database-url", "postgres://u@127.0.0.1/d", "--database-pool-size", "1"], "pool-size must be 2–1000"),
         ]
     ) func badFlagsExitWithAUsageError(arguments: [String], says: String) async throws {
-        let process = Process()
-        process.executableURL = try ServerProcess.binary
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 64, "\(text)")
+        let result = try await RunningCommand.run("schoolsync-server", arguments)
+        let text = result.stderr
+        #expect(result.status == 64, "\(text)")
         #expect(text.contains(says), "\(text)")
     }
 
@@ -170,16 +163,12 @@ struct ServerProcessTests {
     /// crash or a hang: nothing listens on a reserved port.
     @Test(.timeLimit(.minutes(1))) func anUnreachableDatabaseIsAClearError() async throws {
         let dead = try ReservedPort()
-        let process = Process()
-        process.executableURL = try ServerProcess.binary
-        process.arguments = ["school", "add", "--database-url", "postgres://u:secret@127.0.0.1:\(dead.port)/d?sslmode=disable", "--id", "x", "--name", "x"]
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
+        let result = try await RunningCommand.run(
+            "schoolsync-server",
+            ["school", "add", "--database-url", "postgres://u:secret@127.0.0.1:\(dead.port)/d?sslmode=disable", "--id", "x", "--name", "x"]
+        )
+        let text = result.stderr
+        #expect(result.status != 0)
         #expect(text.contains("127.0.0.1:\(dead.port)/d"), "\(text)")
         #expect(!text.contains("secret"), "\(text)")
     }
