@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "SyncServerPostgres", targets: ["SyncServerPostgres"]),
         .library(name: "SyncClient", targets: ["SyncClient"]),
         .library(name: "Reporting", targets: ["Reporting"]),
+        .library(name: "SchoolReports", targets: ["SchoolReports"]),
+        .library(name: "Workbench", targets: ["Workbench"]),
         .executable(name: "schoolsync-server", targets: ["schoolsync-server"]),
         .executable(name: "schoolsync", targets: ["schoolsync"]),
         .executable(name: "schoolsync-bench", targets: ["schoolsync-bench"]),
@@ -37,6 +39,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         // Pure sync engine: no I/O, no dependency but Foundation.
@@ -51,6 +54,33 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // A school's reports over its local replica: what is due, one report as a form shows it, and
+        // save/submit/propose with the domain's rules first. The one write path of the CLI and the workbench.
+        .target(
+            name: "SchoolReports",
+            dependencies: ["SyncClient", "SyncCore", "Reporting", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        // The school's offline workbench (`schoolsync ui`): server-rendered pages on 127.0.0.1 over
+        // the local replica, through SchoolReports and SyncClient. No dependency on the server.
+        .target(
+            name: "Workbench",
+            dependencies: [
+                "SchoolReports",
+                "SyncClient",
+                "SyncCore",
+                "Reporting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -123,6 +153,8 @@ let package = Package(
             dependencies: [
                 "SyncClient",
                 "Reporting",
+                "SchoolReports",
+                "Workbench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -225,6 +257,22 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WorkbenchTests",
+            dependencies: [
+                "Workbench",
+                "SchoolReports",
+                "SyncClient",
+                "SyncServer",
+                "SyncServerSQLite",
+                "Reporting",
+                "SchoolSyncTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

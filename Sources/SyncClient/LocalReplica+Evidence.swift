@@ -74,7 +74,31 @@ extension LocalReplica {
     ///
     /// - Throws: what ``write(_:scope:)`` throws.
     public func write(_ changes: [(RecordKey, [String: Value])], addingEvidence files: [CapturedEvidence], scope: Scope? = nil) async throws {
+        try await write(changes, addingEvidence: files, scope: scope, expecting: nil)
+    }
+
+    /// Writes `changes` (keeping `files` first, as ``write(_:addingEvidence:scope:)``) only if
+    /// every record named in `expected` still has the causal context given there (`nil`: no such
+    /// record) — after capturing plain-SQL edits, in the same transaction as the write. A form
+    /// opened on one state can so never overwrite values that arrived, or were typed into the
+    /// table by another program, after it was opened.
+    ///
+    /// - Parameter expected: record → its context as the caller read it; `nil` writes unconditionally.
+    /// - Throws: ``SyncClientError/Code/changedMeanwhile`` naming the first record that changed
+    ///   (nothing is written); otherwise what ``write(_:scope:)`` throws.
+    public func write(
+        _ changes: [(RecordKey, [String: Value])],
+        addingEvidence files: [CapturedEvidence],
+        scope: Scope? = nil,
+        expecting expected: [RecordKey: VersionVector?]?
+    ) async throws {
         try await transaction { db in
+            for (key, context) in expected ?? [:] {
+                let current = try TrackedRecord.load(key, db)?.state.context
+                guard current == context else {
+                    throw SyncClientError(.changedMeanwhile, "\(key) changed since it was read; read it again and repeat the change")
+                }
+            }
             for file in files { try self.keep(file, db) }
             try self.write(changes, scope: scope, db)
         }

@@ -38,6 +38,9 @@ public struct SyncClientError: Error, Sendable, CustomStringConvertible {
         public static let usage = Code("usage")
         /// A local edit was refused (conflicted field, unknown record, bad value).
         public static let refused = Code("refused")
+        /// A conditional write found a record changed since the caller read it (another device's
+        /// values arrived, another program edited the row): nothing was written; read it again.
+        public static let changedMeanwhile = Code("changed_meanwhile")
         /// One dot carries two values: some replica reused a dot. Sync stops for this record.
         public static let integrity = Code(RejectCode.integrity.rawValue)
 

@@ -32,7 +32,7 @@ struct SchoolSync: AsyncParsableCommand {
             running (see --wait); 77 the token was refused; 1 anything else.
             """,
         subcommands: [
-            Init.self, Pull.self, Push.self, SyncCommand.self, Status.self, Measures.self, Report.self, Evidence.self, Conflicts.self, Bureau.self, Admin.self,
+            Init.self, Pull.self, Push.self, SyncCommand.self, Status.self, UI.self, Measures.self, Report.self, Evidence.self, Conflicts.self, Bureau.self, Admin.self,
         ]
     )
 }

@@ -87,7 +87,7 @@ public enum IndicatorValue: Sendable, Hashable {
         let range = kind.plausibleRange
         return .failure(
             RuleViolation(
-                "\(value.wireText) is not plausible for a \(kind.rawValue) indicator: report numbers from \(Self.plain(range.lowerBound)) to \(Self.plain(range.upperBound))\(kind == .ratio ? ", a denominator of at least 1" : "")"
+                "数值超出合理范围：应在 \(Self.plain(range.lowerBound)) 到 \(Self.plain(range.upperBound)) 之间\(kind == .ratio ? "，分母至少为1" : "")（\(value.wireText) is not plausible for a \(kind.rawValue) indicator: report numbers from \(Self.plain(range.lowerBound)) to \(Self.plain(range.upperBound))\(kind == .ratio ? ", a denominator of at least 1" : "")）"
             )
         )
     }
@@ -112,7 +112,8 @@ public enum IndicatorValue: Sendable, Hashable {
         }
     }
 
-    static func plain(_ number: Double) -> String {
+    /// A number as people read it: `1126`, `2.5` (a whole number without a decimal point).
+    public static func plain(_ number: Double) -> String {
         number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
     }
 
@@ -120,25 +121,25 @@ public enum IndicatorValue: Sendable, Hashable {
         // Read as strictly as the wire: `{"value":5,"value":1e300}` means 5 to one reader and
         // 1e300 to another, so a duplicate key is refused rather than resolved either way.
         guard (try? CanonicalJSON.strictObjectKeys(in: Data(text.utf8))) != nil else {
-            return .failure(RuleViolation("value must be one JSON object without repeated keys, not \(text.prefix(60))"))
+            return .failure(RuleViolation("指标值格式不对（value must be one JSON object without repeated keys, not \(text.prefix(60))）"))
         }
         guard let raw = try? JSONDecoder().decode(Raw.self, from: Data(text.utf8)) else {
-            return .failure(RuleViolation("value must be {\"value\": …} or {\"numerator\": …, \"denominator\": …}, not \(text.prefix(60))"))
+            return .failure(RuleViolation("指标值格式不对（value must be {\"value\": …} or {\"numerator\": …, \"denominator\": …}, not \(text.prefix(60))）"))
         }
         switch raw {
         case .ratio(let n, let d):
-            guard kind == .ratio else { return .failure(RuleViolation("this indicator is a \(kind.rawValue), not a rate: report {\"value\": …}")) }
-            guard d > 0 else { return .failure(RuleViolation("the denominator must be greater than 0")) }
-            guard n >= 0 else { return .failure(RuleViolation("the numerator cannot be negative")) }
+            guard kind == .ratio else { return .failure(RuleViolation("该指标不是比率，请填一个数（this indicator is a \(kind.rawValue), not a rate: report {\"value\": …}）")) }
+            guard d > 0 else { return .failure(RuleViolation("分母不能为0（the denominator must be greater than 0）")) }
+            guard n >= 0 else { return .failure(RuleViolation("分子不能为负数（the numerator cannot be negative）")) }
             return .success(.ratio(numerator: n, denominator: d))
         case .flag(let flag):
-            guard kind == .boolean else { return .failure(RuleViolation("this indicator needs a number, not true/false")) }
+            guard kind == .boolean else { return .failure(RuleViolation("该指标需要填一个数（this indicator needs a number, not true/false）")) }
             return .success(.flag(flag))
         case .number(let number):
             switch kind {
-            case .boolean: return .failure(RuleViolation("this milestone is reported as true or false"))
-            case .ratio: return .failure(RuleViolation("this indicator is a rate: report numerator and denominator"))
-            case .count where number < 0, .amount where number < 0: return .failure(RuleViolation("a \(kind.rawValue) cannot be negative"))
+            case .boolean: return .failure(RuleViolation("该指标只填“是”或“否”（this milestone is reported as true or false）"))
+            case .ratio: return .failure(RuleViolation("该指标是比率，请填分子和分母（this indicator is a rate: report numerator and denominator）"))
+            case .count where number < 0, .amount where number < 0: return .failure(RuleViolation("不能为负数（a \(kind.rawValue) cannot be negative）"))
             default: return .success(.number(number))
             }
         }
