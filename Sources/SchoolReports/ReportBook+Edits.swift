@@ -67,7 +67,7 @@ extension ReportBook {
             guard let line = sheet.indicators.first(where: { $0.id.utf8.elementsEqual(indicator.utf8) }) else {
                 throw ReportBookError(
                     .unknownIndicator,
-                    "指标 \(indicator.prefix(80)) 不属于措施 \(edit.measure)（indicator \(indicator.prefix(80)) is not one of measure \(edit.measure)'s; sync, then see 'schoolsync measures'）"
+                    "指标 \(indicator.prefix(80)) 不属于措施 \(edit.measure)（there is no indicator \(indicator.prefix(80)) of measure \(edit.measure) on this device; run 'schoolsync sync', then see 'schoolsync measures'）"
                 )
             }
             switch input.value(for: line.kind) {
@@ -80,6 +80,10 @@ extension ReportBook {
             throw ReportBookError(.invalid, "有内容需要修改，尚未保存：\(first)", problems: problems)
         }
         try Self.requireEditable(sheet)
+        // A form that did not show every record the sheet covers cannot vouch for them.
+        if let seen = edit.seen, !sheet.seen.keys.allSatisfy({ seen.keys.contains($0) }) {
+            throw ReportBookError(.changedMeanwhile, "这个页面显示的内容不完整或已过期；下面是最新内容，请核对后重新填写（the form did not show every record of this report; reload it）")
+        }
 
         var fields: [String: Value] = [:]
         func change(_ field: String, to value: String?) throws {
@@ -105,7 +109,7 @@ extension ReportBook {
         var changes: [(RecordKey, [String: Value])] = fields.isEmpty ? [] : [(sheet.key, fields)]
         for (line, text) in valueTexts where line.stored.map({ !$0.utf8.elementsEqual(text.utf8) }) ?? true {
             if sheet.conflicts.contains(where: { $0.record == line.key && $0.field == "value" }) {
-                throw ReportBookError(.conflicted, "指标「\(line.name)」的值有冲突，等待管理员处理；可以提交处理建议（\(line.id) is in conflict: an administrator settles it; you may attach a proposal）")
+                throw ReportBookError(.conflicted, "指标「\(line.name)」的值有冲突，等待管理员处理；可以提交处理建议（\(line.id) is in conflict: an administrator must resolve it first; you may attach a proposal）")
             }
             changes.append(
                 (
@@ -144,6 +148,9 @@ extension ReportBook {
             default:
                 throw ReportBookError(.workflow, "报告已审核通过，如需修改请联系教育局退回（\(error.message); ask the bureau to return it first）")
             }
+        }
+        if let seen, seen[key] == nil {
+            throw ReportBookError(.changedMeanwhile, "这个页面已过期，请重新打开后再提交（the page did not show this report; reload it）")
         }
         let expected = seen.map { seen in seen.filter { $0.key == key } }
         try await write([(key, fields)], adding: [], expecting: expected)
@@ -209,7 +216,7 @@ extension ReportBook {
     }
 
     private static func conflicted(_ field: String) -> ReportBookError {
-        ReportBookError(.conflicted, "「\(fieldLabel(field))」有冲突，等待管理员处理；可以提交处理建议（\(field) is in conflict: an administrator settles it; you may attach a proposal）")
+        ReportBookError(.conflicted, "「\(fieldLabel(field))」有冲突，等待管理员处理；可以提交处理建议（\(field) is in conflict: an administrator must resolve it first; you may attach a proposal）")
     }
 
     private func write(_ changes: [(RecordKey, [String: Value])], adding files: [CapturedEvidence], expecting: [RecordKey: VersionVector?]?) async throws {

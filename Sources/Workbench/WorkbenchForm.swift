@@ -29,20 +29,24 @@ struct WorkbenchForm: Sendable {
         return (measure, period)
     }
 
-    /// The state the form was opened on (``encode(seen:)``); `nil` when it is missing or unreadable,
-    /// which a save treats as "changed meanwhile" only through the check it then fails.
-    var seen: [RecordKey: VersionVector?]? {
+    /// The state the form was opened on (``encode(seen:)``): each record it showed → its causal
+    /// context (`nil`: absent then).
+    ///
+    /// - Throws: a 409 ``Refusal`` when the field is missing or unreadable: a form that cannot say
+    ///   what it was opened on must not write over anything.
+    func seen() throws(Refusal) -> [RecordKey: VersionVector?] {
+        let stale = Refusal(status: .conflict, heading: "页面已过期", message: "这个页面无法确认打开时的内容；请重新打开后再保存。The form lost the state it was opened on; reload it.")
         guard let text = self["seen"], let data = Data(base64Encoded: text), data.count <= 512 * 1024,
-            let rows = try? JSONDecoder().decode([[String]].self, from: data)
-        else { return [:] }
+            let rows = try? JSONDecoder().decode([[String]].self, from: data), !rows.isEmpty
+        else { throw stale }
         var seen: [RecordKey: VersionVector?] = [:]
         for row in rows {
-            guard row.count == 3 else { return [:] }
+            guard row.count == 3 else { throw stale }
             let key = RecordKey(collection: row[0], id: row[1])
             if row[2].isEmpty {
                 seen[key] = .some(nil)
             } else {
-                guard let context = try? CanonicalJSON.decode(VersionVector.self, from: Data(row[2].utf8)) else { return [:] }
+                guard let context = try? CanonicalJSON.decode(VersionVector.self, from: Data(row[2].utf8)) else { throw stale }
                 seen[key] = .some(context)
             }
         }

@@ -114,7 +114,7 @@ struct WorkbenchRoutes: Sendable {
             let form = try await Self.readForm(request, csrf: csrf)
             let (measure, period) = try form.report()
             var edit = ReportEdit(measure: measure, period: period)
-            edit.seen = form.seen
+            edit.seen = try form.seen()
             let sheet = try await book.sheet(measure: measure, period: period)
             if let status = form["status"], !sheet.isConflicted("status") { edit.status = status }
             if let narrative = form["narrative"], !sheet.isConflicted("narrative") {
@@ -155,7 +155,7 @@ struct WorkbenchRoutes: Sendable {
             let form = try await Self.readForm(request, csrf: csrf)
             let (measure, period) = try form.report()
             do {
-                try await book.submit(measure: measure, period: period, seen: form.seen)
+                try await book.submit(measure: measure, period: period, seen: try form.seen())
                 return Self.redirect(toReport: measure, period: period, notice: "已标记为提交，同步时发送给教育局。")
             } catch let error as ReportBookError where error.code != .notEnrolled && error.code != .unknownMeasure {
                 let sheet = try await book.sheet(measure: measure, period: period)
@@ -171,7 +171,8 @@ struct WorkbenchRoutes: Sendable {
             let sheet = try await book.sheet(measure: measure, period: period)
             // The choices are indices into the conflicts as the page showed them: a page older
             // than the sheet may point at other values.
-            guard let seen = form.seen, seen == sheet.seen else {
+            let seen = try form.seen()
+            guard seen == sheet.seen else {
                 return try await reportPage(
                     sheet, problem: "打开页面后出现了新的值；请核对下面最新的内容后再提交建议。New values arrived; look again.", status: .conflict)
             }
@@ -209,7 +210,7 @@ struct WorkbenchRoutes: Sendable {
                     try await book.sheet(measure: measure, period: period), problem: "文件不能添加：\(error.message)", status: .unprocessableContent)
             }
             var edit = ReportEdit(measure: measure, period: period)
-            edit.seen = form.fields.seen
+            edit.seen = try form.fields.seen()
             edit.addEvidence = [captured]
             do {
                 try await book.save(edit)
@@ -227,7 +228,7 @@ struct WorkbenchRoutes: Sendable {
             let form = try await Self.readForm(request, csrf: csrf)
             let (measure, period) = try form.report()
             var edit = ReportEdit(measure: measure, period: period)
-            edit.seen = form.seen
+            edit.seen = try form.seen()
             edit.removeEvidence = [form["sha256"] ?? ""]
             do {
                 try await book.save(edit)

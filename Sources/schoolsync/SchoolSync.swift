@@ -4,6 +4,7 @@ import Foundation
 import GRDB
 import Logging
 import Reporting
+import SchoolReports
 import SyncClient
 import SyncCore
 import Synchronization
@@ -187,6 +188,8 @@ struct CLIError: Error, CustomStringConvertible {
             return try await body()
         } catch let error as SyncClientError {
             throw CLIError(error)
+        } catch let error as ReportBookError {
+            throw CLIError(error.message, exitCode: error.code == .notEnrolled ? 64 : 65)
         }
     }
 

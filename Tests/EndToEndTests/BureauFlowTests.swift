@@ -92,13 +92,17 @@ struct BureauFlowTests {
         #expect(discarded.status == 0, "\(discarded.stdout) \(discarded.stderr)")
         #expect(try await ok(["report", "show"] + report + ["--json"], "zhuoran.sqlite").stdout.contains(#""workflow" : "approved""#))
 
-        // Another late edit is refused too; once the bureau returns the report, the next sync re-sends it.
-        _ = try await ok(["report", "set"] + report + ["--narrative", "按退回意见补充"], "zhuoran.sqlite")
-        #expect(try await cli(["sync", "--quiet"], "zhuoran.sqlite").status == 2)
+        // Once the device knows the report is approved, it refuses an edit itself (DOMAIN-PROTOCOL.md
+        // §3: a device refuses locally what the server would refuse); once the bureau returns the
+        // report, the edit is taken and sent.
+        let lockedHere = try await cli(["report", "set"] + report + ["--narrative", "按退回意见补充"], "zhuoran.sqlite")
+        #expect(lockedHere.status == 65 && lockedHere.stderr.contains("approved"), "\(lockedHere.stderr)")
         _ = try await ok(
             ["bureau", "return", "--school", "qx-zhuoran", "--measure", goals, "--period", "2025-S1", "--comment", "请补充说明"],
             "bureau.sqlite"
         )
+        #expect(try await cli(["sync", "--quiet"], "zhuoran.sqlite").status == 0)
+        _ = try await ok(["report", "set"] + report + ["--narrative", "按退回意见补充"], "zhuoran.sqlite")
         let resent = try await cli(["sync", "--quiet"], "zhuoran.sqlite")
         #expect(resent.status == 0, "\(resent.stdout) \(resent.stderr)")
         let returned = try await ok(["report", "show"] + report + ["--json"], "zhuoran.sqlite").stdout

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GRDB
 import Reporting
+import SchoolReports
 import SyncClient
 import SyncCore
 
@@ -138,38 +139,34 @@ extension SchoolSync.Report {
             if let status, !SchoolSync.Report.statuses.contains(status) {
                 throw ValidationError("--status must be one of \(SchoolSync.Report.statuses.joined(separator: ", "))")
             }
-            _ = try indicatorValues()
+            _ = try indicatorInputs()
             _ = try evidenceArguments()
             guard status != nil || narrative != nil || !value.isEmpty || !ratio.isEmpty || !evidence.isEmpty || !removeEvidence.isEmpty else {
                 throw ValidationError("name at least one of --status, --narrative, --value, --ratio, --evidence, --remove-evidence")
             }
         }
 
-        /// Indicator id → the JSON of its value: one field, so numerator and denominator never split.
-        func indicatorValues() throws -> [(String, String)] {
-            var result: [(String, String)] = []
+        /// Indicator id → what was typed: `--value` numbers or true/false, `--ratio` NUMERATOR/DENOMINATOR.
+        /// Their rules are Reporting's (``IndicatorInput``), checked against the indicator's kind when saved.
+        func indicatorInputs() throws -> [(String, IndicatorInput)] {
+            var result: [(String, IndicatorInput)] = []
             for item in value {
                 let (indicator, text) = try split(item, "--value")
                 if text == "true" || text == "false" {
-                    result.append((indicator, #"{"value":\#(text)}"#))
-                } else if let number = Self.canonicalNumber(text) {
-                    result.append((indicator, #"{"value":\#(number)}"#))
+                    result.append((indicator, .flag(text == "true")))
+                } else if IndicatorInput.canonicalNumber(text) != nil {
+                    result.append((indicator, .number(text)))
                 } else {
                     throw ValidationError("--value \(item): the value must be a number, true or false")
                 }
             }
             for item in ratio {
                 let (indicator, text) = try split(item, "--ratio")
-                let parts = text.split(separator: "/")
-                guard parts.count == 2, let numeratorText = Self.canonicalNumber(String(parts[0])), let denominatorText = Self.canonicalNumber(String(parts[1])),
-                    let numerator = Double(numeratorText), let denominator = Double(denominatorText)
-                else {
+                let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+                guard parts.count == 2, IndicatorInput.canonicalNumber(String(parts[0])) != nil, IndicatorInput.canonicalNumber(String(parts[1])) != nil else {
                     throw ValidationError("--ratio \(item): write NUMERATOR/DENOMINATOR, e.g. 1126/1000")
                 }
-                guard denominator > 0, numerator >= 0 else {
-                    throw ValidationError("--ratio \(item): the denominator must be positive and the numerator not negative")
-                }
-                result.append((indicator, #"{"denominator":\#(denominatorText),"numerator":\#(numeratorText)}"#))
+                result.append((indicator, .ratio(numerator: String(parts[0]), denominator: String(parts[1]))))
             }
             return result
         }
@@ -199,41 +196,6 @@ extension SchoolSync.Report {
             }
         }
 
-        /// The report's evidence list after this command's additions and removals.
-        static func evidenceList(_ existing: [EvidenceItem], adding: [EvidenceItem], removing: [String]) throws -> [EvidenceItem] {
-            var items = existing
-            for target in removing {
-                let kept = items.filter { $0.name != target && $0.sha256 != target.lowercased() }
-                guard kept.count < items.count else {
-                    let names = items.map(\.name).joined(separator: ", ")
-                    throw CLIError(
-                        "the report has no evidence named '\(target)' (it has: \(names.isEmpty ? "none" : names)); see 'schoolsync evidence list'",
-                        exitCode: 65
-                    )
-                }
-                items = kept
-            }
-            for item in adding where !items.contains(item) {
-                // The same file again under the same name replaces the old item (a size and type added, say).
-                items.removeAll { $0.sha256 == item.sha256 && $0.name == item.name }
-                items.append(item)
-            }
-            return items
-        }
-
-        /// A number as JSON writes it, one spelling per value: `2`, `2.5`, `1e+20` — never `0x10`,
-        /// `+3`, `2.50` or ` 7`. Values compare by their bytes (PROTOCOL.md §2.2), so two devices
-        /// entering the same number must write the same text; `nil` for anything that is not a finite decimal number.
-        static func canonicalNumber(_ text: String) -> String? {
-            guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || "-.eE+".utf8.contains($0) }) else {
-                return nil
-            }
-            if let whole = Int64(text) { return "\(whole)" }
-            guard let number = Double(text), number.isFinite else { return nil }
-            if number == number.rounded(), abs(number) < 9.007_199_254_740_992e15 { return "\(Int64(number))" }
-            return "\(number)"
-        }
-
         private func split(_ item: String, _ option: String) throws -> (String, String) {
             guard let equals = item.firstIndex(of: "="), equals != item.startIndex, item.index(after: equals) != item.endIndex else {
                 throw ValidationError("\(option) \(item): write NAME=VALUE")
@@ -243,68 +205,28 @@ extension SchoolSync.Report {
 
         func run() async throws {
             try await runCommand {
-                let replica = try global.openReplica()
-                let (school, device) = try await SchoolSync.Report.school(of: replica, path: global.path)
-                try await SchoolSync.Report.requireMeasure(report.measure, in: replica)
-                // Each value belongs to an indicator of this measure: say so here, not after a sync.
-                for (indicator, _) in try indicatorValues() {
-                    let record = try await CLIError.translating { try await replica.record(RecordKey(collection: "indicators", id: indicator)) }
-                    guard let state = record?.state, !state.isDeleted else {
-                        throw CLIError("there is no indicator \(indicator) on this device; run 'schoolsync sync', then see 'schoolsync measures'", exitCode: 65)
-                    }
-                    if case .string(let measure)? = state.value(of: "measure_id"), !measure.utf8.elementsEqual(report.measure.utf8) {
-                        throw CLIError("indicator \(indicator) belongs to measure \(measure), not \(report.measure); use --measure \(measure)", exitCode: 65)
-                    }
-                }
-                let key = report.key(school: school)
-                let existing = try await replica.record(key)
-                // Only what the user named is written, so two devices editing different fields merge.
-                var fields: [String: Value] = [:]
-                if existing == nil || existing?.state.isDeleted == true {
-                    fields["author"] = .string(device)
-                    fields["school_id"] = .string(school)
-                    fields["measure_id"] = .string(report.measure)
-                    fields["period"] = .string(report.period)
-                    fields["workflow"] = .string("draft")
-                    fields["status"] = .string(status ?? "not_started")
-                }
-                if let status { fields["status"] = .string(status) }
-                if let narrative { fields["narrative"] = .string(narrative) }
+                let book = ReportBook(replica: try global.openReplica())
+                var edit = ReportEdit(measure: report.measure, period: report.period)
+                edit.status = status
+                edit.narrative = narrative
+                for (indicator, input) in try indicatorInputs() { edit.values[indicator] = input }
                 // Every file is read and checked before anything is written: a refused file leaves no trace.
-                var captured: [CapturedEvidence] = []
-                var added: [EvidenceItem] = []
                 for argument in try evidenceArguments() {
                     switch argument {
-                    case .file(let url):
-                        let file = try await CLIError.translating { try CapturedEvidence(contentsOf: url) }
-                        captured.append(file)
-                        added.append(file.item)
-                    case .named(let item):
-                        added.append(item)
+                    case .file(let url): edit.addEvidence.append(try await CLIError.translating { try CapturedEvidence(contentsOf: url) })
+                    case .named(let item): edit.addEvidenceItems.append(item)
                     }
                 }
-                if !evidence.isEmpty || !removeEvidence.isEmpty {
-                    let existingItems = EvidenceItem.items(in: existing?.state.isDeleted == false ? existing?.state.value(of: "evidence") : nil)
-                    fields["evidence"] = EvidenceItem.field(try Self.evidenceList(existingItems, adding: added, removing: removeEvidence))
-                }
-                var changes: [(RecordKey, [String: Value])] = [(key, fields)]
-                for (indicator, json) in try indicatorValues() {
-                    changes.append(
-                        (
-                            RecordKey(collection: "indicator_values", id: "\(school)/\(report.period)/\(indicator)"),
-                            [
-                                "school_id": .string(school), "indicator_id": .string(indicator), "measure_id": .string(report.measure),
-                                "period": .string(report.period), "value": .string(json),
-                            ]
-                        )
-                    )
-                }
-                try await CLIError.translating { try await replica.write(changes, addingEvidence: captured) }
-                if global.json { return try printJSON(["report": key.id, "saved": "true"]) }
-                for file in captured {
+                edit.removeEvidence = removeEvidence
+                let outcome = try await CLIError.translating { try await book.save(edit) }
+                if global.json { return try printJSON(["report": outcome.report.id, "saved": "true"]) }
+                for file in edit.addEvidence {
                     print("kept \(file.item.name) (\(file.item.type ?? ""), \(file.bytes.count) bytes, sha256 \(file.item.sha256)) in the database")
                 }
-                print("saved \(key.id) locally; run 'schoolsync sync' to send it")
+                print(
+                    outcome.recordsWritten == 0 && edit.addEvidence.isEmpty
+                        ? "\(outcome.report.id) already holds these values; nothing to save"
+                        : "saved \(outcome.report.id) locally; run 'schoolsync sync' to send it")
             }
         }
     }
@@ -319,24 +241,9 @@ extension SchoolSync.Report {
 
         func run() async throws {
             try await runCommand {
-                let replica = try global.openReplica()
-                let (school, device) = try await SchoolSync.Report.school(of: replica, path: global.path)
-                let key = report.key(school: school)
-                let existing = try await replica.record(key)
-                // Wall time is shown to people only; nothing compares it.
-                let fields: [String: Value]
-                do throws(ReportWorkflowError) {
-                    fields = try ReportWorkflow.submit(existing?.state, reportID: key.id, author: device, at: Date())
-                } catch {
-                    guard error.code != .missing else {
-                        throw CLIError(
-                            "no report for \(report.measure) in \(report.period) to submit; fill it in with 'schoolsync report set' first",
-                            exitCode: 65
-                        )
-                    }
-                    throw CLIError(error.code == .wrongState ? error.message + "; ask the bureau to return it first" : error.message, exitCode: 65)
-                }
-                try await CLIError.translating { try await replica.write(key, fields) }
+                let book = ReportBook(replica: try global.openReplica())
+                let key = ReportBook.reportKey(school: try await CLIError.translating { try await book.enrolment() }.school, period: report.period, measure: report.measure)
+                try await CLIError.translating { try await book.submit(measure: report.measure, period: report.period) }
                 if global.json { return try printJSON(["report": key.id, "workflow": "submitted"]) }
                 print("marked \(key.id) as submitted; run 'schoolsync sync' to send it")
             }
