@@ -75,6 +75,7 @@ let package = Package(
                 "SyncClient",
                 "SyncCore",
                 "Reporting",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "MultipartKit", package: "multipart-kit"),

@@ -76,7 +76,8 @@ extension ReportBook {
             }
         }
         guard problems.isEmpty else {
-            let first = problems.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
+            let names = Dictionary(sheet.indicators.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+            let first = problems.sorted { $0.key < $1.key }.map { "\(names[$0.key] ?? Self.fieldLabel($0.key))：\($0.value)" }.joined(separator: "；")
             throw ReportBookError(.invalid, "有内容需要修改，尚未保存：\(first)", problems: problems)
         }
         try Self.requireEditable(sheet)

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Hummingbird
 import Logging
 import Mustache
@@ -80,18 +81,27 @@ struct WorkbenchRoutes: Sendable {
         try await guarded {
             let status = try await book.replica.status()
             let school = status.school ?? ""
+            // An indicator value is fixed on its measure's report page.
+            let measureOf = try await book.replica.read { db in
+                Dictionary(
+                    try Row.fetchAll(db, sql: "SELECT CAST(id AS TEXT) AS id, CAST(measure_id AS TEXT) AS measure FROM indicators").compactMap { row in
+                        (row["id"] as String?).flatMap { id in (row["measure"] as String?).map { (id, $0) } }
+                    },
+                    uniquingKeysWith: { first, _ in first }
+                )
+            }
             let rejected: [[String: Any]] = status.rejected.map { item in
                 [
                     "what": Self.describe(collection: item.collection, id: item.id), "message": item.message, "code": item.code.rawValue,
                     "since": item.since as Any, "collection": item.collection, "id": item.id,
-                    "fix": Self.fixLink(collection: item.collection, id: item.id, school: school) as Any,
+                    "fix": Self.fixLink(collection: item.collection, id: item.id, school: school, measureOf: measureOf) as Any,
                 ]
             }
             let conflicts: [[String: Any]] = status.conflicts.map { item in
                 [
                     "what": Self.describe(collection: item.collection, id: item.id),
                     "fields": item.deleteConflict ? "一台设备删除、另一台修改" : item.fields.keys.sorted().joined(separator: "、"),
-                    "fix": Self.fixLink(collection: item.collection, id: item.id, school: school) as Any,
+                    "fix": Self.fixLink(collection: item.collection, id: item.id, school: school, measureOf: measureOf) as Any,
                 ]
             }
             let files: [[String: Any]] = (status.evidenceWaiting + status.evidenceHeldBack).map { file in
@@ -533,15 +543,17 @@ struct WorkbenchRoutes: Sendable {
         }
     }
 
-    /// The report page that fixes a record: a report's own, or an indicator value's report.
-    static func fixLink(collection: String, id: String, school: String) -> String? {
+    /// The report page that fixes a record: a report's own, or an indicator value's measure's.
+    static func fixLink(collection: String, id: String, school: String, measureOf: [String: String]) -> String? {
         let parts = id.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 3, parts[0] == school else { return nil }
-        switch collection {
-        case "reports": return "/report?period=\(queryValue(parts[1]))&measure=\(queryValue(parts[2]))"
-        case "indicator_values": return nil
-        default: return nil
-        }
+        guard parts.count == 3, parts[0] == school, RecordRules.isPeriod(parts[1]) else { return nil }
+        let measure: String? =
+            switch collection {
+            case "reports": parts[2]
+            case "indicator_values": measureOf[parts[2]]
+            default: nil
+            }
+        return measure.map { "/report?period=\(queryValue(parts[1]))&measure=\(queryValue($0))" }
     }
 
     static func typedSummary(_ form: WorkbenchForm, sheet: ReportSheet) -> String {

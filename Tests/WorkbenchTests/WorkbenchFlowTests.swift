@@ -283,6 +283,7 @@ import Testing
                 #expect(status.html.contains("被拒收"))
                 #expect(status.html.contains("不能为负数"))
                 #expect(status.html.contains("放弃本机的修改"))
+                #expect(status.html.contains("href=\"/report?period=2025-S1&amp;measure=qixing-2024/m6.1\">去改正"), "the way out: the report page that fixes it")
                 let discarded = try await browser.post(
                     "/discard",
                     [("csrf", home.hidden("csrf") ?? ""), ("collection", "indicator_values"), ("id", "\(Fixture.schoolA)/2025-S1/\(School.count)"), ("back", "/status")]
