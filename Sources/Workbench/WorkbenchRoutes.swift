@@ -42,7 +42,7 @@ struct WorkbenchRoutes: Sendable {
                 return try await page("home", title: "首页", back: "/", ["period": "", "count": 0, "notice": Self.notice(request)])
             }
             let items = try await book.agenda(period: period)
-            var plans: [(title: String, items: [[String: Any]])] = []
+            var plans: [(title: String, areas: [(title: String, items: [[String: Any]])])] = []
             for item in items {
                 let entry: [String: Any] = [
                     "period": period.id, "measureParam": Self.queryValue(item.measure), "code": item.code, "title": item.title, "area": item.area,
@@ -50,16 +50,24 @@ struct WorkbenchRoutes: Sendable {
                     "rejected": item.rejected != nil, "workflow": item.workflow ?? "none", "workflowLabel": Self.workflowLabel(item.workflow),
                     "reviewComment": item.reviewComment as Any,
                 ]
-                // Late ones lead the list whatever their plan; the rest stay grouped by plan.
+                // Late ones lead the list whatever their plan; the rest stay grouped by plan and area.
                 let title = item.late ? "逾期未提交" : item.planTitle
-                if let index = plans.firstIndex(where: { $0.title == title }) { plans[index].items.append(entry) } else { plans.append((title, [entry])) }
+                let area = item.late ? "" : item.area
+                let index = plans.firstIndex { $0.title == title } ?? { plans.append((title, [])); return plans.count - 1 }()
+                if let inner = plans[index].areas.firstIndex(where: { $0.title == area }) {
+                    plans[index].areas[inner].items.append(entry)
+                } else {
+                    plans[index].areas.append((area, [entry]))
+                }
             }
             return try await page(
                 "home", title: "\(period.id) 本校措施", back: "/?period=\(period.id)",
                 [
                     "period": period.id, "due": period.due as Any, "count": "\(items.count)", "late": items.filter(\.late).count,
                     "periods": periods.filter { $0.id != period.id }.map { ["id": $0.id] },
-                    "plans": plans.map { ["title": $0.title, "items": $0.items] as [String: Any] },
+                    "plans": plans.map { plan in
+                        ["title": plan.title, "areas": plan.areas.map { ["title": $0.title, "items": $0.items] as [String: Any] }] as [String: Any]
+                    },
                     "notice": Self.notice(request) as Any,
                 ]
             )

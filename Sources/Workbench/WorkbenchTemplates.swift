@@ -47,6 +47,7 @@ enum WorkbenchTemplates {
         {{#periods}} · <a href="/?period={{id}}">{{id}}</a>{{/periods}}</p>
         {{#plans}}
         <h2>{{title}}</h2>
+        {{#areas}}{{#title}}<h3>{{title}}</h3>{{/title}}
         {{#items}}
         <div class="card"><a class="name" href="/report?period={{period}}&amp;measure={{measureParam}}">{{code}} {{title}}</a>
         <div>{{#late}}<span class="badge late">逾期</span>{{/late}}<span class="badge {{workflow}}">{{workflowLabel}}</span>{{#waiting}}<span class="badge waiting">待发送</span>{{/waiting}}{{#conflicted}}<span class="badge conflict">有冲突</span>{{/conflicted}}{{#rejected}}<span class="badge late">被拒收</span>{{/rejected}}
@@ -54,6 +55,7 @@ enum WorkbenchTemplates {
         {{#reviewComment}}<div class="returned">教育局退回意见：{{reviewComment}}</div>{{/reviewComment}}
         </div>
         {{/items}}
+        {{/areas}}
         {{/plans}}
         {{^plans}}<p class="muted">本期没有分配给本校的措施。如果刚登记，请先点“立即同步”获取计划。</p>{{/plans}}
         </body></html>
