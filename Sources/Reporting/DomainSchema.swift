@@ -68,7 +68,8 @@ public enum DomainSchema {
     )
 
     /// `reports` (DOMAIN-PROTOCOL.md §6): in `school:<school>`, id `<school>/<period>/<measure>`; `evidence` and
-    /// `approval` are JSON text, `workflow` one of ``RecordRules/workflows``.
+    /// `approval` are JSON text, `workflow` one of ``RecordRules/workflows``; `proposal` is the school's
+    /// proposal for settling a conflict, which the administrator sees beside it.
     public static let reports = CollectionSchema(
         "reports",
         scope: .school,
@@ -76,7 +77,7 @@ public enum DomainSchema {
             .init("school_id", .text), .init("measure_id", .text), .init("period", .text), .init("status", .text),
             .init("narrative", .text), .init("evidence", .json), .init("workflow", .text),
             .init("submitted_at", .text), .init("author", .text), .init("approval", .json), .init("review_comment", .text),
-            .init("reviewer", .text),
+            .init("reviewer", .text), .init("proposal", .text),
         ]
     )
 

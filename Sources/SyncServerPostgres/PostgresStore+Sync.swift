@@ -156,6 +156,24 @@ extension PostgresStore {
         }
     }
 
+    /// The current state of the record `key`, or `nil` when the store holds none.
+    ///
+    /// - Throws: ``StoreError`` `.damaged` when the stored record cannot be read; postgres-nio's `PSQLError`.
+    public func record(_ key: RecordKey) async throws -> SyncRecord? {
+        try await read { connection in
+            let rows = try await connection.query(
+                "SELECT collection, id, scope, state FROM records WHERE collection = \(key.collection) AND id = \(key.id)",
+                logger: logger
+            )
+            // (collection, id) is the primary key: one row at most.
+            var record: SyncRecord?
+            for try await (collection, id, scope, state) in rows.decode((String, String, String, String).self) {
+                record = try Self.storedRecord(collection: collection, id: id, scope: scope, state: state)
+            }
+            return record
+        }
+    }
+
     /// Writes devices' pulls and pushes to the device list in one transaction, each device's in the
     /// order given; users' activity is skipped and a client name is cut to 64 characters.
     public func recordActivity(_ activities: [DeviceActivity]) async throws {

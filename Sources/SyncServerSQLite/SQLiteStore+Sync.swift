@@ -86,6 +86,19 @@ extension SQLiteStore {
         }
     }
 
+    /// The current state of the record `key`, or `nil` when the store holds none.
+    ///
+    /// - Throws: ``StoreError`` `.damaged` when the stored record cannot be read; GRDB's `DatabaseError`.
+    public func record(_ key: RecordKey) async throws -> SyncRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT collection, id, scope, state FROM records WHERE collection = ? AND id = ?"),
+                arguments: [key.collection, key.id]
+            )?
+            .storedRecord()
+        }
+    }
+
     /// Writes devices' pulls and pushes to the device list in one transaction, in the order given; users'
     /// activity is skipped and a client name is cut to 64 characters.
     public func recordActivity(_ activities: [DeviceActivity]) async throws {

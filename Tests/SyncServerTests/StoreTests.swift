@@ -178,4 +178,31 @@ struct StoreTests {
             #expect(try await fixture.store.openConflictCount() == 0)
         }
     }
+
+    /// `record(_:)` reads one record as it is stored — in conflict or deleted — and `nil` for a key
+    /// the store does not hold (the admin conflict page reads a report's `proposal` so).
+    @Test(arguments: StoreKind.allCases) func oneRecordIsReadAsItIsStored(kind: StoreKind) async throws {
+        try await Fixture.with(store: kind) { fixture in
+            let a = ReplicaID(high: 1, low: 1)
+            let b = ReplicaID(high: 2, low: 2)
+            let base = try Make.report("qx-zhuoran/2025-S1/m1", values: ["proposal": .string("采用教务处的数字")], by: a)
+            var left = base
+            try left.state.write(["proposal": .string("采用教务处的数字 2")], by: a)
+            var right = base
+            try right.state.write(["proposal": .string("采用校长室的数字 3")], by: b)
+            var deleted = try Make.report("qx-zhuoran/2025-S1/m2", values: ["narrative": .string("初稿")], by: a)
+            try deleted.state.delete(by: a)
+            let bureau = try await fixture.principal(fixture.bureau)
+            _ = try await fixture.store.push(try Make.push([left, deleted], replica: a), by: bureau, rules: .protocolOnly, at: Date())
+            _ = try await fixture.store.push(try Make.push([right], replica: b), by: bureau, rules: .protocolOnly, at: Date())
+
+            let read = try #require(try await fixture.store.record(base.key))
+            #expect(read.scope == base.scope)
+            #expect(read.state == (try left.state.joined(with: right.state)))
+            #expect(Set(read.state.fields["proposal"]?.distinctValues ?? []) == [.string("采用教务处的数字 2"), .string("采用校长室的数字 3")])
+            #expect(try await fixture.store.record(deleted.key)?.state.isDeleted == true)
+            #expect(try await fixture.store.record(RecordKey(collection: "reports", id: "qx-zhuoran/2025-S1/m3")) == nil)
+            #expect(try await fixture.store.record(RecordKey(collection: "indicator_values", id: base.key.id)) == nil)
+        }
+    }
 }

@@ -12,6 +12,9 @@ public enum RecordRules {
     public static let workflows: Set = ["draft", "submitted", "returned", "approved"]
     /// Report fields that belong to the review, not to the school's content.
     static let reviewFields: Set = ["approval", "review_comment", "reviewer"]
+    /// The longest `proposal` a report may hold, in Unicode code points (DOMAIN-PROTOCOL.md §6.2):
+    /// a client checks it before saving, and the server refuses a longer one with `validation`.
+    public static let maxProposalLength = 2000
 
     /// Why `state` may not be stored, or `nil`.
     ///
@@ -217,7 +220,28 @@ public enum RecordRules {
         if let evidence = text(state, "evidence"), !isEvidenceList(evidence) {
             return RuleViolation("evidence must be a list of {\"name\": …, \"sha256\": 64 hex digits, \"size\": bytes, \"type\": a §13.1 type}")
         }
+        if let proposal = text(state, "proposal"), !isAcceptableProposal(proposal) {
+            return RuleViolation("建议不能超过2000字，也不能含U+0000（proposal is at most 2,000 characters, without U+0000）")
+        }
         return nil
+    }
+
+    /// Whether `text` may be a report's `proposal` (DOMAIN-PROTOCOL.md §6.4 rule 12): at most
+    /// ``maxProposalLength`` Unicode code points — code points, not grapheme clusters, so every
+    /// implementation counts alike whatever its Unicode version — and no U+0000.
+    ///
+    /// For example, a client checks a proposal before it saves it:
+    ///
+    /// ```swift
+    /// guard RecordRules.isAcceptableProposal(text) else { throw … }
+    /// ```
+    public static func isAcceptableProposal(_ text: String) -> Bool {
+        var count = 0
+        for scalar in text.unicodeScalars {
+            count += 1
+            if count > maxProposalLength || scalar == "\u{0}" { return false }
+        }
+        return true
     }
 
     private static func valueViolation(

@@ -69,6 +69,21 @@ struct AdminPages {
         let value: String
     }
 
+    /// The school's proposal for settling the conflict (DOMAIN-PROTOCOL.md §6.2 `proposal`), shown
+    /// above the form: the `proposal` of the conflicted report, or of the report a conflicted
+    /// indicator value belongs to. It informs the administrator; it settles nothing.
+    struct Proposal {
+        /// One text, or each value while the proposal itself is in conflict.
+        let texts: [ProposalText]
+        /// Whether the proposal itself is in conflict (then every value is shown).
+        let conflicted: Bool
+    }
+
+    /// One value of a proposal, as the template shows it.
+    struct ProposalText {
+        let text: String
+    }
+
     /// A record's key as the tail of a page URL, `<collection>/<id>` with the id percent-encoded
     /// as one segment — its `/` too, so `%`, `?`, `#`, spaces, CJK and empty segments all survive —
     /// which `recordKey()` (on the request context) decodes exactly once.
@@ -101,9 +116,64 @@ struct AdminPages {
             "fields": fields, "deleteConflict": !detail.deletedBy.isEmpty, "deletedBy": detail.deletedBy.joined(separator: "、"),
             "lastContent": (detail.lastContent ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "),
             "settled": detail.settled.sorted { $0.key < $1.key }.map { Setting(name: $0.key, value: $0.value.description) },
+            "proposal": try await proposal(for: key, detail: detail),
             "error": error,
         ]
         return try pages.html(pages.render(object, "conflict"), status: status)
+    }
+
+    /// The proposal of the report that `key` is, or that the indicator value `key` belongs to
+    /// (`<school>/<period>/<measure_id>`, the measure read from the value's settled `measure_id` or
+    /// its last content); `nil` when that report has none, or is deleted or unknown.
+    private func proposal(for key: RecordKey, detail: ConflictDetail) async throws -> Proposal? {
+        let values: [Value]
+        switch key.collection {
+        case "reports":
+            // The conflict detail already holds the report's own fields.
+            values = detail.conflicts["proposal"]?.map(\.value) ?? detail.settled["proposal"].map { [$0] } ?? []
+        case "indicator_values":
+            guard let reportKey = Self.reportKey(ofIndicatorValue: key.id, detail: detail),
+                let report = try await store.record(reportKey), !report.state.isDeleted
+            else { return nil }
+            values = report.state.fields["proposal"]?.distinctValues ?? []
+        default:
+            return nil
+        }
+        return Self.proposal(values)
+    }
+
+    /// What the page shows of a proposal's values: each distinct one, a cleared proposal (null or
+    /// blank) only beside another value; `nil` when nothing is proposed.
+    static func proposal(_ values: [Value]) -> Proposal? {
+        var distinct: [Value] = []
+        for value in values where !distinct.contains(value) { distinct.append(value) }
+        func isBlank(_ value: Value) -> Bool {
+            switch value {
+            case .null: true
+            case .string(let text): text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+            default: false
+            }
+        }
+        guard distinct.contains(where: { !isBlank($0) }) else { return nil }
+        let texts = distinct.map { value in
+            switch value {
+            case .string(let text) where !isBlank(value): ProposalText(text: text)
+            case .string, .null: ProposalText(text: "（无建议 no proposal）")
+            default: ProposalText(text: value.description)
+            }
+        }
+        return Proposal(texts: texts, conflicted: distinct.count > 1)
+    }
+
+    /// The report of the indicator value `id` (`<school>/<period>/<indicator>`): the same school and
+    /// period, and the value's `measure_id`; `nil` when the id or the measure cannot tell.
+    static func reportKey(ofIndicatorValue id: String, detail: ConflictDetail) -> RecordKey? {
+        let parts = id.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty,
+            case .string(let measure)? = detail.settled["measure_id"] ?? detail.lastContent?["measure_id"], !measure.isEmpty
+        else { return nil }
+        let key = RecordKey(collection: "reports", id: "\(parts[0])/\(parts[1])/\(measure)")
+        return (try? key.validate()) == nil ? nil : key
     }
 
     func resolve(_ request: Request, context: PageRequestContext) async throws -> Response {

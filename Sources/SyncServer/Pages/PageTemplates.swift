@@ -19,6 +19,7 @@ enum PageTemplates {
         .target{position:absolute;top:-3px;bottom:-3px;width:2px;background:#1d2733}
         table{border-collapse:collapse;width:100%;font-size:.9rem} td,th{border-bottom:1px solid #e3e7ed;padding:.3rem;text-align:left}
         td.n,th.n{text-align:right} .error{color:#b3261e} input,button{font-size:1rem;padding:.4rem}
+        .proposal{background:#f6f8fb} .pre{white-space:pre-wrap;overflow-wrap:anywhere}
         </style></head><body>
         """
 
@@ -80,6 +81,13 @@ enum PageTemplates {
         <p class="muted">{{scope}} · <a href="/admin/conflicts">全部冲突 All conflicts</a></p>
         {{#error}}<p class="error">{{error}}</p>{{/error}}
         {{#deletedBy}}<p class="card error">已被 {{deletedBy}} 删除，同时在其他设备上被编辑。Deleted on one device while edited on another.</p>{{/deletedBy}}
+        {{#proposal}}
+        <section class="card proposal"><h2>学校的建议 School's proposal</h2>
+        {{#conflicted}}<p class="muted">建议本身也有冲突，以下是每个值。The proposal is in conflict too; here is every value.</p>{{/conflicted}}
+        {{#texts}}<p class="pre">{{text}}</p>{{/texts}}
+        <p class="muted">建议不会解决冲突，请在下面选择。A proposal settles nothing; choose below.</p>
+        </section>
+        {{/proposal}}
         <form method="post" action="/admin/conflicts/{{path}}">
         <input type="hidden" name="csrf" value="{{csrf}}">
         <input type="hidden" name="seen" value="{{seen}}">

@@ -63,6 +63,11 @@ public protocol SyncStore: Service, EvidenceStore {
     /// the bureau's summary of one term never reads every term's records.
     func records(in collections: [String], periodCollections: Set<String>, period: String?) async throws -> [SyncRecord]
 
+    /// The current state of one record — deleted or in conflict as it may be — or `nil` when the
+    /// store holds no such record; for a page that shows one record beside another (the report
+    /// whose `proposal` the conflict page of one of its indicator values shows).
+    func record(_ key: RecordKey) async throws -> SyncRecord?
+
     /// Opens a browser session for a principal; returns the session id (kept only as a hash).
     /// Sessions expired at `time` (the server's clock) are removed on the way.
     func createSession(for principal: Principal, csrf: String, expiresAt: Date, at time: Date) async throws -> String
