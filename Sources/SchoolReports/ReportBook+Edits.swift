@@ -165,7 +165,7 @@ extension ReportBook {
     ///   `conflicted` (the proposal itself is in conflict), `changedMeanwhile`.
     public func propose(_ text: String, measure: String, period: String, seen: [RecordKey: VersionVector?]? = nil) async throws {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, trimmed.count <= Self.maxProposalLength, !trimmed.unicodeScalars.contains("\u{0}") else {
+        guard !trimmed.isEmpty, RecordRules.isAcceptableProposal(trimmed) else {
             throw ReportBookError(
                 .invalid, "请写明建议（1–\(Self.maxProposalLength)字）（a proposal of 1–\(Self.maxProposalLength) characters）",
                 problems: ["proposal": "请写明建议（1–\(Self.maxProposalLength)字）"])
@@ -179,8 +179,8 @@ extension ReportBook {
 
     /// The longest narrative a form accepts, in characters.
     public static let maxNarrativeLength = 20_000
-    /// The longest proposal, in characters (DOMAIN-PROTOCOL.md §6.4).
-    public static let maxProposalLength = 2000
+    /// The longest proposal, in Unicode code points (DOMAIN-PROTOCOL.md §6.4 rule 12).
+    public static let maxProposalLength = RecordRules.maxProposalLength
 
     /// The report's evidence list after additions and removals: removing names an item by name
     /// or SHA-256; adding the same file under the same name again replaces the item.

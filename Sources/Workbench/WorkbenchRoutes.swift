@@ -53,7 +53,12 @@ struct WorkbenchRoutes: Sendable {
                 // Late ones lead the list whatever their plan; the rest stay grouped by plan and area.
                 let title = item.late ? "逾期未提交" : item.planTitle
                 let area = item.late ? "" : item.area
-                let index = plans.firstIndex { $0.title == title } ?? { plans.append((title, [])); return plans.count - 1 }()
+                let index =
+                    plans.firstIndex { $0.title == title }
+                    ?? {
+                        plans.append((title, []))
+                        return plans.count - 1
+                    }()
                 if let inner = plans[index].areas.firstIndex(where: { $0.title == area }) {
                     plans[index].areas[inner].items.append(entry)
                 } else {
@@ -198,7 +203,9 @@ struct WorkbenchRoutes: Sendable {
             for (index, conflict) in sheet.conflicts.enumerated() {
                 guard let choice = form["prefer.\(index)"].flatMap(Int.init), conflict.candidates.indices.contains(choice) else { continue }
                 let candidate = conflict.candidates[choice]
-                lines.append("「\(conflict.label)」建议采用：«\(candidate.value)»（\(Self.writer(candidate))）")
+                // A long narrative is quoted by its start: the administrator sees the values themselves beside it.
+                let quoted = candidate.value.count > 200 ? candidate.value.prefix(200) + "…" : Substring(candidate.value)
+                lines.append("「\(conflict.label)」建议采用：«\(quoted)»（\(Self.writer(candidate))）")
             }
             let note = (form["proposal"] ?? "").replacingOccurrences(of: "\r\n", with: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
             if !note.isEmpty { lines.append("说明：" + note) }
