@@ -16,6 +16,15 @@ public struct ReportingPeriod: Sendable, Hashable {
     public var ends: String?
     /// The day after which an unsubmitted report is late, `YYYY-MM-DD`, when published.
     public var due: String?
+
+    /// A period; only `id` is required (a year before the bureau publishes any period).
+    public init(id: String, kind: String, starts: String? = nil, ends: String? = nil, due: String? = nil) {
+        self.id = id
+        self.kind = kind
+        self.starts = starts
+        self.ends = ends
+        self.due = due
+    }
 }
 
 /// One assigned measure on the school's home page: what it is, and where its report stands.

@@ -37,10 +37,10 @@ struct WorkbenchRoutes: Sendable {
         try await guarded {
             let periods = try await book.periods()
             let asked = request.uri.queryParameters["period"].map(String.init)
-            let period = periods.first { $0.id == asked } ?? ReportBook.currentPeriod(of: periods, today: book.today())
-            guard let period else {
-                return try await page("home", title: "首页", back: "/", ["period": "", "count": 0, "notice": Self.notice(request)])
-            }
+            // Before the bureau publishes any period, this year's reports (as the bureau's page does).
+            let period =
+                periods.first { $0.id == asked } ?? ReportBook.currentPeriod(of: periods, today: book.today())
+                ?? ReportingPeriod(id: String(book.today().prefix(4)), kind: "year")
             let items = try await book.agenda(period: period)
             var plans: [(title: String, areas: [(title: String, items: [[String: Any]])])] = []
             for item in items {

@@ -1,4 +1,7 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
 import GRDB
 import SchoolSyncTestSupport
 import SyncCore
@@ -272,7 +275,40 @@ struct CLITests {
         }
     }
 
-    @Test(arguments: ["init", "pull", "push", "sync", "status", "measures", "report", "conflicts"])
+    /// `schoolsync ui` serves the replica on 127.0.0.1 and prints the link that signs a browser in;
+    /// Ctrl-C stops it cleanly. Not enrolled: exit 64 with what to do.
+    @Test(.timeLimit(.minutes(1))) func theWorkbenchServesTheReplicaOnLoopbackAndStopsOnSIGINT() async throws {
+        try await World.with { world in
+            try await world.publishCatalog()
+            #expect(try await world.cli(["ui"], db: "fresh.sqlite").status == 64)
+            #expect(try await world.cli(["init", "--server", world.server.baseURL, "--token", world.deviceA], db: "a.sqlite").status == 0)
+            #expect(try await world.cli(["sync", "--quiet"], db: "a.sqlite").status == 0)
+            let ui = try RunningCommand("schoolsync", ["ui", "--port", "0", "--db", world.path("a.sqlite")])
+            let line = try #require(await ui.waitForOutputLine(containing: "/open?key="))
+            let link = try #require(line.split(separator: " ").last.map(String.init))
+            #expect(link.hasPrefix("http://127.0.0.1:"))
+            try await HTTPClient.withHTTPClient(configuration: HTTPClient.Configuration(redirectConfiguration: .disallow)) { http in
+                let opened = try await http.execute(HTTPClientRequest(url: link), timeout: .seconds(10))
+                #expect(opened.status == .seeOther)
+                let cookie = try #require(opened.headers.first(name: "Set-Cookie")?.split(separator: ";").first.map(String.init))
+                var home = HTTPClientRequest(url: String(link.prefix { $0 != "?" }).replacingOccurrences(of: "/open", with: "/"))
+                home.headers.add(name: "Cookie", value: cookie)
+                let page = try await http.execute(home, timeout: .seconds(10))
+                #expect(page.status == .ok)
+                let html = String(buffer: try await page.body.collect(upTo: 1 << 20))
+                #expect(html.contains("本校措施") && html.contains("新建2所公办幼儿园"), "\(html.prefix(500))")
+                var stranger = HTTPClientRequest(url: String(link.prefix { $0 != "?" }).replacingOccurrences(of: "/open", with: "/"))
+                stranger.headers.add(name: "Cookie", value: cookie)
+                stranger.headers.replaceOrAdd(name: "Host", value: "attacker.example")
+                #expect(try await http.execute(stranger, timeout: .seconds(10)).status == .misdirectedRequest)
+            }
+            ui.signal(SIGINT)
+            let ended = await ui.wait()
+            #expect(ended.status == 0, "\(ended.stderr)")
+        }
+    }
+
+    @Test(arguments: ["init", "pull", "push", "sync", "status", "ui", "measures", "report", "conflicts"])
     func everyCommandHasHelpWithAnExample(command: String) async throws {
         let help = try await RunningCommand.run("schoolsync", [command, "--help"])
         #expect(help.status == 0)

@@ -13,12 +13,15 @@ public final class RunningCommand: @unchecked Sendable {
     public let process: ChildProcess
     private let output = OutputBuffer()
     private let errLines: AsyncStream<String>
+    private let outLines: AsyncStream<String>
     private let ended: AsyncStream<Void>
 
     /// Starts `name` (one of this package's executables) with `arguments`.
     public init(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         let (lines, continuation) = AsyncStream.makeStream(of: String.self)
         errLines = lines
+        let (outLines, outContinuation) = AsyncStream.makeStream(of: String.self)
+        self.outLines = outLines
         let (ended, endedContinuation) = AsyncStream.makeStream(of: Void.self)
         self.ended = ended
         process = try ChildProcess(
@@ -32,7 +35,7 @@ public final class RunningCommand: @unchecked Sendable {
         // Reads on dedicated threads: blocking reads inside Swift tasks would starve the small
         // cooperative pool of a 2-core machine and stall the test itself.
         let output = self.output
-        if let stdout = process.standardOutput { output.follow(stdout, toErr: false, lines: nil) }
+        if let stdout = process.standardOutput { output.follow(stdout, toErr: false, lines: outContinuation) }
         if let stderr = process.standardError { output.follow(stderr, toErr: true, lines: continuation) }
     }
 
@@ -40,6 +43,13 @@ public final class RunningCommand: @unchecked Sendable {
     public func waitForErrorLine(containing text: String) async -> Bool {
         for await line in errLines where line.contains(text) { return true }
         return false
+    }
+
+    /// Waits until the command writes a line to standard output that contains `text` and returns
+    /// it; nil if it ended first. Lines are read once: each call continues after the last line read.
+    public func waitForOutputLine(containing text: String) async -> String? {
+        for await line in outLines where line.contains(text) { return line }
+        return nil
     }
 
     /// Sends a signal.
