@@ -83,7 +83,11 @@ extension LocalReplica {
     /// opened on one state can so never overwrite values that arrived, or were typed into the
     /// table by another program, after it was opened.
     ///
-    /// - Parameter expected: record → its context as the caller read it; `nil` writes unconditionally.
+    /// - Parameters:
+    ///   - changes: each record and the fields to set, as ``write(_:scope:)`` takes them.
+    ///   - files: checked evidence files to keep with the write.
+    ///   - scope: where new records live (see ``write(_:scope:)``).
+    ///   - expected: record → its context as the caller read it; `nil` writes unconditionally.
     /// - Throws: ``SyncClientError/Code/changedMeanwhile`` naming the first record that changed
     ///   (nothing is written); otherwise what ``write(_:scope:)`` throws.
     public func write(
