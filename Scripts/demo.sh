@@ -45,7 +45,9 @@ start_server() {
     done
     fail "the server did not say where it listens"
 }
-trap 'kill "${SERVER_PID:-0}" "${UI_PID:-0}" 2>/dev/null || true' EXIT
+# Only the processes this script started (never `kill 0`: that would be the caller's whole process group).
+cleanup() { for pid in "${SERVER_PID:-}" "${UI_PID:-}"; do if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; fi; done; }
+trap cleanup EXIT
 # The school's workbench (schoolsync ui) on a device's database: it prints the link a person opens
 # in a browser; here Scripts/workbench-form.py posts its forms as the browser would.
 start_ui() {
