@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the server's pages in headless Chromium on a demo database: the bureau page renders its
-# numbers at phone width, an administrator resolves a fresh conflict through the forms, and the
-# bureau returns a submitted report with a comment through the review pages.
+# numbers at phone width, an administrator resolves a fresh conflict through the forms, the
+# bureau returns a submitted report with a comment through the review pages, and a school works
+# through its workbench (schoolsync ui; Scripts/check-workbench-flow.py, on a copy of the server).
 # Usage: Scripts/check-pages.sh DEMO_DIR   (a directory Scripts/demo.sh filled)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,3 +65,9 @@ shown=$("$CLI" report show --db "$DIR/office.sqlite" "${R[@]}")
 grep -q "review_comment: 请补充照片" <<<"$shown" && grep -q "workflow: returned" <<<"$shown" \
     || { echo "the comment made in the browser did not reach the school's PC: $shown" >&2; exit 1; }
 echo "the bureau's comment made in the browser reached the school's PC: 请补充照片"
+
+# The school's workbench (schoolsync ui) in the browser: a report refused, saved offline, submitted,
+# synced and returned; a conflict with the school's proposal resolved by the administrator; plain-SQL
+# edits under an open form. On a copy of the demo's server with a school of the check's own, so it
+# depends neither on the steps above nor on their order.
+python3 Scripts/check-workbench-flow.py "$BIN" "$DIR" "$WORK/workbench.png"

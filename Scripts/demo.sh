@@ -45,7 +45,23 @@ start_server() {
     done
     fail "the server did not say where it listens"
 }
-trap 'kill "${SERVER_PID:-0}" 2>/dev/null || true' EXIT
+# Only the processes this script started (never `kill 0`: that would be the caller's whole process group).
+cleanup() { for pid in "${SERVER_PID:-}" "${UI_PID:-}"; do if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; fi; done; }
+trap cleanup EXIT
+# The school's workbench (schoolsync ui) on a device's database: it prints the link a person opens
+# in a browser; here Scripts/workbench-form.py posts its forms as the browser would.
+start_ui() {
+    "$CLI" ui --db "$1" --port 0 >"$DIR/ui.out" 2>"$DIR/ui.log" &
+    UI_PID=$!
+    for _ in $(seq 1 100); do
+        UI_LINK=$(grep -o 'http://127.0.0.1:[0-9]*/open?key=[0-9a-f]*' "$DIR/ui.out" 2>/dev/null || true)
+        [[ -n "$UI_LINK" ]] && return 0
+        kill -0 "$UI_PID" 2>/dev/null || fail "schoolsync ui did not start: $(cat "$DIR/ui.log")"
+        sleep 0.1
+    done
+    fail "schoolsync ui did not print its link"
+}
+stop_ui() { kill "$UI_PID"; wait "$UI_PID" 2>/dev/null || true; UI_PID=; }
 start_server 0
 PORT=${URL##*:}
 echo "server listening on $URL"
@@ -85,9 +101,12 @@ echo "卓然学校's measures, as the office PC sees them:"
 "$CLI" measures --db "$DIR/office.sqlite"
 
 M=(--measure qixing-2024/m6.1 --period 2025-S1)
-say "The office PC starts the report and syncs; the principal's PC receives it"
-"$CLI" report set --db "$DIR/office.sqlite" "${M[@]}" --status in_progress --narrative "已完成两所幼儿园选址" --ratio qixing-2024/i1=1126/1000
-"$CLI" sync --db "$DIR/office.sqlite" --quiet
+say "The office PC starts the report in the school's workbench (schoolsync ui, pages in the browser) and syncs; the principal's PC receives it"
+start_ui "$DIR/office.sqlite"
+echo "schoolsync ui --db $DIR/office.sqlite printed a link to open in a browser; the form is filled as a person would:"
+python3 Scripts/workbench-form.py "$UI_LINK" "${M[@]}" --set status=in_progress --set narrative=已完成两所幼儿园选址 \
+    --set n:qixing-2024/i1=1126 --set d:qixing-2024/i1=1000 --sync
+stop_ui
 "$CLI" sync --db "$DIR/principal.sqlite" --quiet
 
 say "The link goes down. Both PCs keep working offline on different fields"
@@ -127,10 +146,12 @@ for d in office principal; do "$CLI" sync --db "$DIR/$d.sqlite" --quiet >/dev/nu
 "$CLI" conflicts --db "$DIR/office.sqlite" | grep -q "no conflicts" || fail "the resolution should reach the office PC"
 echo "both PCs now show: $("$CLI" report show --db "$DIR/office.sqlite" "${M[@]}" --json | grep '"narrative"' | tr -s ' ')"
 
-say "The office PC attaches a photo of the new playground and submits the report"
+say "The office PC attaches a photo of the new playground (CLI) and submits the report in the workbench"
 python3 Scripts/make-photo.py "$DIR/操场.png" 480 360 1
 "$CLI" report set --db "$DIR/office.sqlite" "${M[@]}" --evidence "$DIR/操场.png"
-"$CLI" report submit --db "$DIR/office.sqlite" "${M[@]}"
+start_ui "$DIR/office.sqlite"
+python3 Scripts/workbench-form.py "$UI_LINK" "${M[@]}" --submit
+stop_ui
 
 say "The link is poor today: every connection is cut after 64 KiB. The report goes first, the photo resumes after each cut"
 # The server moves to another port and a proxy that cuts every connection takes its place.

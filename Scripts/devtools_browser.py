@@ -7,6 +7,10 @@ only the hand that clicks.
         browser.send("Page.navigate", url=url)
         browser.wait_for_load()
         text = browser.evaluate("document.body.innerText")
+
+Every event that arrives meanwhile is kept in `events` (cleared by `act` and `navigate`), so a check that
+enabled a domain (`browser.send("Network.enable")`) can read, e.g., the HTTP status of the page an
+action loaded (`document_status()`).
 """
 import base64
 import json
@@ -23,6 +27,7 @@ class Browser:
     def __init__(self, window="420,1200"):
         self.window = window
         self.counter = 0
+        self.events = []
 
     def __enter__(self):
         profile = tempfile.mkdtemp()
@@ -62,10 +67,15 @@ class Browser:
                 if "error" in message:
                     raise SystemExit(f"FAIL: {method}: {message['error']}")
                 return message.get("result", {})
+            if "method" in message:
+                self.events.append(message)
 
     def wait_for_load(self):
         while True:
-            if json.loads(self.ws.recv()).get("method") == "Page.loadEventFired":
+            message = json.loads(self.ws.recv())
+            if "method" in message:
+                self.events.append(message)
+            if message.get("method") == "Page.loadEventFired":
                 return
 
     def evaluate(self, expression):
@@ -73,8 +83,28 @@ class Browser:
 
     def act(self, expression):
         """Runs an action that navigates, and waits for the next page."""
+        self.events.clear()
         self.send("Runtime.evaluate", expression=expression)
-        self.wait_for_load()
+        self.await_load()
+
+    def navigate(self, url):
+        """Opens `url` and waits for its page (events cleared as by `act`)."""
+        self.events.clear()
+        self.send("Page.navigate", url=url)
+        self.await_load()
+
+    def await_load(self):
+        """Waits for a page load since the events were last cleared: one that fired while a
+        command's reply was awaited counts too."""
+        if not any(e.get("method") == "Page.loadEventFired" for e in self.events):
+            self.wait_for_load()
+
+    def document_status(self):
+        """The HTTP status of the last page loaded since the last `act` (after redirects), when
+        the Network domain is enabled; None otherwise."""
+        statuses = [e["params"]["response"]["status"] for e in self.events
+                    if e.get("method") == "Network.responseReceived" and e["params"].get("type") == "Document"]
+        return statuses[-1] if statuses else None
 
     def screenshot(self, path):
         shot = self.send("Page.captureScreenshot", format="png")

@@ -34,7 +34,7 @@ trap 'rm -rf "$demo_dir"' EXIT
 Scripts/demo.sh "$demo_dir/demo" >"$demo_dir/demo.log" 2>&1 || { cat "$demo_dir/demo.log"; exit 1; }
 tail -n 2 "$demo_dir/demo.log"
 
-echo "== the pages in headless Chromium: the bureau summary, an administrator resolving a conflict, the bureau returning a report"
+echo "== the pages in headless Chromium: the bureau summary, an administrator resolving a conflict, the bureau returning a report, the school's workbench"
 Scripts/check-pages.sh "$demo_dir/demo"
 
 echo "== a PostgreSQL 15 cluster of the run's own, for the benchmark's PostgreSQL configurations and the tests"
