@@ -122,6 +122,11 @@ with tempfile.TemporaryDirectory() as directory:
         other = "0" * 31 + "2"
         clash = dict(record, **state(other, {"narrative": {"string": "另一种说法"}}))
         call("post", "/v1/push", "/v1/push", device, {"batch": "clash", "replica": other, "records": [clash]})
+        # The device pushed under both replicas: it names both writers, and only a device may ask.
+        writers = call("get", "/v1/school/replicas", "/v1/school/replicas", device)
+        assert writers == {"replicas": [{"replica": replica, "name": "教务处 PC"}, {"replica": other, "name": "教务处 PC"}]}, writers
+        call("get", "/v1/school/replicas", "/v1/school/replicas", admin, expect=403)
+        call("get", "/v1/school/replicas", "/v1/school/replicas", None, expect=401)
         listed = call("get", "/v1/conflicts?school=qx-zhuoran", "/v1/conflicts", admin)
         assert [c["id"] for c in listed["conflicts"]] == ["qx-zhuoran/2025-S1/m1"], listed
         detail = call("get", "/v1/conflicts/reports/qx-zhuoran/2025-S1/m1", "/v1/conflicts/{collection}/{id}", admin)

@@ -60,6 +60,29 @@ public struct HTTPSyncTransport: SyncTransport {
         try await connection.send(HTTPClientRequest(url: baseURL + "/v1/session"), as: SessionInfo.self)
     }
 
+    /// Asks the server which replicas the devices of this device's school use, with each device's
+    /// name (`GET /v1/school/replicas`, PROTOCOL.md §12), so a field in conflict can show who wrote
+    /// each of its values (§3.4). The answer changes only when a device of the school first pushes
+    /// under a new replica: keep it with ``LocalReplica/rememberWriters(_:)`` and ask again now and then.
+    ///
+    /// A server older than the endpoint answers 404; that is not an error here: the result is empty,
+    /// so callers just show no names.
+    ///
+    /// - Returns: the writers, sorted by replica id; empty from a server without the endpoint.
+    /// - Throws: ``SyncClientError/Code/unreachable`` when the server cannot be reached, or the code
+    ///   PROTOCOL.md §8's error answer maps to: ``SyncClientError/Code/unauthorized`` (401),
+    ///   ``SyncClientError/Code/forbidden`` (403: a bureau or admin token, which reads names in the
+    ///   conflict detail instead), ``SyncClientError/Code/server`` (5xx), among others;
+    ///   ``SyncClientError/Code/invalidResponse`` when the answer cannot be read.
+    public func schoolReplicas() async throws(SyncClientError) -> [SchoolReplicas.Writer] {
+        do {
+            return try await connection.send(HTTPClientRequest(url: baseURL + "/v1/school/replicas"), as: SchoolReplicas.self).replicas
+        } catch {
+            guard error.status == 404 else { throw error }
+            return []
+        }
+    }
+
     /// Sends one batch (`POST /v1/push`, PROTOCOL.md §6.1) as canonical JSON, gzip-compressed.
     ///
     /// - Returns: the server's answer, one result per record (PROTOCOL.md §6.4).

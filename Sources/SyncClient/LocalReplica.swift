@@ -164,6 +164,11 @@ public final class LocalReplica: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v5: who writes under each replica") { db in
+            // The names of the devices that own the school's replicas (`GET /v1/school/replicas`,
+            // PROTOCOL.md §12), so a conflict shows who wrote each value (LocalReplica+Writers.swift).
+            try db.execute(sql: "CREATE TABLE sync_writers (replica TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL) WITHOUT ROWID")
+        }
         return migrator
     }
 

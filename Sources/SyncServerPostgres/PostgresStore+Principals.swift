@@ -129,6 +129,25 @@ extension PostgresStore {
         }
     }
 
+    /// Every replica a device of school `schoolID` owns, revoked devices included, with the device's
+    /// name, sorted by replica id (bytewise), at most ``SchoolReplicas/maxReplicas`` (PROTOCOL.md §12).
+    public func replicas(ofSchool schoolID: String) async throws -> [SchoolReplicas.Writer] {
+        try await read { connection in
+            let rows = try await connection.query(
+                """
+                SELECT o.replica, p.name FROM replica_owners o JOIN principals p ON p.id = o.principal_id
+                WHERE p.kind = 'device' AND p.school_id = \(schoolID) ORDER BY o.replica COLLATE "C" LIMIT \(SchoolReplicas.maxReplicas)
+                """,
+                logger: logger
+            )
+            var writers: [SchoolReplicas.Writer] = []
+            for try await (replica, name) in rows.decode((String, String).self) {
+                writers.append(SchoolReplicas.Writer(replica: replica, name: name))
+            }
+            return writers
+        }
+    }
+
     /// Opens a browser session for `principal` until `expiresAt`, first removing the sessions expired
     /// at `time`; returns the new session id (`Token.generate()`), stored only as its SHA-256 beside `csrf`.
     public func createSession(for principal: Principal, csrf: String, expiresAt: Date, at time: Date) async throws -> String {

@@ -106,6 +106,23 @@ extension SQLiteStore {
         }
     }
 
+    /// Every replica a device of school `schoolID` owns, revoked devices included, with the device's
+    /// name, sorted by replica id, at most ``SchoolReplicas/maxReplicas`` (PROTOCOL.md §12).
+    ///
+    /// - Throws: ``StoreError`` `.damaged` for a row that cannot be read; GRDB's `DatabaseError`.
+    public func replicas(ofSchool schoolID: String) async throws -> [SchoolReplicas.Writer] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT o.replica, p.name FROM replica_owners o JOIN principals p ON p.id = o.principal_id
+                    WHERE p.kind = 'device' AND p.school_id = ? ORDER BY o.replica LIMIT ?
+                    """,
+                arguments: [schoolID, SchoolReplicas.maxReplicas]
+            ).map { SchoolReplicas.Writer(replica: try $0.stored("replica"), name: try $0.stored("name")) }
+        }
+    }
+
     /// Opens a browser session for `principal` until `expiresAt`, first removing the sessions expired at
     /// `time`; returns the new session id (``Token/generate()``), which is stored only as its SHA-256 beside `csrf`.
     public func createSession(for principal: Principal, csrf: String, expiresAt: Date, at time: Date) async throws -> String {

@@ -100,6 +100,16 @@ struct WireJSONTests {
         for record in records.prefix(50) { try Self.expectSameBytes(record) }
     }
 
+    /// `GET /v1/school/replicas` (PROTOCOL.md §12): the form the protocol shows, Foundation's bytes,
+    /// and a key a later server adds is ignored, so a newer answer still names the writers.
+    @Test func schoolReplicasHaveTheProtocolsForm() throws {
+        let body = SchoolReplicas(replicas: [.init(replica: ReplicaID(high: 0, low: 0xa).description, name: "卓然学校 教务处 PC")])
+        try Self.expectSameBytes(body)
+        #expect(String(decoding: try CanonicalJSON.encode(body), as: UTF8.self) == #"{"replicas":[{"name":"卓然学校 教务处 PC","replica":"0000000000000000000000000000000a"}]}"#)
+        let later = #"{"replicas":[{"replica":"0000000000000000000000000000000a","name":"卓然学校 教务处 PC","since":"2026"}],"more":false}"#
+        #expect(try CanonicalJSON.decode(SchoolReplicas.self, from: Data(later.utf8)) == body)
+    }
+
     static func expectSameBytes<T: Codable & Equatable>(_ value: T) throws {
         let expected = try foundationEncode(value)
         #expect(try CanonicalJSON.encode(value) == expected, "\(T.self)")

@@ -26,6 +26,7 @@ struct AuthorizationPolicyTests {
         Endpoint(method: .get, path: "/v1/session", body: nil, allowed: [.device, .bureau, .admin]),
         Endpoint(method: .get, path: "/v1/pull", body: nil, allowed: [.device, .bureau, .admin]),
         Endpoint(method: .get, path: "/v1/devices", body: nil, allowed: [.bureau, .admin]),
+        Endpoint(method: .get, path: "/v1/school/replicas", body: nil, allowed: [.device]),
         Endpoint(method: .get, path: "/v1/conflicts", body: nil, allowed: [.bureau, .admin]),
         Endpoint(method: .get, path: "/v1/conflicts/reports/qx-zhuoran/2025-S1/m1", body: nil, allowed: [.bureau, .admin]),
         Endpoint(method: .get, path: "/v1/history/reports/qx-zhuoran/2025-S1/m1", body: nil, allowed: [.bureau, .admin]),
@@ -70,7 +71,10 @@ struct AuthorizationPolicyTests {
                             let body = try response.error()
                             #expect(body.error == .forbidden)
                             #expect(body.message.hasPrefix("Only "), "\(body.message)")
-                            #expect(body.message.contains(endpoint.allowed.contains(.bureau) ? "bureau and admin users" : "admin users"))
+                            let who =
+                                endpoint.allowed == [.device]
+                                ? "schools' devices" : endpoint.allowed.contains(.bureau) ? "bureau and admin users" : "admin users"
+                            #expect(body.message.hasPrefix("Only \(who) may"), "\(body.message)")
                         }
                     }
                 }

@@ -13,6 +13,8 @@ extension Set<Principal.Kind> {
     static var staff: Self { [.bureau, .admin] }
     /// Administrators alone.
     static var administrators: Self { [.admin] }
+    /// Schools' devices alone: what a device asks about its own school (PROTOCOL.md §12).
+    static var schoolDevices: Self { [.device] }
 }
 
 /// Passes an identity that holds any of `roles`: hummingbird-auth's `RolePolicy` for a set of
@@ -31,8 +33,10 @@ struct AnyRolePolicy<Identity: RoleProviding>: AuthorizationPolicy {
 
 extension APIError {
     /// The 403 `forbidden` for a principal whose role may not do `action` (PROTOCOL.md §5): it
-    /// names the roles that may, e.g. "Only bureau and admin users may list devices."
+    /// names the roles that may, e.g. "Only bureau and admin users may list devices.", or "Only
+    /// schools' devices may …" when no user may.
     static func forbidden(for roles: Set<Principal.Kind>, to action: String) -> APIError {
+        if roles == .schoolDevices { return .forbidden("Only schools' devices may \(action).") }
         let names = Principal.Kind.allCases.filter(roles.contains).map(\.rawValue)
         let who = names.count > 1 ? names.dropLast().joined(separator: ", ") + " and " + (names.last ?? "") : (names.first ?? "no")
         return .forbidden("Only \(who) users may \(action).")

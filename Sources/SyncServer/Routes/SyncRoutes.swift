@@ -3,7 +3,7 @@ import Hummingbird
 import Logging
 import SyncCore
 
-/// `/v1/session`, `/v1/push`, `/v1/pull` and `/v1/devices` (PROTOCOL.md §5–§7).
+/// `/v1/session`, `/v1/push`, `/v1/pull`, `/v1/devices` and `/v1/school/replicas` (PROTOCOL.md §5–§7, §12).
 struct SyncRoutes {
     let store: any SyncStore
     let configuration: SyncServerConfiguration
@@ -19,7 +19,12 @@ struct SyncRoutes {
             .get("pull", use: pull)
         router.authorized("v1", for: .staff, to: "list devices")
             .get("devices", use: devices)
+        router.authorized("v1/school", for: .schoolDevices, to: Self.nameWriters)
+            .get("replicas", use: schoolReplicas)
     }
+
+    /// What only a school's device may do with `/v1/school/replicas`, for its 403 (PROTOCOL.md §12).
+    static let nameWriters = "list their school's replicas; bureau and admin users see who wrote each value in GET /v1/conflicts/{collection}/{id}"
 
     func session(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         let principal = context.principal
@@ -239,6 +244,15 @@ struct SyncRoutes {
             throw APIError.invalidParameter(name, "'\(name)' must be a whole number from \(range.lowerBound) to \(range.upperBound).")
         }
         return number
+    }
+
+    /// `GET /v1/school/replicas`: the replicas of the caller's own school with their devices'
+    /// names, so a device can say who wrote each value of a field in conflict (PROTOCOL.md §3.4, §12).
+    func schoolReplicas(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
+        // A device always has a school (the store's CHECK); one without is refused, never answered with every school.
+        guard let school = context.principal.schoolID else { throw APIError.forbidden(for: .schoolDevices, to: Self.nameWriters) }
+        let writers = try await store.replicas(ofSchool: school)
+        return try JSONResponse.make(SchoolReplicas(replicas: writers), for: request)
     }
 
     func devices(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {

@@ -58,6 +58,12 @@ public protocol SyncStore: Service, EvidenceStore {
     /// Devices and their last sync activity.
     func devices() async throws -> [DeviceInfo]
 
+    /// Every replica a device of school `schoolID` owns (PROTOCOL.md §5 "Ownership"), revoked
+    /// devices included, with the device's name, sorted by replica id (bytewise), at most
+    /// ``SchoolReplicas/maxReplicas``: `GET /v1/school/replicas` (§12). Never another school's
+    /// replicas, nor a user's server-side ones.
+    func replicas(ofSchool schoolID: String) async throws -> [SchoolReplicas.Writer]
+
     /// The current states of every record in the given collections; with a `period`, the records
     /// of `periodCollections` only where their id names that period (`<school>/<period>/…`), so
     /// the bureau's summary of one term never reads every term's records.
