@@ -112,7 +112,7 @@ extension ReportBook {
                         CAST(m.area AS TEXT) AS area, CAST(m.code AS TEXT) AS code, CAST(m.title AS TEXT) AS title,
                         CAST(m.lead_unit AS TEXT) AS lead_unit, CAST(r.workflow AS TEXT) AS workflow, CAST(r.status AS TEXT) AS status,
                         CAST(r.review_comment AS TEXT) AS review_comment,
-                        CAST(s.dirty AS INTEGER) AS dirty, CAST(s.rejected_message AS TEXT) AS rejected,
+                        CAST(s.dirty AS INTEGER) AS dirty, CAST(s.rejected_message AS TEXT) AS refused,
                         EXISTS (SELECT 1 FROM sync_conflicts c WHERE c.collection = 'reports' AND c.id = ?1 || a.measure_id) AS conflicted
                     FROM assignments a
                     JOIN measures m ON m.id = a.measure_id
@@ -128,7 +128,7 @@ extension ReportBook {
             for row in try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT CAST(v.measure_id AS TEXT) AS measure, CAST(s.dirty AS INTEGER) AS dirty, CAST(s.rejected_message AS TEXT) AS rejected,
+                    SELECT CAST(v.measure_id AS TEXT) AS measure, CAST(s.dirty AS INTEGER) AS dirty, CAST(s.rejected_message AS TEXT) AS refused,
                         EXISTS (SELECT 1 FROM sync_conflicts c WHERE c.collection = 'indicator_values' AND c.id = v.id) AS conflicted
                     FROM indicator_values v JOIN sync_records s ON s.collection = 'indicator_values' AND s.id = v.id
                     WHERE substr(v.id, 1, length(?1)) = ?1
@@ -138,7 +138,7 @@ extension ReportBook {
                 guard let measure = row["measure"] as String? else { continue }
                 var entry = values[measure] ?? (false, nil, false)
                 entry.waiting = entry.waiting || (row["dirty"] as Bool? ?? false)
-                entry.rejected = entry.rejected ?? row["rejected"]
+                entry.rejected = entry.rejected ?? row["refused"]
                 entry.conflicted = entry.conflicted || (row["conflicted"] as Bool? ?? false)
                 values[measure] = entry
             }
@@ -160,7 +160,7 @@ extension ReportBook {
                     status: row["status"],
                     reviewComment: workflow == "returned" ? row["review_comment"] : nil,
                     waiting: (row["dirty"] as Bool? ?? false) || value?.waiting == true,
-                    rejected: (row["rejected"] as String?) ?? value?.rejected,
+                    rejected: (row["refused"] as String?) ?? value?.rejected,
                     conflicted: (row["conflicted"] as Bool? ?? false) || value?.conflicted == true,
                     late: !submitted && period.due.map { $0 < today } == true
                 )

@@ -111,6 +111,8 @@ public struct ReportSheet: Sendable {
         public var replica: String
         /// Whether this device wrote it.
         public var isThisDevice: Bool
+        /// The writing device's name, when the server told this device (`GET /v1/school/replicas`).
+        public var writerName: String?
     }
 
     /// A refused record of this report.
@@ -191,10 +193,11 @@ extension ReportBook {
             key: key, school: school, period: catalog.2, measure: info, exists: false, fields: [:], evidence: [], evidenceFiles: [:],
             indicators: catalog.3, conflicts: [], deleteConflict: false, waiting: false, rejections: [], seen: [:]
         )
+        let writers = try await replica.writerNames()
         let report = try await replica.record(key)
         sheet.seen[key] = .some(report?.state.context)
         if let report {
-            sheet.absorb(report, label: Self.fieldLabel, thisDevice: enrolment.replica)
+            sheet.absorb(report, label: Self.fieldLabel, thisDevice: enrolment.replica, writers: writers)
             sheet.exists = !report.state.isEmpty && !report.state.isDeleted
             for (name, register) in report.state.fields {
                 guard let value = register.settledValue, !report.state.isDeleted else { continue }
@@ -209,7 +212,7 @@ extension ReportBook {
             let record = try await replica.record(line.key)
             sheet.seen[line.key] = .some(record?.state.context)
             guard let record else { continue }
-            sheet.absorb(record, label: { _ in line.name }, thisDevice: enrolment.replica)
+            sheet.absorb(record, label: { _ in line.name }, thisDevice: enrolment.replica, writers: writers)
             if !record.state.isDeleted, case .string(let text)? = record.state.fields["value"]?.settledValue {
                 sheet.indicators[index].stored = text
                 sheet.indicators[index].input = Self.input(text, kind: line.kind)
@@ -248,7 +251,7 @@ extension ReportBook {
 
 extension ReportSheet {
     /// Takes in a record's conflicts and refusal.
-    mutating func absorb(_ record: LocalRecord, label: (String) -> String, thisDevice: ReplicaID) {
+    mutating func absorb(_ record: LocalRecord, label: (String) -> String, thisDevice: ReplicaID, writers: [String: String]) {
         waiting = waiting || record.hasLocalChanges
         if let rejection = record.rejection {
             rejections.append(Rejection(record: record.key, code: rejection.code.rawValue, message: rejection.message))
@@ -260,7 +263,8 @@ extension ReportSheet {
                 Candidate(
                     value: { if case .string(let text) = entry.value { text } else { entry.value.description } }(),
                     replica: entry.dot.replica.description,
-                    isThisDevice: entry.dot.replica == thisDevice
+                    isThisDevice: entry.dot.replica == thisDevice,
+                    writerName: writers[entry.dot.replica.description]
                 )
             }
             conflicts.append(FieldConflict(record: record.key, field: field, label: label(field), candidates: candidates))

@@ -72,6 +72,11 @@ public struct Workbench: Sendable {
             let transport = HTTPSyncTransport(http: http, baseURL: settings.serverURL, token: settings.token, timeout: timeout, logger: logger)
             let engine = SyncEngine(replica: replica, transport: transport, retry: RetryPolicy(maxAttempts: attempts), logger: logger)
             let summary = try await engine.sync()
+            // Who wrote each value of a conflict (PROTOCOL.md §12 `GET /v1/school/replicas`): a
+            // failure here only leaves the names as they were, never the sync undone.
+            if let writers = try? await transport.schoolReplicas(), !writers.isEmpty {
+                try await replica.rememberWriters(writers)
+            }
             let transfer = EvidenceTransfer(
                 replica: replica,
                 transport: EvidenceTransport(http: http, baseURL: settings.serverURL, token: settings.token, timeout: timeout, logger: logger),

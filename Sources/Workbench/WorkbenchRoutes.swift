@@ -47,7 +47,7 @@ struct WorkbenchRoutes: Sendable {
                 let entry: [String: Any] = [
                     "period": period.id, "measureParam": Self.queryValue(item.measure), "code": item.code, "title": item.title, "area": item.area,
                     "leadUnit": item.leadUnit, "due": item.due as Any, "late": item.late, "waiting": item.waiting, "conflicted": item.conflicted,
-                    "rejected": item.rejected != nil, "workflow": item.workflow ?? "none", "workflowLabel": Self.workflowLabel(item.workflow),
+                    "refused": item.rejected != nil, "workflow": item.workflow ?? "none", "workflowLabel": Self.workflowLabel(item.workflow),
                     "reviewComment": item.reviewComment as Any,
                 ]
                 // Late ones lead the list whatever their plan; the rest stay grouped by plan and area.
@@ -124,7 +124,7 @@ struct WorkbenchRoutes: Sendable {
                 "status", title: "同步情况", back: "/status",
                 [
                     "server": status.server ?? "未登记", "device": status.device ?? "", "lastAttempt": status.lastAttemptAt as Any,
-                    "rejected": rejected, "conflicts": conflicts, "files": files, "notice": Self.notice(request) as Any,
+                    "refused": rejected, "conflicts": conflicts, "files": files, "notice": Self.notice(request) as Any,
                 ]
             )
         }
@@ -407,7 +407,7 @@ struct WorkbenchRoutes: Sendable {
             "lastSync": status.lastSyncAt.map(Self.localTime) ?? "从未同步", "pending": "\(status.pending)",
             "reachable": status.serverReachable == true,
             "reachability": status.serverReachable == nil ? "还没有连接过" : "无法连接（修改保存在本机）",
-            "rejected": status.rejected.count, "conflicts": status.conflicts.count, "filesWaiting": status.evidenceWaiting.count,
+            "refused": status.rejected.count, "conflicts": status.conflicts.count, "filesWaiting": status.evidenceWaiting.count,
         ]
         if let school = status.school { line["school"] = school }
         if status.serverReachable == false, let error = status.lastError { line["lastError"] = error }
@@ -530,7 +530,12 @@ struct WorkbenchRoutes: Sendable {
     }
 
     static func writer(_ candidate: ReportSheet.Candidate) -> String {
-        candidate.isThisDevice ? "本机填写" : "另一台设备（\(candidate.replica.prefix(8))）填写"
+        switch (candidate.isThisDevice, candidate.writerName) {
+        case (true, let name?): "本机（\(name)）填写"
+        case (true, nil): "本机填写"
+        case (false, let name?): "\(name) 填写"
+        case (false, nil): "另一台设备（\(candidate.replica.prefix(8))）填写"
+        }
     }
 
     static func size(_ bytes: Int) -> String {

@@ -29,7 +29,7 @@ enum WorkbenchTemplates {
         <strong>学校工作台</strong> {{#status.school}}· {{status.school}}{{/status.school}} · <a href="/">首页</a> · <a href="/status">同步情况</a><br>
         上次同步：{{status.lastSync}} · 服务器：{{#status.reachable}}<span class="ok">可连接</span>{{/status.reachable}}{{^status.reachable}}<span class="error">{{status.reachability}}</span>{{/status.reachable}}
         · 待发送：<strong id="pending">{{status.pending}}</strong> 条
-        {{#status.rejected}}· <a class="error" href="/status">被拒收 {{status.rejected}} 条</a>{{/status.rejected}}
+        {{#status.refused}}· <a class="error" href="/status">被拒收 {{status.refused}} 条</a>{{/status.refused}}
         {{#status.conflicts}}· <a class="error" href="/status">冲突 {{status.conflicts}} 条</a>{{/status.conflicts}}
         {{#status.filesWaiting}}· 待上传文件 {{status.filesWaiting}} 个{{/status.filesWaiting}}
         {{#status.lastError}}<br><span class="error">上次同步失败：{{status.lastError}}</span>{{/status.lastError}}
@@ -50,7 +50,7 @@ enum WorkbenchTemplates {
         {{#areas}}{{#title}}<h3>{{title}}</h3>{{/title}}
         {{#items}}
         <div class="card"><a class="name" href="/report?period={{period}}&amp;measure={{measureParam}}">{{code}} {{title}}</a>
-        <div>{{#late}}<span class="badge late">逾期</span>{{/late}}<span class="badge {{workflow}}">{{workflowLabel}}</span>{{#waiting}}<span class="badge waiting">待发送</span>{{/waiting}}{{#conflicted}}<span class="badge conflict">有冲突</span>{{/conflicted}}{{#rejected}}<span class="badge late">被拒收</span>{{/rejected}}
+        <div>{{#late}}<span class="badge late">逾期</span>{{/late}}<span class="badge {{workflow}}">{{workflowLabel}}</span>{{#waiting}}<span class="badge waiting">待发送</span>{{/waiting}}{{#conflicted}}<span class="badge conflict">有冲突</span>{{/conflicted}}{{#refused}}<span class="badge late">被拒收</span>{{/refused}}
         <span class="muted">{{area}}{{#leadUnit}} · 牵头：{{leadUnit}}{{/leadUnit}}{{#due}} · 截止 {{due}}{{/due}}</span></div>
         {{#reviewComment}}<div class="returned">教育局退回意见：{{reviewComment}}</div>{{/reviewComment}}
         </div>
@@ -141,11 +141,11 @@ enum WorkbenchTemplates {
         <h1>同步情况</h1>
         <p class="muted">服务器 {{server}} · 本机 {{device}}{{#lastAttempt}} · 上次尝试 {{lastAttempt}}{{/lastAttempt}}</p>
         <h2>被拒收的记录</h2>
-        {{#rejected}}<div class="card"><div class="name">{{what}}</div><div class="error">{{message}}</div>
+        {{#refused}}<div class="card"><div class="name">{{what}}</div><div class="error">{{message}}</div>
         <div class="muted">{{code}}{{#since}} · {{since}}{{/since}}</div>
         {{#fix}}<a href="{{fix}}">去改正</a> 或 {{/fix}}<form method="post" action="/discard" style="display:inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="collection" value="{{collection}}"><input type="hidden" name="id" value="{{id}}"><input type="hidden" name="back" value="/status">
-        <button type="submit">放弃本机的修改</button></form></div>{{/rejected}}
-        {{^rejected}}<p class="muted">没有被拒收的记录。</p>{{/rejected}}
+        <button type="submit">放弃本机的修改</button></form></div>{{/refused}}
+        {{^refused}}<p class="muted">没有被拒收的记录。</p>{{/refused}}
         <h2>冲突</h2>
         {{#conflicts}}<div class="card"><div class="name">{{what}}</div><div class="muted">{{fields}}</div>{{#fix}}<a href="{{fix}}">查看并提出处理建议</a>{{/fix}}</div>{{/conflicts}}
         {{^conflicts}}<p class="muted">没有冲突。</p>{{/conflicts}}

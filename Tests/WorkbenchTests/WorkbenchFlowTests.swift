@@ -189,7 +189,10 @@ import Testing
                 let page = try await browser.report()
                 #expect(page.html.contains("冲突（等待管理员处理）"))
                 #expect(page.html.contains("教务处的新说明") && page.html.contains("校长室的说明"))
-                #expect(page.html.contains("本机填写") && page.html.contains("另一台设备"))
+                // Who wrote which: the names came with the workbench's sync (GET /v1/school/replicas).
+                _ = try await browser.post("/sync", [("csrf", page.hidden("csrf") ?? ""), ("back", "/")])
+                let named = try await browser.report()
+                #expect(named.html.contains("本机（卓然 教务处 PC）填写") && named.html.contains("卓然 校长室 PC 填写"), "\(named.html)")
                 // The conflicted field cannot be saved over, whatever the form says.
                 let overwrite = try await browser.saveReport(from: page, [("narrative", "覆盖")])
                 #expect(overwrite.status == .seeOther || overwrite.status == .badRequest)
