@@ -191,7 +191,10 @@ extension ReportBook {
             key: key, school: school, period: catalog.2, measure: info, exists: false, fields: [:], evidence: [], evidenceFiles: [:],
             indicators: catalog.3, conflicts: [], deleteConflict: false, waiting: false, rejections: [], seen: [:]
         )
-        let report = try await replica.record(key)
+        // The report and its values in one read: one snapshot for `seen`, and a measure of thousands
+        // of indicators costs one transaction, not one per value.
+        let records = try await replica.records([key] + sheet.indicators.map(\.key))
+        let report = records[0]
         sheet.seen[key] = .some(report?.state.context)
         if let report {
             sheet.absorb(report, label: Self.fieldLabel, thisDevice: enrolment.replica)
@@ -206,7 +209,7 @@ extension ReportBook {
         }
         for index in sheet.indicators.indices {
             let line = sheet.indicators[index]
-            let record = try await replica.record(line.key)
+            let record = records[index + 1]
             sheet.seen[line.key] = .some(record?.state.context)
             guard let record else { continue }
             sheet.absorb(record, label: { _ in line.name }, thisDevice: enrolment.replica)
