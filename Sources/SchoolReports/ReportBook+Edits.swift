@@ -59,12 +59,20 @@ extension ReportBook {
         if let status = edit.status, !RecordRules.statuses.contains(status) {
             problems["status"] = "请选择进展情况（status must be one of \(RecordRules.statuses.sorted().joined(separator: ", "))）"
         }
-        if let narrative = edit.narrative, narrative.unicodeScalars.contains("\u{0}") || narrative.count > Self.maxNarrativeLength {
-            problems["narrative"] = "工作说明最多\(Self.maxNarrativeLength)字（the narrative is at most \(Self.maxNarrativeLength) characters）"
+        // Characters for people, and the bytes a replica carries in one value (SyncLimits): 20,000
+        // emoji or letters with many accents are fewer characters but more bytes than it takes.
+        if let narrative = edit.narrative,
+            narrative.unicodeScalars.contains("\u{0}") || narrative.count > Self.maxNarrativeLength || narrative.utf8.count > SyncLimits.maxStringBytes
+        {
+            problems["narrative"] =
+                "工作说明最多\(Self.maxNarrativeLength)字、\(SyncLimits.maxStringBytes / 1024) KB（the narrative is at most \(Self.maxNarrativeLength) characters and \(SyncLimits.maxStringBytes / 1024) KiB）"
         }
         var valueTexts: [(ReportSheet.IndicatorLine, String)] = []
+        // By key (RecordKey compares bytes, as ids do): a search of the list for each value was
+        // quadratic in a measure of thousands of indicators.
+        let lines = Dictionary(sheet.indicators.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         for (indicator, input) in edit.values.sorted(by: { $0.key < $1.key }) {
-            guard let line = sheet.indicators.first(where: { $0.id.utf8.elementsEqual(indicator.utf8) }) else {
+            guard let line = lines[Self.valueKey(school: enrolment.school, period: edit.period, indicator: indicator)] else {
                 throw ReportBookError(
                     .unknownIndicator,
                     "指标 \(indicator.prefix(80)) 不属于措施 \(edit.measure)（there is no indicator \(indicator.prefix(80)) of measure \(edit.measure) on this device; run 'schoolsync sync', then see 'schoolsync measures'）"
@@ -81,10 +89,7 @@ extension ReportBook {
             throw ReportBookError(.invalid, "有内容需要修改，尚未保存：\(first)", problems: problems)
         }
         try Self.requireEditable(sheet)
-        // A form that did not show every record the sheet covers cannot vouch for them.
-        if let seen = edit.seen, !sheet.seen.keys.allSatisfy({ seen.keys.contains($0) }) {
-            throw ReportBookError(.changedMeanwhile, "这个页面显示的内容不完整或已过期；下面是最新内容，请核对后重新填写（the form did not show every record of this report; reload it）")
-        }
+        try Self.requireCovers(edit.seen, sheet)
 
         var fields: [String: Value] = [:]
         func change(_ field: String, to value: String?) throws {
@@ -108,7 +113,7 @@ extension ReportBook {
             if items != sheet.evidence || !sheet.exists { fields["evidence"] = EvidenceItem.field(items) }
         }
         var changes: [(RecordKey, [String: Value])] = fields.isEmpty ? [] : [(sheet.key, fields)]
-        for (line, text) in valueTexts where line.stored.map({ !$0.utf8.elementsEqual(text.utf8) }) ?? true {
+        for (line, text) in valueTexts where !Self.holds(line.stored, text, kind: line.kind) {
             if sheet.conflicts.contains(where: { $0.record == line.key && $0.field == "value" }) {
                 throw ReportBookError(.conflicted, "指标「\(line.name)」的值有冲突，等待管理员处理；可以提交处理建议（\(line.id) is in conflict: an administrator must resolve it first; you may attach a proposal）")
             }
@@ -150,11 +155,12 @@ extension ReportBook {
                 throw ReportBookError(.workflow, "报告已审核通过，如需修改请联系教育局退回（\(error.message); ask the bureau to return it first）")
             }
         }
-        if let seen, seen[key] == nil {
-            throw ReportBookError(.changedMeanwhile, "这个页面已过期，请重新打开后再提交（the page did not show this report; reload it）")
+        if let seen {
+            // What is submitted is the report with its values: a page that did not show them all,
+            // or showed values that changed since, must not submit what nobody saw.
+            try Self.requireCovers(seen, try await sheet(measure: measure, period: period))
         }
-        let expected = seen.map { seen in seen.filter { $0.key == key } }
-        try await write([(key, fields)], adding: [], expecting: expected)
+        try await write([(key, fields)], adding: [], expecting: seen)
     }
 
     /// Attaches the school's proposal for settling the report's conflicts (DOMAIN-PROTOCOL.md
@@ -173,6 +179,7 @@ extension ReportBook {
         let sheet = try await sheet(measure: measure, period: period)
         guard sheet.exists else { throw ReportBookError(.missing, "还没有这份报告（no report for \(measure) in \(period) yet）") }
         try Self.requireEditable(sheet)
+        try Self.requireCovers(seen, sheet)
         guard !sheet.isConflicted("proposal") else { throw Self.conflicted("proposal") }
         try await write([(sheet.key, ["proposal": .string(trimmed)])], adding: [], expecting: seen)
     }
@@ -216,6 +223,26 @@ extension ReportBook {
         }
     }
 
+    /// Whether a value stored as `stored` already is `text`: the same bytes, or the same value in
+    /// another spelling (`{"numerator":1126,"denominator":1000}` another program wrote, `2.50`). A
+    /// form shows the value and sends it back unchanged when the school edits something else; that
+    /// must not rewrite it (a write nobody made, and a conflict with another device's edit of it).
+    static func holds(_ stored: String?, _ text: String, kind: IndicatorKind) -> Bool {
+        guard let stored else { return false }
+        if stored.utf8.elementsEqual(text.utf8) { return true }
+        guard let old = input(stored, kind: kind) else { return false }
+        return old == input(text, kind: kind)
+    }
+
+    /// A form that did not show every record the sheet covers cannot vouch for them: the write
+    /// it makes is checked against the state it shows (``ReportEdit/seen``), so a record it left
+    /// out could change unseen. `nil` (the CLI) vouches for nothing and merges.
+    private static func requireCovers(_ seen: [RecordKey: VersionVector?]?, _ sheet: ReportSheet) throws {
+        if let seen, !sheet.seen.keys.allSatisfy({ seen.keys.contains($0) }) {
+            throw ReportBookError(.changedMeanwhile, "这个页面显示的内容不完整或已过期；下面是最新内容，请核对后重新填写（the form did not show every record of this report; reload it）")
+        }
+    }
+
     private static func conflicted(_ field: String) -> ReportBookError {
         ReportBookError(.conflicted, "「\(fieldLabel(field))」有冲突，等待管理员处理；可以提交处理建议（\(field) is in conflict: an administrator must resolve it first; you may attach a proposal）")
     }
@@ -225,6 +252,14 @@ extension ReportBook {
             try await replica.write(changes, addingEvidence: files, expecting: expecting)
         } catch let error as SyncClientError where error.code == .changedMeanwhile {
             throw ReportBookError(.changedMeanwhile, "打开表单后，这份报告已被修改（其他设备同步或其他程序修改）；下面是最新内容，请核对后重新填写（\(error.message)）")
+        } catch let error as SyncClientError where error.code == .refused {
+            // The replica's own limits (a value's bytes, a record's size), after the domain's rules passed.
+            throw ReportBookError(.invalid, "内容超出了本机能保存的范围，尚未保存（\(error.message)）")
+        } catch let error as SyncClientError where error.code == .integrity {
+            throw ReportBookError(
+                .damaged,
+                "这份报告或它的指标值在本机的同步数据已损坏（可能被其他程序修改），没有保存；请在“同步情况”中放弃本机的修改，恢复为服务器上的内容后再填写（\(error.message); discard the local changes to take the server's copy）"
+            )
         }
     }
 }

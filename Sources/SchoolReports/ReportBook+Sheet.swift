@@ -194,7 +194,10 @@ extension ReportBook {
             indicators: catalog.3, conflicts: [], deleteConflict: false, waiting: false, rejections: [], seen: [:]
         )
         let writers = try await replica.writerNames()
-        let report = try await replica.record(key)
+        // The report and its values in one read: one snapshot for `seen`, and a measure of thousands
+        // of indicators costs one transaction, not one per value.
+        let records = try await replica.records([key] + sheet.indicators.map(\.key))
+        let report = records[0]
         sheet.seen[key] = .some(report?.state.context)
         if let report {
             sheet.absorb(report, label: Self.fieldLabel, thisDevice: enrolment.replica, writers: writers)
@@ -209,7 +212,7 @@ extension ReportBook {
         }
         for index in sheet.indicators.indices {
             let line = sheet.indicators[index]
-            let record = try await replica.record(line.key)
+            let record = records[index + 1]
             sheet.seen[line.key] = .some(record?.state.context)
             guard let record else { continue }
             sheet.absorb(record, label: { _ in line.name }, thisDevice: enrolment.replica, writers: writers)

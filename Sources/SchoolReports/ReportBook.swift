@@ -94,6 +94,10 @@ public struct ReportBookError: Error, Sendable, CustomStringConvertible {
         case workflow
         /// There is no report yet.
         case missing
+        /// The sync data of the report or of one of its values on this device cannot be read
+        /// (another program changed it): nothing was written; discarding the local changes takes
+        /// the server's copy again.
+        case damaged
     }
 
     /// What kind of refusal it is.

@@ -123,7 +123,7 @@ enum EvidenceFormat {
     static func bytes(_ count: Int) -> String {
         if count < 1024 { return "\(count) bytes" }
         if count < 1024 * 1024 { return "\(count / 1024) KiB" }
-        let tenths = count * 10 / (1024 * 1024)
+        let tenths = count / (1024 * 1024) * 10 + count % (1024 * 1024) * 10 / (1024 * 1024)  // `count * 10` traps near Int.max
         return "\(tenths / 10).\(tenths % 10) MiB"
     }
 

@@ -143,7 +143,7 @@ extension LocalReplica {
     /// Every file kept here, by name.
     public func evidenceFiles() async throws -> [EvidenceFile] {
         try await snapshot { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM evidence_files ORDER BY name, sha256").map(Self.evidenceFile(row:))
+            try Row.fetchAll(db, sql: "SELECT \(Self.fileColumns) FROM evidence_files ORDER BY name, sha256").map(Self.evidenceFile(row:))
         }
     }
 
@@ -154,8 +154,8 @@ extension LocalReplica {
     public func evidenceBytes(sha256: String) async throws -> Data? {
         let data: Data? = try await snapshot { db in
             guard let file = try Self.evidenceFile(sha256, db), file.isComplete else { return nil }
-            var data = Data(capacity: file.size)
-            for chunk in try Data.fetchAll(db, sql: "SELECT data FROM evidence_chunks WHERE sha256 = ? ORDER BY offset", arguments: [sha256]) {
+            var data = Data(capacity: min(max(file.size, 0), EvidenceLimits.maxFileBytes))  // the size is another program's to change
+            for chunk in try Data.fetchAll(db, sql: "SELECT \(Self.chunkData) FROM evidence_chunks WHERE sha256 = ? ORDER BY offset", arguments: [sha256]) {
                 data.append(chunk)
             }
             return data
@@ -179,7 +179,8 @@ extension LocalReplica {
 
     static func evidenceReferences(_ db: Database) throws -> [EvidenceReference] {
         var references: [EvidenceReference] = []
-        let ids = try String.fetchAll(db, sql: "SELECT id FROM sync_records WHERE collection = 'reports' ORDER BY id")
+        // CAST: an id another program stored as bytes must not fail every status read.
+        let ids = try String.fetchAll(db, sql: "SELECT CAST(id AS TEXT) FROM sync_records WHERE collection = 'reports' AND id IS NOT NULL ORDER BY id")
         for id in ids {
             guard let record = try? TrackedRecord.load(RecordKey(collection: "reports", id: id), db), !record.state.isDeleted,
                 let register = record.state.fields["evidence"]
@@ -195,17 +196,31 @@ extension LocalReplica {
     }
 
     static func evidenceFile(_ sha256: String, _ db: Database) throws -> EvidenceFile? {
-        try Row.fetchOne(db, sql: "SELECT * FROM evidence_files WHERE sha256 = ?", arguments: [sha256]).map(evidenceFile(row:))
+        try Row.fetchOne(db, sql: "SELECT \(fileColumns) FROM evidence_files WHERE sha256 = ?", arguments: [sha256]).map(evidenceFile(row:))
     }
 
-    private static func evidenceFile(row: Row) throws -> EvidenceFile {
+    // The evidence tables are in a file other programs can write, and GRDB's `row["column"]` traps
+    // on a value of another type (a BLOB name that is not UTF-8, a text offset): every column is
+    // read through CAST, which never fails, and NULL becomes a value that fails the checks later
+    // (a size that does not match, bytes that do not hash to the SHA-256) instead of the process.
+
+    /// The columns of `evidence_files` as ``evidenceFile(row:)`` reads them.
+    static let fileColumns = """
+        CAST(sha256 AS TEXT) AS sha256, CAST(name AS TEXT) AS name, CAST(size AS INTEGER) AS size, CAST(type AS TEXT) AS type,
+        CAST(stored AS INTEGER) AS stored, CAST(added_at AS TEXT) AS added_at, CAST(uploaded_at AS TEXT) AS uploaded_at,
+        CAST(held_back AS TEXT) AS held_back
+        """
+    /// A chunk's bytes, whatever another program stored in the column.
+    static let chunkData = "CAST(data AS BLOB) AS data"
+
+    private static func evidenceFile(row: Row) -> EvidenceFile {
         EvidenceFile(
-            sha256: row["sha256"],
-            name: row["name"],
-            size: row["size"],
-            type: row["type"],
-            storedBytes: row["stored"],
-            addedAt: row["added_at"],
+            sha256: row["sha256"] ?? "",
+            name: row["name"] ?? "",
+            size: row["size"] ?? 0,
+            type: row["type"] ?? "",
+            storedBytes: row["stored"] ?? 0,
+            addedAt: row["added_at"] ?? "",
             uploadedAt: row["uploaded_at"],
             heldBack: row["held_back"]
         )
@@ -218,12 +233,11 @@ extension LocalReplica {
             guard
                 let row = try Row.fetchOne(
                     db,
-                    sql: "SELECT offset, data FROM evidence_chunks WHERE sha256 = ? AND offset <= ? ORDER BY offset DESC LIMIT 1",
+                    sql: "SELECT CAST(offset AS INTEGER) AS offset, \(Self.chunkData) FROM evidence_chunks WHERE sha256 = ? AND offset <= ? ORDER BY offset DESC LIMIT 1",
                     arguments: [sha256, offset]
-                )
+                ),
+                let start = row["offset"] as Int?, let data = row["data"] as Data?, start <= offset
             else { return Data() }
-            let start: Int = row["offset"]
-            let data: Data = row["data"]
             guard offset - start < data.count else { return Data() }
             let slice = data.dropFirst(offset - start).prefix(maxBytes)
             return Data(slice)
@@ -234,10 +248,9 @@ extension LocalReplica {
     func evidenceHMAC(sha256: String, key: [UInt8]) async throws -> String {
         try await snapshot { db in
             var hmac = HMAC<SHA256>(key: SymmetricKey(data: key))
-            let rows = try Row.fetchCursor(db, sql: "SELECT data FROM evidence_chunks WHERE sha256 = ? ORDER BY offset", arguments: [sha256])
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(Self.chunkData) FROM evidence_chunks WHERE sha256 = ? ORDER BY offset", arguments: [sha256])
             while let row = try rows.next() {
-                let data: Data = row["data"]
-                hmac.update(data: data)
+                hmac.update(data: row["data"] as Data? ?? Data())
             }
             return Hex.encode(hmac.finalize())
         }
@@ -247,10 +260,9 @@ extension LocalReplica {
     func evidenceIsIntact(sha256: String) async throws -> Bool {
         try await snapshot { db in
             var hash = SHA256()
-            let rows = try Row.fetchCursor(db, sql: "SELECT data FROM evidence_chunks WHERE sha256 = ? ORDER BY offset", arguments: [sha256])
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(Self.chunkData) FROM evidence_chunks WHERE sha256 = ? ORDER BY offset", arguments: [sha256])
             while let row = try rows.next() {
-                let data: Data = row["data"]
-                hash.update(data: data)
+                hash.update(data: row["data"] as Data? ?? Data())
             }
             return Hex.encode(hash.finalize()) == sha256
         }
@@ -268,7 +280,7 @@ extension LocalReplica {
         guard !referenced.isEmpty else { return [] }
         return try Row.fetchAll(
             db,
-            sql: "SELECT * FROM evidence_files WHERE uploaded_at IS NULL AND held_back IS NULL AND stored = size ORDER BY added_at, name, sha256"
+            sql: "SELECT \(fileColumns) FROM evidence_files WHERE uploaded_at IS NULL AND held_back IS NULL AND stored = size ORDER BY added_at, name, sha256"
         )
         .map(evidenceFile(row:))
         .filter { referenced.contains($0.sha256) }
@@ -276,13 +288,15 @@ extension LocalReplica {
 
     /// The files the server refused or that were found damaged, with why.
     static func evidenceHeldBack(_ db: Database) throws -> [EvidenceFile] {
-        try Row.fetchAll(db, sql: "SELECT * FROM evidence_files WHERE held_back IS NOT NULL ORDER BY name, sha256").map(evidenceFile(row:))
+        try Row.fetchAll(db, sql: "SELECT \(fileColumns) FROM evidence_files WHERE held_back IS NOT NULL ORDER BY name, sha256").map(evidenceFile(row:))
     }
 
     /// The tus upload of a file under way, when one was created (PROTOCOL.md §13.2).
     func evidenceUploadURL(sha256: String) async throws -> (url: String?, hashMismatches: Int) {
         try await snapshot { db in
-            let row = try Row.fetchOne(db, sql: "SELECT upload_url, hash_mismatches FROM evidence_files WHERE sha256 = ?", arguments: [sha256])
+            let row = try Row.fetchOne(
+                db, sql: "SELECT CAST(upload_url AS TEXT) AS upload_url, CAST(hash_mismatches AS INTEGER) AS hash_mismatches FROM evidence_files WHERE sha256 = ?",
+                arguments: [sha256])
             return (row?["upload_url"], row?["hash_mismatches"] ?? 0)
         }
     }
@@ -301,7 +315,7 @@ extension LocalReplica {
                 sql: "UPDATE evidence_files SET hash_mismatches = hash_mismatches + 1, upload_url = NULL WHERE sha256 = ?",
                 arguments: [sha256]
             )
-            return try Int.fetchOne(db, sql: "SELECT hash_mismatches FROM evidence_files WHERE sha256 = ?", arguments: [sha256]) ?? 0
+            return try Int.fetchOne(db, sql: "SELECT CAST(hash_mismatches AS INTEGER) FROM evidence_files WHERE sha256 = ?", arguments: [sha256]) ?? 0
         }
     }
 
@@ -347,7 +361,7 @@ extension LocalReplica {
     func appendEvidenceBytes(sha256: String, at offset: Int, _ data: Data) async throws {
         guard !data.isEmpty else { return }
         try await transaction { db in
-            let stored = try Int.fetchOne(db, sql: "SELECT stored FROM evidence_files WHERE sha256 = ?", arguments: [sha256])
+            let stored = try Int.fetchOne(db, sql: "SELECT CAST(stored AS INTEGER) FROM evidence_files WHERE sha256 = ?", arguments: [sha256])
             guard stored == offset else {
                 throw SyncClientError(.integrity, "the download of \(sha256) was written by two programs at once; run 'schoolsync evidence get' again")
             }

@@ -42,7 +42,12 @@ struct TrackedRecord {
             return try row.field(at: columns[keyPath: index], named: name)
         }
         key = RecordKey(collection: try field("collection", \.collection), id: try field("id", \.id))
-        scope = try Scope(parsing: try field("scope", \.scope))
+        let scopeText: String = try field("scope", \.scope)
+        do throws(SyncCoreError) {
+            scope = try Scope(parsing: scopeText)
+        } catch {
+            throw SyncClientError(.integrity, "the database's column scope holds no scope (another program changed it): \(error.message)", cause: error)
+        }
         state = try StateColumn.decode(try field("state", \.state, as: String.self))
         serverState = try field("server_state", \.serverState, as: String?.self).map(StateColumn.decode)
         dirty = try field("dirty", \.dirty)
@@ -217,15 +222,24 @@ extension LocalReplica {
 
     /// A record's state, local flags and the server's reason if it was rejected.
     public func record(_ key: RecordKey) async throws -> LocalRecord? {
-        try await transaction { db in
-            do {
-                return try TrackedRecord.load(key, db).map(LocalRecord.init)
-            } catch {
-                // Reading must not fail because of one damaged row: show it as held back, with why.
-                let reason = LocalRejection.damaged(error)
-                try LocalRejection.mark(key, reason, db)
-                return LocalRecord(key: key, scope: .catalog, state: RecordState(), hasLocalChanges: true, rejection: reason)
-            }
+        try await transaction { db in try Self.readRecord(key, db) }
+    }
+
+    /// Several records as ``record(_:)`` reads each, in one transaction (one snapshot, and one
+    /// capture of plain-SQL edits, not one per record: a form of thousands of values reads them
+    /// all at once), in the order of `keys`.
+    public func records(_ keys: [RecordKey]) async throws -> [LocalRecord?] {
+        try await transaction { db in try keys.map { try Self.readRecord($0, db) } }
+    }
+
+    private static func readRecord(_ key: RecordKey, _ db: Database) throws -> LocalRecord? {
+        do {
+            return try TrackedRecord.load(key, db).map(LocalRecord.init)
+        } catch {
+            // Reading must not fail because of one damaged row: show it as held back, with why.
+            let reason = LocalRejection.damaged(error)
+            try LocalRejection.mark(key, reason, db)
+            return LocalRecord(key: key, scope: .catalog, state: RecordState(), hasLocalChanges: true, rejection: reason)
         }
     }
 

@@ -35,10 +35,16 @@ extension Row {
 /// The one codec of the `state` and `server_state` columns of `sync_records`: a record state as
 /// canonical JSON text, its wire form, so what the replica stores is what it sends.
 enum StateColumn {
-    /// - Throws: a decoding error when another program wrote something that is not a state; callers
+    /// - Throws: ``SyncClientError/Code/integrity`` when another program wrote something that is not
+    ///   a state (a typed error, as ``Row/field(_:as:)`` throws, so a write over such a record is
+    ///   refused with what to do rather than failing with a decoder's error); callers that read
     ///   hold such a record back as `damaged`.
     static func decode(_ text: String) throws -> RecordState {
-        try CanonicalJSON.decode(RecordState.self, from: Data(text.utf8))
+        do {
+            return try CanonicalJSON.decode(RecordState.self, from: Data(text.utf8))
+        } catch {
+            throw SyncClientError(.integrity, "the sync data of a record in the database cannot be read (another program changed it: \(error))", cause: error)
+        }
     }
 
     static func encode(_ state: RecordState) throws -> String {

@@ -128,9 +128,21 @@ extension WorkbenchRoutes {
         }
     }
 
-    /// `name="value"` in a Content-Disposition header (quoted or not).
+    /// `name="value"` in a Content-Disposition header (quoted or not). A `;` inside quotes is part
+    /// of the value: a file called `报告;终稿.pdf` keeps its name.
     static func parameter(_ wanted: String, in header: String) -> String? {
-        for piece in header.split(separator: ";").dropFirst() {
+        var pieces: [Substring] = []
+        var start = header.startIndex
+        var quoted = false
+        for index in header.indices {
+            if header[index] == "\"" { quoted.toggle() }
+            if header[index] == ";", !quoted {
+                pieces.append(header[start..<index])
+                start = header.index(after: index)
+            }
+        }
+        pieces.append(header[start...])
+        for piece in pieces.dropFirst() {
             let pair = piece.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard pair.count == 2, pair[0].lowercased() == wanted else { continue }
             var value = String(pair[1])

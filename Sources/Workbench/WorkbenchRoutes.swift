@@ -73,7 +73,7 @@ struct WorkbenchRoutes: Sendable {
                     "plans": plans.map { plan in
                         ["title": plan.title, "areas": plan.areas.map { ["title": $0.title, "items": $0.items] as [String: Any] }] as [String: Any]
                     },
-                    "notice": Self.notice(request) as Any,
+                    "notice": notice(request) as Any,
                 ]
             )
         }
@@ -86,7 +86,7 @@ struct WorkbenchRoutes: Sendable {
                 return try await problem(.badRequest, "缺少措施或学期", "请从首页选择一项措施。Pick a measure on the home page.")
             }
             let sheet = try await book.sheet(measure: measure, period: period)
-            return try await reportPage(sheet, notice: Self.notice(request))
+            return try await reportPage(sheet, notice: notice(request))
         }
     }
 
@@ -106,7 +106,7 @@ struct WorkbenchRoutes: Sendable {
             let rejected: [[String: Any]] = status.rejected.map { item in
                 [
                     "what": Self.describe(collection: item.collection, id: item.id), "message": item.message, "code": item.code.rawValue,
-                    "since": item.since as Any, "collection": item.collection, "id": item.id,
+                    "since": item.since as Any, "collection": item.collection, "id": item.id, "id64": Data(item.id.utf8).base64EncodedString(),
                     "fix": Self.fixLink(collection: item.collection, id: item.id, school: school, measureOf: measureOf) as Any,
                 ]
             }
@@ -124,7 +124,7 @@ struct WorkbenchRoutes: Sendable {
                 "status", title: "同步情况", back: "/status",
                 [
                     "server": status.server ?? "未登记", "device": status.device ?? "", "lastAttempt": status.lastAttemptAt as Any,
-                    "refused": rejected, "conflicts": conflicts, "files": files, "notice": Self.notice(request) as Any,
+                    "refused": rejected, "conflicts": conflicts, "files": files, "notice": notice(request) as Any,
                 ]
             )
         }
@@ -141,8 +141,11 @@ struct WorkbenchRoutes: Sendable {
             let sheet = try await book.sheet(measure: measure, period: period)
             if let status = form["status"], !sheet.isConflicted("status") { edit.status = status }
             if let narrative = form["narrative"], !sheet.isConflicted("narrative") {
-                // Browsers send a textarea's line breaks as CR LF; the school typed LF.
-                edit.narrative = narrative.replacingOccurrences(of: "\r\n", with: "\n")
+                // Browsers send every line break of a textarea as CR LF, whatever was stored (a CR
+                // or CR LF another device or program wrote): a narrative whose text is unchanged but
+                // for its line breaks is left as stored, so saving a value never rewrites it.
+                let typed = Self.lines(narrative)
+                if sheet.fields["narrative"].map({ Self.lines($0).utf8.elementsEqual(typed.utf8) }) != true { edit.narrative = typed }
             }
             for line in sheet.indicators where !sheet.conflicts.contains(where: { $0.record == line.key }) {
                 let input: IndicatorInput?
@@ -161,9 +164,10 @@ struct WorkbenchRoutes: Sendable {
             do {
                 let outcome = try await book.save(edit)
                 let message = outcome.recordsWritten == 0 ? "没有需要保存的修改。" : "已保存在本机（\(outcome.recordsWritten) 条记录），同步时发送。"
-                return Self.redirect(toReport: measure, period: period, notice: message)
-            } catch let error as ReportBookError where error.code == .invalid || error.code == .conflicted || error.code == .locked {
-                return try await reportPage(sheet, typed: form, problems: error.problems, problem: error.message, status: .badRequest)
+                return redirect(toReport: measure, period: period, notice: message)
+            } catch let error as ReportBookError where [.invalid, .conflicted, .locked, .damaged].contains(error.code) {
+                return try await reportPage(
+                    sheet, typed: form, problems: error.problems, problem: error.message, status: error.code == .damaged ? .conflict : .badRequest)
             } catch let error as ReportBookError where error.code == .changedMeanwhile {
                 return try await reportPage(
                     try await book.sheet(measure: measure, period: period), typed: nil, problem: error.message, status: .conflict,
@@ -179,7 +183,7 @@ struct WorkbenchRoutes: Sendable {
             let (measure, period) = try form.report()
             do {
                 try await book.submit(measure: measure, period: period, seen: try form.seen())
-                return Self.redirect(toReport: measure, period: period, notice: "已标记为提交，同步时发送给教育局。")
+                return redirect(toReport: measure, period: period, notice: "已标记为提交，同步时发送给教育局。")
             } catch let error as ReportBookError where error.code != .notEnrolled && error.code != .unknownMeasure {
                 let sheet = try await book.sheet(measure: measure, period: period)
                 return try await reportPage(sheet, problem: error.message, status: error.code == .changedMeanwhile ? .conflict : .badRequest)
@@ -195,27 +199,40 @@ struct WorkbenchRoutes: Sendable {
             // The choices are indices into the conflicts as the page showed them: a page older
             // than the sheet may point at other values.
             let seen = try form.seen()
+            // What the school wrote is shown again whenever the proposal is not saved: it is never lost.
+            let typed = WorkbenchForm(fields: ["proposal": form["proposal"] ?? ""])
             guard seen == sheet.seen else {
                 return try await reportPage(
-                    sheet, problem: "打开页面后出现了新的值；请核对下面最新的内容后再提交建议。New values arrived; look again.", status: .conflict)
+                    sheet, typed: typed, problem: "打开页面后出现了新的值；请核对下面最新的内容后再提交建议。New values arrived; look again.", status: .conflict)
             }
             var lines: [String] = []
             for (index, conflict) in sheet.conflicts.enumerated() {
                 guard let choice = form["prefer.\(index)"].flatMap(Int.init), conflict.candidates.indices.contains(choice) else { continue }
                 let candidate = conflict.candidates[choice]
-                // A long narrative is quoted by its start: the administrator sees the values themselves beside it.
+                // Long values and labels are quoted by their start: the administrator sees the values themselves beside it.
                 let quoted = candidate.value.count > 200 ? candidate.value.prefix(200) + "…" : Substring(candidate.value)
-                lines.append("「\(conflict.label)」建议采用：«\(quoted)»（\(Self.writer(candidate))）")
+                let label = conflict.label.count > 60 ? conflict.label.prefix(60) + "…" : Substring(conflict.label)
+                lines.append("「\(label)」建议采用：«\(quoted)»（\(Self.writer(candidate))）")
             }
-            let note = (form["proposal"] ?? "").replacingOccurrences(of: "\r\n", with: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+            let note = Self.lines(form["proposal"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
             if !note.isEmpty { lines.append("说明：" + note) }
-            do {
-                try await book.propose(lines.joined(separator: "\n"), measure: measure, period: period, seen: seen)
-                return Self.redirect(toReport: measure, period: period, notice: "处理建议已保存，同步后管理员可以看到。")
-            } catch let error as ReportBookError where error.code != .notEnrolled && error.code != .unknownMeasure {
+            let text = lines.joined(separator: "\n")
+            let length = text.unicodeScalars.count
+            guard length <= ReportBook.maxProposalLength else {
                 return try await reportPage(
-                    try await book.sheet(measure: measure, period: period), problem: error.message,
-                    status: error.code == .changedMeanwhile ? .conflict : .badRequest)
+                    sheet, typed: form,
+                    problem:
+                        "建议连同所选的值共\(length)字，最多\(ReportBook.maxProposalLength)字；请缩短说明或少选几项后再提交（the proposal with the chosen values is \(length) characters, at most \(ReportBook.maxProposalLength)）",
+                    status: .badRequest)
+            }
+            do {
+                try await book.propose(text, measure: measure, period: period, seen: seen)
+                return redirect(toReport: measure, period: period, notice: "处理建议已保存，同步后管理员可以看到。")
+            } catch let error as ReportBookError where error.code != .notEnrolled && error.code != .unknownMeasure {
+                let fresh = try await book.sheet(measure: measure, period: period)
+                // The choices are kept only while they still point at the values the page showed.
+                return try await reportPage(
+                    fresh, typed: fresh.seen == seen ? form : typed, problem: error.message, status: error.code == .changedMeanwhile ? .conflict : .badRequest)
             }
         }
     }
@@ -239,7 +256,7 @@ struct WorkbenchRoutes: Sendable {
             edit.addEvidence = [captured]
             do {
                 try await book.save(edit)
-                return Self.redirect(toReport: measure, period: period, notice: "已添加 \(captured.item.name)，同步时上传。")
+                return redirect(toReport: measure, period: period, notice: "已添加 \(captured.item.name)，同步时上传。")
             } catch let error as ReportBookError where error.code != .notEnrolled && error.code != .unknownMeasure {
                 return try await reportPage(
                     try await book.sheet(measure: measure, period: period), problem: error.message,
@@ -257,7 +274,7 @@ struct WorkbenchRoutes: Sendable {
             edit.removeEvidence = [form["sha256"] ?? ""]
             do {
                 try await book.save(edit)
-                return Self.redirect(toReport: measure, period: period, notice: "已移除。")
+                return redirect(toReport: measure, period: period, notice: "已移除。")
             } catch let error as ReportBookError where error.code != .notEnrolled && error.code != .unknownMeasure {
                 return try await reportPage(
                     try await book.sheet(measure: measure, period: period), problem: error.message,
@@ -277,23 +294,27 @@ struct WorkbenchRoutes: Sendable {
                 workbench.logger.notice("sync from the workbench failed", metadata: ["sync.error": "\(error.code)"])
                 message = "同步没有完成：\(error.message)"
             }
-            return Self.redirect(to: back, notice: message)
+            return redirect(to: back, notice: message)
         }
     }
 
     func discard(_ request: Request, context: BasicRequestContext) async throws -> Response {
         try await guarded {
             let form = try await Self.readForm(request, csrf: csrf)
-            guard let collection = form["collection"], let id = form["id"], ["reports", "indicator_values"].contains(collection) else {
+            // `id64` (base64 of the id's bytes) first: a browser turns every line break of a form
+            // field into CR LF, so an id with a CR or LF (another program's row, the very kind
+            // that needs discarding) would not come back as it was shown.
+            let encoded = form["id64"].flatMap { Data(base64Encoded: $0) }.flatMap { String(data: $0, encoding: .utf8) }
+            guard let collection = form["collection"], let id = encoded ?? form["id"], ["reports", "indicator_values"].contains(collection) else {
                 return try await problem(.badRequest, "无法放弃", "只能放弃本校报告和指标值的修改。Only reports and indicator values can be discarded here.")
             }
             let back = Self.safeBack(form["back"])
             do {
                 try await book.replica.discard(RecordKey(collection: collection, id: id))
             } catch let error as SyncClientError where error.code == .refused {
-                return Self.redirect(to: back, notice: "没有可以放弃的修改：\(error.message)")
+                return redirect(to: back, notice: "没有可以放弃的修改：\(error.message)")
             }
-            return Self.redirect(to: back, notice: "已放弃本机的修改，恢复为服务器上的内容；下次同步时生效。")
+            return redirect(to: back, notice: "已放弃本机的修改，恢复为服务器上的内容；下次同步时生效。")
         }
     }
 
@@ -351,7 +372,10 @@ struct WorkbenchRoutes: Sendable {
             [
                 "label": conflict.label,
                 "candidates": conflict.candidates.enumerated().map { choice, candidate in
-                    ["index": "\(index)", "choice": "\(choice)", "value": candidate.value, "writer": Self.writer(candidate)] as [String: Any]
+                    [
+                        "index": "\(index)", "choice": "\(choice)", "value": candidate.value, "writer": Self.writer(candidate),
+                        "chosen": typed?["prefer.\(index)"] == "\(choice)",
+                    ] as [String: Any]
                 },
             ]
         }
@@ -376,7 +400,10 @@ struct WorkbenchRoutes: Sendable {
                 "workflow": workflow ?? "none", "workflowLabel": Self.workflowLabel(workflow), "waiting": sheet.waiting,
                 "reviewComment": (workflow == "returned" ? sheet.fields["review_comment"] : nil) as Any, "reviewer": sheet.fields["reviewer"] as Any,
                 "locked": sheet.isLocked, "readonly": readonly, "seen": seen,
-                "rejections": sheet.rejections.map { ["message": $0.message, "collection": $0.record.collection, "id": $0.record.id] },
+                "rejections": sheet.rejections.map {
+                    ["message": $0.message, "collection": $0.record.collection, "id": $0.record.id, "id64": Data($0.record.id.utf8).base64EncodedString()]
+                },
+                "proposalTyped": typed?["proposal"] as Any,
                 "hasConflicts": !sheet.conflicts.isEmpty || sheet.deleteConflict, "conflicts": conflicts,
                 "proposals": proposals.isEmpty ? (sheet.fields["proposal"].map { [$0] } ?? []) : proposals,
                 "statuses": statuses, "statusConflicted": sheet.isConflicted("status"),
@@ -425,13 +452,33 @@ struct WorkbenchRoutes: Sendable {
         } catch let error as WorkbenchForm.Refusal {
             return try await problem(error.status, error.heading, error.message)
         } catch let error as ReportBookError {
-            let status: HTTPResponse.Status = error.code == .notEnrolled ? .serviceUnavailable : error.code == .unknownMeasure ? .notFound : .badRequest
+            let status: HTTPResponse.Status =
+                switch error.code {
+                case .notEnrolled: .serviceUnavailable
+                case .unknownMeasure: .notFound
+                case .damaged, .changedMeanwhile: .conflict
+                default: .badRequest
+                }
             return try await problem(status, "无法完成", error.message)
         } catch let error as SyncClientError {
             workbench.logger.error("workbench request failed", metadata: ["sync.error": "\(error.code)", "error": "\(error.message)"])
-            let status: HTTPResponse.Status = error.code == .busy || error.code == .storage ? .serviceUnavailable : .badRequest
+            let status: HTTPResponse.Status =
+                switch error.code {
+                case .busy, .storage: .serviceUnavailable
+                case .integrity: .conflict
+                default: .badRequest
+                }
             return Self.html(
                 workbench.library.render(["heading": "无法完成", "message": error.message], withTemplate: "bare") ?? error.message, status: status)
+        } catch let error as any HTTPResponseError {
+            throw error
+        } catch {
+            // No error of the library should get here; if one does, the person still gets a page
+            // that says what to do (and the log says what it was), not an empty 500.
+            workbench.logger.error("workbench request failed unexpectedly", metadata: ["error": "\(String(reflecting: error))"])
+            let message = "工作台遇到了意外的错误，没有保存任何内容；请重新打开页面再试。An unexpected error; nothing was saved."
+            return Self.html(
+                workbench.library.render(["heading": "出错了", "message": message], withTemplate: "bare") ?? message, status: .internalServerError)
         }
     }
 
@@ -449,19 +496,27 @@ struct WorkbenchRoutes: Sendable {
         )
     }
 
-    static func redirect(toReport measure: String, period: String, notice: String) -> Response {
-        redirect(to: "/report?period=\(queryValue(period))&measure=\(queryValue(measure))", notice: notice)
+    func redirect(toReport measure: String, period: String, notice: String) -> Response {
+        redirect(to: "/report?period=\(Self.queryValue(period))&measure=\(Self.queryValue(measure))", notice: notice)
     }
 
-    /// A redirect after a post, carrying a notice in the query: the page shows it escaped, so a
-    /// link someone else crafts can only show text, never markup.
-    static func redirect(to path: String, notice: String) -> Response {
+    /// A redirect after a post, carrying a notice in the query with this session's signature of
+    /// it (``WorkbenchSession/signature(of:)``): the page shows it escaped, and only if this
+    /// process wrote it — a link another page on this computer crafts (`/?notice=已保存`) cannot
+    /// put its words in the workbench's own voice.
+    func redirect(to path: String, notice: String) -> Response {
         let separator = path.contains("?") ? "&" : "?"
-        return Response(status: .seeOther, headers: [.location: path + separator + "notice=" + queryValue(String(notice.prefix(400)))])
+        let notice = String(notice.prefix(400))
+        let query = "notice=" + Self.queryValue(notice) + "&sig=" + workbench.session.signature(of: notice)
+        return Response(status: .seeOther, headers: [.location: path + separator + query])
     }
 
-    static func notice(_ request: Request) -> String? {
-        request.uri.queryParameters["notice"].map { String(String($0).prefix(400)) }
+    /// The notice of a redirect, if this session signed it; anything else in the query is not shown.
+    func notice(_ request: Request) -> String? {
+        guard let notice = request.uri.queryParameters["notice"].map({ String(String($0).prefix(400)) }),
+            WorkbenchSession.same(request.uri.queryParameters["sig"].map(String.init), workbench.session.signature(of: notice))
+        else { return nil }
+        return notice
     }
 
     /// Only this workbench's own pages: a path, never another host.
@@ -478,6 +533,12 @@ struct WorkbenchRoutes: Sendable {
     }
 
     static func blank(_ text: String) -> Bool { text.trimmingCharacters(in: .whitespaces).isEmpty }
+
+    /// Text with every line break as LF: browsers send a textarea's as CR LF, and an HTML page
+    /// shows a stored CR or CR LF as a line break too.
+    static func lines(_ text: String) -> String {
+        text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+    }
 
     /// The value with every nil left out, through nested dictionaries and arrays: Mustache must
     /// see "absent" (a section that does not show), not an Optional boxed in Any (rendered "nil");
@@ -541,7 +602,9 @@ struct WorkbenchRoutes: Sendable {
     static func size(_ bytes: Int) -> String {
         if bytes < 1024 { return "\(bytes) 字节" }
         if bytes < 1024 * 1024 { return "\(bytes / 1024) KB" }
-        let tenths = bytes * 10 / (1024 * 1024)
+        // Divided first: a size in a report's evidence list is another program's to write, and
+        // `bytes * 10` traps near Int.max.
+        let tenths = bytes / (1024 * 1024) * 10 + bytes % (1024 * 1024) * 10 / (1024 * 1024)
         return "\(tenths / 10).\(tenths % 10) MB"
     }
 

@@ -22,6 +22,8 @@ public struct WorkbenchSession: Sendable {
     let csrf: String
     /// The cookie's name: `schoolsync_ui_` and a tag of this process.
     let cookieName: String
+    /// The key of ``signature(of:)``.
+    let noticeKey: Data
 
     /// Fresh secrets from the system's random source.
     public init() {
@@ -29,6 +31,13 @@ public struct WorkbenchSession: Sendable {
         sessionID = Self.random()
         csrf = Self.random()
         cookieName = "schoolsync_ui_" + String(Self.random().prefix(8))
+        noticeKey = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
+    }
+
+    /// The signature a redirect's notice carries (HMAC-SHA256 under this process's key, 32 hex
+    /// digits): a page shows a notice only with it, so nothing but this workbench speaks in its notices.
+    func signature(of notice: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: Data(notice.utf8), using: SymmetricKey(data: noticeKey)).prefix(16).map { String(format: "%02x", $0) }.joined()
     }
 
     static func random() -> String {
@@ -44,15 +53,21 @@ public struct WorkbenchSession: Sendable {
         return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
-    /// Whether the request names a loopback host (the port is not checked: it is ours by construction).
+    /// Whether the request names a loopback host (the port is not checked: it is ours by
+    /// construction), and nothing but a host and a port: `[::1].evil.example` is not `[::1]`.
     static func isLoopbackHost(_ request: Request) -> Bool {
         guard let authority = request.head.authority else { return false }
         let host: Substring
+        let port: Substring
         if authority.hasPrefix("[") {
-            host = authority.prefix { $0 != "]" }.dropFirst()
+            guard let close = authority.firstIndex(of: "]") else { return false }
+            host = authority[authority.index(after: authority.startIndex)..<close]
+            port = authority[authority.index(after: close)...]
         } else {
-            host = authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            host = authority.prefix { $0 != ":" }
+            port = authority[host.endIndex...]
         }
+        guard port.isEmpty || (port.hasPrefix(":") && port.dropFirst().allSatisfy { ("0"..."9").contains($0) }) else { return false }
         return host == "127.0.0.1" || host.lowercased() == "localhost" || host == "::1"
     }
 

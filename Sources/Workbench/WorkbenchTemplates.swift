@@ -2,7 +2,8 @@ import Mustache
 
 /// The workbench's pages: plain HTML and inline CSS, no JavaScript, Chinese first, readable in an
 /// old browser and at phone width. Mustache escapes every value it inserts. Every form carries the
-/// process's CSRF token.
+/// process's CSRF token. A `<textarea>` starts with a line break, since HTML drops the first one
+/// after the tag: a value that starts with a line break keeps it.
 enum WorkbenchTemplates {
     static let head = """
         <!doctype html>
@@ -70,7 +71,7 @@ enum WorkbenchTemplates {
         {{#reviewComment}}<p class="card returned" id="review-comment">教育局退回意见：{{reviewComment}}{{#reviewer}}（{{reviewer}}）{{/reviewer}}</p>{{/reviewComment}}
         {{#locked}}<p class="card approved">已审核通过，报告已锁定。如需修改，请联系教育局退回。</p>{{/locked}}
         {{#rejections}}<div class="card error">服务器拒收了这份报告的一条记录：{{message}}
-        <form method="post" action="/discard"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="collection" value="{{collection}}"><input type="hidden" name="id" value="{{id}}"><input type="hidden" name="back" value="{{back}}">
+        <form method="post" action="/discard"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="collection" value="{{collection}}"><input type="hidden" name="id" value="{{id}}"><input type="hidden" name="id64" value="{{id64}}"><input type="hidden" name="back" value="{{back}}">
         改正下面的内容后保存，或者 <button type="submit">放弃本机的修改</button>（恢复为服务器上的内容）</form></div>{{/rejections}}
         {{#hasConflicts}}
         <h2>冲突（等待管理员处理）</h2>
@@ -80,11 +81,11 @@ enum WorkbenchTemplates {
         <input type="hidden" name="period" value="{{period}}"><input type="hidden" name="measure" value="{{measure}}">
         {{#conflicts}}
         <div class="card"><div class="name">{{label}}</div><div class="side">
-        {{#candidates}}<div><label><input type="radio" name="prefer.{{index}}" value="{{choice}}"> «{{value}}»</label><span class="muted">{{writer}}</span></div>{{/candidates}}
+        {{#candidates}}<div><label><input type="radio" name="prefer.{{index}}" value="{{choice}}"{{#chosen}} checked{{/chosen}}> «{{value}}»</label><span class="muted">{{writer}}</span></div>{{/candidates}}
         </div></div>
         {{/conflicts}}
         {{#proposals}}<p class="muted">已提交的建议：</p><div class="proposal" id="proposal">{{.}}</div>{{/proposals}}
-        <label>处理建议（会同时写明你选择的值）<textarea name="proposal" rows="3" maxlength="2000" placeholder="例如：采用教务处的数字，另一台电脑上的是旧数据。"></textarea></label>
+        <label>处理建议（会同时写明你选择的值）<textarea name="proposal" rows="3" maxlength="2000" placeholder="例如：采用教务处的数字，另一台电脑上的是旧数据。">\n{{proposalTyped}}</textarea></label>
         <button type="submit" id="propose">提交处理建议</button>
         </form>
         {{/hasConflicts}}
@@ -98,7 +99,7 @@ enum WorkbenchTemplates {
         </select></label>
         {{#problems.status}}<p class="error">{{problems.status}}</p>{{/problems.status}}
         <label>工作说明 {{#narrativeConflicted}}<span class="badge conflict">有冲突</span>{{/narrativeConflicted}}
-        <textarea name="narrative" rows="5" {{#readonly}}readonly{{/readonly}}{{#narrativeConflicted}} readonly{{/narrativeConflicted}}>{{narrative}}</textarea></label>
+        <textarea name="narrative" rows="5" {{#readonly}}readonly{{/readonly}}{{#narrativeConflicted}} readonly{{/narrativeConflicted}}>\n{{narrative}}</textarea></label>
         {{#problems.narrative}}<p class="error">{{problems.narrative}}</p>{{/problems.narrative}}
         <h3>指标</h3>
         {{#indicators}}
@@ -143,7 +144,7 @@ enum WorkbenchTemplates {
         <h2>被拒收的记录</h2>
         {{#refused}}<div class="card"><div class="name">{{what}}</div><div class="error">{{message}}</div>
         <div class="muted">{{code}}{{#since}} · {{since}}{{/since}}</div>
-        {{#fix}}<a href="{{fix}}">去改正</a> 或 {{/fix}}<form method="post" action="/discard" style="display:inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="collection" value="{{collection}}"><input type="hidden" name="id" value="{{id}}"><input type="hidden" name="back" value="/status">
+        {{#fix}}<a href="{{fix}}">去改正</a> 或 {{/fix}}<form method="post" action="/discard" style="display:inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="collection" value="{{collection}}"><input type="hidden" name="id" value="{{id}}"><input type="hidden" name="id64" value="{{id64}}"><input type="hidden" name="back" value="/status">
         <button type="submit">放弃本机的修改</button></form></div>{{/refused}}
         {{^refused}}<p class="muted">没有被拒收的记录。</p>{{/refused}}
         <h2>冲突</h2>

@@ -225,7 +225,8 @@ final class ProgressPrinter: Sendable {
         switch progress {
         case .uploading(let name, let bytes, let total), .downloading(let name, let bytes, let total):
             let verb = if case .uploading = progress { "uploading" } else { "downloading" }
-            let tenth = total > 0 ? bytes * 10 / total : 10
+            // In Double and clamped: a total the server declared may be near Int.max, where `bytes * 10` traps.
+            let tenth = total > 0 ? Int(min(10, max(0, Double(bytes) / Double(total) * 10))) : 10
             let isNew = shownTenths.withLock { shown in
                 defer { shown[verb + name] = tenth }
                 return shown[verb + name] != tenth
@@ -249,7 +250,7 @@ final class ProgressPrinter: Sendable {
     static func size(_ bytes: Int) -> String {
         if bytes < 1024 { return "\(bytes) bytes" }
         if bytes < 1024 * 1024 { return "\(bytes / 1024) KiB" }
-        let tenths = bytes * 10 / (1024 * 1024)
+        let tenths = bytes / (1024 * 1024) * 10 + bytes % (1024 * 1024) * 10 / (1024 * 1024)  // `bytes * 10` traps near Int.max
         return "\(tenths / 10).\(tenths % 10) MiB"
     }
 

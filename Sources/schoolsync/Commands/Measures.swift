@@ -37,22 +37,36 @@ extension SchoolSync {
                             try Row.fetchAll(
                                 db,
                                 sql: """
-                                    SELECT m.id, m.code, m.title, m.lead_unit FROM measures m
+                                    SELECT CAST(m.id AS TEXT) AS id, CAST(m.code AS TEXT) AS code, CAST(m.title AS TEXT) AS title,
+                                        CAST(m.lead_unit AS TEXT) AS lead_unit FROM measures m
                                     WHERE m.id IN (SELECT measure_id FROM assignments WHERE school_id = ?) ORDER BY m.plan_id, m.code, m.id
                                     """,
                                 arguments: [school]
                             )
                         } else {
-                            try Row.fetchAll(db, sql: "SELECT id, code, title, lead_unit FROM measures ORDER BY plan_id, code, id")
+                            try Row.fetchAll(
+                                db,
+                                sql: """
+                                    SELECT CAST(id AS TEXT) AS id, CAST(code AS TEXT) AS code, CAST(title AS TEXT) AS title, CAST(lead_unit AS TEXT) AS lead_unit
+                                    FROM measures ORDER BY plan_id, code, id
+                                    """
+                            )
                         }
-                    return try rows.map { row in
+                    // Display only: CAST AS TEXT reads whatever another program stored without trapping
+                    // (GRDB's `row["column"]` traps on a value of another type).
+                    return try rows.compactMap { row -> Measure? in
+                        guard let id = row["id"] as String? else { return nil }
                         let indicators = try Row.fetchAll(
                             db,
-                            sql: "SELECT id, name, target, unit, deadline FROM indicators WHERE measure_id = ? ORDER BY id",
-                            arguments: [row["id"] as String]
-                        ).map { Indicator(id: $0["id"], name: $0["name"] ?? "", target: $0["target"], unit: $0["unit"], deadline: $0["deadline"]) }
+                            sql: """
+                                SELECT CAST(id AS TEXT) AS id, CAST(name AS TEXT) AS name, CAST(target AS TEXT) AS target, CAST(unit AS TEXT) AS unit,
+                                    CAST(deadline AS TEXT) AS deadline
+                                FROM indicators WHERE measure_id = ? ORDER BY id
+                                """,
+                            arguments: [id]
+                        ).map { Indicator(id: $0["id"] ?? "", name: $0["name"] ?? "", target: $0["target"], unit: $0["unit"], deadline: $0["deadline"]) }
                         return Measure(
-                            id: row["id"],
+                            id: id,
                             code: row["code"],
                             title: row["title"] ?? "",
                             leadUnit: row["lead_unit"],

@@ -79,7 +79,8 @@ extension SchoolSync.Report {
                 let values = try await replica.read { db in
                     try Row.fetchAll(
                         db,
-                        sql: "SELECT indicator_id, value FROM indicator_values WHERE id LIKE ? || '%' AND measure_id = ?",
+                        // CAST: display only, whatever another program stored (`row["column"]` traps on another type).
+                        sql: "SELECT CAST(indicator_id AS TEXT) AS indicator_id, CAST(value AS TEXT) AS value FROM indicator_values WHERE id LIKE ? || '%' AND measure_id = ?",
                         arguments: [prefix, report.measure]
                     )
                     .map { ($0["indicator_id"] as String? ?? "?", $0["value"] as String? ?? "(in conflict)") }
