@@ -184,9 +184,8 @@ struct WorkbenchRoutes: Sendable {
             do {
                 try await book.submit(measure: measure, period: period, seen: try form.seen())
                 return redirect(toReport: measure, period: period, notice: "已标记为提交，同步时发送给教育局。")
-            } catch let error as ReportBookError where error.code != .notEnrolled && error.code != .unknownMeasure {
-                let sheet = try await book.sheet(measure: measure, period: period)
-                return try await reportPage(sheet, problem: error.message, status: error.code == .changedMeanwhile ? .conflict : .badRequest)
+            } catch let error as ReportBookError {
+                return try await refused(error, measure: measure, period: period)
             }
         }
     }
@@ -257,10 +256,8 @@ struct WorkbenchRoutes: Sendable {
             do {
                 try await book.save(edit)
                 return redirect(toReport: measure, period: period, notice: "已添加 \(captured.item.name)，同步时上传。")
-            } catch let error as ReportBookError where error.code != .notEnrolled && error.code != .unknownMeasure {
-                return try await reportPage(
-                    try await book.sheet(measure: measure, period: period), problem: error.message,
-                    status: error.code == .changedMeanwhile ? .conflict : .badRequest)
+            } catch let error as ReportBookError {
+                return try await refused(error, measure: measure, period: period)
             }
         }
     }
@@ -275,10 +272,8 @@ struct WorkbenchRoutes: Sendable {
             do {
                 try await book.save(edit)
                 return redirect(toReport: measure, period: period, notice: "已移除。")
-            } catch let error as ReportBookError where error.code != .notEnrolled && error.code != .unknownMeasure {
-                return try await reportPage(
-                    try await book.sheet(measure: measure, period: period), problem: error.message,
-                    status: error.code == .changedMeanwhile ? .conflict : .badRequest)
+            } catch let error as ReportBookError {
+                return try await refused(error, measure: measure, period: period)
             }
         }
     }
@@ -445,6 +440,23 @@ struct WorkbenchRoutes: Sendable {
         try await page("problem", title: heading, back: "/", ["heading": heading, "message": message], status: status)
     }
 
+    /// The report page again, read afresh, saying why a move on it was refused; refusals that are
+    /// not about this report (not enrolled, no such measure) go on to ``guarded(_:)``.
+    func refused(_ error: ReportBookError, measure: String, period: String) async throws -> Response {
+        guard error.code != .notEnrolled, error.code != .unknownMeasure else { throw error }
+        return try await reportPage(try await book.sheet(measure: measure, period: period), problem: error.message, status: Self.status(of: error))
+    }
+
+    /// The HTTP status of a refusal: the page is shown either way, the status says what kind it was.
+    static func status(of error: ReportBookError) -> HTTPResponse.Status {
+        switch error.code {
+        case .notEnrolled: .serviceUnavailable
+        case .unknownMeasure: .notFound
+        case .damaged, .changedMeanwhile: .conflict
+        default: .badRequest
+        }
+    }
+
     /// Runs a handler, turning the library's refusals into pages that say what to do.
     func guarded(_ body: () async throws -> Response) async throws -> Response {
         do {
@@ -452,14 +464,7 @@ struct WorkbenchRoutes: Sendable {
         } catch let error as WorkbenchForm.Refusal {
             return try await problem(error.status, error.heading, error.message)
         } catch let error as ReportBookError {
-            let status: HTTPResponse.Status =
-                switch error.code {
-                case .notEnrolled: .serviceUnavailable
-                case .unknownMeasure: .notFound
-                case .damaged, .changedMeanwhile: .conflict
-                default: .badRequest
-                }
-            return try await problem(status, "无法完成", error.message)
+            return try await problem(Self.status(of: error), "无法完成", error.message)
         } catch let error as SyncClientError {
             workbench.logger.error("workbench request failed", metadata: ["sync.error": "\(error.code)", "error": "\(error.message)"])
             let status: HTTPResponse.Status =
