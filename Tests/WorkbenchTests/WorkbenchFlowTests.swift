@@ -13,7 +13,9 @@ import Testing
 
 /// The school's round in the workbench, in process against a live server: fill in offline,
 /// validation before saving, stale forms, submit, sync, the bureau's return, conflicts and proposals.
-@Suite(.timeLimit(.minutes(3))) struct WorkbenchFlowTests {
+///
+/// Serialized: each test runs a live server and a fixture (see WorkbenchHostileTests).
+@Suite(.serialized, .timeLimit(.minutes(3))) struct WorkbenchFlowTests {
     @Test func homeListsTheMeasureLateFirstWithItsState() async throws {
         try await School.with { school in
             try await school.browse { browser in
