@@ -173,8 +173,8 @@ extension ReportBook {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, RecordRules.isAcceptableProposal(trimmed) else {
             throw ReportBookError(
-                .invalid, "请写明建议（1–\(Self.maxProposalLength)字）（a proposal of 1–\(Self.maxProposalLength) characters）",
-                problems: ["proposal": "请写明建议（1–\(Self.maxProposalLength)字）"])
+                .invalid, "请写明建议（1–\(RecordRules.maxProposalLength)字）（a proposal of 1–\(RecordRules.maxProposalLength) characters）",
+                problems: ["proposal": "请写明建议（1–\(RecordRules.maxProposalLength)字）"])
         }
         let sheet = try await sheet(measure: measure, period: period)
         guard sheet.exists else { throw ReportBookError(.missing, "还没有这份报告（no report for \(measure) in \(period) yet）") }
@@ -186,8 +186,6 @@ extension ReportBook {
 
     /// The longest narrative a form accepts, in characters.
     public static let maxNarrativeLength = 20_000
-    /// The longest proposal, in Unicode code points (DOMAIN-PROTOCOL.md §6.4 rule 12).
-    public static let maxProposalLength = RecordRules.maxProposalLength
 
     /// The report's evidence list after additions and removals: removing names an item by name
     /// or SHA-256; adding the same file under the same name again replaces the item.

@@ -125,7 +125,8 @@ struct WorkbenchRoutes: Sendable {
                 [
                     "server": status.server ?? "未登记", "device": status.device ?? "", "lastAttempt": status.lastAttemptAt as Any,
                     "refused": rejected, "conflicts": conflicts, "files": files, "notice": notice(request) as Any,
-                ]
+                ],
+                replicaStatus: status
             )
         }
     }
@@ -217,11 +218,11 @@ struct WorkbenchRoutes: Sendable {
             if !note.isEmpty { lines.append("说明：" + note) }
             let text = lines.joined(separator: "\n")
             let length = text.unicodeScalars.count
-            guard length <= ReportBook.maxProposalLength else {
+            guard length <= RecordRules.maxProposalLength else {
                 return try await reportPage(
                     sheet, typed: form,
                     problem:
-                        "建议连同所选的值共\(length)字，最多\(ReportBook.maxProposalLength)字；请缩短说明或少选几项后再提交（the proposal with the chosen values is \(length) characters, at most \(ReportBook.maxProposalLength)）",
+                        "建议连同所选的值共\(length)字，最多\(RecordRules.maxProposalLength)字；请缩短说明或少选几项后再提交（the proposal with the chosen values is \(length) characters, at most \(RecordRules.maxProposalLength)）",
                     status: .badRequest)
             }
             do {
@@ -411,20 +412,28 @@ struct WorkbenchRoutes: Sendable {
         )
     }
 
-    /// Renders `template` with the status line and the CSRF token.
-    func page(_ template: String, title: String, back: String, _ values: [String: Any], status: HTTPResponse.Status = .ok) async throws -> Response {
+    /// Renders `template` with the status line and the CSRF token; `replicaStatus`, when the
+    /// handler read it already, is not read again.
+    func page(
+        _ template: String,
+        title: String,
+        back: String,
+        _ values: [String: Any],
+        status: HTTPResponse.Status = .ok,
+        replicaStatus: ReplicaStatus? = nil
+    ) async throws -> Response {
         // A nil must be absent, not an Optional boxed in Any (which renders as "nil").
         var object = values
         object["pageTitle"] = title
         object["csrf"] = csrf
         object["back"] = back
-        object["status"] = try await statusLine()
+        let replicaStatus = if let replicaStatus { replicaStatus } else { try await book.replica.status() }
+        object["status"] = Self.statusLine(replicaStatus)
         let shown = Self.unwrap(object) ?? [:]
         return Self.html(workbench.library.render(shown, withTemplate: template) ?? "", status: status)
     }
 
-    func statusLine() async throws -> [String: Any] {
-        let status = try await book.replica.status()
+    static func statusLine(_ status: ReplicaStatus) -> [String: Any] {
         var line: [String: Any] = [
             "lastSync": status.lastSyncAt.map(Self.localTime) ?? "从未同步", "pending": "\(status.pending)",
             "reachable": status.serverReachable == true,
